@@ -1,0 +1,132 @@
+#include "sampling/selector.h"
+
+#include <set>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "tests/sampling/test_util.h"
+#include "tests/testing/statistics.h"
+
+namespace tandem::sampling {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::LogRow;
+using testing::NoHistory;
+
+TEST(RngTest, SameSeedSameStreamDifferentSeedDifferentStream) {
+  Rng a(42), b(42), c(43);
+  bool differs = false;
+  for (int i = 0; i < 100; ++i) {
+    const double x = a.Uniform();
+    EXPECT_EQ(x, b.Uniform());
+    differs |= x != c.Uniform();
+    EXPECT_GE(x, 0.0);
+    EXPECT_LT(x, 1.0);
+  }
+  EXPECT_TRUE(differs);
+}
+
+TEST(ArgmaxTokenTest, PicksLargestLowestIndexOnTies) {
+  EXPECT_EQ(*ArgmaxToken(LogRow({0.2, 0.5, 0.3})[0]), 1);
+  EXPECT_EQ(*ArgmaxToken(LogRow({0.4, 0.2, 0.4})[0]), 0);
+  EXPECT_FALSE(ArgmaxToken(LogRow({0.0, 0.0})[0]).ok());
+}
+
+TEST(SampleTokenTest, MatchesWeightsChiSquare) {
+  const std::vector<double> probs = {0.4, 0.3, 0.2, 0.1, 0.0};
+  at::Tensor weights = LogRow(probs)[0].exp();
+  Rng rng(7);
+  std::vector<int64_t> counts(probs.size());
+  for (int i = 0; i < 100000; ++i) ++counts[*SampleToken(weights, rng)];
+  const auto fit = tandem::testing::ChiSquareTest(counts, probs);
+  EXPECT_GT(fit.p_value, 1e-3) << fit.ToString();
+  EXPECT_EQ(fit.impossible, 0);
+}
+
+TEST(SampleTokenTest, RejectsEmptyOrNegativeMass) {
+  Rng rng(1);
+  EXPECT_THAT(SampleToken(at::zeros({3}), rng).status().message(),
+              HasSubstr("no mass"));
+  at::Tensor negative = at::ones({3});
+  negative[1] = -1.0f;
+  EXPECT_FALSE(SampleToken(negative, rng).ok());
+}
+
+TEST(DescribeTokenTest, ReportsLogprobAndTopAlternatives) {
+  at::Tensor log_probs = LogRow({0.1, 0.6, 0.3})[0];
+  StepResult r = DescribeToken(log_probs, 2, /*top_n=*/2);
+  EXPECT_EQ(r.token, 2);
+  EXPECT_NEAR(r.prob, 0.3, 1e-6);
+  EXPECT_NEAR(r.logprob, std::log(0.3), 1e-6);
+  ASSERT_EQ(r.top.size(), 2u);
+  EXPECT_EQ(r.top[0].token, 1);
+  EXPECT_NEAR(r.top[0].logprob, std::log(0.6), 1e-6);
+  EXPECT_EQ(r.top[1].token, 2);
+}
+
+TEST(TokenSelectorTest, SameSeedSameTokensAndSamplesStayInSupport) {
+  SamplingParams p;
+  p.top_k = 3;
+  p.temperature = 1.5;
+  auto selector = TokenSelector::Create(p);
+  ASSERT_TRUE(selector.ok());
+  at::Tensor logits = LogRow({0.3, 0.25, 0.2, 0.15, 0.1});
+  auto h = NoHistory();
+  auto run = [&](uint64_t seed) {
+    Rng rng(seed);
+    std::vector<Rng*> rngs = {&rng};
+    std::vector<int64_t> out;
+    for (int i = 0; i < 200; ++i) {
+      auto step = (*selector)->Select(h, logits, rngs, 0);
+      EXPECT_TRUE(step.ok());
+      out.push_back((*step)[0].token);
+    }
+    return out;
+  };
+  const std::vector<int64_t> a = run(11);
+  EXPECT_EQ(a, run(11));
+  EXPECT_NE(a, run(12));
+  const std::set<int64_t> seen(a.begin(), a.end());
+  EXPECT_EQ(seen, (std::set<int64_t>{0, 1, 2}));
+}
+
+TEST(TokenSelectorTest, GreedyIsArgmaxOfProcessedLogits) {
+  SamplingParams p = PresetParams(Preset::kDeterministic);
+  p.repetition_penalty = 4.0;
+  auto selector = TokenSelector::Create(p);
+  ASSERT_TRUE(selector.ok());
+  at::Tensor logits = testing::Row({2.0f, 1.0f, 0.1f});
+  const std::vector<int64_t> tokens = {0};
+  std::vector<TokenHistory> h = {{tokens, 1}};
+  auto step = (*selector)->Select(h, logits, {}, /*top_n=*/3);
+  ASSERT_TRUE(step.ok()) << step.status();
+  // 2.0 / 4 = 0.5 < 1.0: the penalty moves the argmax to token 1.
+  EXPECT_EQ((*step)[0].token, 1);
+  EXPECT_EQ((*step)[0].top.size(), 3u);
+}
+
+TEST(TokenSelectorTest, ProcessorsExcludingEverythingIsAnError) {
+  SamplingParams p;
+  p.banned_token_ids = {0, 1};
+  auto selector = TokenSelector::Create(p);
+  ASSERT_TRUE(selector.ok());
+  Rng rng(3);
+  std::vector<Rng*> rngs = {&rng};
+  auto h = NoHistory();
+  auto step = (*selector)->Select(h, LogRow({0.5, 0.5}), rngs, 0);
+  EXPECT_EQ(step.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(TokenSelectorTest, SamplingNeedsOneRngPerRow) {
+  auto selector = TokenSelector::Create(SamplingParams{});
+  ASSERT_TRUE(selector.ok());
+  auto h = NoHistory(2);
+  auto step = (*selector)->Select(h, at::zeros({2, 3}), {}, 0);
+  EXPECT_THAT(step.status().message(), HasSubstr("one rng per row"));
+}
+
+}  // namespace
+}  // namespace tandem::sampling

@@ -1,0 +1,45 @@
+#ifndef TANDEM_TESTS_SAMPLING_TEST_UTIL_H_
+#define TANDEM_TESTS_SAMPLING_TEST_UTIL_H_
+
+#include <cmath>
+#include <vector>
+
+#include <ATen/ATen.h>
+
+#include "sampling/token_history.h"
+
+namespace tandem::sampling::testing {
+
+// A [1, V] float row of log(probs) (log(0) = -inf).
+inline at::Tensor LogRow(const std::vector<double>& probs) {
+  at::Tensor row = at::empty({1, static_cast<int64_t>(probs.size())}, at::kFloat);
+  for (size_t i = 0; i < probs.size(); ++i) {
+    row[0][i] = static_cast<float>(std::log(probs[i]));
+  }
+  return row;
+}
+
+inline at::Tensor Row(const std::vector<float>& values) {
+  at::Tensor row = at::empty({1, static_cast<int64_t>(values.size())}, at::kFloat);
+  for (size_t i = 0; i < values.size(); ++i) row[0][i] = values[i];
+  return row;
+}
+
+inline std::vector<double> ToVector(const at::Tensor& t) {
+  at::Tensor flat = t.reshape({-1}).to(at::kDouble).contiguous();
+  return std::vector<double>(flat.data_ptr<double>(),
+                             flat.data_ptr<double>() + flat.numel());
+}
+
+inline std::vector<double> Softmax(const at::Tensor& logits) {
+  return ToVector(logits.softmax(-1));
+}
+
+// Histories for a single row with no tokens.
+inline std::vector<TokenHistory> NoHistory(size_t rows = 1) {
+  return std::vector<TokenHistory>(rows);
+}
+
+}  // namespace tandem::sampling::testing
+
+#endif  // TANDEM_TESTS_SAMPLING_TEST_UTIL_H_

@@ -1,0 +1,37 @@
+#ifndef TANDEM_TESTS_TESTING_STATISTICS_H_
+#define TANDEM_TESTS_TESTING_STATISTICS_H_
+
+// Goodness-of-fit helpers for statistical tests of samplers.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tandem::testing {
+
+// Regularized upper incomplete gamma function Q(a, x) = Γ(a, x) / Γ(a).
+double RegularizedUpperGamma(double a, double x);
+
+// P(X >= statistic) for X ~ chi-square with `dof` degrees of freedom.
+double ChiSquareSurvival(double statistic, int dof);
+
+struct GoodnessOfFit {
+  double statistic = 0.0;
+  int dof = 0;
+  double p_value = 1.0;
+  // Observations in a bin whose expected probability is zero (must be 0 for
+  // an exact sampler; the chi-square statistic cannot see them).
+  int64_t impossible = 0;
+  std::string ToString() const;
+};
+
+// Pearson's chi-square test of `counts` against `expected` probabilities
+// (which must sum to ~1). Bins expecting fewer than 5 observations are pooled.
+// Bins with expected probability 0 are excluded from the statistic and
+// reported in `impossible`.
+GoodnessOfFit ChiSquareTest(const std::vector<int64_t>& counts,
+                            const std::vector<double>& expected);
+
+}  // namespace tandem::testing
+
+#endif  // TANDEM_TESTS_TESTING_STATISTICS_H_
