@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs everything tandem's build, tests and demo need on Debian 12
+# (bookworm). Idempotent: re-running it installs nothing new and is fast.
+# Only Debian's apt repositories and the npm registry are used.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  # Build: Bazel 4.2.3 offline + the C++ toolchain.
+  bazel-bootstrap bazel-rules-java g++ git ca-certificates
+  # C++ libraries.
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libabsl-dev libtorch-dev libgtest-dev libgmock-dev libbenchmark-dev
+  nlohmann-json3-dev libpcre2-dev libsentencepiece-dev
+  # Tokenizer training, model training and benchmark charts.
+  sentencepiece python3 python3-torch python3-numpy python3-matplotlib
+  python3-sentencepiece
+  # Public-domain corpora for the demo models.
+  sword-text-web bible-kjv-text dict-jargon dict-devil
+)
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing ${#missing[@]} Debian packages: ${missing[*]}"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+  echo "setup: all ${#APT_PACKAGES[@]} Debian packages present"
+fi
+
+# A disk cache outside the checkout lets a fresh clone reuse compiled objects.
+if [ ! -f .bazelrc.user ]; then
+  mkdir -p "$HOME/.cache/tandem/bazel-disk"
+  echo "build --disk_cache=$HOME/.cache/tandem/bazel-disk" > .bazelrc.user
+fi
+echo "setup: done"
