@@ -36,6 +36,23 @@ else
   echo "setup: all ${#APT_PACKAGES[@]} Debian packages present"
 fi
 
+# Node.js for the npm oracles (Debian's, unless a newer one is installed).
+if ! command -v npm >/dev/null 2>&1; then
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends nodejs npm
+fi
+
+# The independent oracles the conformance tests compare against, pinned by
+# tests/oracles/package-lock.json (`npm install`, not `npm ci`: node-llama-cpp lists
+# optional per-platform packages the lock cannot hold). Re-installed when the lock changes.
+stamp=tests/oracles/node_modules/.tandem-lock-stamp
+if [ ! -f "$stamp" ] || ! cmp -s tests/oracles/package-lock.json "$stamp"; then
+  echo "setup: installing npm oracles"
+  (cd tests/oracles && npm install --omit=optional --no-audit --no-fund)
+  cp tests/oracles/package-lock.json "$stamp"
+else
+  echo "setup: npm oracles present"
+fi
+
 # A disk cache outside the checkout lets a fresh clone reuse compiled objects.
 if [ ! -f .bazelrc.user ]; then
   mkdir -p "$HOME/.cache/tandem/bazel-disk"
