@@ -1,0 +1,107 @@
+#ifndef TANDEM_MODEL_MODEL_H_
+#define TANDEM_MODEL_MODEL_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <ATen/ATen.h>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "model/model_config.h"
+
+namespace tandem::model {
+
+// Caller-chosen handle of one token sequence and its KV cache.
+using SequenceId = uint64_t;
+
+struct ModelInfo {
+  std::string name;
+  Architecture architecture = Architecture::kLlama;
+  int64_t vocab_size = 0;
+  int64_t context_length = 0;     // Maximum positions per sequence.
+  int64_t num_layers = 0;
+  int64_t hidden_size = 0;
+  int64_t default_early_exit_layer = 0;  // 0: none configured.
+  at::ScalarType dtype = at::kFloat;     // Weights and KV cache.
+  at::Device device = at::kCPU;
+  // 2 x layers x kv_heads x head_dim x sizeof(dtype).
+  int64_t kv_bytes_per_token = 0;
+  int64_t parameter_count = 0;
+};
+
+// New tokens for one sequence in a batched forward.
+struct ForwardRequest {
+  SequenceId sequence = 0;
+  // Appended at the sequence's current length (a new id starts a sequence).
+  absl::Span<const int64_t> tokens;
+  // 0: all layers. E in [1, num_layers): early exit — run layers [0, E),
+  // then the final norm and LM head. The early layers' KV cache is shared
+  // with full passes, which reuse it (see Length/DraftLength).
+  int64_t exit_layer = 0;
+  // false: logits of the last new position only.
+  bool all_logits = true;
+};
+
+// A causal language model with per-sequence KV caches.
+//
+// Positions: Length(seq) is the number of tokens the FULL model has cached.
+// An early-exit pass (exit_layer E) appends after DraftLength(seq) instead —
+// the length of layers [0, E) — so self-speculative drafting extends only the
+// early layers. A following full pass appends at Length(seq); where the early
+// layers already hold the same tokens at those positions, their cached K/V and
+// hidden states are reused rather than recomputed; differing positions are
+// dropped and recomputed.
+//
+// Thread-compatible: calls must be serialized by the caller (servers funnel
+// work through one batcher thread). Errors: InvalidArgument (token outside
+// the vocabulary, empty token list, bad exit layer, duplicate sequence in a
+// batch), OutOfRange (the sequence would exceed the context length),
+// ResourceExhausted (no memory for a new sequence's cache), Internal (a
+// LibTorch failure). On error no sequence is modified.
+class Model {
+ public:
+  virtual ~Model() = default;
+
+  virtual const ModelInfo& info() const = 0;
+
+  // Runs every request in one batched pass. Returns, per request, float32
+  // logits [T, V] on the model's device (T = tokens.size(), or 1 when
+  // !all_logits): row t is the distribution of the token after position
+  // start + t.
+  virtual absl::StatusOr<std::vector<at::Tensor>> Forward(
+      absl::Span<const ForwardRequest> batch) = 0;
+
+  // Tokens cached by the full model (0 for an unknown sequence).
+  virtual int64_t Length(SequenceId sequence) const = 0;
+  // Tokens cached by the early layers (>= Length).
+  virtual int64_t DraftLength(SequenceId sequence) const = 0;
+
+  // Drops cached positions >= length in every layer (rollback after rejected
+  // drafts). O(1). NotFound for an unknown sequence; length > DraftLength is
+  // InvalidArgument.
+  virtual absl::Status Truncate(SequenceId sequence, int64_t length) = 0;
+
+  // Frees the sequence's cache. Unknown ids are ignored.
+  virtual void Release(SequenceId sequence) = 0;
+
+  virtual int64_t num_sequences() const = 0;
+  // Bytes of KV cache currently allocated.
+  virtual int64_t kv_cache_bytes() const = 0;
+
+  // Convenience: one sequence, all layers.
+  absl::StatusOr<at::Tensor> ForwardOne(SequenceId sequence,
+                                        absl::Span<const int64_t> tokens,
+                                        int64_t exit_layer = 0,
+                                        bool all_logits = true) {
+    ForwardRequest request{sequence, tokens, exit_layer, all_logits};
+    absl::StatusOr<std::vector<at::Tensor>> out = Forward({request});
+    if (!out.ok()) return out.status();
+    return std::move((*out)[0]);
+  }
+};
+
+}  // namespace tandem::model
+
+#endif  // TANDEM_MODEL_MODEL_H_

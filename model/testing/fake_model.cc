@@ -1,0 +1,121 @@
+#include "model/testing/fake_model.h"
+
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+
+namespace tandem::model::testing {
+
+FakeModel::FakeModel(int64_t vocab_size, int64_t num_layers,
+                     int64_t context_length, LogitsFn logits)
+    : logits_(std::move(logits)) {
+  info_.name = "fake";
+  info_.vocab_size = vocab_size;
+  info_.num_layers = num_layers;
+  info_.context_length = context_length;
+  info_.hidden_size = 1;
+  info_.kv_bytes_per_token = 8;
+}
+
+std::unique_ptr<FakeModel> FakeModel::FromTable(
+    int64_t vocab_size, std::map<std::vector<int64_t>, std::vector<float>> table,
+    std::vector<float> fallback, int64_t context_length) {
+  return std::make_unique<FakeModel>(
+      vocab_size, /*num_layers=*/4, context_length,
+      [table = std::move(table), fallback = std::move(fallback)](
+          const std::vector<int64_t>& prefix, int64_t) {
+        auto it = table.find(prefix);
+        return it == table.end() ? fallback : it->second;
+      });
+}
+
+absl::StatusOr<std::vector<at::Tensor>> FakeModel::Forward(
+    absl::Span<const ForwardRequest> batch) {
+  if (batch.empty()) return absl::InvalidArgumentError("empty batch");
+  absl::flat_hash_set<SequenceId> seen;
+  for (const ForwardRequest& r : batch) {
+    if (!seen.insert(r.sequence).second) {
+      return absl::InvalidArgumentError("sequence appears twice in a batch");
+    }
+    if (r.tokens.empty()) return absl::InvalidArgumentError("no tokens to run");
+    for (int64_t t : r.tokens) {
+      if (t < 0 || t >= info_.vocab_size) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "token id ", t, " is outside the vocabulary [0, ", info_.vocab_size, ")"));
+      }
+    }
+    if (r.exit_layer < 0 || r.exit_layer >= info_.num_layers) {
+      return absl::InvalidArgumentError("exit_layer out of range");
+    }
+    const int64_t start =
+        r.exit_layer > 0 ? DraftLength(r.sequence) : Length(r.sequence);
+    if (start + static_cast<int64_t>(r.tokens.size()) > info_.context_length) {
+      return absl::OutOfRangeError("context length exceeded");
+    }
+  }
+  ++forward_calls_;
+  forward_requests_ += batch.size();
+  std::vector<at::Tensor> out;
+  for (const ForwardRequest& r : batch) {
+    Sequence& s = sequences_[r.sequence];
+    const int64_t start = r.exit_layer > 0 ? s.tokens.size() : s.full_length;
+    s.tokens.resize(start);
+    std::vector<int64_t> prefix = s.tokens;
+    const int64_t rows = r.all_logits ? r.tokens.size() : 1;
+    at::Tensor logits = at::empty({rows, info_.vocab_size}, at::kFloat);
+    for (size_t t = 0; t < r.tokens.size(); ++t) {
+      prefix.push_back(r.tokens[t]);
+      if (!r.all_logits && t + 1 != r.tokens.size()) continue;
+      std::vector<float> row = logits_(prefix, r.exit_layer);
+      const int64_t out_row = r.all_logits ? t : 0;
+      for (int64_t v = 0; v < info_.vocab_size; ++v) {
+        logits[out_row][v] = v < static_cast<int64_t>(row.size()) ? row[v] : -1e9f;
+      }
+    }
+    s.tokens = prefix;
+    if (r.exit_layer == 0) s.full_length = prefix.size();
+    out.push_back(logits);
+  }
+  return out;
+}
+
+int64_t FakeModel::Length(SequenceId id) const {
+  auto it = sequences_.find(id);
+  return it == sequences_.end() ? 0 : it->second.full_length;
+}
+
+int64_t FakeModel::DraftLength(SequenceId id) const {
+  auto it = sequences_.find(id);
+  return it == sequences_.end() ? 0 : it->second.tokens.size();
+}
+
+absl::Status FakeModel::Truncate(SequenceId id, int64_t length) {
+  auto it = sequences_.find(id);
+  if (it == sequences_.end()) {
+    return absl::NotFoundError(absl::StrCat("unknown sequence ", id));
+  }
+  if (length < 0 || length > static_cast<int64_t>(it->second.tokens.size())) {
+    return absl::InvalidArgumentError("truncate length out of range");
+  }
+  it->second.tokens.resize(length);
+  it->second.full_length = std::min(it->second.full_length, length);
+  return absl::OkStatus();
+}
+
+void FakeModel::Release(SequenceId id) { sequences_.erase(id); }
+
+int64_t FakeModel::kv_cache_bytes() const {
+  int64_t total = 0;
+  for (const auto& [id, s] : sequences_) total += s.tokens.size() * 8;
+  return total;
+}
+
+std::vector<int64_t> FakeModel::Tokens(SequenceId id) const {
+  auto it = sequences_.find(id);
+  if (it == sequences_.end()) return {};
+  return std::vector<int64_t>(it->second.tokens.begin(),
+                              it->second.tokens.begin() + it->second.full_length);
+}
+
+}  // namespace tandem::model::testing

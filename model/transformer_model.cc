@@ -1,0 +1,477 @@
+#include "model/transformer_model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+
+namespace tandem::model {
+
+// One request's progress through the layers.
+struct TransformerModel::Work {
+  const ForwardRequest* request = nullptr;
+  Sequence* sequence = nullptr;
+  int64_t exit = 0;          // Run layers [0, exit).
+  int64_t start = 0;         // Position of h's first row at the current layer.
+  at::Tensor h;              // [rows, H]
+  // Rows reused from an earlier early-exit pass: prepended to h at
+  // inject_layer, covering positions [reused_start, start).
+  int64_t inject_layer = -1;
+  int64_t reused_start = 0;
+  at::Tensor reused;
+  at::Tensor positions;      // int64 [rows] on the device, for h.
+};
+
+namespace {
+
+at::Tensor Llama3InvFreq(const ModelConfig& c, at::Tensor inv_freq) {
+  const Llama3RopeScaling& s = c.rope_scaling;
+  const double old_ctx = static_cast<double>(s.original_max_position_embeddings);
+  const double low_wavelen = old_ctx / s.low_freq_factor;
+  const double high_wavelen = old_ctx / s.high_freq_factor;
+  auto f = inv_freq.accessor<double, 1>();
+  for (int64_t i = 0; i < inv_freq.size(0); ++i) {
+    const double wavelen = 2 * M_PI / f[i];
+    if (wavelen < high_wavelen) continue;
+    if (wavelen > low_wavelen) {
+      f[i] = f[i] / s.factor;
+    } else {
+      const double smooth = (old_ctx / wavelen - s.low_freq_factor) /
+                            (s.high_freq_factor - s.low_freq_factor);
+      f[i] = (1 - smooth) * f[i] / s.factor + smooth * f[i];
+    }
+  }
+  return inv_freq;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<TransformerModel>> TransformerModel::Create(
+    const Checkpoint& checkpoint, const TransformerOptions& options) {
+  ModelConfig config = checkpoint.config;
+  if (absl::Status s = NormalizeConfig(config); !s.ok()) return s;
+  if (options.dtype != at::kFloat && options.dtype != at::kBFloat16 &&
+      options.dtype != at::kHalf) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("dtype must be float32, bfloat16 or float16, got ",
+                     c10::toString(options.dtype)));
+  }
+  if (options.max_context < 0) {
+    return absl::InvalidArgumentError("max_context must be >= 0");
+  }
+  Checkpoint normalized{config, checkpoint.tensors};
+  absl::StatusOr<TransformerWeights> weights =
+      ArrangeWeights(normalized, options.dtype, options.device);
+  if (!weights.ok()) return weights.status();
+  try {
+    return std::unique_ptr<TransformerModel>(
+        new TransformerModel(config, *std::move(weights), options));
+  } catch (const c10::Error& e) {
+    return absl::InternalError(
+        absl::StrCat("building the model: ", e.what_without_backtrace()));
+  }
+}
+
+TransformerModel::TransformerModel(ModelConfig config,
+                                   TransformerWeights weights,
+                                   const TransformerOptions& options)
+    : config_(std::move(config)),
+      weights_(std::move(weights)),
+      options_(options) {
+  const int64_t context =
+      options.max_context > 0
+          ? std::min(options.max_context, config_.max_position_embeddings)
+          : config_.max_position_embeddings;
+  cache_shape_ = KvCacheShape{config_.num_hidden_layers,
+                              config_.num_key_value_heads, config_.head_dim,
+                              context, options.dtype, options.device};
+  info_.name = config_.name;
+  info_.architecture = config_.architecture;
+  info_.vocab_size = config_.vocab_size;
+  info_.context_length = context;
+  info_.num_layers = config_.num_hidden_layers;
+  info_.hidden_size = config_.hidden_size;
+  info_.default_early_exit_layer = config_.early_exit_layer;
+  info_.dtype = options.dtype;
+  info_.device = options.device;
+  info_.kv_bytes_per_token = cache_shape_.BytesPerToken();
+  info_.parameter_count = weights_.parameter_count;
+  if (config_.architecture == Architecture::kLlama) {
+    const int64_t half = config_.head_dim / 2;
+    at::Tensor inv_freq =
+        1.0 / at::pow(config_.rope_theta,
+                      at::arange(0, half, at::kDouble) * 2.0 /
+                          static_cast<double>(config_.head_dim));
+    if (config_.rope_scaling.enabled) inv_freq = Llama3InvFreq(config_, inv_freq);
+    at::Tensor freqs = at::outer(at::arange(context, at::kDouble), inv_freq);
+    at::Tensor emb = at::cat({freqs, freqs}, -1);
+    rope_cos_ = emb.cos().to(options.device, options.dtype);
+    rope_sin_ = emb.sin().to(options.device, options.dtype);
+  }
+}
+
+int64_t TransformerModel::Length(SequenceId id) const {
+  auto it = sequences_.find(id);
+  if (it == sequences_.end()) return 0;
+  return it->second.cache->length(config_.num_hidden_layers - 1);
+}
+
+int64_t TransformerModel::DraftLength(SequenceId id) const {
+  auto it = sequences_.find(id);
+  return it == sequences_.end() ? 0 : it->second.cache->length(0);
+}
+
+absl::Status TransformerModel::Truncate(SequenceId id, int64_t length) {
+  auto it = sequences_.find(id);
+  if (it == sequences_.end()) {
+    return absl::NotFoundError(absl::StrCat("unknown sequence ", id));
+  }
+  Sequence& s = it->second;
+  if (length < 0 || length > s.cache->length(0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("truncate length ", length, " is outside [0, ",
+                     s.cache->length(0), "]"));
+  }
+  s.cache->TruncateAll(length);
+  s.tokens.resize(length);
+  return absl::OkStatus();
+}
+
+void TransformerModel::Release(SequenceId id) { sequences_.erase(id); }
+
+int64_t TransformerModel::kv_cache_bytes() const {
+  int64_t total = 0;
+  for (const auto& [id, s] : sequences_) {
+    total += s.cache->bytes();
+    if (s.exit_hidden.defined()) {
+      total += s.exit_hidden.numel() * s.exit_hidden.element_size();
+    }
+  }
+  return total;
+}
+
+absl::Status TransformerModel::Validate(
+    absl::Span<const ForwardRequest> batch) const {
+  if (batch.empty()) return absl::InvalidArgumentError("empty batch");
+  absl::flat_hash_set<SequenceId> seen;
+  int64_t new_sequences = 0;
+  for (const ForwardRequest& r : batch) {
+    if (!seen.insert(r.sequence).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("sequence ", r.sequence, " appears twice in a batch"));
+    }
+    if (r.tokens.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("sequence ", r.sequence, ": no tokens to run"));
+    }
+    for (int64_t t : r.tokens) {
+      if (t < 0 || t >= config_.vocab_size) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("token id ", t, " is outside the vocabulary [0, ",
+                         config_.vocab_size, ")"));
+      }
+    }
+    if (r.exit_layer < 0 || r.exit_layer >= config_.num_hidden_layers) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "exit_layer must be in [0, ", config_.num_hidden_layers,
+          ") (0 = all layers), got ", r.exit_layer));
+    }
+    const bool exists = sequences_.contains(r.sequence);
+    new_sequences += !exists;
+    const int64_t start = r.exit_layer > 0 ? DraftLength(r.sequence)
+                                           : Length(r.sequence);
+    const int64_t end = start + static_cast<int64_t>(r.tokens.size());
+    if (end > cache_shape_.capacity) {
+      return absl::OutOfRangeError(absl::StrCat(
+          "sequence ", r.sequence, " would reach ", end,
+          " tokens; the context length is ", cache_shape_.capacity));
+    }
+  }
+  if (options_.max_sequences > 0 &&
+      static_cast<int64_t>(sequences_.size()) + new_sequences >
+          options_.max_sequences) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "at most ", options_.max_sequences, " sequences may be cached"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<TransformerModel::Work>> TransformerModel::Plan(
+    absl::Span<const ForwardRequest> batch) {
+  const int64_t num_layers = config_.num_hidden_layers;
+  std::vector<Work> works;
+  works.reserve(batch.size());
+  for (const ForwardRequest& r : batch) {
+    auto it = sequences_.find(r.sequence);
+    if (it == sequences_.end()) {
+      absl::StatusOr<std::unique_ptr<SequenceKvCache>> cache =
+          SequenceKvCache::Create(cache_shape_);
+      if (!cache.ok()) return cache.status();
+      it = sequences_.emplace(r.sequence, Sequence{*std::move(cache)}).first;
+    }
+    Sequence& s = it->second;
+    Work w;
+    w.request = &r;
+    w.sequence = &s;
+    const int64_t count = static_cast<int64_t>(r.tokens.size());
+    const int64_t full_length = s.cache->length(num_layers - 1);
+    const int64_t draft_length = s.cache->length(0);
+    std::vector<int64_t> run(r.tokens.begin(), r.tokens.end());
+    if (r.exit_layer > 0) {
+      // Early exit: the early layers must agree on one length; drafts made
+      // with another exit layer are dropped.
+      if (s.exit_layer != r.exit_layer && draft_length > full_length) {
+        s.cache->Truncate(0, num_layers, full_length);
+        s.tokens.resize(full_length);
+      }
+      w.exit = r.exit_layer;
+      w.start = s.cache->length(0);
+      s.exit_layer = r.exit_layer;
+    } else {
+      w.exit = num_layers;
+      w.start = full_length;
+      // Reuse the early layers' positions that hold the same tokens.
+      int64_t reuse = 0;
+      if (s.exit_layer > 0 && draft_length > full_length) {
+        const int64_t limit = std::min(draft_length - full_length, count);
+        while (reuse < limit && s.tokens[full_length + reuse] == run[reuse]) {
+          ++reuse;
+        }
+        if (full_length + reuse < draft_length && reuse < count) {
+          s.cache->Truncate(0, s.exit_layer, full_length + reuse);
+          s.tokens.resize(full_length + reuse);
+        }
+      } else if (draft_length > full_length) {
+        s.cache->Truncate(0, num_layers, full_length);
+        s.tokens.resize(full_length);
+      }
+      if (reuse > 0) {
+        w.inject_layer = s.exit_layer;
+        w.reused_start = full_length;
+        w.reused = s.exit_hidden.narrow(0, full_length, reuse);
+        w.start = full_length + reuse;
+        run.erase(run.begin(), run.begin() + reuse);
+      }
+    }
+    // Record the tokens of positions the early layers newly cache.
+    const int64_t new_end = w.start + static_cast<int64_t>(run.size());
+    if (static_cast<int64_t>(s.tokens.size()) < new_end) s.tokens.resize(new_end);
+    std::copy(run.begin(), run.end(), s.tokens.begin() + w.start);
+    at::Tensor ids = at::empty({static_cast<int64_t>(run.size())}, at::kLong);
+    std::copy(run.begin(), run.end(), ids.data_ptr<int64_t>());
+    w.positions = at::arange(w.start, new_end, at::kLong).to(options_.device);
+    ids = ids.to(options_.device);
+    w.h = run.empty()
+              ? at::empty({0, config_.hidden_size},
+                          weights_.token_embedding.options())
+              : weights_.token_embedding.index_select(0, ids);
+    if (config_.architecture == Architecture::kGpt2 && !run.empty()) {
+      w.h = w.h + weights_.position_embedding.index_select(0, w.positions);
+    }
+    works.push_back(std::move(w));
+  }
+  return works;
+}
+
+at::Tensor TransformerModel::Norm(const at::Tensor& x, const at::Tensor& weight,
+                                  const at::Tensor& bias) const {
+  if (config_.architecture == Architecture::kGpt2) {
+    return at::layer_norm(x, {config_.hidden_size}, weight, bias,
+                          config_.norm_eps);
+  }
+  at::Tensor xf = x.to(at::kFloat);
+  at::Tensor normed =
+      xf * at::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + config_.norm_eps);
+  return weight * normed.to(x.scalar_type());
+}
+
+at::Tensor TransformerModel::ApplyRope(const at::Tensor& x,
+                                       const at::Tensor& positions) const {
+  // x: [rows, heads, head_dim]; Hugging Face rotate-half convention.
+  at::Tensor cos = rope_cos_.index_select(0, positions).unsqueeze(1);
+  at::Tensor sin = rope_sin_.index_select(0, positions).unsqueeze(1);
+  const int64_t half = config_.head_dim / 2;
+  at::Tensor rotated =
+      at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+  return x * cos + rotated * sin;
+}
+
+at::Tensor TransformerModel::Attention(int64_t layer, Work& w,
+                                       const at::Tensor& qkv) {
+  const int64_t rows = qkv.size(0);
+  const int64_t heads = config_.num_attention_heads;
+  const int64_t kv_heads = config_.num_key_value_heads;
+  const int64_t d = config_.head_dim;
+  const int64_t group = heads / kv_heads;
+  at::Tensor q = qkv.narrow(1, 0, heads * d).view({rows, heads, d});
+  at::Tensor k = qkv.narrow(1, heads * d, kv_heads * d).view({rows, kv_heads, d});
+  at::Tensor v =
+      qkv.narrow(1, (heads + kv_heads) * d, kv_heads * d).view({rows, kv_heads, d});
+  if (config_.architecture == Architecture::kLlama) {
+    q = ApplyRope(q, w.positions);
+    k = ApplyRope(k, w.positions);
+  }
+  SequenceKvCache& cache = *w.sequence->cache;
+  cache.Write(layer, w.start, k.transpose(0, 1), v.transpose(0, 1));
+  const int64_t total = w.start + rows;
+  at::Tensor keys = cache.Keys(layer, total);     // [kv, S, d]
+  at::Tensor values = cache.Values(layer, total);  // [kv, S, d]
+  // Heads sharing a KV head are stacked: [kv, group * rows, d].
+  at::Tensor qg = q.view({rows, kv_heads, group, d})
+                      .permute({1, 2, 0, 3})
+                      .reshape({kv_heads, group * rows, d});
+  at::Tensor scores = at::matmul(qg, keys.transpose(1, 2))
+                          .to(at::kFloat)
+                          .mul_(1.0 / std::sqrt(static_cast<double>(d)));
+  if (rows > 1) {
+    // Row t (position start + t) sees keys at positions <= start + t.
+    at::Tensor key_pos = at::arange(total, at::TensorOptions().dtype(at::kLong).device(scores.device()));
+    at::Tensor query_pos = at::arange(w.start, total, key_pos.options());
+    at::Tensor masked = key_pos.unsqueeze(0) > query_pos.unsqueeze(1);  // [rows, S]
+    scores.masked_fill_(masked.repeat({group, 1}).unsqueeze(0),
+                        -std::numeric_limits<float>::infinity());
+  }
+  at::Tensor probs = scores.softmax(-1).to(values.scalar_type());
+  at::Tensor out = at::matmul(probs, values);  // [kv, group * rows, d]
+  return out.view({kv_heads, group, rows, d})
+      .permute({2, 0, 1, 3})
+      .reshape({rows, heads * d});
+}
+
+void TransformerModel::RunLayer(int64_t layer, std::vector<Work*>& active) {
+  const LayerWeights& lw = weights_.layers[layer];
+  for (Work* w : active) {
+    if (w->inject_layer == layer) {
+      w->h = at::cat({w->reused, w->h}, 0);
+      w->positions = at::cat(
+          {at::arange(w->reused_start, w->start,
+                      at::TensorOptions().dtype(at::kLong).device(options_.device)),
+           w->positions});
+      w->start = w->reused_start;
+      w->reused = at::Tensor();
+    }
+  }
+  std::vector<at::Tensor> parts;
+  for (Work* w : active) parts.push_back(w->h);
+  at::Tensor x = parts.size() == 1 ? parts[0] : at::cat(parts, 0);
+  at::Tensor qkv =
+      at::linear(Norm(x, lw.norm1_weight, lw.norm1_bias), lw.qkv_weight,
+                 lw.qkv_bias);
+  std::vector<at::Tensor> attn;
+  int64_t row = 0;
+  for (Work* w : active) {
+    const int64_t rows = w->h.size(0);
+    attn.push_back(Attention(layer, *w, qkv.narrow(0, row, rows)));
+    row += rows;
+  }
+  at::Tensor a = attn.size() == 1 ? attn[0] : at::cat(attn, 0);
+  x = x + at::linear(a, lw.out_weight, lw.out_bias);
+  at::Tensor h = Norm(x, lw.norm2_weight, lw.norm2_bias);
+  at::Tensor mlp;
+  if (config_.architecture == Architecture::kLlama) {
+    at::Tensor gate_up = at::linear(h, lw.up_weight);
+    const int64_t inner = config_.intermediate_size;
+    mlp = at::linear(at::silu(gate_up.narrow(1, 0, inner)) *
+                         gate_up.narrow(1, inner, inner),
+                     lw.down_weight);
+  } else {
+    mlp = at::linear(at::gelu(at::linear(h, lw.up_weight, lw.up_bias), "tanh"),
+                     lw.down_weight, lw.down_bias);
+  }
+  x = x + mlp;
+  row = 0;
+  for (Work* w : active) {
+    const int64_t rows = w->h.size(0);
+    w->h = x.narrow(0, row, rows);
+    row += rows;
+  }
+}
+
+absl::StatusOr<std::vector<at::Tensor>> TransformerModel::Forward(
+    absl::Span<const ForwardRequest> batch) {
+  if (absl::Status s = Validate(batch); !s.ok()) return s;
+  // Snapshot for rollback: on failure no sequence is modified.
+  struct Snapshot {
+    SequenceId id;
+    bool existed;
+    std::vector<int64_t> lengths;
+    std::vector<int64_t> tokens;
+    int64_t exit_layer;
+  };
+  std::vector<Snapshot> snapshots;
+  for (const ForwardRequest& r : batch) {
+    Snapshot snap{r.sequence, false, {}, {}, 0};
+    auto it = sequences_.find(r.sequence);
+    if (it != sequences_.end()) {
+      snap.existed = true;
+      for (int64_t l = 0; l < config_.num_hidden_layers; ++l) {
+        snap.lengths.push_back(it->second.cache->length(l));
+      }
+      snap.tokens = it->second.tokens;
+      snap.exit_layer = it->second.exit_layer;
+    }
+    snapshots.push_back(std::move(snap));
+  }
+  auto rollback = [&]() {
+    for (const Snapshot& snap : snapshots) {
+      if (!snap.existed) {
+        sequences_.erase(snap.id);
+        continue;
+      }
+      Sequence& s = sequences_.at(snap.id);
+      for (int64_t l = 0; l < config_.num_hidden_layers; ++l) {
+        s.cache->Truncate(l, l + 1, snap.lengths[l]);
+      }
+      s.tokens = snap.tokens;
+      s.exit_layer = snap.exit_layer;
+    }
+  };
+  try {
+    absl::StatusOr<std::vector<Work>> works = Plan(batch);
+    if (!works.ok()) {
+      rollback();
+      return works.status();
+    }
+    const int64_t max_exit =
+        std::max_element(works->begin(), works->end(),
+                         [](const Work& a, const Work& b) { return a.exit < b.exit; })
+            ->exit;
+    for (int64_t layer = 0; layer < max_exit; ++layer) {
+      std::vector<Work*> active;
+      for (Work& w : *works) {
+        // A full pass whose new tokens were all cached by an early-exit pass
+        // has no rows in the early layers; it joins at its injection layer.
+        const bool has_rows = w.h.size(0) > 0 || w.inject_layer == layer;
+        if (layer < w.exit && has_rows) active.push_back(&w);
+      }
+      if (active.empty()) continue;
+      RunLayer(layer, active);
+      for (Work* w : active) {
+        if (layer + 1 != w->exit || w->exit == config_.num_hidden_layers) continue;
+        // Early exit: keep the input of layer `exit` for the full pass.
+        Sequence& s = *w->sequence;
+        if (!s.exit_hidden.defined()) {
+          s.exit_hidden = at::empty({cache_shape_.capacity, config_.hidden_size},
+                                    weights_.token_embedding.options());
+        }
+        s.exit_hidden.narrow(0, w->start, w->h.size(0)).copy_(w->h);
+      }
+    }
+    std::vector<at::Tensor> logits;
+    for (Work& w : *works) {
+      at::Tensor h = w.request->all_logits ? w.h : w.h.narrow(0, w.h.size(0) - 1, 1);
+      h = Norm(h, weights_.final_norm_weight, weights_.final_norm_bias);
+      logits.push_back(at::linear(h, weights_.lm_head).to(at::kFloat));
+    }
+    return logits;
+  } catch (const c10::Error& e) {
+    rollback();
+    return absl::InternalError(
+        absl::StrCat("forward failed: ", e.what_without_backtrace()));
+  }
+}
+
+}  // namespace tandem::model
