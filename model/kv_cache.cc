@@ -58,6 +58,13 @@ void SequenceKvCache::Truncate(int64_t first, int64_t last, int64_t length) {
   }
 }
 
+void SequenceKvCache::CopyPrefixFrom(const SequenceKvCache& other,
+                                     int64_t length) {
+  keys_.narrow(2, 0, length).copy_(other.keys_.narrow(2, 0, length));
+  values_.narrow(2, 0, length).copy_(other.values_.narrow(2, 0, length));
+  std::fill(lengths_.begin(), lengths_.end(), length);
+}
+
 int64_t SequenceKvCache::bytes() const {
   return shape_.BytesPerToken() * shape_.capacity;
 }

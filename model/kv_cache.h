@@ -50,6 +50,10 @@ class SequenceKvCache {
   void Truncate(int64_t first, int64_t last, int64_t length);
   void TruncateAll(int64_t length) { Truncate(0, shape_.num_layers, length); }
 
+  // Copies the first `length` positions of every layer of `other` (same
+  // shape) into this cache and sets every layer's length to `length`.
+  void CopyPrefixFrom(const SequenceKvCache& other, int64_t length);
+
   // Allocated bytes (the whole capacity).
   int64_t bytes() const;
 

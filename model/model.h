@@ -83,6 +83,13 @@ class Model {
   // InvalidArgument.
   virtual absl::Status Truncate(SequenceId sequence, int64_t length) = 0;
 
+  // Makes `destination` a copy of `source`'s first `length` full-model
+  // positions (beam search, n returned sequences), replacing any sequence
+  // with that id. NotFound for an unknown source; InvalidArgument if length
+  // exceeds Length(source); ResourceExhausted as for a new sequence.
+  virtual absl::Status Fork(SequenceId source, SequenceId destination,
+                            int64_t length) = 0;
+
   // Frees the sequence's cache. Unknown ids are ignored.
   virtual void Release(SequenceId sequence) = 0;
 

@@ -140,6 +140,40 @@ absl::Status TransformerModel::Truncate(SequenceId id, int64_t length) {
   return absl::OkStatus();
 }
 
+absl::Status TransformerModel::Fork(SequenceId source, SequenceId destination,
+                                    int64_t length) {
+  auto it = sequences_.find(source);
+  if (it == sequences_.end()) {
+    return absl::NotFoundError(absl::StrCat("unknown sequence ", source));
+  }
+  const int64_t full = it->second.cache->length(config_.num_hidden_layers - 1);
+  if (length < 0 || length > full) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "fork length ", length, " is outside [0, ", full, "]"));
+  }
+  if (source == destination) return Truncate(source, length);
+  if (options_.max_sequences > 0 && !sequences_.contains(destination) &&
+      static_cast<int64_t>(sequences_.size()) >= options_.max_sequences) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "at most ", options_.max_sequences, " sequences may be cached"));
+  }
+  absl::StatusOr<std::unique_ptr<SequenceKvCache>> cache =
+      SequenceKvCache::Create(cache_shape_);
+  if (!cache.ok()) return cache.status();
+  try {
+    (*cache)->CopyPrefixFrom(*it->second.cache, length);
+  } catch (const c10::Error& e) {
+    return absl::InternalError(
+        absl::StrCat("fork failed: ", e.what_without_backtrace()));
+  }
+  Sequence copy;
+  copy.cache = *std::move(cache);
+  copy.tokens.assign(it->second.tokens.begin(),
+                     it->second.tokens.begin() + length);
+  sequences_[destination] = std::move(copy);
+  return absl::OkStatus();
+}
+
 void TransformerModel::Release(SequenceId id) { sequences_.erase(id); }
 
 int64_t TransformerModel::kv_cache_bytes() const {

@@ -123,7 +123,7 @@ absl::StatusOr<std::vector<Beam>> BeamSearchStep(
       hypotheses.Add(std::move(tokens), s[rank]);
       continue;
     }
-    Beam extended{beams[beam].tokens, s[rank]};
+    Beam extended{beams[beam].tokens, s[rank], beam};
     extended.tokens.push_back(token);
     next.push_back(std::move(extended));
     if (static_cast<int>(next.size()) == options.num_beams) break;

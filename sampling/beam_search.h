@@ -37,6 +37,9 @@ absl::Status ValidateBeamSearchOptions(const BeamSearchOptions& options);
 struct Beam {
   std::vector<int64_t> tokens;
   double sum_logprobs = 0.0;
+  // Index (in the previous step's beams) of the beam this one extends; -1 for
+  // the initial beam.
+  int64_t parent = -1;
 };
 
 // A finished hypothesis. Its length for the penalty is tokens.size(), which

@@ -103,6 +103,22 @@ absl::Status FakeModel::Truncate(SequenceId id, int64_t length) {
   return absl::OkStatus();
 }
 
+absl::Status FakeModel::Fork(SequenceId source, SequenceId destination,
+                             int64_t length) {
+  auto it = sequences_.find(source);
+  if (it == sequences_.end()) {
+    return absl::NotFoundError(absl::StrCat("unknown sequence ", source));
+  }
+  if (length < 0 || length > it->second.full_length) {
+    return absl::InvalidArgumentError("fork length out of range");
+  }
+  Sequence copy;
+  copy.tokens.assign(it->second.tokens.begin(), it->second.tokens.begin() + length);
+  copy.full_length = length;
+  sequences_[destination] = std::move(copy);
+  return absl::OkStatus();
+}
+
 void FakeModel::Release(SequenceId id) { sequences_.erase(id); }
 
 int64_t FakeModel::kv_cache_bytes() const {

@@ -175,6 +175,19 @@ TEST_P(TransformerModelTest, TruncateThenReappendEqualsNeverAppended) {
   ExpectClose(after, Run(2, {9, 10}));
 }
 
+TEST_P(TransformerModelTest, ForkCopiesAPrefixIndependently) {
+  const std::vector<int64_t> prompt = Prompt(8);
+  Run(1, prompt);
+  ASSERT_TRUE(model_->Fork(1, 2, 5).ok());
+  EXPECT_EQ(model_->Length(2), 5);
+  at::Tensor forked = Run(2, {3, 4});
+  Run(1, {6});  // the source goes on unaffected
+  Run(3, {prompt.begin(), prompt.begin() + 5});
+  ExpectClose(forked, Run(3, {3, 4}));
+  EXPECT_EQ(model_->Fork(1, 4, 99).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(model_->Fork(42, 4, 0).code(), absl::StatusCode::kNotFound);
+}
+
 TEST_P(TransformerModelTest, BatchedForwardEqualsPerSequence) {
   const std::vector<int64_t> a = Prompt(9, 1), b = Prompt(4, 2), c = Prompt(6, 3);
   Run(10, {1, 2, 3});  // c's sequence already has a prefix.
