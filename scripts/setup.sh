@@ -16,7 +16,7 @@ APT_PACKAGES=(
   sentencepiece python3 python3-torch python3-numpy python3-matplotlib
   python3-sentencepiece
   # Public-domain corpora for the demo models.
-  sword-text-web bible-kjv-text dict-jargon dict-devil
+  sword-text-web bible-kjv bible-kjv-text dict-jargon dict-devil
 )
 
 SUDO=""
