@@ -1,0 +1,54 @@
+#ifndef TANDEM_DECODING_BACKENDS_H_
+#define TANDEM_DECODING_BACKENDS_H_
+
+// What the generation loop needs from a target and a draft: in-process
+// engines (LocalTargetBackend / LocalDraftBackend) or gRPC services
+// (services/orchestrator), so the same loop runs either way and the cost of
+// the split can be measured. Implementations are thread-safe.
+
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "decoding/engines.h"
+
+namespace tandem::decoding {
+
+// Time a backend call spent inside the server (for rpc_time = call − server).
+struct Timed {
+  absl::Duration server_time;
+};
+
+struct TimedVerify : Timed {
+  VerifyOutcome outcome;
+};
+
+struct TimedDraft : Timed {
+  Draft draft;
+};
+
+class TargetBackend {
+ public:
+  virtual ~TargetBackend() = default;
+  virtual model::ModelInfo Info() = 0;
+  virtual absl::StatusOr<SessionId> Open(const std::vector<int64_t>& prompt,
+                                         const SessionOptions& options) = 0;
+  // Per-item failures come back as the status.
+  virtual absl::StatusOr<TimedVerify> Verify(const VerifyItem& item) = 0;
+  virtual absl::StatusOr<TimedDraft> DraftEarlyExit(const EarlyExitItem& item) = 0;
+  virtual void Close(SessionId session) = 0;
+};
+
+class DraftBackend {
+ public:
+  virtual ~DraftBackend() = default;
+  virtual model::ModelInfo Info() = 0;
+  virtual absl::StatusOr<SessionId> Open(const std::vector<int64_t>& prompt,
+                                         const SessionOptions& options) = 0;
+  virtual absl::StatusOr<TimedDraft> Propose(const ProposeItem& item) = 0;
+  virtual void Close(SessionId session) = 0;
+};
+
+}  // namespace tandem::decoding
+
+#endif  // TANDEM_DECODING_BACKENDS_H_

@@ -1,0 +1,115 @@
+#ifndef TANDEM_DECODING_BATCHER_H_
+#define TANDEM_DECODING_BATCHER_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+
+namespace tandem::decoding {
+
+struct BatcherOptions {
+  int max_batch = 64;
+  // How long the worker waits for more items after the first one arrives.
+  // 0 = continuous batching: run whatever is queued at once; items arriving
+  // during a run form the next batch.
+  absl::Duration window = absl::ZeroDuration();
+};
+
+// Collects items submitted from many threads and runs them in batches on one
+// worker thread. `engine_mutex` (shared by every batcher of one engine) keeps
+// different batchers of the same engine from running concurrently.
+template <typename Item, typename Outcome>
+class Batcher {
+ public:
+  using BatchFn = std::function<std::vector<Outcome>(absl::Span<const Item>)>;
+
+  Batcher(BatchFn fn, BatcherOptions options, std::mutex* engine_mutex)
+      : fn_(std::move(fn)), options_(options), engine_mutex_(engine_mutex),
+        worker_([this] { Loop(); }) {}
+
+  ~Batcher() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    worker_.join();
+  }
+
+  // Blocks until the item's batch ran; returns its outcome.
+  Outcome Run(Item item) {
+    std::promise<Outcome> promise;
+    std::future<Outcome> future = promise.get_future();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      queue_.push_back({std::move(item), std::move(promise)});
+    }
+    cv_.notify_one();
+    return future.get();
+  }
+
+  int64_t batches_run() const { return batches_; }
+  int64_t items_run() const { return items_; }
+
+ private:
+  struct Pending {
+    Item item;
+    std::promise<Outcome> promise;
+  };
+
+  void Loop() {
+    while (true) {
+      std::vector<Pending> batch;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        if (options_.window > absl::ZeroDuration()) {
+          cv_.wait_for(lock, absl::ToChronoNanoseconds(options_.window), [this] {
+            return stopping_ || static_cast<int>(queue_.size()) >= options_.max_batch;
+          });
+        }
+        while (!queue_.empty() && static_cast<int>(batch.size()) < options_.max_batch) {
+          batch.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+      }
+      std::vector<Item> items;
+      items.reserve(batch.size());
+      for (Pending& p : batch) items.push_back(std::move(p.item));
+      std::vector<Outcome> outcomes;
+      {
+        std::lock_guard<std::mutex> engine_lock(*engine_mutex_);
+        outcomes = fn_(items);
+      }
+      ++batches_;
+      items_ += batch.size();
+      for (size_t i = 0; i < batch.size(); ++i) {
+        batch[i].promise.set_value(std::move(outcomes[i]));
+      }
+    }
+  }
+
+  BatchFn fn_;
+  BatcherOptions options_;
+  std::mutex* engine_mutex_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Pending> queue_;
+  bool stopping_ = false;
+  std::atomic<int64_t> batches_{0};
+  std::atomic<int64_t> items_{0};
+  std::thread worker_;  // Last: starts after the members it uses.
+};
+
+}  // namespace tandem::decoding
+
+#endif  // TANDEM_DECODING_BATCHER_H_

@@ -1,0 +1,68 @@
+#ifndef TANDEM_DECODING_ENGINE_SESSION_H_
+#define TANDEM_DECODING_ENGINE_SESSION_H_
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "model/model.h"
+#include "sampling/rng.h"
+#include "sampling/selector.h"
+
+namespace tandem::decoding {
+
+using SessionId = uint64_t;
+
+// How a stateful session catches up with the orchestrator's committed tokens
+// without the prefix being re-sent: keep the first base_length committed
+// tokens, then append `append`. Positions are absolute, so applying the same
+// sync twice is harmless (retries are safe).
+struct SequenceSync {
+  int64_t base_length = 0;
+  std::vector<int64_t> append;
+};
+
+// Per-session sampling configuration, fixed at open.
+struct SessionOptions {
+  sampling::SamplingParams params;
+  uint64_t seed = 0;
+  int top_logprobs = 0;  // Alternatives reported per emitted token.
+};
+
+// One session of an engine: the tokens the orchestrator committed (prompt +
+// generated; the last one is "pending": not yet run through the model), what
+// the model's full cache holds, and the session's processors and RNG.
+struct EngineSession {
+  model::SequenceId sequence = 0;
+  std::vector<int64_t> committed;
+  int64_t prompt_length = 0;
+  std::vector<int64_t> cached;  // Tokens in the model's full-layer cache.
+  std::unique_ptr<sampling::TokenSelector> selector;
+  std::unique_ptr<sampling::Rng> rng;        // Verification / decoding.
+  std::unique_ptr<sampling::Rng> draft_rng;  // Drafting (its own stream).
+  int top_logprobs = 0;
+
+  // Applies `sync` to `committed`. FailedPrecondition if base_length is past
+  // the end (the caller's view and ours diverged), InvalidArgument if the
+  // result would be empty.
+  absl::Status ApplySync(const SequenceSync& sync);
+
+  // Brings the model's cache to a prefix of committed[0, n-1) and returns the
+  // committed tokens still to run before the pending one (not including it).
+  // Truncates the model only where the cache disagrees with `committed`.
+  absl::StatusOr<std::vector<int64_t>> CatchUp(model::Model& model);
+
+  // The history seen by the processors: committed + `extra`.
+  std::vector<int64_t> History(const std::vector<int64_t>& extra) const;
+};
+
+// Creates a session: validates the params against the model's vocabulary and
+// the prompt (non-empty, ids in range, shorter than the context).
+absl::StatusOr<std::unique_ptr<EngineSession>> NewEngineSession(
+    const model::ModelInfo& info, model::SequenceId sequence,
+    std::vector<int64_t> prompt, const SessionOptions& options);
+
+}  // namespace tandem::decoding
+
+#endif  // TANDEM_DECODING_ENGINE_SESSION_H_

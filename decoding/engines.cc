@@ -1,0 +1,188 @@
+#include "decoding/engines.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace tandem::decoding {
+
+std::vector<VerifyOutcome> TargetEngine::Verify(
+    absl::Span<const VerifyItem> items) {
+  model::Model& model = sessions_.model();
+  std::vector<VerifyOutcome> out(items.size());
+  std::vector<EngineSession*> session(items.size(), nullptr);
+  std::vector<std::vector<int64_t>> feeds(items.size());
+  std::vector<size_t> in_batch;
+  std::vector<model::ForwardRequest> batch;
+  for (size_t i = 0; i < items.size(); ++i) {
+    const VerifyItem& item = items[i];
+    absl::StatusOr<EngineSession*> s = sessions_.Find(item.session);
+    if (!s.ok()) {
+      out[i].status = s.status();
+      continue;
+    }
+    session[i] = *s;
+    if (item.draft.tokens.size() != item.draft.dists.size() &&
+        !(*s)->selector->params().greedy()) {
+      out[i].status = absl::InvalidArgumentError(absl::StrCat(
+          "draft has ", item.draft.tokens.size(), " tokens but ",
+          item.draft.dists.size(), " distributions"));
+      continue;
+    }
+    if (absl::Status st = (*s)->ApplySync(item.sync); !st.ok()) {
+      out[i].status = st;
+      continue;
+    }
+    absl::StatusOr<std::vector<int64_t>> feed = (*s)->CatchUp(model);
+    if (!feed.ok()) {
+      out[i].status = feed.status();
+      continue;
+    }
+    feeds[i] = *std::move(feed);
+    feeds[i].push_back((*s)->committed.back());
+    feeds[i].insert(feeds[i].end(), item.draft.tokens.begin(), item.draft.tokens.end());
+    in_batch.push_back(i);
+  }
+  for (size_t i : in_batch) {
+    batch.push_back({session[i]->sequence, feeds[i], 0, /*all_logits=*/true});
+  }
+  if (batch.empty()) return out;
+  absl::StatusOr<std::vector<at::Tensor>> logits = model.Forward(batch);
+  for (size_t k = 0; k < in_batch.size(); ++k) {
+    const size_t i = in_batch[k];
+    if (!logits.ok()) {
+      out[i].status = logits.status();
+      continue;
+    }
+    EngineSession& s = *session[i];
+    const Draft& draft = items[i].draft;
+    const int64_t gamma = static_cast<int64_t>(draft.tokens.size());
+    const int64_t n = static_cast<int64_t>(s.committed.size());
+    s.cached.assign(s.committed.begin(), s.committed.end());
+    s.cached.insert(s.cached.end(), draft.tokens.begin(), draft.tokens.end());
+    at::Tensor rows = (*logits)[k].narrow(0, (*logits)[k].size(0) - gamma - 1, gamma + 1);
+    absl::StatusOr<at::Tensor> processed = sampling::ProcessDraftPositions(
+        *s.selector, {s.committed, s.prompt_length}, draft.tokens, rows);
+    absl::StatusOr<sampling::VerifyResult> result =
+        processed.ok()
+            ? sampling::VerifyDraft(*processed, draft.tokens, draft.dists,
+                                    {s.selector->params().greedy(), s.top_logprobs},
+                                    *s.rng)
+            : absl::StatusOr<sampling::VerifyResult>(processed.status());
+    // Whatever happened, the cache keeps only committed positions.
+    const int64_t keep = n + (result.ok() ? result->num_accepted : -1);
+    if (keep < model.Length(s.sequence)) {
+      (void)model.Truncate(s.sequence, keep);
+    }
+    s.cached.resize(keep);
+    if (!result.ok()) {
+      out[i].status = result.status();
+      continue;
+    }
+    for (const sampling::StepResult& step : result->emitted) {
+      s.committed.push_back(step.token);
+    }
+    out[i].result = *std::move(result);
+    out[i].committed_length = static_cast<int64_t>(s.committed.size());
+  }
+  return out;
+}
+
+std::vector<DraftOutcome> TargetEngine::DraftEarlyExit(
+    absl::Span<const EarlyExitItem> items) {
+  model::Model& model = sessions_.model();
+  std::vector<DraftOutcome> out(items.size());
+  std::vector<DraftJob> jobs;
+  std::vector<size_t> job_item;
+  for (size_t i = 0; i < items.size(); ++i) {
+    const EarlyExitItem& item = items[i];
+    const int64_t layers = model.info().num_layers;
+    const int64_t exit = item.exit_layer > 0 ? item.exit_layer
+                                             : model.info().default_early_exit_layer;
+    if (exit <= 0 || exit >= layers) {
+      out[i].status = absl::InvalidArgumentError(absl::StrCat(
+          "exit_layer must be in [1, ", layers, "), got ", exit,
+          item.exit_layer == 0 ? " (the model has no default early-exit layer)" : ""));
+      continue;
+    }
+    if (item.gamma < 0) {
+      out[i].status = absl::InvalidArgumentError("gamma must be >= 0");
+      continue;
+    }
+    absl::StatusOr<EngineSession*> s = sessions_.Find(item.session);
+    if (!s.ok()) {
+      out[i].status = s.status();
+      continue;
+    }
+    if (absl::Status st = (*s)->ApplySync(item.sync); !st.ok()) {
+      out[i].status = st;
+      continue;
+    }
+    // Stale drafts of an earlier round are dropped before drafting anew.
+    if (model.DraftLength((*s)->sequence) > model.Length((*s)->sequence)) {
+      (void)model.Truncate((*s)->sequence, model.Length((*s)->sequence));
+    }
+    absl::StatusOr<std::vector<int64_t>> feed = (*s)->CatchUp(model);
+    if (!feed.ok()) {
+      out[i].status = feed.status();
+      continue;
+    }
+    DraftJob job{*s, *std::move(feed), item.gamma, exit, (*s)->draft_rng.get()};
+    job.feed.push_back((*s)->committed.back());
+    jobs.push_back(std::move(job));
+    job_item.push_back(i);
+  }
+  std::vector<DraftOutcome> drafted = RunDraftSteps(model, jobs);
+  for (size_t k = 0; k < jobs.size(); ++k) out[job_item[k]] = std::move(drafted[k]);
+  return out;
+}
+
+std::vector<DraftOutcome> DraftEngine::Propose(
+    absl::Span<const ProposeItem> items) {
+  model::Model& model = sessions_.model();
+  std::vector<DraftOutcome> out(items.size());
+  std::vector<DraftJob> jobs;
+  std::vector<size_t> job_item;
+  for (size_t i = 0; i < items.size(); ++i) {
+    const ProposeItem& item = items[i];
+    if (item.gamma < 0) {
+      out[i].status = absl::InvalidArgumentError("gamma must be >= 0");
+      continue;
+    }
+    absl::StatusOr<EngineSession*> s = sessions_.Find(item.session);
+    if (!s.ok()) {
+      out[i].status = s.status();
+      continue;
+    }
+    if (absl::Status st = (*s)->ApplySync(item.sync); !st.ok()) {
+      out[i].status = st;
+      continue;
+    }
+    absl::StatusOr<std::vector<int64_t>> feed = (*s)->CatchUp(model);
+    if (!feed.ok()) {
+      out[i].status = feed.status();
+      continue;
+    }
+    DraftJob job{*s, *std::move(feed), item.gamma, 0, (*s)->draft_rng.get()};
+    job.feed.push_back((*s)->committed.back());
+    jobs.push_back(std::move(job));
+    job_item.push_back(i);
+  }
+  std::vector<DraftOutcome> drafted = RunDraftSteps(model, jobs);
+  for (size_t k = 0; k < jobs.size(); ++k) {
+    DraftOutcome& d = drafted[k];
+    EngineSession& s = *jobs[k].session;
+    if (d.status.ok() && jobs[k].gamma > 0) {
+      // The model ran the pending token and every draft but the last.
+      s.cached = s.committed;
+      s.cached.insert(s.cached.end(), d.draft.tokens.begin(), d.draft.tokens.end() - 1);
+    } else if (!d.status.ok()) {
+      (void)model.Truncate(s.sequence, std::min<int64_t>(s.cached.size(),
+                                                         model.Length(s.sequence)));
+    }
+    out[job_item[k]] = std::move(d);
+  }
+  return out;
+}
+
+}  // namespace tandem::decoding

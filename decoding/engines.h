@@ -1,0 +1,99 @@
+#ifndef TANDEM_DECODING_ENGINES_H_
+#define TANDEM_DECODING_ENGINES_H_
+
+// The two stateful engines behind the draft and target services (and the
+// in-process decoder). Both are thread-compatible: a server funnels calls from
+// many requests through one batching thread, so one call carries the work of
+// many sessions and runs as few batched Model::Forward passes as possible.
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/types/span.h"
+#include "decoding/draft_steps.h"
+#include "decoding/session_table.h"
+#include "sampling/speculative_verifier.h"
+
+namespace tandem::decoding {
+
+struct VerifyItem {
+  SessionId session = 0;
+  SequenceSync sync;
+  Draft draft;  // γ >= 0 tokens; γ = 0 is a plain decode step.
+};
+
+struct VerifyOutcome {
+  absl::Status status;
+  sampling::VerifyResult result;
+  int64_t committed_length = 0;  // The session's committed tokens afterwards.
+};
+
+struct EarlyExitItem {
+  SessionId session = 0;
+  SequenceSync sync;
+  int gamma = 0;
+  int64_t exit_layer = 0;  // 0: the model's default early-exit layer.
+};
+
+struct ProposeItem {
+  SessionId session = 0;
+  SequenceSync sync;
+  int gamma = 0;
+};
+
+// Verifies drafts (and decodes plain steps) with the target model.
+class TargetEngine {
+ public:
+  TargetEngine(model::Model& model, int64_t max_sessions)
+      : sessions_(model, max_sessions) {}
+
+  absl::StatusOr<SessionId> Open(std::vector<int64_t> prompt,
+                                 const SessionOptions& options) {
+    return sessions_.Open(std::move(prompt), options);
+  }
+  absl::Status Close(SessionId id) { return sessions_.Close(id); }
+  int64_t num_sessions() const { return sessions_.size(); }
+  const model::ModelInfo& info() { return sessions_.model().info(); }
+
+  // For each item: apply the sync, run ONE batched forward over
+  // [catch-up..., pending, x1..xγ] for all items, verify with lossless
+  // rejection sampling, commit the accepted drafts plus the correction/bonus
+  // token, and roll the cache back to the committed length. Per-item errors
+  // (NotFound, FailedPrecondition, InvalidArgument, OutOfRange) come back in
+  // the outcome; a model failure fails every item of the call.
+  std::vector<VerifyOutcome> Verify(absl::Span<const VerifyItem> items);
+
+  // Self-speculative drafting with the first exit_layer layers of the target,
+  // sharing their KV cache with later full passes. Drafts are not committed.
+  std::vector<DraftOutcome> DraftEarlyExit(absl::Span<const EarlyExitItem> items);
+
+ private:
+  SessionTable sessions_;
+};
+
+// Proposes drafts with a (small) draft model.
+class DraftEngine {
+ public:
+  DraftEngine(model::Model& model, int64_t max_sessions)
+      : sessions_(model, max_sessions) {}
+
+  absl::StatusOr<SessionId> Open(std::vector<int64_t> prompt,
+                                 const SessionOptions& options) {
+    return sessions_.Open(std::move(prompt), options);
+  }
+  absl::Status Close(SessionId id) { return sessions_.Close(id); }
+  int64_t num_sessions() const { return sessions_.size(); }
+  const model::ModelInfo& info() { return sessions_.model().info(); }
+
+  // For each item: apply the sync (rolling the cache back past rejected
+  // drafts), then draft γ tokens; step j of all items runs as one batch.
+  std::vector<DraftOutcome> Propose(absl::Span<const ProposeItem> items);
+
+ private:
+  SessionTable sessions_;
+};
+
+}  // namespace tandem::decoding
+
+#endif  // TANDEM_DECODING_ENGINES_H_

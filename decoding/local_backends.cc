@@ -1,0 +1,77 @@
+#include "decoding/local_backends.h"
+
+namespace tandem::decoding {
+
+LocalTargetBackend::LocalTargetBackend(TargetEngine& engine,
+                                       BatcherOptions options)
+    : engine_(engine),
+      verify_([this](absl::Span<const VerifyItem> items) { return engine_.Verify(items); },
+              options, &engine_mutex_),
+      early_exit_([this](absl::Span<const EarlyExitItem> items) {
+                    return engine_.DraftEarlyExit(items);
+                  },
+                  options, &engine_mutex_) {}
+
+model::ModelInfo LocalTargetBackend::Info() {
+  std::lock_guard<std::mutex> lock(engine_mutex_);
+  return engine_.info();
+}
+
+absl::StatusOr<SessionId> LocalTargetBackend::Open(
+    const std::vector<int64_t>& prompt, const SessionOptions& options) {
+  std::lock_guard<std::mutex> lock(engine_mutex_);
+  return engine_.Open(prompt, options);
+}
+
+absl::StatusOr<TimedVerify> LocalTargetBackend::Verify(const VerifyItem& item) {
+  VerifyOutcome outcome = verify_.Run(item);
+  if (!outcome.status.ok()) return outcome.status;
+  TimedVerify out;
+  out.outcome = std::move(outcome);
+  return out;
+}
+
+absl::StatusOr<TimedDraft> LocalTargetBackend::DraftEarlyExit(
+    const EarlyExitItem& item) {
+  DraftOutcome outcome = early_exit_.Run(item);
+  if (!outcome.status.ok()) return outcome.status;
+  TimedDraft out;
+  out.draft = std::move(outcome.draft);
+  return out;
+}
+
+void LocalTargetBackend::Close(SessionId session) {
+  std::lock_guard<std::mutex> lock(engine_mutex_);
+  (void)engine_.Close(session);
+}
+
+LocalDraftBackend::LocalDraftBackend(DraftEngine& engine, BatcherOptions options)
+    : engine_(engine),
+      propose_([this](absl::Span<const ProposeItem> items) { return engine_.Propose(items); },
+               options, &engine_mutex_) {}
+
+model::ModelInfo LocalDraftBackend::Info() {
+  std::lock_guard<std::mutex> lock(engine_mutex_);
+  return engine_.info();
+}
+
+absl::StatusOr<SessionId> LocalDraftBackend::Open(
+    const std::vector<int64_t>& prompt, const SessionOptions& options) {
+  std::lock_guard<std::mutex> lock(engine_mutex_);
+  return engine_.Open(prompt, options);
+}
+
+absl::StatusOr<TimedDraft> LocalDraftBackend::Propose(const ProposeItem& item) {
+  DraftOutcome outcome = propose_.Run(item);
+  if (!outcome.status.ok()) return outcome.status;
+  TimedDraft out;
+  out.draft = std::move(outcome.draft);
+  return out;
+}
+
+void LocalDraftBackend::Close(SessionId session) {
+  std::lock_guard<std::mutex> lock(engine_mutex_);
+  (void)engine_.Close(session);
+}
+
+}  // namespace tandem::decoding

@@ -1,0 +1,44 @@
+#ifndef TANDEM_DECODING_SESSION_TABLE_H_
+#define TANDEM_DECODING_SESSION_TABLE_H_
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "decoding/engine_session.h"
+#include "model/model.h"
+
+namespace tandem::decoding {
+
+// The sessions of one engine over one model: ids, limits, prefill, release.
+// Thread-compatible (the owning engine serializes calls).
+class SessionTable {
+ public:
+  // max_sessions 0 = unlimited.
+  SessionTable(model::Model& model, int64_t max_sessions)
+      : model_(model), max_sessions_(max_sessions) {}
+
+  // Validates, then prefills prompt[0, n-1) (the last token stays pending).
+  // InvalidArgument for a bad prompt or params, ResourceExhausted when full.
+  absl::StatusOr<SessionId> Open(std::vector<int64_t> prompt,
+                                 const SessionOptions& options);
+
+  // NotFound for an unknown (closed or expired) session.
+  absl::StatusOr<EngineSession*> Find(SessionId id);
+
+  absl::Status Close(SessionId id);
+  int64_t size() const { return sessions_.size(); }
+  model::Model& model() { return model_; }
+
+ private:
+  model::Model& model_;
+  int64_t max_sessions_;
+  SessionId next_id_ = 1;
+  absl::flat_hash_map<SessionId, std::unique_ptr<EngineSession>> sessions_;
+};
+
+}  // namespace tandem::decoding
+
+#endif  // TANDEM_DECODING_SESSION_TABLE_H_
