@@ -11,7 +11,7 @@ APT_PACKAGES=(
   # C++ libraries.
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libtorch-dev libgtest-dev libgmock-dev libbenchmark-dev
-  nlohmann-json3-dev libpcre2-dev libsentencepiece-dev
+  nlohmann-json3-dev libpcre2-dev libsentencepiece-dev libicu-dev
   # Tokenizer training, model training and benchmark charts.
   sentencepiece python3 python3-torch python3-numpy python3-matplotlib
   python3-sentencepiece

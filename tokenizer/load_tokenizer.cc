@@ -1,0 +1,49 @@
+#include "tokenizer/load_tokenizer.h"
+
+#include <sys/stat.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "tokenizer/gguf_tokenizer.h"
+#include "tokenizer/hf_tokenizer_json.h"
+#include "tokenizer/sentencepiece_tokenizer.h"
+
+namespace tandem::tokenizer {
+namespace {
+
+bool IsFile(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+bool IsDir(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+template <typename T>
+absl::StatusOr<std::unique_ptr<Tokenizer>> Upcast(absl::StatusOr<std::unique_ptr<T>> t) {
+  if (!t.ok()) return t.status();
+  return std::unique_ptr<Tokenizer>(std::move(*t));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(const std::string& path) {
+  if (IsDir(path)) {
+    if (IsFile(path + "/tokenizer.json")) return Upcast(LoadHfTokenizerJson(path + "/tokenizer.json"));
+    if (IsFile(path + "/tokenizer.model")) {
+      return Upcast(SentencePieceTokenizer::Load(path + "/tokenizer.model"));
+    }
+    return absl::NotFoundError(
+        absl::StrCat(path, ": directory has neither tokenizer.json nor tokenizer.model"));
+  }
+  if (!IsFile(path)) return absl::NotFoundError(absl::StrCat(path, ": no such file or directory"));
+  if (absl::EndsWith(path, ".gguf")) return Upcast(LoadGgufTokenizer(path));
+  if (absl::EndsWith(path, ".json")) return Upcast(LoadHfTokenizerJson(path));
+  if (absl::EndsWith(path, ".model")) return Upcast(SentencePieceTokenizer::Load(path));
+  return absl::NotFoundError(absl::StrCat(
+      path, ": not a tokenizer (expected .gguf, tokenizer.json, .model or a directory)"));
+}
+
+}  // namespace tandem::tokenizer
