@@ -1,0 +1,89 @@
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "model/formats/hf_config.h"
+
+namespace tandem::model::formats {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kLlama3[] = R"({
+  "architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 128256,
+  "hidden_size": 2048, "intermediate_size": 8192, "num_hidden_layers": 16,
+  "num_attention_heads": 32, "num_key_value_heads": 8, "head_dim": 64,
+  "max_position_embeddings": 131072, "rms_norm_eps": 1e-05, "rope_theta": 500000.0,
+  "rope_scaling": {"factor": 32.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
+                   "original_max_position_embeddings": 8192, "rope_type": "llama3"},
+  "tie_word_embeddings": true, "bos_token_id": 128000,
+  "eos_token_id": [128001, 128008, 128009], "tandem_early_exit_layer": 4})";
+
+TEST(HfConfigTest, ReadsLlama3WithRopeScalingAndEosList) {
+  absl::StatusOr<ModelConfig> c = ParseHfConfig(kLlama3, "config.json");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->architecture, Architecture::kLlama);
+  EXPECT_EQ(c->num_key_value_heads, 8);
+  EXPECT_EQ(c->head_dim, 64);
+  EXPECT_TRUE(c->rope_scaling.enabled);
+  EXPECT_EQ(c->rope_scaling.factor, 32.0);
+  EXPECT_EQ(c->rope_theta, 500000.0);
+  EXPECT_TRUE(c->tie_word_embeddings);
+  EXPECT_EQ(c->eos_token_ids, (std::vector<int64_t>{128001, 128008, 128009}));
+  EXPECT_EQ(c->bos_token_ids, (std::vector<int64_t>{128000}));
+  EXPECT_EQ(c->early_exit_layer, 4);
+  EXPECT_FALSE(c->attention_bias);
+}
+
+TEST(HfConfigTest, Qwen2ImpliesAttentionBiasAndDefaultsKvHeadsAndHeadDim) {
+  absl::StatusOr<ModelConfig> c = ParseHfConfig(R"({
+    "architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "vocab_size": 151936,
+    "hidden_size": 896, "intermediate_size": 4864, "num_hidden_layers": 24,
+    "num_attention_heads": 14, "num_key_value_heads": 2, "max_position_embeddings": 32768,
+    "rms_norm_eps": 1e-06, "rope_theta": 1000000.0, "sliding_window": 32768,
+    "use_sliding_window": false, "tie_word_embeddings": true, "eos_token_id": 151643,
+    "rope_scaling": null})", "qwen/config.json");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->attention_bias);
+  EXPECT_EQ(c->head_dim, 64);
+  EXPECT_FALSE(c->rope_scaling.enabled);
+}
+
+TEST(HfConfigTest, ReadsGpt2) {
+  absl::StatusOr<ModelConfig> c = ParseHfConfig(R"({
+    "architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "vocab_size": 50257,
+    "n_embd": 768, "n_layer": 12, "n_head": 12, "n_ctx": 1024, "n_positions": 1024,
+    "n_inner": null, "layer_norm_epsilon": 1e-05, "bos_token_id": 50256,
+    "eos_token_id": 50256})", "gpt2/config.json");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->architecture, Architecture::kGpt2);
+  EXPECT_EQ(c->intermediate_size, 3072);
+  EXPECT_EQ(c->max_position_embeddings, 1024);
+  EXPECT_EQ(c->num_key_value_heads, 12);
+  EXPECT_EQ(c->head_dim, 64);
+  EXPECT_TRUE(c->tie_word_embeddings);
+}
+
+TEST(HfConfigTest, ErrorsNameTheSourceAndKey) {
+  absl::Status missing = ParseHfConfig(R"({"model_type": "llama", "vocab_size": 10})", "x/config.json").status();
+  EXPECT_THAT(std::string(missing.message()), HasSubstr("x/config.json"));
+  EXPECT_THAT(std::string(missing.message()), HasSubstr("hidden_size"));
+  absl::Status heads = ParseHfConfig(R"({"model_type": "llama", "vocab_size": 10, "hidden_size": 64,
+    "intermediate_size": 8, "num_hidden_layers": 1, "num_attention_heads": 6,
+    "max_position_embeddings": 8})", "c.json").status();
+  EXPECT_THAT(std::string(heads.message()), HasSubstr("num_attention_heads (6) must divide hidden_size (64)"));
+  EXPECT_EQ(ParseHfConfig(R"({"model_type": "bert"})", "c.json").status().code(),
+            absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(ParseHfConfig("not json", "c.json").status().code(), absl::StatusCode::kInvalidArgument);
+  std::string yarn = kLlama3;
+  yarn.replace(yarn.find("\"llama3\""), 8, "\"yarn\"");
+  EXPECT_EQ(ParseHfConfig(yarn, "c.json").status().code(), absl::StatusCode::kUnimplemented);
+  std::string exit_too_deep = kLlama3;
+  exit_too_deep.replace(exit_too_deep.find("\"tandem_early_exit_layer\": 4"), 28,
+                        "\"tandem_early_exit_layer\": 16");
+  EXPECT_THAT(std::string(ParseHfConfig(exit_too_deep, "c.json").status().message()),
+              HasSubstr("early exit layer 16"));
+}
+
+}  // namespace
+}  // namespace tandem::model::formats

@@ -1,0 +1,153 @@
+// WriteTinyGguf, WriteTinyHfDir and WriteTinyModel (declared in tiny_model.h).
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <fstream>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "model/formats/gguf_names.h"
+#include "model/formats/gguf_writer.h"
+#include "model/formats/safetensors_writer.h"
+#include "nlohmann/json.hpp"
+#include "tools/make_tiny_model/tiny_model.h"
+
+namespace tandem::tools {
+namespace {
+
+using model::formats::GgmlType;
+using model::formats::GgufTransform;
+
+absl::Status MakeDir(const std::string& dir) {
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    return absl::PermissionDeniedError(absl::StrCat("cannot create directory ", dir));
+  }
+  return absl::OkStatus();
+}
+
+void SetHyperParameters(const model::ModelConfig& c, model::formats::GgufWriter* w) {
+  const bool gpt2 = c.architecture == model::Architecture::kGpt2;
+  const std::string a = gpt2 ? "gpt2" : "llama";
+  w->SetString("general.architecture", a);
+  w->SetString("general.name", c.name);
+  w->SetUint32(a + ".context_length", static_cast<uint32_t>(c.max_position_embeddings));
+  w->SetUint32(a + ".embedding_length", static_cast<uint32_t>(c.hidden_size));
+  w->SetUint32(a + ".block_count", static_cast<uint32_t>(c.num_hidden_layers));
+  w->SetUint32(a + ".feed_forward_length", static_cast<uint32_t>(c.intermediate_size));
+  w->SetUint32(a + ".attention.head_count", static_cast<uint32_t>(c.num_attention_heads));
+  if (gpt2) {
+    w->SetFloat32(a + ".attention.layer_norm_epsilon", static_cast<float>(c.norm_eps));
+    return;
+  }
+  w->SetUint32(a + ".attention.head_count_kv", static_cast<uint32_t>(c.num_key_value_heads));
+  w->SetUint32(a + ".rope.dimension_count", static_cast<uint32_t>(c.head_dim));
+  w->SetFloat32(a + ".rope.freq_base", static_cast<float>(c.rope_theta));
+  w->SetFloat32(a + ".attention.layer_norm_rms_epsilon", static_cast<float>(c.norm_eps));
+  w->SetUint32(a + ".vocab_size", static_cast<uint32_t>(c.vocab_size));
+}
+
+void SetVocab(const TinyVocab& v, model::formats::GgufWriter* w) {
+  w->SetString("tokenizer.ggml.model", v.model);
+  if (!v.pre.empty()) w->SetString("tokenizer.ggml.pre", v.pre);
+  w->SetStringArray("tokenizer.ggml.tokens", v.tokens);
+  if (!v.scores.empty()) w->SetFloat32Array("tokenizer.ggml.scores", v.scores);
+  w->SetInt32Array("tokenizer.ggml.token_type", v.token_types);
+  if (!v.merges.empty()) w->SetStringArray("tokenizer.ggml.merges", v.merges);
+  w->SetUint32("tokenizer.ggml.bos_token_id", static_cast<uint32_t>(v.bos_id));
+  w->SetUint32("tokenizer.ggml.eos_token_id", static_cast<uint32_t>(v.eos_id));
+  if (v.unk_id >= 0) w->SetUint32("tokenizer.ggml.unknown_token_id", static_cast<uint32_t>(v.unk_id));
+}
+
+// HF layout -> the layout convert_hf_to_gguf.py writes.
+std::vector<float> ToGgufLayout(const model::ModelConfig& c, const TinyWeight& w,
+                                GgufTransform transform, std::vector<int64_t>* shape) {
+  std::vector<float> out(w.values.size());
+  const auto* src = reinterpret_cast<const uint8_t*>(w.values.data());
+  auto* dst = reinterpret_cast<uint8_t*>(out.data());
+  *shape = w.shape;
+  if (transform == GgufTransform::kTranspose) {
+    model::formats::Transpose2D(src, dst, w.shape[0], w.shape[1], sizeof(float));
+    *shape = {w.shape[1], w.shape[0]};
+  } else if (transform == GgufTransform::kPermuteQ || transform == GgufTransform::kPermuteK) {
+    const int64_t heads = transform == GgufTransform::kPermuteQ ? c.num_attention_heads
+                                                                : c.num_key_value_heads;
+    const size_t row_bytes = w.values.size() / static_cast<size_t>(w.shape[0]) * sizeof(float);
+    model::formats::PermuteRowsToGguf(src, dst, w.shape[0], row_bytes, heads);
+  } else {
+    out = w.values;
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::Status WriteTinyGguf(const TinyModel& m, GgmlType type, const std::string& path) {
+  model::formats::GgufWriter w;
+  SetHyperParameters(m.config, &w);
+  SetVocab(m.vocab, &w);
+  for (const TinyWeight& weight : m.weights) {
+    absl::StatusOr<model::formats::GgufTensorMapping> mapping =
+        model::formats::MapHfNameToGguf(m.config.architecture, weight.name);
+    if (!mapping.ok()) return mapping.status();
+    std::vector<int64_t> shape;
+    std::vector<float> values = ToGgufLayout(m.config, weight, mapping->transform, &shape);
+    const GgmlType stored = shape.size() == 1 ? GgmlType::kF32 : type;
+    absl::Status s = w.AddTensor(mapping->gguf_name, shape, stored, values);
+    if (!s.ok()) return s;
+  }
+  return w.WriteFile(path);
+}
+
+absl::Status WriteTinyHfDir(const TinyModel& m, model::formats::DType dtype, int shards,
+                            const std::string& dir) {
+  absl::Status s = MakeDir(dir);
+  if (!s.ok()) return s;
+  const model::ModelConfig& c = m.config;
+  nlohmann::ordered_json j;
+  const auto eps = static_cast<double>(static_cast<float>(c.norm_eps));
+  if (c.architecture == model::Architecture::kGpt2) {
+    j = {{"architectures", {"GPT2LMHeadModel"}}, {"model_type", "gpt2"},
+         {"vocab_size", c.vocab_size}, {"n_embd", c.hidden_size},
+         {"n_layer", c.num_hidden_layers}, {"n_head", c.num_attention_heads},
+         {"n_positions", c.max_position_embeddings}, {"n_ctx", c.max_position_embeddings},
+         {"n_inner", c.intermediate_size}, {"layer_norm_epsilon", eps},
+         {"activation_function", "gelu_new"}};
+  } else {
+    j = {{"architectures", {"LlamaForCausalLM"}}, {"model_type", "llama"},
+         {"vocab_size", c.vocab_size}, {"hidden_size", c.hidden_size},
+         {"intermediate_size", c.intermediate_size}, {"num_hidden_layers", c.num_hidden_layers},
+         {"num_attention_heads", c.num_attention_heads},
+         {"num_key_value_heads", c.num_key_value_heads}, {"head_dim", c.head_dim},
+         {"max_position_embeddings", c.max_position_embeddings}, {"rms_norm_eps", eps},
+         {"rope_theta", static_cast<double>(static_cast<float>(c.rope_theta))},
+         {"attention_bias", c.attention_bias}, {"hidden_act", "silu"}};
+  }
+  j["tie_word_embeddings"] = c.tie_word_embeddings;
+  j["bos_token_id"] = c.bos_token_ids.at(0);
+  j["eos_token_id"] = c.eos_token_ids.at(0);
+  j["torch_dtype"] = dtype == model::formats::DType::kF32 ? "float32"
+                     : dtype == model::formats::DType::kF16 ? "float16" : "bfloat16";
+  std::ofstream(dir + "/config.json") << j.dump(2) << "\n";
+  std::vector<model::formats::SafetensorsEntry> entries;
+  for (const TinyWeight& w : m.weights) {
+    entries.push_back({w.name, dtype, w.shape, model::formats::EncodeFloats(w.values, dtype)});
+  }
+  if (shards > 1) return model::formats::WriteShardedSafetensors(dir, entries, shards);
+  return model::formats::WriteSafetensors(dir + "/model.safetensors", entries, {{"format", "pt"}});
+}
+
+absl::StatusOr<TinyModelPaths> WriteTinyModel(const TinyModelOptions& options,
+                                              const std::string& out_dir) {
+  absl::StatusOr<TinyModel> m = MakeTinyModel(options);
+  if (!m.ok()) return m.status();
+  absl::Status s = MakeDir(out_dir);
+  if (!s.ok()) return s;
+  TinyModelPaths paths{out_dir + "/model.gguf", out_dir + "/hf"};
+  s = WriteTinyGguf(*m, options.gguf_type, paths.gguf_path);
+  if (!s.ok()) return s;
+  s = WriteTinyHfDir(*m, options.hf_dtype, options.hf_shards, paths.hf_dir);
+  if (!s.ok()) return s;
+  return paths;
+}
+
+}  // namespace tandem::tools
