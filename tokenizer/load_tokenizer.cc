@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "tokenizer/gguf_tokenizer.h"
 #include "tokenizer/hf_tokenizer_json.h"
-#include "tokenizer/sentencepiece_tokenizer.h"
+#include "tokenizer/sentencepiece_model_file.h"
 
 namespace tandem::tokenizer {
 namespace {
@@ -27,13 +27,22 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Upcast(absl::StatusOr<std::unique_ptr
   return std::unique_ptr<Tokenizer>(std::move(*t));
 }
 
+// SentencePiece BPE models go through our own .model reader and the
+// SentencePiece-BPE path of the GGUF vocabulary (see
+// sentencepiece_model_file.h for why not libsentencepiece).
+absl::StatusOr<std::unique_ptr<Tokenizer>> LoadSentencePieceModel(const std::string& path) {
+  absl::StatusOr<GgufMetadata> meta = ReadSentencePieceModel(path);
+  if (!meta.ok()) return meta.status();
+  return Upcast(TokenizerFromGguf(*meta, path));
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(const std::string& path) {
   if (IsDir(path)) {
     if (IsFile(path + "/tokenizer.json")) return Upcast(LoadHfTokenizerJson(path + "/tokenizer.json"));
     if (IsFile(path + "/tokenizer.model")) {
-      return Upcast(SentencePieceTokenizer::Load(path + "/tokenizer.model"));
+      return LoadSentencePieceModel(path + "/tokenizer.model");
     }
     return absl::NotFoundError(
         absl::StrCat(path, ": directory has neither tokenizer.json nor tokenizer.model"));
@@ -41,7 +50,7 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(const std::string& path
   if (!IsFile(path)) return absl::NotFoundError(absl::StrCat(path, ": no such file or directory"));
   if (absl::EndsWith(path, ".gguf")) return Upcast(LoadGgufTokenizer(path));
   if (absl::EndsWith(path, ".json")) return Upcast(LoadHfTokenizerJson(path));
-  if (absl::EndsWith(path, ".model")) return Upcast(SentencePieceTokenizer::Load(path));
+  if (absl::EndsWith(path, ".model")) return LoadSentencePieceModel(path);
   return absl::NotFoundError(absl::StrCat(
       path, ": not a tokenizer (expected .gguf, tokenizer.json, .model or a directory)"));
 }

@@ -5,8 +5,8 @@
 //  - a .gguf file: its embedded vocabulary (gguf_tokenizer.h);
 //  - a tokenizer.json file, or a directory with tokenizer.json
 //    (hf_tokenizer_json.h; preferred over tokenizer.model);
-//  - a .model file, or a directory with tokenizer.model
-//    (sentencepiece_tokenizer.h).
+//  - a SentencePiece BPE .model file, or a directory with tokenizer.model
+//    (sentencepiece_model_file.h; read without libsentencepiece).
 // NotFound if the path holds none of these; other errors from the loaders.
 
 #include <memory>

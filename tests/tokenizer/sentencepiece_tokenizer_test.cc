@@ -27,7 +27,10 @@ std::string TrainModel() {
   const std::string cmd = "cd " + dir +
                           " && spm_train --input=corpus.txt --model_prefix=tiny --vocab_size=320"
                           " --model_type=bpe --byte_fallback=true --character_coverage=1.0"
-                          " > train.log 2>&1";
+                          " --normalization_rule_name=identity --remove_extra_whitespaces=false"
+                          " > train.log 2>&1 && spm_train --input=corpus.txt --model_prefix=nfkc"
+                          " --vocab_size=320 --model_type=bpe --byte_fallback=true"
+                          " --character_coverage=1.0 >> train.log 2>&1";
   if (std::system(cmd.c_str()) != 0) return "";
   return dir;
 }
@@ -49,7 +52,21 @@ TEST(SentencePieceTokenizerTest, RoundTripsAndLoadsFromDirectory) {
   std::string streamed;
   for (int32_t id : *ids) streamed += *stream.Push(id);
   EXPECT_EQ(streamed + stream.Flush(), text);
-  EXPECT_THAT((*tok)->identity(), ::testing::StartsWith("sentencepiece vocab=320 fp="));
+  EXPECT_THAT((*tok)->identity(), ::testing::HasSubstr("vocab=320 fp="));
+  // libsentencepiece (the wrapper) and our own .model reader agree.
+  auto spm = SentencePieceTokenizer::Load(dir + "/tokenizer.model");
+  ASSERT_TRUE(spm.ok()) << spm.status();
+  EXPECT_EQ(*(*spm)->Encode(text), *ids);
+}
+
+TEST(SentencePieceTokenizerTest, OwnReaderRejectsNormalizersItCannotReproduce) {
+  const std::string dir = TrainModel();
+  ASSERT_FALSE(dir.empty());
+  auto tok = LoadTokenizer(dir + "/nfkc.model");
+  EXPECT_EQ(tok.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(std::string(tok.status().message()), ::testing::HasSubstr("nmt_nfkc"));
+  // The libsentencepiece wrapper handles it (in processes without libprotobuf).
+  EXPECT_TRUE(SentencePieceTokenizer::Load(dir + "/nfkc.model").ok());
 }
 
 TEST(SentencePieceTokenizerTest, MissingOrBogusFilesAreErrors) {
