@@ -44,8 +44,8 @@ class Batcher {
     worker_.join();
   }
 
-  // Blocks until the item's batch ran; returns its outcome.
-  Outcome Run(Item item) {
+  // Queues the item; the future is ready when its batch ran.
+  std::future<Outcome> Submit(Item item) {
     std::promise<Outcome> promise;
     std::future<Outcome> future = promise.get_future();
     {
@@ -53,8 +53,11 @@ class Batcher {
       queue_.push_back({std::move(item), std::move(promise)});
     }
     cv_.notify_one();
-    return future.get();
+    return future;
   }
+
+  // Blocks until the item's batch ran; returns its outcome.
+  Outcome Run(Item item) { return Submit(std::move(item)).get(); }
 
   int64_t batches_run() const { return batches_; }
   int64_t items_run() const { return items_; }

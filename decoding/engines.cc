@@ -5,6 +5,29 @@
 #include "absl/strings/str_cat.h"
 
 namespace tandem::decoding {
+namespace {
+
+// Per-item checks done before batching, so one bad item cannot fail the
+// batched forward pass of the others.
+absl::Status CheckFeed(model::Model& model, const EngineSession& s,
+                       const std::vector<int64_t>& feed, int64_t extra) {
+  const model::ModelInfo& info = model.info();
+  for (int64_t t : feed) {
+    if (t < 0 || t >= info.vocab_size) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "token id ", t, " is outside the vocabulary [0, ", info.vocab_size, ")"));
+    }
+  }
+  const int64_t end = model.Length(s.sequence) + static_cast<int64_t>(feed.size()) + extra;
+  if (end > info.context_length) {
+    return absl::OutOfRangeError(absl::StrCat(
+        "the sequence would reach ", end, " positions; the context length is ",
+        info.context_length));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 std::vector<VerifyOutcome> TargetEngine::Verify(
     absl::Span<const VerifyItem> items) {
@@ -41,6 +64,10 @@ std::vector<VerifyOutcome> TargetEngine::Verify(
     feeds[i] = *std::move(feed);
     feeds[i].push_back((*s)->committed.back());
     feeds[i].insert(feeds[i].end(), item.draft.tokens.begin(), item.draft.tokens.end());
+    if (absl::Status st = CheckFeed(model, **s, feeds[i], 0); !st.ok()) {
+      out[i].status = st;
+      continue;
+    }
     in_batch.push_back(i);
   }
   for (size_t i : in_batch) {
@@ -129,6 +156,10 @@ std::vector<DraftOutcome> TargetEngine::DraftEarlyExit(
     }
     DraftJob job{*s, *std::move(feed), item.gamma, exit, (*s)->draft_rng.get()};
     job.feed.push_back((*s)->committed.back());
+    if (absl::Status st = CheckFeed(model, **s, job.feed, item.gamma); !st.ok()) {
+      out[i].status = st;
+      continue;
+    }
     jobs.push_back(std::move(job));
     job_item.push_back(i);
   }
@@ -165,6 +196,10 @@ std::vector<DraftOutcome> DraftEngine::Propose(
     }
     DraftJob job{*s, *std::move(feed), item.gamma, 0, (*s)->draft_rng.get()};
     job.feed.push_back((*s)->committed.back());
+    if (absl::Status st = CheckFeed(model, **s, job.feed, item.gamma); !st.ok()) {
+      out[i].status = st;
+      continue;
+    }
     jobs.push_back(std::move(job));
     job_item.push_back(i);
   }

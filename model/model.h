@@ -29,6 +29,7 @@ struct ModelInfo {
   // 2 x layers x kv_heads x head_dim x sizeof(dtype).
   int64_t kv_bytes_per_token = 0;
   int64_t parameter_count = 0;
+  std::vector<int64_t> eos_token_ids;  // The model's default EOS ids.
 };
 
 // New tokens for one sequence in a batched forward.

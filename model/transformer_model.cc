@@ -99,6 +99,7 @@ TransformerModel::TransformerModel(ModelConfig config,
   info_.device = options.device;
   info_.kv_bytes_per_token = cache_shape_.BytesPerToken();
   info_.parameter_count = weights_.parameter_count;
+  info_.eos_token_ids = config_.eos_token_ids;
   if (config_.architecture == Architecture::kLlama) {
     const int64_t half = config_.head_dim / 2;
     at::Tensor inv_freq =

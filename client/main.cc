@@ -1,0 +1,138 @@
+// tandem: the command-line client of a tandem orchestrator.
+//
+//   tandem generate --server=127.0.0.1:50050 --prompt="In the beginning" \
+//       --speculation=draft --draft_length=4 --stream --logprobs=3
+
+#include <iostream>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_format.h"
+#include "client/tandem_client.h"
+
+ABSL_FLAG(std::string, server, "127.0.0.1:50050", "Orchestrator address");
+ABSL_FLAG(std::vector<std::string>, prompt, {}, "Prompt text (repeat or comma-separate for a batch)");
+ABSL_FLAG(double, temperature, -1, "Temperature (0 = greedy); unset = server default");
+ABSL_FLAG(int, top_k, -1, "Top-k (0 = off)");
+ABSL_FLAG(double, top_p, -1, "Top-p in (0, 1]");
+ABSL_FLAG(double, min_p, -1, "Min-p in [0, 1]");
+ABSL_FLAG(double, repetition_penalty, -1, "Repetition penalty (> 0)");
+ABSL_FLAG(std::string, preset, "", "creative | precise | balanced | deterministic");
+ABSL_FLAG(int64_t, seed, -1, "Sampling seed (>= 0)");
+ABSL_FLAG(int, max_new_tokens, 64, "Tokens to generate");
+ABSL_FLAG(std::vector<std::string>, stop, {}, "Stop strings");
+ABSL_FLAG(int, num_return_sequences, 1, "Sequences per prompt");
+ABSL_FLAG(std::string, speculation, "", "draft | self | ngram | off (default: the server's)");
+ABSL_FLAG(std::string, draft_length, "", "Draft length N, or 'adaptive'");
+ABSL_FLAG(int, exit_layer, 0, "Self-speculation exit layer (0 = model default)");
+ABSL_FLAG(bool, stream, false, "Stream text as it is generated");
+ABSL_FLAG(int, logprobs, 0, "Print each token's logprob and this many alternatives");
+ABSL_FLAG(int, timeout_s, 300, "Request deadline in seconds");
+
+namespace {
+
+void PrintStats(const tandem::v1::GenerationStats& s) {
+  const auto& spec = s.speculation();
+  std::cerr << absl::StrFormat(
+      "[%d tokens, %.1f tok/s, ttft %.1f ms", s.generated_tokens(), s.tokens_per_second(),
+      (s.time_to_first_token().seconds() * 1e3 + s.time_to_first_token().nanos() / 1e6));
+  if (s.has_speculation() && spec.drafted_tokens() > 0) {
+    std::cerr << absl::StrFormat(
+        ", acceptance %.2f, mean accepted length %.2f, %d target passes",
+        spec.acceptance_rate(), spec.mean_accepted_length(), spec.target_passes());
+  }
+  std::cerr << "]\n";
+}
+
+void PrintTokens(const google::protobuf::RepeatedPtrField<tandem::v1::GeneratedToken>& tokens) {
+  for (const auto& t : tokens) {
+    std::cout << absl::StrFormat("  %6d %-16s %8.4f", t.token_id(), "'" + t.piece() + "'", t.logprob());
+    for (const auto& alt : t.top_logprobs()) {
+      std::cout << absl::StrFormat("  %s:%.3f", alt.piece().empty() ? std::to_string(alt.token_id()) : alt.piece(), alt.logprob());
+    }
+    std::cout << "\n";
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("tandem generate --server=ADDR --prompt=TEXT [flags]");
+  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  if (args.size() != 2 || std::string(args[1]) != "generate") {
+    std::cerr << "usage: tandem generate --server=ADDR --prompt=TEXT [flags] (see --help)\n";
+    return 2;
+  }
+  tandem::client::GenerateOptions o;
+  o.prompts = absl::GetFlag(FLAGS_prompt);
+  if (absl::GetFlag(FLAGS_temperature) >= 0) o.temperature = absl::GetFlag(FLAGS_temperature);
+  if (absl::GetFlag(FLAGS_top_k) >= 0) o.top_k = absl::GetFlag(FLAGS_top_k);
+  if (absl::GetFlag(FLAGS_top_p) >= 0) o.top_p = absl::GetFlag(FLAGS_top_p);
+  if (absl::GetFlag(FLAGS_min_p) >= 0) o.min_p = absl::GetFlag(FLAGS_min_p);
+  if (absl::GetFlag(FLAGS_repetition_penalty) >= 0) o.repetition_penalty = absl::GetFlag(FLAGS_repetition_penalty);
+  o.preset = absl::GetFlag(FLAGS_preset);
+  if (absl::GetFlag(FLAGS_seed) >= 0) o.seed = absl::GetFlag(FLAGS_seed);
+  if (absl::GetFlag(FLAGS_max_new_tokens) < 1) {
+    std::cerr << "error: --max_new_tokens must be >= 1\n";
+    return 2;
+  }
+  o.max_new_tokens = absl::GetFlag(FLAGS_max_new_tokens);
+  o.stop_strings = absl::GetFlag(FLAGS_stop);
+  o.num_return_sequences = absl::GetFlag(FLAGS_num_return_sequences);
+  o.speculation = absl::GetFlag(FLAGS_speculation);
+  const std::string gamma = absl::GetFlag(FLAGS_draft_length);
+  if (gamma == "adaptive") {
+    o.adaptive = true;
+  } else if (!gamma.empty()) {
+    int n = 0;
+    if (!absl::SimpleAtoi(gamma, &n) || n < 1) {
+      std::cerr << "error: --draft_length must be a positive integer or 'adaptive'\n";
+      return 2;
+    }
+    o.draft_length = n;
+  }
+  if (absl::GetFlag(FLAGS_exit_layer) > 0) o.exit_layer = absl::GetFlag(FLAGS_exit_layer);
+  o.logprobs = std::max(0, absl::GetFlag(FLAGS_logprobs));
+  auto request = tandem::client::BuildRequest(o);
+  if (!request.ok()) {
+    std::cerr << "error: " << request.status().message() << "\n";
+    return 2;
+  }
+  tandem::client::TandemClient client(absl::GetFlag(FLAGS_server));
+  const absl::Duration timeout = absl::Seconds(absl::GetFlag(FLAGS_timeout_s));
+  if (absl::GetFlag(FLAGS_stream)) {
+    absl::Status s = client.GenerateStream(*request, [&](const tandem::v1::GenerateStreamResponse& m) {
+      if (m.has_chunk()) {
+        std::cout << m.chunk().text_delta() << std::flush;
+        if (o.logprobs > 0) PrintTokens(m.chunk().tokens());
+      } else if (m.has_sequence_end()) {
+        std::cout << "\n";
+        std::cerr << "[finish: " << tandem::v1::FinishReason_Name(m.sequence_end().finish_reason())
+                  << "] ";
+        PrintStats(m.sequence_end().stats());
+      }
+      return true;
+    }, timeout);
+    if (!s.ok()) {
+      std::cerr << "error: " << s << "\n";
+      return 1;
+    }
+    return 0;
+  }
+  auto response = client.Generate(*request, timeout);
+  if (!response.ok()) {
+    std::cerr << "error: " << response.status() << "\n";
+    return 1;
+  }
+  for (const auto& seq : response->sequences()) {
+    std::cout << seq.text() << "\n";
+    if (o.logprobs > 0) PrintTokens(seq.tokens());
+    std::cerr << "[prompt " << seq.prompt_index() << " seq " << seq.sequence_index()
+              << ", finish: " << tandem::v1::FinishReason_Name(seq.finish_reason()) << "] ";
+    PrintStats(seq.stats());
+  }
+  return 0;
+}

@@ -1,0 +1,116 @@
+#include "client/tandem_client.h"
+
+#include <chrono>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace tandem::client {
+namespace {
+
+absl::Status FromGrpc(const grpc::Status& s) {
+  if (s.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+}
+
+void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
+  const int64_t ns = absl::ToInt64Nanoseconds(d);
+  out->set_seconds(ns / 1000000000);
+  out->set_nanos(ns % 1000000000);
+}
+
+}  // namespace
+
+absl::StatusOr<v1::GenerateRequest> BuildRequest(const GenerateOptions& o) {
+  v1::GenerateRequest r;
+  r.set_request_id(o.request_id);
+  for (const std::string& p : o.prompts) r.add_prompts()->set_text(p);
+  for (const auto& ids : o.prompt_token_ids) {
+    auto* t = r.add_prompts()->mutable_token_ids();
+    for (uint32_t id : ids) t->add_ids(id);
+  }
+  if (r.prompts_size() == 0) return absl::InvalidArgumentError("no prompt given");
+  v1::GenerationConfig* c = r.mutable_config();
+  c->set_num_return_sequences(o.num_return_sequences);
+  v1::SamplingParams* s = c->mutable_sampling();
+  if (o.preset == "creative") s->set_preset(v1::SAMPLING_PRESET_CREATIVE);
+  else if (o.preset == "precise") s->set_preset(v1::SAMPLING_PRESET_PRECISE);
+  else if (o.preset == "balanced") s->set_preset(v1::SAMPLING_PRESET_BALANCED);
+  else if (o.preset == "deterministic") s->set_preset(v1::SAMPLING_PRESET_DETERMINISTIC);
+  else if (!o.preset.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown preset \"", o.preset, "\"; expected creative, precise, balanced or deterministic"));
+  }
+  if (o.temperature) s->set_temperature(*o.temperature);
+  if (o.top_k) s->set_top_k(*o.top_k);
+  if (o.top_p) s->set_top_p(*o.top_p);
+  if (o.min_p) s->set_min_p(*o.min_p);
+  if (o.typical_p) s->set_typical_p(*o.typical_p);
+  if (o.repetition_penalty) s->set_repetition_penalty(*o.repetition_penalty);
+  if (o.seed) s->set_seed(*o.seed);
+  v1::StoppingCriteria* stop = c->mutable_stopping();
+  if (o.max_new_tokens) stop->set_max_new_tokens(*o.max_new_tokens);
+  stop->set_min_new_tokens(o.min_new_tokens);
+  for (const std::string& x : o.stop_strings) stop->add_stop_strings(x);
+  if (o.max_time) SetDuration(*o.max_time, stop->mutable_max_time());
+  v1::SpeculationConfig* spec = c->mutable_speculation();
+  if (o.speculation == "draft") spec->set_mode(v1::SPECULATION_MODE_DRAFT_MODEL);
+  else if (o.speculation == "self") spec->set_mode(v1::SPECULATION_MODE_SELF_SPECULATIVE);
+  else if (o.speculation == "ngram") spec->set_mode(v1::SPECULATION_MODE_NGRAM);
+  else if (o.speculation == "off") spec->set_mode(v1::SPECULATION_MODE_OFF);
+  else if (!o.speculation.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown speculation mode \"", o.speculation, "\"; expected draft, self, ngram or off"));
+  }
+  if (o.adaptive) {
+    spec->mutable_adaptive()->set_policy(v1::ADAPTIVE_POLICY_ACCEPTANCE_RATE);
+  } else if (o.draft_length) {
+    spec->set_fixed_draft_length(*o.draft_length);
+  }
+  if (o.exit_layer) spec->mutable_self_speculative()->set_exit_layer(*o.exit_layer);
+  c->mutable_output()->set_logprobs(o.logprobs > 0);
+  c->mutable_output()->set_top_logprobs(o.logprobs);
+  c->mutable_output()->set_include_speculation_stats(o.speculation_stats);
+  return r;
+}
+
+TandemClient::TandemClient(const std::string& address) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 << 20);
+  stub_ = v1::GenerationService::NewStub(
+      grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+}
+
+absl::StatusOr<v1::GenerateResponse> TandemClient::Generate(const v1::GenerateRequest& request,
+                                                            absl::Duration timeout) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(timeout));
+  v1::GenerateResponse response;
+  grpc::Status s = stub_->Generate(&context, request, &response);
+  if (!s.ok()) return FromGrpc(s);
+  return response;
+}
+
+absl::Status TandemClient::GenerateStream(
+    const v1::GenerateRequest& request,
+    const std::function<bool(const v1::GenerateStreamResponse&)>& on_message,
+    absl::Duration timeout) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(timeout));
+  v1::GenerateStreamRequest stream_request;
+  stream_request.set_request_id(request.request_id());
+  *stream_request.mutable_prompts() = request.prompts();
+  *stream_request.mutable_config() = request.config();
+  auto reader = stub_->GenerateStream(&context, stream_request);
+  v1::GenerateStreamResponse message;
+  while (reader->Read(&message)) {
+    if (!on_message(message)) {
+      context.TryCancel();
+      break;
+    }
+  }
+  return FromGrpc(reader->Finish());
+}
+
+}  // namespace tandem::client

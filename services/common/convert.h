@@ -1,0 +1,46 @@
+#ifndef TANDEM_SERVICES_COMMON_CONVERT_H_
+#define TANDEM_SERVICES_COMMON_CONVERT_H_
+
+// Conversions between the wire types (tandem.v1) and the transport-free
+// structs of sampling/ and decoding/. Wire types stop here.
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "decoding/engines.h"
+#include "google/protobuf/duration.pb.h"
+#include "model/model.h"
+#include "proto/tandem/v1/common.pb.h"
+#include "proto/tandem/v1/session.pb.h"
+#include "sampling/sampling_params.h"
+
+namespace tandem::services {
+
+// SamplingParams: the preset first, then every field that is set. Values are
+// range-checked later by sampling::ValidateSamplingParams (vocab known).
+absl::StatusOr<sampling::SamplingParams> FromProto(const v1::SamplingParams& p);
+void ToProto(const sampling::SamplingParams& p, v1::SamplingParams* out);
+
+absl::StatusOr<decoding::SessionOptions> FromProto(const v1::SessionConfig& c);
+void ToProto(const decoding::SessionOptions& o, v1::SessionConfig* out);
+
+decoding::SequenceSync FromProto(const v1::SequenceSync& s);
+void ToProto(const decoding::SequenceSync& s, v1::SequenceSync* out);
+
+// Draft tokens with their distributions (exact float32 values both ways).
+absl::StatusOr<decoding::Draft> FromProto(
+    const google::protobuf::RepeatedPtrField<v1::DraftedToken>& tokens);
+void ToProto(const decoding::Draft& draft, v1::DistributionEncoding encoding,
+             google::protobuf::RepeatedPtrField<v1::DraftedToken>* out);
+
+void ToProto(const sampling::StepResult& step, bool logprobs, int top_n,
+             v1::GeneratedToken* out);
+sampling::StepResult FromProto(const v1::GeneratedToken& token);
+
+void ToProto(const model::ModelInfo& info, v1::ModelInfo* out);
+
+void ToProto(absl::Duration d, google::protobuf::Duration* out);
+absl::Duration FromProto(const google::protobuf::Duration& d);
+
+}  // namespace tandem::services
+
+#endif  // TANDEM_SERVICES_COMMON_CONVERT_H_

@@ -1,0 +1,35 @@
+#ifndef TANDEM_SERVICES_COMMON_MODEL_SERVER_OPTIONS_H_
+#define TANDEM_SERVICES_COMMON_MODEL_SERVER_OPTIONS_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "model/model.h"
+
+namespace tandem::services {
+
+// What a draft or target server is started with (filled from flags in main).
+struct ModelServerOptions {
+  std::string model_path;     // HF checkpoint directory or .gguf file.
+  std::string device = "cpu";  // "cpu", "cuda", "cuda:1".
+  std::string dtype = "float32";  // float32 | bfloat16 | float16.
+  std::string listen = "127.0.0.1:0";
+  int64_t max_sessions = 64;
+  int64_t max_context = 0;     // 0 = the model's context length.
+  absl::Duration session_ttl = absl::Minutes(5);
+  int max_items_per_call = 64;
+  int max_draft_length = 16;
+  absl::Duration batch_window = absl::ZeroDuration();
+  int64_t max_message_bytes = 64 << 20;
+};
+
+// Loads the checkpoint at options.model_path and builds the model on the
+// requested device and dtype. Errors name the path and what was wrong.
+absl::StatusOr<std::unique_ptr<model::Model>> LoadModel(const ModelServerOptions& options);
+
+}  // namespace tandem::services
+
+#endif  // TANDEM_SERVICES_COMMON_MODEL_SERVER_OPTIONS_H_

@@ -1,0 +1,62 @@
+#include "services/common/server_runner.h"
+
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace tandem::services {
+namespace {
+
+volatile std::sig_atomic_t g_signal = 0;
+void OnSignal(int signal) { g_signal = signal; }
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<RunningServer>> RunningServer::Start(
+    const ServerRunOptions& options, const std::vector<grpc::Service*>& services) {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  auto running = std::unique_ptr<RunningServer>(new RunningServer());
+  running->options_ = options;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &running->port_);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_message_bytes));
+  builder.SetMaxSendMessageSize(static_cast<int>(options.max_message_bytes));
+  for (grpc::Service* s : services) builder.RegisterService(s);
+  running->server_ = builder.BuildAndStart();
+  if (running->server_ == nullptr || running->port_ == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options.listen, " (address in use or invalid)"));
+  }
+  const std::string host = options.listen.substr(0, options.listen.rfind(':'));
+  running->address_ = absl::StrCat(host, ":", running->port_);
+  std::cout << options.name << " listening on " << running->address_ << std::endl;
+  if (!options.port_file.empty()) {
+    std::ofstream(options.port_file) << running->port_ << "\n";
+  }
+  return running;
+}
+
+void RunningServer::WaitForSignalThenShutdown() {
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+  while (g_signal == 0) absl::SleepFor(absl::Milliseconds(50));
+  std::cout << options_.name << " shutting down (signal " << g_signal << ")" << std::endl;
+  Shutdown();
+}
+
+void RunningServer::Shutdown() {
+  if (server_ == nullptr) return;
+  server_->Shutdown(std::chrono::system_clock::now() +
+                    absl::ToChronoNanoseconds(options_.shutdown_grace));
+  server_->Wait();
+  server_.reset();
+}
+
+}  // namespace tandem::services

@@ -1,0 +1,48 @@
+#ifndef TANDEM_SERVICES_COMMON_SERVER_RUNNER_H_
+#define TANDEM_SERVICES_COMMON_SERVER_RUNNER_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace tandem::services {
+
+struct ServerRunOptions {
+  std::string listen = "127.0.0.1:0";
+  std::string port_file;       // If set, the bound port is written here.
+  std::string name = "server";  // For the "listening on" line.
+  int64_t max_message_bytes = 64 << 20;
+  absl::Duration shutdown_grace = absl::Seconds(5);
+};
+
+// A started gRPC server with health checking and reflection enabled.
+class RunningServer {
+ public:
+  // Builds and starts a server for `services` (not owned; they must outlive
+  // it). Prints "<name> listening on HOST:PORT" once bound.
+  static absl::StatusOr<std::unique_ptr<RunningServer>> Start(
+      const ServerRunOptions& options, const std::vector<grpc::Service*>& services);
+
+  int port() const { return port_; }
+  std::string address() const { return address_; }
+
+  // Blocks until SIGINT or SIGTERM, then drains in-flight calls for up to
+  // shutdown_grace and stops.
+  void WaitForSignalThenShutdown();
+  void Shutdown();
+
+ private:
+  std::unique_ptr<grpc::Server> server_;
+  ServerRunOptions options_;
+  int port_ = 0;
+  std::string address_;
+};
+
+}  // namespace tandem::services
+
+#endif  // TANDEM_SERVICES_COMMON_SERVER_RUNNER_H_

@@ -1,0 +1,61 @@
+// draft: serves tandem.v1.DraftService (proposing draft tokens with their
+// distributions) for one model.
+//
+//   bazel run //services/draft -- --model=assets/draft --listen=127.0.0.1:50052
+
+#include <iostream>
+#include <string>
+
+#include <ATen/Parallel.h>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "services/common/model_server_options.h"
+#include "services/common/server_runner.h"
+#include "services/draft/draft_service.h"
+
+ABSL_FLAG(std::string, model, "", "HF checkpoint directory or .gguf file");
+ABSL_FLAG(std::string, device, "cpu", "cpu, cuda or cuda:N");
+ABSL_FLAG(std::string, dtype, "float32", "float32, bfloat16 or float16");
+ABSL_FLAG(std::string, listen, "127.0.0.1:50052", "host:port (port 0 = any free port)");
+ABSL_FLAG(std::string, port_file, "", "Write the bound port to this file");
+ABSL_FLAG(int64_t, max_sessions, 64, "Concurrent sessions (KV caches)");
+ABSL_FLAG(int64_t, max_context, 0, "Positions per session; 0 = the model's context length");
+ABSL_FLAG(int64_t, session_ttl_s, 300, "Idle seconds before a session is closed");
+ABSL_FLAG(int, batch_window_us, 0, "Batching window; 0 = continuous batching");
+ABSL_FLAG(int, threads, 0, "LibTorch intra-op threads; 0 = LibTorch's default");
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("Serves tandem.v1.DraftService for one model.");
+  absl::ParseCommandLine(argc, argv);
+  tandem::services::ModelServerOptions options;
+  options.model_path = absl::GetFlag(FLAGS_model);
+  options.device = absl::GetFlag(FLAGS_device);
+  options.dtype = absl::GetFlag(FLAGS_dtype);
+  options.listen = absl::GetFlag(FLAGS_listen);
+  options.max_sessions = absl::GetFlag(FLAGS_max_sessions);
+  options.max_context = absl::GetFlag(FLAGS_max_context);
+  options.session_ttl = absl::Seconds(absl::GetFlag(FLAGS_session_ttl_s));
+  options.batch_window = absl::Microseconds(absl::GetFlag(FLAGS_batch_window_us));
+  if (options.model_path.empty()) {
+    std::cerr << "error: --model is required\n";
+    return 2;
+  }
+  if (absl::GetFlag(FLAGS_threads) > 0) at::set_num_threads(absl::GetFlag(FLAGS_threads));
+  auto model = tandem::services::LoadModel(options);
+  if (!model.ok()) {
+    std::cerr << "error: " << model.status().message() << "\n";
+    return 1;
+  }
+  tandem::services::DraftServiceImpl service(options, **model);
+  auto server = tandem::services::RunningServer::Start(
+      {options.listen, absl::GetFlag(FLAGS_port_file), "draft", options.max_message_bytes},
+      {&service});
+  if (!server.ok()) {
+    std::cerr << "error: " << server.status().message() << "\n";
+    return 1;
+  }
+  (*server)->WaitForSignalThenShutdown();
+  return 0;
+}

@@ -1,0 +1,260 @@
+#include "services/orchestrator/generation_service.h"
+
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "sampling/rng.h"
+#include "services/common/convert.h"
+#include "services/common/status.h"
+#include "services/orchestrator/sequence_text.h"
+
+namespace tandem::services {
+
+struct GenerationServiceImpl::SequenceOutput {
+  absl::Status status;
+  uint32_t prompt_index = 0;
+  uint32_t sequence_index = 0;
+  uint64_t seed = 0;
+  decoding::GenerationResult result;
+  std::string text;
+  std::optional<std::string> matched_stop;
+  int64_t prompt_tokens = 0;
+};
+
+namespace {
+
+v1::FinishReason ToProto(decoding::FinishReason r) {
+  switch (r) {
+    case decoding::FinishReason::kEos: return v1::FINISH_REASON_EOS;
+    case decoding::FinishReason::kStopString: return v1::FINISH_REASON_STOP_STRING;
+    case decoding::FinishReason::kLength: return v1::FINISH_REASON_LENGTH;
+    case decoding::FinishReason::kMaxTime: return v1::FINISH_REASON_MAX_TIME;
+    case decoding::FinishReason::kCancelled: return v1::FINISH_REASON_CANCELLED;
+  }
+  return v1::FINISH_REASON_UNSPECIFIED;
+}
+
+v1::SpeculationMode ToProto(decoding::SpeculationMode m) {
+  switch (m) {
+    case decoding::SpeculationMode::kOff: return v1::SPECULATION_MODE_OFF;
+    case decoding::SpeculationMode::kDraftModel: return v1::SPECULATION_MODE_DRAFT_MODEL;
+    case decoding::SpeculationMode::kSelfSpeculative: return v1::SPECULATION_MODE_SELF_SPECULATIVE;
+    case decoding::SpeculationMode::kNgram: return v1::SPECULATION_MODE_NGRAM;
+  }
+  return v1::SPECULATION_MODE_UNSPECIFIED;
+}
+
+void FillStats(const decoding::GenerationResult& r, int64_t prompt_tokens,
+               decoding::SpeculationMode mode, bool speculation, v1::GenerationStats* out) {
+  out->set_prompt_tokens(prompt_tokens);
+  out->set_generated_tokens(r.tokens.size());
+  services::ToProto(r.total_time, out->mutable_total_time());
+  services::ToProto(r.time_to_first_token, out->mutable_time_to_first_token());
+  if (r.tokens.size() > 1) {
+    services::ToProto((r.total_time - r.time_to_first_token) / (r.tokens.size() - 1),
+                      out->mutable_mean_inter_token_latency());
+  }
+  const double seconds = absl::ToDoubleSeconds(r.total_time);
+  out->set_tokens_per_second(seconds > 0 ? r.tokens.size() / seconds : 0);
+  if (!speculation) return;
+  const decoding::SpeculationStats& s = r.stats;
+  v1::SpeculationStats* spec = out->mutable_speculation();
+  spec->set_mode(r.stats.fell_back_to_target_only ? v1::SPECULATION_MODE_OFF : ToProto(mode));
+  spec->set_drafted_tokens(s.drafted);
+  spec->set_accepted_tokens(s.accepted);
+  spec->set_acceptance_rate(s.acceptance_rate());
+  spec->set_mean_accepted_length(s.mean_accepted_length());
+  spec->set_target_passes(s.rounds);
+  for (size_t i = 0; i < s.drafted_at.size(); ++i) {
+    v1::PositionAcceptance* p = spec->add_per_position_acceptance();
+    p->set_position(i + 1);
+    p->set_drafted(s.drafted_at[i]);
+    p->set_accepted(s.accepted_at[i]);
+  }
+  services::ToProto(s.draft_time, spec->mutable_draft_time());
+  services::ToProto(s.verify_time, spec->mutable_verify_time());
+  services::ToProto(s.rpc_time, spec->mutable_rpc_time());
+}
+
+}  // namespace
+
+GenerationServiceImpl::GenerationServiceImpl(Backends backends,
+                                             const tokenizer::Tokenizer& tokenizer,
+                                             GenerationLimits limits)
+    : backends_(std::move(backends)), tokenizer_(tokenizer), limits_(limits) {
+  limits_.draft_available = !backends_.drafts.empty();
+  if (!limits_.draft_available && limits_.default_mode == decoding::SpeculationMode::kDraftModel) {
+    limits_.default_mode = decoding::SpeculationMode::kOff;
+  }
+}
+
+absl::StatusOr<ValidatedGeneration> GenerationServiceImpl::Validate(
+    const std::string& request_id, const google::protobuf::RepeatedPtrField<v1::Prompt>& prompts,
+    const v1::GenerationConfig& config) {
+  return ValidateGenerate(request_id, prompts, config, backends_.targets[0]->Info(),
+                          backends_.eos_token_ids, tokenizer_, limits_);
+}
+
+absl::StatusOr<std::vector<GenerationServiceImpl::SequenceOutput>> GenerationServiceImpl::RunAll(
+    const ValidatedGeneration& v, grpc::ServerContext* context, const ChunkFn& on_chunk) {
+  const int per_prompt = v.num_return_sequences;
+  const size_t total = v.prompts.size() * per_prompt;
+  std::vector<SequenceOutput> outputs(total);
+  std::vector<std::thread> threads;
+  const uint64_t replica = next_replica_++;
+  for (size_t k = 0; k < total; ++k) {
+    SequenceOutput& out = outputs[k];
+    out.prompt_index = k / per_prompt;
+    out.sequence_index = k % per_prompt;
+    out.seed = v.seed ? *v.seed + k : sampling::Rng::SeedFromOs();
+    out.prompt_tokens = v.prompts[out.prompt_index].size();
+    threads.emplace_back([&, k] {
+      SequenceOutput& o = outputs[k];
+      decoding::GenerateRequest r = v.base;
+      r.prompt = v.prompts[o.prompt_index];
+      r.session.seed = o.seed;
+      r.session.params.seed = o.seed;
+      if (v.max_length) {
+        r.stop.max_new_tokens =
+            std::min<int64_t>(r.stop.max_new_tokens, *v.max_length - r.prompt.size());
+      }
+      decoding::TargetBackend& target =
+          *backends_.targets[(replica + k) % backends_.targets.size()];
+      decoding::DraftBackend* draft =
+          backends_.drafts.empty() ? nullptr
+                                   : backends_.drafts[(replica + k) % backends_.drafts.size()];
+      SequenceText text(tokenizer_, v.stop_strings);
+      auto callback = [&](absl::Span<const sampling::StepResult> tokens)
+          -> std::optional<decoding::FinishReason> {
+        std::vector<int64_t> ids;
+        for (const auto& t : tokens) ids.push_back(t.token);
+        absl::StatusOr<SequenceText::Update> update = text.Push(ids);
+        if (update.ok() && on_chunk) {
+          v1::StreamChunk chunk;
+          chunk.set_prompt_index(o.prompt_index);
+          chunk.set_sequence_index(o.sequence_index);
+          chunk.set_text_delta(update->delta);
+          for (const auto& t : tokens) {
+            v1::GeneratedToken* g = chunk.add_tokens();
+            services::ToProto(t, v.logprobs, v.top_logprobs, g);
+            absl::StatusOr<std::string> piece = tokenizer_.TokenBytes(t.token);
+            if (piece.ok()) g->set_piece(*piece);
+          }
+          if (!on_chunk(chunk)) return decoding::FinishReason::kCancelled;
+        }
+        if (update.ok() && update->matched_stop) {
+          o.matched_stop = update->matched_stop;
+          return decoding::FinishReason::kStopString;
+        }
+        if (context != nullptr && context->IsCancelled()) return decoding::FinishReason::kCancelled;
+        return std::nullopt;
+      };
+      absl::StatusOr<decoding::GenerationResult> result =
+          decoding::Generate(r, target, draft, callback);
+      if (!result.ok()) {
+        o.status = result.status();
+        return;
+      }
+      o.result = *std::move(result);
+      const std::string tail = text.Finish();
+      if (!tail.empty() && on_chunk) {
+        v1::StreamChunk chunk;
+        chunk.set_prompt_index(o.prompt_index);
+        chunk.set_sequence_index(o.sequence_index);
+        chunk.set_text_delta(tail);
+        on_chunk(chunk);
+      }
+      o.text = text.text();
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const SequenceOutput& o : outputs) {
+    if (!o.status.ok()) return o.status;
+  }
+  return outputs;
+}
+
+grpc::Status GenerationServiceImpl::Generate(grpc::ServerContext* context,
+                                             const v1::GenerateRequest* request,
+                                             v1::GenerateResponse* response) {
+  const absl::Time start = absl::Now();
+  absl::StatusOr<ValidatedGeneration> v =
+      Validate(request->request_id(), request->prompts(), request->config());
+  if (!v.ok()) return ToGrpcStatus(v.status());
+  absl::StatusOr<std::vector<SequenceOutput>> outputs = RunAll(*v, context, nullptr);
+  if (!outputs.ok()) return ToGrpcStatus(outputs.status());
+  response->set_request_id(request->request_id());
+  decoding::GenerationResult total;
+  int64_t prompt_tokens = 0;
+  for (const SequenceOutput& o : *outputs) {
+    v1::GeneratedSequence* seq = response->add_sequences();
+    seq->set_prompt_index(o.prompt_index);
+    seq->set_sequence_index(o.sequence_index);
+    seq->set_text(o.text);
+    for (const auto& t : o.result.tokens) {
+      v1::GeneratedToken* g = seq->add_tokens();
+      services::ToProto(t, v->logprobs, v->top_logprobs, g);
+      absl::StatusOr<std::string> piece = tokenizer_.TokenBytes(t.token);
+      if (piece.ok()) g->set_piece(*piece);
+    }
+    seq->set_finish_reason(ToProto(o.result.finish));
+    if (o.matched_stop) seq->set_matched_stop_string(*o.matched_stop);
+    seq->set_seed(o.seed);
+    FillStats(o.result, o.prompt_tokens, v->base.speculation.mode, v->include_speculation_stats,
+              seq->mutable_stats());
+    total.tokens.insert(total.tokens.end(), o.result.tokens.begin(), o.result.tokens.end());
+    total.stats.drafted += o.result.stats.drafted;
+    total.stats.accepted += o.result.stats.accepted;
+    total.stats.rounds += o.result.stats.rounds;
+    total.stats.draft_time += o.result.stats.draft_time;
+    total.stats.verify_time += o.result.stats.verify_time;
+    total.stats.rpc_time += o.result.stats.rpc_time;
+    if (total.time_to_first_token == absl::ZeroDuration() ||
+        o.result.time_to_first_token < total.time_to_first_token) {
+      total.time_to_first_token = o.result.time_to_first_token;
+    }
+    prompt_tokens += o.prompt_tokens;
+  }
+  total.total_time = absl::Now() - start;
+  FillStats(total, prompt_tokens, v->base.speculation.mode, v->include_speculation_stats,
+            response->mutable_stats());
+  return grpc::Status::OK;
+}
+
+grpc::Status GenerationServiceImpl::GenerateStream(
+    grpc::ServerContext* context, const v1::GenerateStreamRequest* request,
+    grpc::ServerWriter<v1::GenerateStreamResponse>* writer) {
+  absl::StatusOr<ValidatedGeneration> v =
+      Validate(request->request_id(), request->prompts(), request->config());
+  if (!v.ok()) return ToGrpcStatus(v.status());
+  std::mutex write_mu;
+  bool first = true;
+  auto on_chunk = [&](const v1::StreamChunk& chunk) {
+    std::lock_guard<std::mutex> lock(write_mu);
+    v1::GenerateStreamResponse message;
+    if (first) message.set_request_id(request->request_id());
+    first = false;
+    *message.mutable_chunk() = chunk;
+    return writer->Write(message);
+  };
+  absl::StatusOr<std::vector<SequenceOutput>> outputs = RunAll(*v, context, on_chunk);
+  if (!outputs.ok()) return ToGrpcStatus(outputs.status());
+  for (const SequenceOutput& o : *outputs) {
+    v1::GenerateStreamResponse message;
+    if (first) message.set_request_id(request->request_id());
+    first = false;
+    v1::SequenceEnd* end = message.mutable_sequence_end();
+    end->set_prompt_index(o.prompt_index);
+    end->set_sequence_index(o.sequence_index);
+    end->set_finish_reason(ToProto(o.result.finish));
+    if (o.matched_stop) end->set_matched_stop_string(*o.matched_stop);
+    end->set_seed(o.seed);
+    FillStats(o.result, o.prompt_tokens, v->base.speculation.mode, v->include_speculation_stats,
+              end->mutable_stats());
+    writer->Write(message);
+  }
+  if (context->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
+  return grpc::Status::OK;
+}
+
+}  // namespace tandem::services

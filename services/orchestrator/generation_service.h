@@ -1,0 +1,61 @@
+#ifndef TANDEM_SERVICES_ORCHESTRATOR_GENERATION_SERVICE_H_
+#define TANDEM_SERVICES_ORCHESTRATOR_GENERATION_SERVICE_H_
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "decoding/backends.h"
+#include "proto/tandem/v1/generation_service.grpc.pb.h"
+#include "services/orchestrator/validation.h"
+#include "tokenizer/tokenizer.h"
+
+namespace tandem::services {
+
+// The target and draft replicas an orchestrator talks to. New requests are
+// spread round-robin across replicas.
+struct Backends {
+  std::vector<decoding::TargetBackend*> targets;  // At least one.
+  std::vector<decoding::DraftBackend*> drafts;    // May be empty.
+  std::vector<int64_t> eos_token_ids;             // The target model's defaults.
+};
+
+// tandem.v1.GenerationService: validates each request once, runs every
+// (prompt, return sequence) through decoding::Generate concurrently against
+// the backends, and turns tokens into text (streamed as UTF-8 deltas, stop
+// strings cut out).
+class GenerationServiceImpl final : public v1::GenerationService::Service {
+ public:
+  GenerationServiceImpl(Backends backends, const tokenizer::Tokenizer& tokenizer,
+                        GenerationLimits limits);
+
+  grpc::Status Generate(grpc::ServerContext* context, const v1::GenerateRequest* request,
+                        v1::GenerateResponse* response) override;
+  grpc::Status GenerateStream(grpc::ServerContext* context,
+                              const v1::GenerateStreamRequest* request,
+                              grpc::ServerWriter<v1::GenerateStreamResponse>* writer) override;
+
+ private:
+  struct SequenceOutput;
+  using ChunkFn = std::function<bool(const v1::StreamChunk&)>;
+
+  absl::StatusOr<ValidatedGeneration> Validate(const std::string& request_id,
+                                               const google::protobuf::RepeatedPtrField<v1::Prompt>& prompts,
+                                               const v1::GenerationConfig& config);
+  // Runs every sequence of the request; `on_chunk` (may be null) gets each
+  // sequence's text deltas as they are produced (serialized by the caller).
+  absl::StatusOr<std::vector<SequenceOutput>> RunAll(const ValidatedGeneration& v,
+                                                     grpc::ServerContext* context,
+                                                     const ChunkFn& on_chunk);
+
+  Backends backends_;
+  const tokenizer::Tokenizer& tokenizer_;
+  GenerationLimits limits_;
+  std::atomic<uint64_t> next_replica_{0};
+};
+
+}  // namespace tandem::services
+
+#endif  // TANDEM_SERVICES_ORCHESTRATOR_GENERATION_SERVICE_H_

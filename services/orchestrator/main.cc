@@ -1,0 +1,121 @@
+// orchestrator: serves tandem.v1.GenerationService, running speculative
+// decoding between draft and target services.
+//
+//   bazel run //services/orchestrator -- --target=127.0.0.1:50051 \
+//       --draft=127.0.0.1:50052 --tokenizer=$PWD/assets/target --listen=127.0.0.1:50050
+
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_split.h"
+#include "services/common/server_runner.h"
+#include "services/orchestrator/generation_service.h"
+#include "services/orchestrator/remote_backends.h"
+#include "tokenizer/load_tokenizer.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:50050", "host:port (port 0 = any free port)");
+ABSL_FLAG(std::string, port_file, "", "Write the bound port to this file");
+ABSL_FLAG(std::string, target, "", "Comma-separated TargetService addresses (replicas)");
+ABSL_FLAG(std::string, draft, "", "Comma-separated DraftService addresses (optional)");
+ABSL_FLAG(std::string, tokenizer, "", "Tokenizer: model directory, tokenizer.json/.model or .gguf");
+ABSL_FLAG(std::string, default_speculation, "draft",
+          "Mode for requests that leave it unset: draft | self | ngram | off");
+ABSL_FLAG(int, draft_length, 4, "Default draft length (gamma)");
+ABSL_FLAG(bool, adaptive, false, "Adapt the draft length per request by default");
+ABSL_FLAG(int64_t, max_new_tokens_limit, 1024, "Largest max_new_tokens a request may ask");
+ABSL_FLAG(int64_t, default_max_new_tokens, 64, "max_new_tokens when a request sets none");
+ABSL_FLAG(int, connect_timeout_s, 30, "Seconds to wait for the model servers at start-up");
+
+namespace {
+
+absl::StatusOr<tandem::decoding::SpeculationMode> ParseMode(const std::string& name) {
+  using M = tandem::decoding::SpeculationMode;
+  if (name == "draft") return M::kDraftModel;
+  if (name == "self") return M::kSelfSpeculative;
+  if (name == "ngram") return M::kNgram;
+  if (name == "off") return M::kOff;
+  return absl::InvalidArgumentError("--default_speculation must be draft, self, ngram or off");
+}
+
+std::vector<std::string> Addresses(const std::string& csv) {
+  return absl::StrSplit(csv, ',', absl::SkipEmpty());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("Serves tandem.v1.GenerationService over draft and target services.");
+  absl::ParseCommandLine(argc, argv);
+  using namespace tandem::services;
+  const std::vector<std::string> targets = Addresses(absl::GetFlag(FLAGS_target));
+  if (targets.empty() || absl::GetFlag(FLAGS_tokenizer).empty()) {
+    std::cerr << "error: --target and --tokenizer are required\n";
+    return 2;
+  }
+  auto mode = ParseMode(absl::GetFlag(FLAGS_default_speculation));
+  if (!mode.ok()) {
+    std::cerr << "error: " << mode.status().message() << "\n";
+    return 2;
+  }
+  if (absl::GetFlag(FLAGS_draft_length) < 1 || absl::GetFlag(FLAGS_draft_length) > 16) {
+    std::cerr << "error: --draft_length must be in [1, 16]\n";
+    return 2;
+  }
+  auto tokenizer = tandem::tokenizer::LoadTokenizer(absl::GetFlag(FLAGS_tokenizer));
+  if (!tokenizer.ok()) {
+    std::cerr << "error: --tokenizer: " << tokenizer.status().message() << "\n";
+    return 1;
+  }
+  RemoteOptions remote;
+  remote.call_timeout = absl::Seconds(absl::GetFlag(FLAGS_connect_timeout_s));
+  std::vector<std::unique_ptr<RemoteTargetBackend>> target_backends;
+  std::vector<std::unique_ptr<RemoteDraftBackend>> draft_backends;
+  Backends backends;
+  for (const std::string& address : targets) {
+    target_backends.push_back(std::make_unique<RemoteTargetBackend>(MakeChannel(address), remote));
+    if (absl::Status s = target_backends.back()->Connect(); !s.ok()) {
+      std::cerr << "error: target " << address << ": " << s.message() << "\n";
+      return 1;
+    }
+    backends.targets.push_back(target_backends.back().get());
+  }
+  backends.eos_token_ids = target_backends[0]->eos_token_ids();
+  if (backends.eos_token_ids.empty() && (*tokenizer)->eos_id()) {
+    backends.eos_token_ids = {*(*tokenizer)->eos_id()};
+  }
+  const int64_t vocab = target_backends[0]->Info().vocab_size;
+  for (const std::string& address : Addresses(absl::GetFlag(FLAGS_draft))) {
+    draft_backends.push_back(std::make_unique<RemoteDraftBackend>(MakeChannel(address), remote));
+    if (absl::Status s = draft_backends.back()->Connect(); !s.ok()) {
+      std::cerr << "error: draft " << address << ": " << s.message() << "\n";
+      return 1;
+    }
+    if (draft_backends.back()->Info().vocab_size != vocab) {
+      std::cerr << "error: draft " << address << " has vocabulary size "
+                << draft_backends.back()->Info().vocab_size << " but the target has " << vocab
+                << "; draft and target must share a tokenizer\n";
+      return 1;
+    }
+    backends.drafts.push_back(draft_backends.back().get());
+  }
+  GenerationLimits limits;
+  limits.default_mode = *mode;
+  limits.default_draft_length = absl::GetFlag(FLAGS_draft_length);
+  limits.default_adaptive = absl::GetFlag(FLAGS_adaptive);
+  limits.max_new_tokens = absl::GetFlag(FLAGS_max_new_tokens_limit);
+  limits.default_max_new_tokens = absl::GetFlag(FLAGS_default_max_new_tokens);
+  GenerationServiceImpl service(backends, **tokenizer, limits);
+  auto server = RunningServer::Start(
+      {absl::GetFlag(FLAGS_listen), absl::GetFlag(FLAGS_port_file), "orchestrator"}, {&service});
+  if (!server.ok()) {
+    std::cerr << "error: " << server.status().message() << "\n";
+    return 1;
+  }
+  (*server)->WaitForSignalThenShutdown();
+  return 0;
+}

@@ -1,0 +1,57 @@
+#ifndef TANDEM_SERVICES_ORCHESTRATOR_VALIDATION_H_
+#define TANDEM_SERVICES_ORCHESTRATOR_VALIDATION_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "decoding/generator.h"
+#include "model/model.h"
+#include "proto/tandem/v1/generation_service.pb.h"
+#include "tokenizer/tokenizer.h"
+
+namespace tandem::services {
+
+// The orchestrator's limits and defaults (from flags).
+struct GenerationLimits {
+  int max_prompts = 32;
+  int max_return_sequences = 16;
+  int64_t max_new_tokens = 1024;      // Upper bound for max_new_tokens.
+  int64_t default_max_new_tokens = 64;
+  int max_draft_length = 16;
+  decoding::SpeculationMode default_mode = decoding::SpeculationMode::kDraftModel;
+  int default_draft_length = 4;
+  bool default_adaptive = false;
+  bool draft_available = true;
+};
+
+// A GenerateRequest after validation: everything the decoding loop needs,
+// checked once, at the edge.
+struct ValidatedGeneration {
+  std::string request_id;
+  std::vector<std::vector<int64_t>> prompts;  // Token ids.
+  int num_return_sequences = 1;
+  decoding::GenerateRequest base;  // Per sequence: prompt and seed filled in.
+  std::optional<uint64_t> seed;    // Given by the client.
+  std::optional<int64_t> max_length;  // Prompt + generated tokens.
+  std::vector<std::string> stop_strings;
+  bool logprobs = false;
+  int top_logprobs = 0;
+  bool include_speculation_stats = false;
+};
+
+// INVALID_ARGUMENT naming the field and the allowed range for every
+// violation (out-of-range sampling values, token ids outside the vocabulary,
+// prompts longer than the context, empty prompts, oversized batches, draft
+// length out of range, beam search with speculation...); UNIMPLEMENTED for
+// beam search (not served over the services yet).
+absl::StatusOr<ValidatedGeneration> ValidateGenerate(
+    const std::string& request_id, const google::protobuf::RepeatedPtrField<v1::Prompt>& prompts,
+    const v1::GenerationConfig& config, const model::ModelInfo& target,
+    const std::vector<int64_t>& model_eos, const tokenizer::Tokenizer& tokenizer,
+    const GenerationLimits& limits);
+
+}  // namespace tandem::services
+
+#endif  // TANDEM_SERVICES_ORCHESTRATOR_VALIDATION_H_

@@ -1,0 +1,174 @@
+#include "services/target/target_service.h"
+
+#include <future>
+
+#include "absl/strings/str_cat.h"
+#include "services/common/convert.h"
+#include "services/common/status.h"
+
+namespace tandem::services {
+
+TargetServiceImpl::TargetServiceImpl(const ModelServerOptions& options, model::Model& model)
+    : ModelServiceBase(
+          options, model,
+          [this](std::vector<int64_t> prompt, const decoding::SessionOptions& o) {
+            return engine_.Open(std::move(prompt), o);
+          },
+          [this](decoding::SessionId id) { return engine_.Close(id); }),
+      model_(model),
+      engine_(model, options.max_sessions) {
+  decoding::BatcherOptions batch{options.max_items_per_call * 4, options.batch_window};
+  verify_ = std::make_unique<decoding::Batcher<decoding::VerifyItem, decoding::VerifyOutcome>>(
+      [this](absl::Span<const decoding::VerifyItem> items) { return engine_.Verify(items); },
+      batch, &engine_mutex());
+  early_exit_ =
+      std::make_unique<decoding::Batcher<decoding::EarlyExitItem, decoding::DraftOutcome>>(
+          [this](absl::Span<const decoding::EarlyExitItem> items) {
+            return engine_.DraftEarlyExit(items);
+          },
+          batch, &engine_mutex());
+}
+
+TargetServiceImpl::~TargetServiceImpl() {
+  StopReaper();
+  verify_.reset();
+  early_exit_.reset();
+}
+
+grpc::Status TargetServiceImpl::OpenSession(grpc::ServerContext*,
+                                            const v1::OpenSessionRequest* request,
+                                            v1::OpenSessionResponse* response) {
+  return DoOpen(*request, response);
+}
+
+grpc::Status TargetServiceImpl::ForkSession(grpc::ServerContext*, const v1::ForkSessionRequest*,
+                                            v1::ForkSessionResponse*) {
+  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                      "ForkSession is not implemented by this server yet");
+}
+
+grpc::Status TargetServiceImpl::Verify(grpc::ServerContext*, const v1::VerifyRequest* request,
+                                       v1::VerifyResponse* response) {
+  const absl::Time start = absl::Now();
+  std::vector<uint64_t> ids;
+  for (const auto& item : request->items()) ids.push_back(item.session_id());
+  if (grpc::Status s = CheckItems(ids); !s.ok()) return s;
+  std::vector<std::future<decoding::VerifyOutcome>> futures(request->items_size());
+  std::vector<absl::Status> early(request->items_size());
+  for (int i = 0; i < request->items_size(); ++i) {
+    const v1::VerifyItem& item = request->items(i);
+    if (item.draft_tokens_size() > options().max_draft_length) {
+      early[i] = absl::InvalidArgumentError(absl::StrCat(
+          "`draft_tokens` has ", item.draft_tokens_size(), " entries; at most ",
+          options().max_draft_length, " are allowed"));
+      continue;
+    }
+    absl::StatusOr<decoding::Draft> draft = FromProto(item.draft_tokens());
+    if (!draft.ok()) {
+      early[i] = draft.status();
+      continue;
+    }
+    futures[i] = verify_->Submit(
+        {item.session_id(), FromProto(item.sync()), *std::move(draft)});
+  }
+  for (int i = 0; i < request->items_size(); ++i) {
+    v1::VerifyResult* result = response->add_results();
+    if (!early[i].ok()) {
+      ToItemStatus(early[i], result->mutable_status());
+      continue;
+    }
+    decoding::VerifyOutcome outcome = futures[i].get();
+    ToItemStatus(outcome.status, result->mutable_status());
+    if (!outcome.status.ok()) continue;
+    result->set_accepted_count(outcome.result.num_accepted);
+    for (const sampling::StepResult& step : outcome.result.emitted) {
+      ToProto(step, true, static_cast<int>(step.top.size()), result->add_emitted_tokens());
+    }
+    result->set_sequence_length(outcome.committed_length);
+  }
+  ToProto(absl::Now() - start, response->mutable_server_time());
+  return grpc::Status::OK;
+}
+
+grpc::Status TargetServiceImpl::Decode(grpc::ServerContext*, const v1::DecodeRequest* request,
+                                       v1::DecodeResponse* response) {
+  const absl::Time start = absl::Now();
+  std::vector<uint64_t> ids;
+  for (const auto& item : request->items()) ids.push_back(item.session_id());
+  if (grpc::Status s = CheckItems(ids); !s.ok()) return s;
+  std::vector<std::future<decoding::VerifyOutcome>> futures;
+  for (const v1::DecodeItem& item : request->items()) {
+    futures.push_back(verify_->Submit({item.session_id(), FromProto(item.sync()), {}}));
+  }
+  for (int i = 0; i < request->items_size(); ++i) {
+    v1::DecodeResult* result = response->add_results();
+    if (request->items(i).score_only()) {
+      // Scoring without committing needs the beam-search path (not yet served).
+      futures[i].wait();
+      ToItemStatus(absl::UnimplementedError("score_only decoding is not implemented yet"),
+                   result->mutable_status());
+      continue;
+    }
+    decoding::VerifyOutcome outcome = futures[i].get();
+    ToItemStatus(outcome.status, result->mutable_status());
+    if (!outcome.status.ok()) continue;
+    const sampling::StepResult& step = outcome.result.emitted.front();
+    ToProto(step, true, static_cast<int>(step.top.size()), result->mutable_token());
+    result->set_sequence_length(outcome.committed_length);
+  }
+  ToProto(absl::Now() - start, response->mutable_server_time());
+  return grpc::Status::OK;
+}
+
+grpc::Status TargetServiceImpl::DraftEarlyExit(grpc::ServerContext*,
+                                               const v1::DraftEarlyExitRequest* request,
+                                               v1::DraftEarlyExitResponse* response) {
+  const absl::Time start = absl::Now();
+  std::vector<uint64_t> ids;
+  for (const auto& item : request->items()) ids.push_back(item.session_id());
+  if (grpc::Status s = CheckItems(ids); !s.ok()) return s;
+  std::vector<std::future<decoding::DraftOutcome>> futures(request->items_size());
+  std::vector<absl::Status> early(request->items_size());
+  for (int i = 0; i < request->items_size(); ++i) {
+    const v1::DraftEarlyExitItem& item = request->items(i);
+    if (item.num_draft_tokens() < 1 ||
+        static_cast<int>(item.num_draft_tokens()) > options().max_draft_length) {
+      early[i] = absl::InvalidArgumentError(absl::StrCat(
+          "`num_draft_tokens` must be in [1, ", options().max_draft_length, "], got ",
+          item.num_draft_tokens()));
+      continue;
+    }
+    futures[i] = early_exit_->Submit({item.session_id(), FromProto(item.sync()),
+                                      static_cast<int>(item.num_draft_tokens()),
+                                      item.has_exit_layer() ? item.exit_layer() : 0});
+  }
+  for (int i = 0; i < request->items_size(); ++i) {
+    v1::DraftEarlyExitResult* result = response->add_results();
+    if (!early[i].ok()) {
+      ToItemStatus(early[i], result->mutable_status());
+      continue;
+    }
+    decoding::DraftOutcome outcome = futures[i].get();
+    ToItemStatus(outcome.status, result->mutable_status());
+    if (!outcome.status.ok()) continue;
+    ToProto(outcome.draft, request->items(i).encoding(), result->mutable_tokens());
+    result->set_exit_layer(request->items(i).has_exit_layer()
+                               ? request->items(i).exit_layer()
+                               : model_.info().default_early_exit_layer);
+  }
+  ToProto(absl::Now() - start, response->mutable_server_time());
+  return grpc::Status::OK;
+}
+
+grpc::Status TargetServiceImpl::CloseSession(grpc::ServerContext*,
+                                             const v1::CloseSessionRequest* request,
+                                             v1::CloseSessionResponse*) {
+  return DoClose(*request);
+}
+
+grpc::Status TargetServiceImpl::GetModelInfo(grpc::ServerContext*, const v1::GetModelInfoRequest*,
+                                             v1::GetModelInfoResponse* response) {
+  return DoModelInfo(response);
+}
+
+}  // namespace tandem::services

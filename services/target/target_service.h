@@ -1,0 +1,46 @@
+#ifndef TANDEM_SERVICES_TARGET_TARGET_SERVICE_H_
+#define TANDEM_SERVICES_TARGET_TARGET_SERVICE_H_
+
+#include <memory>
+
+#include "decoding/batcher.h"
+#include "decoding/engines.h"
+#include "proto/tandem/v1/target_service.grpc.pb.h"
+#include "services/common/model_service_base.h"
+
+namespace tandem::services {
+
+// tandem.v1.TargetService over a TargetEngine. Verify, Decode and
+// DraftEarlyExit items from concurrent RPCs are batched into shared forward
+// passes by one worker per kind.
+class TargetServiceImpl final : public v1::TargetService::Service,
+                                public ModelServiceBase {
+ public:
+  TargetServiceImpl(const ModelServerOptions& options, model::Model& model);
+  ~TargetServiceImpl() override;
+
+  grpc::Status OpenSession(grpc::ServerContext*, const v1::OpenSessionRequest* request,
+                           v1::OpenSessionResponse* response) override;
+  grpc::Status ForkSession(grpc::ServerContext*, const v1::ForkSessionRequest* request,
+                           v1::ForkSessionResponse* response) override;
+  grpc::Status Verify(grpc::ServerContext*, const v1::VerifyRequest* request,
+                      v1::VerifyResponse* response) override;
+  grpc::Status Decode(grpc::ServerContext*, const v1::DecodeRequest* request,
+                      v1::DecodeResponse* response) override;
+  grpc::Status DraftEarlyExit(grpc::ServerContext*, const v1::DraftEarlyExitRequest* request,
+                              v1::DraftEarlyExitResponse* response) override;
+  grpc::Status CloseSession(grpc::ServerContext*, const v1::CloseSessionRequest* request,
+                            v1::CloseSessionResponse* response) override;
+  grpc::Status GetModelInfo(grpc::ServerContext*, const v1::GetModelInfoRequest* request,
+                            v1::GetModelInfoResponse* response) override;
+
+ private:
+  model::Model& model_;
+  decoding::TargetEngine engine_;
+  std::unique_ptr<decoding::Batcher<decoding::VerifyItem, decoding::VerifyOutcome>> verify_;
+  std::unique_ptr<decoding::Batcher<decoding::EarlyExitItem, decoding::DraftOutcome>> early_exit_;
+};
+
+}  // namespace tandem::services
+
+#endif  // TANDEM_SERVICES_TARGET_TARGET_SERVICE_H_

@@ -1,0 +1,58 @@
+#include "tests/e2e/e2e_cluster.h"
+
+#include "tests/testing/oracles.h"
+#include "tokenizer/load_tokenizer.h"
+
+namespace tandem::testing {
+
+std::unique_ptr<E2eCluster> E2eCluster::Start(int64_t max_sessions) {
+  auto c = std::make_unique<E2eCluster>();
+  auto target_path = RunfilePath("assets/target/config.json");
+  auto draft_path = RunfilePath("assets/draft/config.json");
+  if (!target_path.ok() || !draft_path.ok()) return nullptr;
+  const std::string target_dir = target_path->substr(0, target_path->rfind('/'));
+  const std::string draft_dir = draft_path->substr(0, draft_path->rfind('/'));
+  services::ModelServerOptions t;
+  t.model_path = target_dir;
+  t.max_sessions = max_sessions;
+  t.session_ttl = absl::Seconds(30);
+  services::ModelServerOptions d = t;
+  d.model_path = draft_dir;
+  auto tm = services::LoadModel(t);
+  auto dm = services::LoadModel(d);
+  auto tok = tokenizer::LoadTokenizer(target_dir);
+  if (!tm.ok() || !dm.ok() || !tok.ok()) return nullptr;
+  c->target_model_ = *std::move(tm);
+  c->draft_model_ = *std::move(dm);
+  c->tokenizer_ = *std::move(tok);
+  c->target_service_ = std::make_unique<services::TargetServiceImpl>(t, *c->target_model_);
+  c->draft_service_ = std::make_unique<services::DraftServiceImpl>(d, *c->draft_model_);
+  auto ts = services::RunningServer::Start({"127.0.0.1:0", "", "target"}, {c->target_service_.get()});
+  auto ds = services::RunningServer::Start({"127.0.0.1:0", "", "draft"}, {c->draft_service_.get()});
+  if (!ts.ok() || !ds.ok()) return nullptr;
+  c->target_server_ = *std::move(ts);
+  c->draft_server_ = *std::move(ds);
+  c->target_backend_ = std::make_unique<services::RemoteTargetBackend>(
+      services::MakeChannel(c->target_server_->address()));
+  c->draft_backend_ = std::make_unique<services::RemoteDraftBackend>(
+      services::MakeChannel(c->draft_server_->address()));
+  if (!c->target_backend_->Connect().ok() || !c->draft_backend_->Connect().ok()) return nullptr;
+  services::Backends backends;
+  backends.targets = {c->target_backend_.get()};
+  backends.drafts = {c->draft_backend_.get()};
+  backends.eos_token_ids = c->target_backend_->eos_token_ids();
+  c->generation_ = std::make_unique<services::GenerationServiceImpl>(backends, *c->tokenizer_,
+                                                                     services::GenerationLimits{});
+  auto os = services::RunningServer::Start({"127.0.0.1:0", "", "orchestrator"}, {c->generation_.get()});
+  if (!os.ok()) return nullptr;
+  c->orchestrator_server_ = *std::move(os);
+  return c;
+}
+
+E2eCluster::~E2eCluster() {
+  if (orchestrator_server_) orchestrator_server_->Shutdown();
+  if (target_server_) target_server_->Shutdown();
+  if (draft_server_) draft_server_->Shutdown();
+}
+
+}  // namespace tandem::testing

@@ -1,0 +1,45 @@
+#ifndef TANDEM_TESTS_E2E_E2E_CLUSTER_H_
+#define TANDEM_TESTS_E2E_E2E_CLUSTER_H_
+
+#include <memory>
+#include <string>
+
+#include "model/model.h"
+#include "services/common/server_runner.h"
+#include "services/draft/draft_service.h"
+#include "services/orchestrator/generation_service.h"
+#include "services/orchestrator/remote_backends.h"
+#include "services/target/target_service.h"
+#include "tokenizer/tokenizer.h"
+
+namespace tandem::testing {
+
+// The shipped demo pair served by real target, draft and orchestrator gRPC
+// servers on 127.0.0.1 (port 0), in one process. Talks gRPC end to end.
+class E2eCluster {
+ public:
+  static std::unique_ptr<E2eCluster> Start(int64_t max_sessions = 64);
+  ~E2eCluster();
+
+  std::string address() const { return orchestrator_server_->address(); }
+  services::TargetServiceImpl& target_service() { return *target_service_; }
+  services::DraftServiceImpl& draft_service() { return *draft_service_; }
+  model::Model& target_model() { return *target_model_; }
+  model::Model& draft_model() { return *draft_model_; }
+  const tokenizer::Tokenizer& tokenizer() { return *tokenizer_; }
+
+ private:
+  std::unique_ptr<model::Model> target_model_, draft_model_;
+  std::unique_ptr<tokenizer::Tokenizer> tokenizer_;
+  std::unique_ptr<services::TargetServiceImpl> target_service_;
+  std::unique_ptr<services::DraftServiceImpl> draft_service_;
+  std::unique_ptr<services::RunningServer> target_server_, draft_server_;
+  std::unique_ptr<services::RemoteTargetBackend> target_backend_;
+  std::unique_ptr<services::RemoteDraftBackend> draft_backend_;
+  std::unique_ptr<services::GenerationServiceImpl> generation_;
+  std::unique_ptr<services::RunningServer> orchestrator_server_;
+};
+
+}  // namespace tandem::testing
+
+#endif  // TANDEM_TESTS_E2E_E2E_CLUSTER_H_

@@ -1,0 +1,243 @@
+// Real target, draft and orchestrator gRPC servers on loopback with the
+// shipped demo pair: greedy output identical in every speculation mode,
+// streaming, stop strings, seeds, concurrency, session release, validation.
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "client/tandem_client.h"
+#include "tests/e2e/e2e_cluster.h"
+
+namespace tandem {
+namespace {
+
+using ::testing::HasSubstr;
+
+class ServicesE2eTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    cluster_ = testing::E2eCluster::Start().release();
+    ASSERT_NE(cluster_, nullptr) << "cluster failed to start";
+  }
+  static void TearDownTestSuite() { delete cluster_; }
+
+  static client::GenerateOptions Greedy(std::vector<std::string> prompts, std::string mode,
+                                        int gamma = 4) {
+    client::GenerateOptions o;
+    o.prompts = std::move(prompts);
+    o.temperature = 0;
+    o.max_new_tokens = 40;
+    o.speculation = std::move(mode);
+    if (gamma > 0) o.draft_length = gamma;
+    return o;
+  }
+
+  static v1::GenerateResponse Run(const client::GenerateOptions& o) {
+    client::TandemClient c(cluster_->address());
+    auto response = c.Generate(*client::BuildRequest(o));
+    EXPECT_TRUE(response.ok()) << response.status();
+    return response.ok() ? *response : v1::GenerateResponse();
+  }
+
+  static std::vector<uint32_t> Ids(const v1::GeneratedSequence& s) {
+    std::vector<uint32_t> ids;
+    for (const auto& t : s.tokens()) ids.push_back(t.token_id());
+    return ids;
+  }
+
+  void ExpectReleased() {
+    for (int i = 0; i < 50 && cluster_->target_model().num_sequences() > 0; ++i) {
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    EXPECT_EQ(cluster_->target_model().num_sequences(), 0);
+    EXPECT_EQ(cluster_->draft_model().num_sequences(), 0);
+    EXPECT_EQ(cluster_->target_service().open_sessions(), 0);
+  }
+
+  static testing::E2eCluster* cluster_;
+};
+
+testing::E2eCluster* ServicesE2eTest::cluster_ = nullptr;
+
+const std::vector<std::string> kPrompts = {
+    "In the beginning God created the heaven and the earth.",
+    "The LORD is my shepherd; I shall not",
+    "It is a truth universally acknowledged, that a single man"};
+
+TEST_F(ServicesE2eTest, GreedyIsTokenIdenticalInEveryModeSingleAndBatched) {
+  const v1::GenerateResponse expected = Run(Greedy(kPrompts, "off", 0));
+  ASSERT_EQ(expected.sequences_size(), 3);
+  for (const auto& [mode, gamma] : std::vector<std::pair<std::string, int>>{
+           {"draft", 4}, {"draft", 1}, {"self", 3}, {"ngram", 4}}) {
+    const v1::GenerateResponse batched = Run(Greedy(kPrompts, mode, gamma));
+    ASSERT_EQ(batched.sequences_size(), 3);
+    int64_t drafted = 0, accepted = 0;
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_EQ(Ids(batched.sequences(i)), Ids(expected.sequences(i))) << mode << " prompt " << i;
+      EXPECT_EQ(batched.sequences(i).text(), expected.sequences(i).text());
+      drafted += batched.sequences(i).stats().speculation().drafted_tokens();
+      accepted += batched.sequences(i).stats().speculation().accepted_tokens();
+    }
+    EXPECT_GT(drafted, accepted) << mode << ": rejections (rollbacks) must be exercised";
+    EXPECT_GT(accepted, 0) << mode;
+  }
+  // A single prompt gives the same as its place in the batch.
+  client::GenerateOptions single = Greedy({kPrompts[1]}, "draft");
+  single.adaptive = true;
+  const v1::GenerateResponse one = Run(single);
+  ASSERT_EQ(one.sequences_size(), 1);
+  EXPECT_EQ(Ids(one.sequences(0)), Ids(expected.sequences(1)));
+  ExpectReleased();
+}
+
+TEST_F(ServicesE2eTest, StreamedDeltasConcatenateToTheUnaryText) {
+  client::GenerateOptions o = Greedy({kPrompts[0]}, "draft");
+  o.logprobs = 2;
+  const v1::GenerateResponse unary = Run(o);
+  client::TandemClient c(cluster_->address());
+  std::string streamed;
+  int chunks = 0;
+  v1::SequenceEnd end;
+  absl::Status s = c.GenerateStream(*client::BuildRequest(o), [&](const v1::GenerateStreamResponse& m) {
+    if (m.has_chunk()) {
+      streamed += m.chunk().text_delta();
+      ++chunks;
+      for (const auto& t : m.chunk().tokens()) {
+        EXPECT_TRUE(t.has_logprob());
+        EXPECT_EQ(t.top_logprobs_size(), 2);
+        EXPECT_EQ(t.top_logprobs(0).token_id(), t.token_id()) << "greedy picks the top token";
+      }
+    }
+    if (m.has_sequence_end()) end = m.sequence_end();
+    return true;
+  });
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(streamed, unary.sequences(0).text());
+  EXPECT_GT(chunks, 1);
+  EXPECT_EQ(end.finish_reason(), v1::FINISH_REASON_LENGTH);
+  EXPECT_EQ(end.stats().generated_tokens(), 40u);
+  EXPECT_GT(end.stats().speculation().target_passes(), 0u);
+  ExpectReleased();
+}
+
+TEST_F(ServicesE2eTest, StopStringEndsTheSequenceAndIsNotReturned) {
+  const v1::GenerateResponse full = Run(Greedy({kPrompts[0]}, "off", 0));
+  const std::string text = full.sequences(0).text();
+  ASSERT_GT(text.size(), 20u);
+  const std::string stop = text.substr(10, 4);
+  client::GenerateOptions o = Greedy({kPrompts[0]}, "draft");
+  o.stop_strings = {stop};
+  const v1::GenerateResponse cut = Run(o);
+  EXPECT_EQ(cut.sequences(0).finish_reason(), v1::FINISH_REASON_STOP_STRING);
+  EXPECT_EQ(cut.sequences(0).matched_stop_string(), stop);
+  EXPECT_EQ(cut.sequences(0).text(), text.substr(0, text.find(stop)));
+}
+
+TEST_F(ServicesE2eTest, SeedsReproduceAndReturnSequencesDiffer) {
+  client::GenerateOptions o = Greedy({kPrompts[2]}, "draft");
+  o.temperature = 0.8;
+  o.seed = 1234;
+  o.num_return_sequences = 3;
+  const v1::GenerateResponse a = Run(o), b = Run(o);
+  ASSERT_EQ(a.sequences_size(), 3);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(Ids(a.sequences(i)), Ids(b.sequences(i)));
+    EXPECT_EQ(a.sequences(i).seed(), 1234u + i);
+  }
+  EXPECT_NE(Ids(a.sequences(0)), Ids(a.sequences(1)));
+}
+
+TEST_F(ServicesE2eTest, SixteenConcurrentStreamsMatchSequentialRuns) {
+  constexpr int kStreams = 16;
+  std::vector<client::GenerateOptions> requests;
+  const std::vector<std::string> modes = {"draft", "self", "ngram", "off"};
+  for (int i = 0; i < kStreams; ++i) {
+    client::GenerateOptions o = Greedy({kPrompts[i % 3]}, modes[i % 4]);
+    o.max_new_tokens = 24;
+    if (i % 2 == 1) {
+      o.temperature = 0.9;
+      o.seed = 77 + i;
+    }
+    requests.push_back(o);
+  }
+  std::vector<std::string> sequential(kStreams), concurrent(kStreams);
+  for (int i = 0; i < kStreams; ++i) sequential[i] = Run(requests[i]).sequences(0).text();
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kStreams; ++i) {
+    threads.emplace_back([&, i] {
+      client::TandemClient c(cluster_->address());
+      std::string text;
+      absl::Status s = c.GenerateStream(*client::BuildRequest(requests[i]),
+                                        [&](const v1::GenerateStreamResponse& m) {
+                                          if (m.has_chunk()) text += m.chunk().text_delta();
+                                          return true;
+                                        });
+      if (s.ok()) concurrent[i] = text;
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < kStreams; ++i) EXPECT_EQ(concurrent[i], sequential[i]) << "stream " << i;
+  ExpectReleased();
+}
+
+TEST_F(ServicesE2eTest, CancelledStreamReleasesSessionsWithinASecond) {
+  client::GenerateOptions o = Greedy({kPrompts[0]}, "draft");
+  o.max_new_tokens = 400;
+  client::TandemClient c(cluster_->address());
+  int chunks = 0;
+  absl::Status s = c.GenerateStream(*client::BuildRequest(o), [&](const v1::GenerateStreamResponse& m) {
+    return !(m.has_chunk() && ++chunks >= 2);
+  });
+  EXPECT_EQ(s.code(), absl::StatusCode::kCancelled) << s;
+  const absl::Time start = absl::Now();
+  while (cluster_->target_model().num_sequences() > 0 && absl::Now() - start < absl::Seconds(1)) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(cluster_->target_model().num_sequences(), 0) << "target session still open after 1 s";
+  EXPECT_EQ(cluster_->draft_model().num_sequences(), 0);
+}
+
+TEST_F(ServicesE2eTest, InvalidRequestsNameTheFieldAndRange) {
+  client::TandemClient c(cluster_->address());
+  auto expect_invalid = [&](v1::GenerateRequest r, const std::string& field) {
+    auto response = c.Generate(r);
+    EXPECT_EQ(response.status().code(), absl::StatusCode::kInvalidArgument) << field;
+    EXPECT_THAT(std::string(response.status().message()), HasSubstr(field));
+  };
+  v1::GenerateRequest base = *client::BuildRequest(Greedy({kPrompts[0]}, "draft"));
+  v1::GenerateRequest r = base;
+  r.mutable_config()->mutable_sampling()->set_top_p(1.5);
+  expect_invalid(r, "top_p");
+  r = base;
+  r.mutable_config()->mutable_sampling()->set_temperature(-1);
+  expect_invalid(r, "temperature");
+  r = base;
+  r.mutable_config()->mutable_sampling()->set_min_p(2);
+  expect_invalid(r, "min_p");
+  r = base;
+  r.mutable_prompts(0)->mutable_token_ids()->add_ids(999999);
+  expect_invalid(r, "token_ids");
+  r = base;
+  r.mutable_prompts(0)->set_text("");
+  expect_invalid(r, "prompts[0]");
+  r = base;
+  r.mutable_config()->mutable_speculation()->set_fixed_draft_length(99);
+  expect_invalid(r, "fixed_draft_length");
+  r = base;
+  r.mutable_config()->mutable_stopping()->set_max_new_tokens(1000000);
+  expect_invalid(r, "max_new_tokens");
+  r = base;
+  for (int i = 0; i < 40; ++i) r.add_prompts()->set_text("x");
+  expect_invalid(r, "prompts");
+  r = base;
+  r.mutable_config()->mutable_beam_search()->set_num_beams(2);
+  EXPECT_EQ(c.Generate(r).status().code(), absl::StatusCode::kUnimplemented);
+  ExpectReleased();
+}
+
+}  // namespace
+}  // namespace tandem
