@@ -47,6 +47,7 @@ TEST(BeamSearchTest, HandComputedTwoStepSearch) {
   ASSERT_TRUE(step2.ok());
   ASSERT_EQ(step2->size(), 2u);
   EXPECT_THAT((*step2)[0].tokens, ElementsAre(1, 0));
+  EXPECT_EQ((*step2)[0].parent, 1);
   EXPECT_NEAR((*step2)[0].sum_logprobs, std::log(0.18), 1e-6);
   EXPECT_THAT((*step2)[1].tokens, ElementsAre(1, 1));
   EXPECT_EQ(hyps.size(), 1u);
