@@ -3,6 +3,7 @@
 //   tandem generate --server=127.0.0.1:50050 --prompt="In the beginning" \
 //       --speculation=draft --draft_length=4 --stream --logprobs=3
 
+#include <fstream>
 #include <iostream>
 #include <string>
 
@@ -14,7 +15,8 @@
 #include "client/tandem_client.h"
 
 ABSL_FLAG(std::string, server, "127.0.0.1:50050", "Orchestrator address");
-ABSL_FLAG(std::vector<std::string>, prompt, {}, "Prompt text (repeat or comma-separate for a batch)");
+ABSL_FLAG(std::string, prompt, "", "Prompt text");
+ABSL_FLAG(std::string, prompt_file, "", "A batch: one prompt per line of this file");
 ABSL_FLAG(double, temperature, -1, "Temperature (0 = greedy); unset = server default");
 ABSL_FLAG(int, top_k, -1, "Top-k (0 = off)");
 ABSL_FLAG(double, top_p, -1, "Top-p in (0, 1]");
@@ -67,7 +69,17 @@ int main(int argc, char** argv) {
     return 2;
   }
   tandem::client::GenerateOptions o;
-  o.prompts = absl::GetFlag(FLAGS_prompt);
+  if (!absl::GetFlag(FLAGS_prompt).empty()) o.prompts.push_back(absl::GetFlag(FLAGS_prompt));
+  if (!absl::GetFlag(FLAGS_prompt_file).empty()) {
+    std::ifstream in(absl::GetFlag(FLAGS_prompt_file));
+    if (!in) {
+      std::cerr << "error: --prompt_file: cannot read " << absl::GetFlag(FLAGS_prompt_file) << "\n";
+      return 2;
+    }
+    for (std::string line; std::getline(in, line);) {
+      if (!line.empty()) o.prompts.push_back(line);
+    }
+  }
   if (absl::GetFlag(FLAGS_temperature) >= 0) o.temperature = absl::GetFlag(FLAGS_temperature);
   if (absl::GetFlag(FLAGS_top_k) >= 0) o.top_k = absl::GetFlag(FLAGS_top_k);
   if (absl::GetFlag(FLAGS_top_p) >= 0) o.top_p = absl::GetFlag(FLAGS_top_p);
@@ -106,6 +118,9 @@ int main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_stream)) {
     absl::Status s = client.GenerateStream(*request, [&](const tandem::v1::GenerateStreamResponse& m) {
       if (m.has_chunk()) {
+        if (o.prompts.size() * o.num_return_sequences > 1) {
+          std::cout << "[" << m.chunk().prompt_index() << "." << m.chunk().sequence_index() << "] ";
+        }
         std::cout << m.chunk().text_delta() << std::flush;
         if (o.logprobs > 0) PrintTokens(m.chunk().tokens());
       } else if (m.has_sequence_end()) {

@@ -23,9 +23,22 @@ struct TransformerModel::Work {
   int64_t reused_start = 0;
   at::Tensor reused;
   at::Tensor positions;      // int64 [rows] on the device, for h.
+  at::Tensor cos, sin;       // RoPE tables of `positions`, [rows, 1, head_dim].
 };
 
 namespace {
+
+// Rows of rotate_half(W x) = R W x for each head of a [heads * d, H] matrix
+// (or [heads * d] bias): the second half of each head negated, then the
+// first half. Folding R into the projection turns RoPE into two multiplies
+// and an add, with no per-layer slicing or concatenation.
+at::Tensor RotateHalfRows(const at::Tensor& w, int64_t heads, int64_t d) {
+  std::vector<int64_t> shape = {heads, 2, d / 2};
+  if (w.dim() == 2) shape.push_back(w.size(1));
+  at::Tensor v = w.reshape(shape);
+  at::Tensor out = at::cat({-v.select(1, 1).unsqueeze(1), v.select(1, 0).unsqueeze(1)}, 1);
+  return w.dim() == 2 ? out.reshape({heads * d, w.size(1)}) : out.reshape({heads * d});
+}
 
 at::Tensor Llama3InvFreq(const ModelConfig& c, at::Tensor inv_freq) {
   const Llama3RopeScaling& s = c.rope_scaling;
@@ -111,6 +124,20 @@ TransformerModel::TransformerModel(ModelConfig config,
     at::Tensor emb = at::cat({freqs, freqs}, -1);
     rope_cos_ = emb.cos().to(options.device, options.dtype);
     rope_sin_ = emb.sin().to(options.device, options.dtype);
+    // Append R·W_q and R·W_k to the fused projection (see RotateHalfRows).
+    const int64_t d = config_.head_dim, h = config_.num_attention_heads;
+    const int64_t kv = config_.num_key_value_heads;
+    for (LayerWeights& l : weights_.layers) {
+      at::Tensor q = l.qkv_weight.narrow(0, 0, h * d);
+      at::Tensor k = l.qkv_weight.narrow(0, h * d, kv * d);
+      l.qkv_weight = at::cat({l.qkv_weight, RotateHalfRows(q, h, d), RotateHalfRows(k, kv, d)}, 0)
+                         .contiguous();
+      if (l.qkv_bias.defined()) {
+        at::Tensor qb = l.qkv_bias.narrow(0, 0, h * d);
+        at::Tensor kb = l.qkv_bias.narrow(0, h * d, kv * d);
+        l.qkv_bias = at::cat({l.qkv_bias, RotateHalfRows(qb, h, d), RotateHalfRows(kb, kv, d)}, 0);
+      }
+    }
   }
 }
 
@@ -306,6 +333,7 @@ absl::StatusOr<std::vector<TransformerModel::Work>> TransformerModel::Plan(
     if (config_.architecture == Architecture::kGpt2 && !run.empty()) {
       w.h = w.h + weights_.position_embedding.index_select(0, w.positions);
     }
+    PrepareRope(w);
     works.push_back(std::move(w));
   }
   return works;
@@ -323,15 +351,10 @@ at::Tensor TransformerModel::Norm(const at::Tensor& x, const at::Tensor& weight,
   return weight * normed.to(x.scalar_type());
 }
 
-at::Tensor TransformerModel::ApplyRope(const at::Tensor& x,
-                                       const at::Tensor& positions) const {
-  // x: [rows, heads, head_dim]; Hugging Face rotate-half convention.
-  at::Tensor cos = rope_cos_.index_select(0, positions).unsqueeze(1);
-  at::Tensor sin = rope_sin_.index_select(0, positions).unsqueeze(1);
-  const int64_t half = config_.head_dim / 2;
-  at::Tensor rotated =
-      at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
-  return x * cos + rotated * sin;
+void TransformerModel::PrepareRope(Work& w) const {
+  if (config_.architecture != Architecture::kLlama) return;
+  w.cos = rope_cos_.index_select(0, w.positions).unsqueeze(1);
+  w.sin = rope_sin_.index_select(0, w.positions).unsqueeze(1);
 }
 
 at::Tensor TransformerModel::Attention(int64_t layer, Work& w,
@@ -346,8 +369,13 @@ at::Tensor TransformerModel::Attention(int64_t layer, Work& w,
   at::Tensor v =
       qkv.narrow(1, (heads + kv_heads) * d, kv_heads * d).view({rows, kv_heads, d});
   if (config_.architecture == Architecture::kLlama) {
-    q = ApplyRope(q, w.positions);
-    k = ApplyRope(k, w.positions);
+    // RoPE (Hugging Face rotate-half): x * cos + rotate_half(x) * sin, with
+    // rotate_half(x) computed by the fused projection.
+    const int64_t rotated = (heads + 2 * kv_heads) * d;
+    at::Tensor q_rot = qkv.narrow(1, rotated, heads * d).view({rows, heads, d});
+    at::Tensor k_rot = qkv.narrow(1, rotated + heads * d, kv_heads * d).view({rows, kv_heads, d});
+    q = q * w.cos + q_rot * w.sin;
+    k = k * w.cos + k_rot * w.sin;
   }
   SequenceKvCache& cache = *w.sequence->cache;
   cache.Write(layer, w.start, k.transpose(0, 1), v.transpose(0, 1));
@@ -387,6 +415,7 @@ void TransformerModel::RunLayer(int64_t layer, std::vector<Work*>& active) {
            w->positions});
       w->start = w->reused_start;
       w->reused = at::Tensor();
+      PrepareRope(*w);
     }
   }
   std::vector<at::Tensor> parts;

@@ -69,7 +69,8 @@ class TransformerModel : public Model {
   at::Tensor Norm(const at::Tensor& x, const at::Tensor& weight,
                   const at::Tensor& bias) const;
   at::Tensor Embed(const Work& work) const;
-  at::Tensor ApplyRope(const at::Tensor& x, const at::Tensor& positions) const;
+  // cos/sin [rows, 1, head_dim] of a work's positions (computed once per pass).
+  void PrepareRope(Work& work) const;
 
   ModelConfig config_;
   TransformerWeights weights_;
