@@ -36,6 +36,9 @@ class TargetBackend {
   // Per-item failures come back as the status.
   virtual absl::StatusOr<TimedVerify> Verify(const VerifyItem& item) = 0;
   virtual absl::StatusOr<TimedDraft> DraftEarlyExit(const EarlyExitItem& item) = 0;
+  // Beam search: next-token candidates without committing; and session forks.
+  virtual absl::StatusOr<std::vector<sampling::TokenLogprob>> Score(const ScoreItem& item) = 0;
+  virtual absl::StatusOr<SessionId> Fork(SessionId session, int64_t length) = 0;
   virtual void Close(SessionId session) = 0;
 };
 

@@ -1,5 +1,6 @@
 #include "decoding/engines.h"
 
+#include <cmath>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -165,6 +166,77 @@ std::vector<DraftOutcome> TargetEngine::DraftEarlyExit(
   }
   std::vector<DraftOutcome> drafted = RunDraftSteps(model, jobs);
   for (size_t k = 0; k < jobs.size(); ++k) out[job_item[k]] = std::move(drafted[k]);
+  return out;
+}
+
+std::vector<ScoreOutcome> TargetEngine::Score(absl::Span<const ScoreItem> items) {
+  model::Model& model = sessions_.model();
+  std::vector<ScoreOutcome> out(items.size());
+  std::vector<EngineSession*> session(items.size(), nullptr);
+  std::vector<std::vector<int64_t>> feeds(items.size());
+  std::vector<size_t> in_batch;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (items[i].top_n < 1) {
+      out[i].status = absl::InvalidArgumentError("top_n must be >= 1");
+      continue;
+    }
+    absl::StatusOr<EngineSession*> s = sessions_.Find(items[i].session);
+    if (!s.ok()) {
+      out[i].status = s.status();
+      continue;
+    }
+    session[i] = *s;
+    if (absl::Status st = (*s)->ApplySync(items[i].sync); !st.ok()) {
+      out[i].status = st;
+      continue;
+    }
+    absl::StatusOr<std::vector<int64_t>> feed = (*s)->CatchUp(model);
+    if (!feed.ok()) {
+      out[i].status = feed.status();
+      continue;
+    }
+    feeds[i] = *std::move(feed);
+    feeds[i].push_back((*s)->committed.back());
+    if (absl::Status st = CheckFeed(model, **s, feeds[i], 0); !st.ok()) {
+      out[i].status = st;
+      continue;
+    }
+    in_batch.push_back(i);
+  }
+  std::vector<model::ForwardRequest> batch;
+  for (size_t i : in_batch) batch.push_back({session[i]->sequence, feeds[i], 0, false});
+  if (batch.empty()) return out;
+  absl::StatusOr<std::vector<at::Tensor>> logits = model.Forward(batch);
+  for (size_t k = 0; k < in_batch.size(); ++k) {
+    const size_t i = in_batch[k];
+    if (!logits.ok()) {
+      out[i].status = logits.status();
+      continue;
+    }
+    EngineSession& s = *session[i];
+    s.cached = s.committed;
+    sampling::SamplingParams greedy = s.selector->params();
+    greedy.temperature = 0;  // beam scores: penalties only, no warpers
+    auto selector = sampling::TokenSelector::Create(greedy);
+    if (!selector.ok()) {
+      out[i].status = selector.status();
+      continue;
+    }
+    const std::vector<sampling::TokenHistory> h = {{s.committed, s.prompt_length}};
+    absl::StatusOr<at::Tensor> processed = (*selector)->Process(h, (*logits)[k]);
+    if (!processed.ok()) {
+      out[i].status = processed.status();
+      continue;
+    }
+    at::Tensor log_probs = (*processed)[0].log_softmax(-1);
+    const int64_t n = std::min<int64_t>(items[i].top_n, log_probs.size(0));
+    auto [values, ids] = log_probs.topk(n);
+    for (int64_t j = 0; j < n; ++j) {
+      const double lp = values[j].item<double>();
+      if (!std::isfinite(lp)) break;
+      out[i].candidates.push_back({ids[j].item<int64_t>(), lp});
+    }
+  }
   return out;
 }
 

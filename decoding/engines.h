@@ -36,6 +36,19 @@ struct EarlyExitItem {
   int64_t exit_layer = 0;  // 0: the model's default early-exit layer.
 };
 
+struct ScoreItem {
+  SessionId session = 0;
+  SequenceSync sync;
+  int top_n = 1;  // Candidates to return, >= 1.
+};
+
+struct ScoreOutcome {
+  absl::Status status;
+  // The top_n next tokens with their log-probabilities under the session's
+  // processors (penalties, constraints; no temperature), best first.
+  std::vector<sampling::TokenLogprob> candidates;
+};
+
 struct ProposeItem {
   SessionId session = 0;
   SequenceSync sync;
@@ -67,6 +80,17 @@ class TargetEngine {
   // Self-speculative drafting with the first exit_layer layers of the target,
   // sharing their KV cache with later full passes. Drafts are not committed.
   std::vector<DraftOutcome> DraftEarlyExit(absl::Span<const EarlyExitItem> items);
+
+  // Beam search support: the top next-token candidates after the synced
+  // sequence, committing nothing (the caller appends its choice with the next
+  // sync). All items run in one batched forward pass.
+  std::vector<ScoreOutcome> Score(absl::Span<const ScoreItem> items);
+
+  // A new session holding the first `length` committed tokens of `source`
+  // (its KV cache copied, not recomputed). NotFound / InvalidArgument.
+  absl::StatusOr<SessionId> Fork(SessionId source, int64_t length) {
+    return sessions_.Fork(source, length);
+  }
 
  private:
   SessionTable sessions_;

@@ -10,7 +10,21 @@ LocalTargetBackend::LocalTargetBackend(TargetEngine& engine,
       early_exit_([this](absl::Span<const EarlyExitItem> items) {
                     return engine_.DraftEarlyExit(items);
                   },
-                  options, &engine_mutex_) {}
+                  options, &engine_mutex_),
+      score_([this](absl::Span<const ScoreItem> items) { return engine_.Score(items); }, options,
+             &engine_mutex_) {}
+
+absl::StatusOr<std::vector<sampling::TokenLogprob>> LocalTargetBackend::Score(
+    const ScoreItem& item) {
+  ScoreOutcome outcome = score_.Run(item);
+  if (!outcome.status.ok()) return outcome.status;
+  return outcome.candidates;
+}
+
+absl::StatusOr<SessionId> LocalTargetBackend::Fork(SessionId session, int64_t length) {
+  std::lock_guard<std::mutex> lock(engine_mutex_);
+  return engine_.Fork(session, length);
+}
 
 model::ModelInfo LocalTargetBackend::Info() {
   std::lock_guard<std::mutex> lock(engine_mutex_);

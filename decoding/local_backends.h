@@ -21,6 +21,8 @@ class LocalTargetBackend : public TargetBackend {
                                  const SessionOptions& options) override;
   absl::StatusOr<TimedVerify> Verify(const VerifyItem& item) override;
   absl::StatusOr<TimedDraft> DraftEarlyExit(const EarlyExitItem& item) override;
+  absl::StatusOr<std::vector<sampling::TokenLogprob>> Score(const ScoreItem& item) override;
+  absl::StatusOr<SessionId> Fork(SessionId session, int64_t length) override;
   void Close(SessionId session) override;
 
   int64_t verify_batches() const { return verify_.batches_run(); }
@@ -31,6 +33,7 @@ class LocalTargetBackend : public TargetBackend {
   std::mutex engine_mutex_;
   Batcher<VerifyItem, VerifyOutcome> verify_;
   Batcher<EarlyExitItem, DraftOutcome> early_exit_;
+  Batcher<ScoreItem, ScoreOutcome> score_;
 };
 
 class LocalDraftBackend : public DraftBackend {

@@ -1,5 +1,6 @@
 #include "decoding/session_table.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -37,6 +38,42 @@ absl::StatusOr<EngineSession*> SessionTable::Find(SessionId id) {
         absl::StrCat("unknown session ", id, " (closed or expired)"));
   }
   return it->second.get();
+}
+
+absl::StatusOr<SessionId> SessionTable::Fork(SessionId source, int64_t length) {
+  absl::StatusOr<EngineSession*> src = Find(source);
+  if (!src.ok()) return src.status();
+  const EngineSession& s = **src;
+  if (length < s.prompt_length || length > static_cast<int64_t>(s.committed.size())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "fork length ", length, " must be in [prompt length ", s.prompt_length, ", ",
+        s.committed.size(), "]"));
+  }
+  if (max_sessions_ > 0 && static_cast<int64_t>(sessions_.size()) >= max_sessions_) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "all ", max_sessions_, " sessions are in use; retry later"));
+  }
+  const SessionId id = next_id_++;
+  // Keep the cache positions that are committed tokens of the copy.
+  const int64_t cached = std::min<int64_t>({static_cast<int64_t>(s.cached.size()), length - 1,
+                                            model_.Length(s.sequence)});
+  if (absl::Status st = model_.Fork(s.sequence, id, cached); !st.ok()) return st;
+  auto copy = std::make_unique<EngineSession>();
+  copy->sequence = id;
+  copy->committed.assign(s.committed.begin(), s.committed.begin() + length);
+  copy->prompt_length = s.prompt_length;
+  copy->cached.assign(s.cached.begin(), s.cached.begin() + cached);
+  auto selector = sampling::TokenSelector::Create(s.selector->params());
+  if (!selector.ok()) {
+    model_.Release(id);
+    return selector.status();
+  }
+  copy->selector = *std::move(selector);
+  copy->rng = std::make_unique<sampling::Rng>(*s.rng);
+  copy->draft_rng = std::make_unique<sampling::Rng>(*s.draft_rng);
+  copy->top_logprobs = s.top_logprobs;
+  sessions_.emplace(id, std::move(copy));
+  return id;
 }
 
 absl::Status SessionTable::Close(SessionId id) {

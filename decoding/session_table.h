@@ -28,6 +28,10 @@ class SessionTable {
   // NotFound for an unknown (closed or expired) session.
   absl::StatusOr<EngineSession*> Find(SessionId id);
 
+  // A copy of `source` cut to its first `length` committed tokens; the KV
+  // cache is copied (Model::Fork), never recomputed.
+  absl::StatusOr<SessionId> Fork(SessionId source, int64_t length);
+
   absl::Status Close(SessionId id);
   int64_t size() const { return sessions_.size(); }
   model::Model& model() { return model_; }

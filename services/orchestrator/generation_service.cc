@@ -1,8 +1,10 @@
 #include "services/orchestrator/generation_service.h"
 
+#include <algorithm>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "decoding/backend_beam_search.h"
 #include "sampling/rng.h"
 #include "services/common/convert.h"
 #include "services/common/status.h"
@@ -19,6 +21,7 @@ struct GenerationServiceImpl::SequenceOutput {
   std::string text;
   std::optional<std::string> matched_stop;
   int64_t prompt_tokens = 0;
+  std::optional<double> score;  // Beam search.
 };
 
 namespace {
@@ -95,8 +98,66 @@ absl::StatusOr<ValidatedGeneration> GenerationServiceImpl::Validate(
                           backends_.eos_token_ids, tokenizer_, limits_);
 }
 
+absl::StatusOr<std::vector<GenerationServiceImpl::SequenceOutput>> GenerationServiceImpl::RunBeams(
+    const ValidatedGeneration& v, const ChunkFn& on_chunk) {
+  std::vector<std::vector<SequenceOutput>> per_prompt(v.prompts.size());
+  std::vector<absl::Status> status(v.prompts.size());
+  std::vector<std::thread> threads;
+  const uint64_t replica = next_replica_++;
+  for (size_t p = 0; p < v.prompts.size(); ++p) {
+    threads.emplace_back([&, p] {
+      const absl::Time start = absl::Now();
+      decoding::BackendBeamSearchRequest r{v.prompts[p], v.base.session, v.beam};
+      auto hypotheses = decoding::RunBackendBeamSearch(
+          r, *backends_.targets[(replica + p) % backends_.targets.size()]);
+      if (!hypotheses.ok()) {
+        status[p] = hypotheses.status();
+        return;
+      }
+      for (size_t i = 0; i < hypotheses->size(); ++i) {
+        SequenceOutput o;
+        o.prompt_index = p;
+        o.sequence_index = i;
+        o.prompt_tokens = v.prompts[p].size();
+        o.score = (*hypotheses)[i].score;
+        std::vector<int32_t> ids((*hypotheses)[i].tokens.begin(), (*hypotheses)[i].tokens.end());
+        for (int64_t t : (*hypotheses)[i].tokens) {
+          sampling::StepResult step;
+          step.token = t;
+          o.result.tokens.push_back(step);
+        }
+        const bool eos = !ids.empty() &&
+                         std::find(v.beam.eos_token_ids.begin(), v.beam.eos_token_ids.end(),
+                                   ids.back()) != v.beam.eos_token_ids.end();
+        o.result.finish = eos ? decoding::FinishReason::kEos : decoding::FinishReason::kLength;
+        o.result.total_time = absl::Now() - start;
+        o.result.time_to_first_token = o.result.total_time;
+        absl::StatusOr<std::string> text = tokenizer_.Decode(ids);
+        o.text = text.ok() ? *text : "";
+        if (on_chunk) {
+          v1::StreamChunk chunk;
+          chunk.set_prompt_index(o.prompt_index);
+          chunk.set_sequence_index(o.sequence_index);
+          chunk.set_text_delta(o.text);
+          for (int64_t t : (*hypotheses)[i].tokens) chunk.add_tokens()->set_token_id(t);
+          on_chunk(chunk);
+        }
+        per_prompt[p].push_back(std::move(o));
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::vector<SequenceOutput> outputs;
+  for (size_t p = 0; p < v.prompts.size(); ++p) {
+    if (!status[p].ok()) return status[p];
+    for (auto& o : per_prompt[p]) outputs.push_back(std::move(o));
+  }
+  return outputs;
+}
+
 absl::StatusOr<std::vector<GenerationServiceImpl::SequenceOutput>> GenerationServiceImpl::RunAll(
     const ValidatedGeneration& v, grpc::ServerContext* context, const ChunkFn& on_chunk) {
+  if (v.beam_search) return RunBeams(v, on_chunk);
   const int per_prompt = v.num_return_sequences;
   const size_t total = v.prompts.size() * per_prompt;
   std::vector<SequenceOutput> outputs(total);
@@ -200,6 +261,7 @@ grpc::Status GenerationServiceImpl::Generate(grpc::ServerContext* context,
     seq->set_finish_reason(ToProto(o.result.finish));
     if (o.matched_stop) seq->set_matched_stop_string(*o.matched_stop);
     seq->set_seed(o.seed);
+    if (o.score) seq->set_score(*o.score);
     FillStats(o.result, o.prompt_tokens, v->base.speculation.mode, v->include_speculation_stats,
               seq->mutable_stats());
     total.tokens.insert(total.tokens.end(), o.result.tokens.begin(), o.result.tokens.end());
@@ -249,6 +311,7 @@ grpc::Status GenerationServiceImpl::GenerateStream(
     end->set_finish_reason(ToProto(o.result.finish));
     if (o.matched_stop) end->set_matched_stop_string(*o.matched_stop);
     end->set_seed(o.seed);
+    if (o.score) end->set_score(*o.score);
     FillStats(o.result, o.prompt_tokens, v->base.speculation.mode, v->include_speculation_stats,
               end->mutable_stats());
     writer->Write(message);

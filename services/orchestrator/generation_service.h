@@ -46,6 +46,8 @@ class GenerationServiceImpl final : public v1::GenerationService::Service {
                                                const v1::GenerationConfig& config);
   // Runs every sequence of the request; `on_chunk` (may be null) gets each
   // sequence's text deltas as they are produced (serialized by the caller).
+  absl::StatusOr<std::vector<SequenceOutput>> RunBeams(const ValidatedGeneration& v,
+                                                       const ChunkFn& on_chunk);
   absl::StatusOr<std::vector<SequenceOutput>> RunAll(const ValidatedGeneration& v,
                                                      grpc::ServerContext* context,
                                                      const ChunkFn& on_chunk);

@@ -153,6 +153,42 @@ absl::StatusOr<decoding::TimedDraft> RemoteTargetBackend::DraftEarlyExit(
   return out;
 }
 
+absl::StatusOr<std::vector<sampling::TokenLogprob>> RemoteTargetBackend::Score(
+    const decoding::ScoreItem& item) {
+  v1::DecodeRequest request;
+  v1::DecodeItem* wire = request.add_items();
+  wire->set_session_id(item.session);
+  ToProto(item.sync, wire->mutable_sync());
+  wire->set_score_only(true);
+  wire->set_top_logprobs(item.top_n);
+  grpc::ClientContext context;
+  Prepare(context);
+  v1::DecodeResponse response;
+  grpc::Status s = stub_->Decode(&context, request, &response);
+  if (!s.ok()) return FromGrpcStatus(s);
+  if (response.results_size() != 1) return absl::InternalError("Decode returned no result");
+  if (absl::Status st = FromItemStatus(response.results(0).status()); !st.ok()) return st;
+  std::vector<sampling::TokenLogprob> out;
+  for (const v1::TokenLogprob& c : response.results(0).candidates()) {
+    out.push_back({static_cast<int64_t>(c.token_id()), c.logprob()});
+  }
+  return out;
+}
+
+absl::StatusOr<decoding::SessionId> RemoteTargetBackend::Fork(decoding::SessionId session,
+                                                              int64_t length) {
+  v1::ForkSessionRequest request;
+  request.set_source_session_id(session);
+  request.set_length(length);
+  request.set_request_id(options_.request_id);
+  grpc::ClientContext context;
+  Prepare(context);
+  v1::ForkSessionResponse response;
+  grpc::Status s = stub_->ForkSession(&context, request, &response);
+  if (!s.ok()) return FromGrpcStatus(s);
+  return response.session_id();
+}
+
 void RemoteTargetBackend::Close(decoding::SessionId session) {
   v1::CloseSessionRequest request;
   request.set_session_id(session);

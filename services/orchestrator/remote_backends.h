@@ -36,6 +36,8 @@ class RemoteTargetBackend : public decoding::TargetBackend {
                                            const decoding::SessionOptions& options) override;
   absl::StatusOr<decoding::TimedVerify> Verify(const decoding::VerifyItem& item) override;
   absl::StatusOr<decoding::TimedDraft> DraftEarlyExit(const decoding::EarlyExitItem& item) override;
+  absl::StatusOr<std::vector<sampling::TokenLogprob>> Score(const decoding::ScoreItem& item) override;
+  absl::StatusOr<decoding::SessionId> Fork(decoding::SessionId session, int64_t length) override;
   void Close(decoding::SessionId session) override;
   std::vector<int64_t> eos_token_ids();
 

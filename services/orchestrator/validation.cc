@@ -135,10 +135,29 @@ absl::StatusOr<ValidatedGeneration> ValidateGenerate(
                    absl::StrCat("in [1, ", limits.max_return_sequences, "]"), n);
   }
   v.num_return_sequences = n;
-  if (config.beam_search().num_beams() > 1) {
-    return absl::UnimplementedError(
-        "`config.beam_search.num_beams` > 1 is not served by the orchestrator yet; use the "
-        "`generate` CLI (in-process beam search) or num_beams <= 1");
+  const v1::BeamSearchParams& beam = config.beam_search();
+  if (beam.num_beams() > 1) {
+    if (beam.num_beams() > 16) {
+      return Invalid("config.beam_search.num_beams", "in [1, 16]", beam.num_beams());
+    }
+    if (n > static_cast<int>(beam.num_beams())) {
+      return Invalid("config.num_return_sequences",
+                     absl::StrCat("in [1, num_beams=", beam.num_beams(), "] with beam search"), n);
+    }
+    const auto mode = config.speculation().mode();
+    if (mode != v1::SPECULATION_MODE_UNSPECIFIED && mode != v1::SPECULATION_MODE_OFF) {
+      return absl::InvalidArgumentError(
+          "`config.speculation.mode` must be OFF or unset with beam search (num_beams > 1)");
+    }
+    v.beam_search = true;
+    v.beam.num_beams = beam.num_beams();
+    v.beam.num_return_sequences = n;
+    v.beam.length_penalty = beam.has_length_penalty() ? beam.length_penalty() : 1.0;
+    v.beam.early_stopping = beam.early_stopping() == v1::EARLY_STOPPING_TRUE
+                                ? sampling::EarlyStopping::kTrue
+                            : beam.early_stopping() == v1::EARLY_STOPPING_NEVER
+                                ? sampling::EarlyStopping::kNever
+                                : sampling::EarlyStopping::kHeuristic;
   }
   absl::StatusOr<sampling::SamplingParams> params = FromProto(config.sampling());
   if (!params.ok()) return params.status();
@@ -206,6 +225,14 @@ absl::StatusOr<ValidatedGeneration> ValidateGenerate(
   if (absl::Status s = ValidateSpeculation(config.speculation(), target, limits, v.base.speculation);
       !s.ok()) {
     return s;
+  }
+  if (v.beam_search) {
+    v.base.speculation.mode = decoding::SpeculationMode::kOff;
+    v.beam.eos_token_ids = eos;
+    v.beam.max_new_tokens = max_new;
+    if (absl::Status s = sampling::ValidateBeamSearchOptions(v.beam); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("`config.beam_search`: ", s.message()));
+    }
   }
   return v;
 }

@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "decoding/generator.h"
+#include "sampling/beam_search.h"
 #include "model/model.h"
 #include "proto/tandem/v1/generation_service.pb.h"
 #include "tokenizer/tokenizer.h"
@@ -39,13 +40,16 @@ struct ValidatedGeneration {
   bool logprobs = false;
   int top_logprobs = 0;
   bool include_speculation_stats = false;
+  // num_beams > 1: beam search (no speculation); num_return_sequences then
+  // counts hypotheses of one search per prompt.
+  bool beam_search = false;
+  sampling::BeamSearchOptions beam;
 };
 
 // INVALID_ARGUMENT naming the field and the allowed range for every
 // violation (out-of-range sampling values, token ids outside the vocabulary,
 // prompts longer than the context, empty prompts, oversized batches, draft
-// length out of range, beam search with speculation...); UNIMPLEMENTED for
-// beam search (not served over the services yet).
+// length out of range, beam search combined with speculation...).
 absl::StatusOr<ValidatedGeneration> ValidateGenerate(
     const std::string& request_id, const google::protobuf::RepeatedPtrField<v1::Prompt>& prompts,
     const v1::GenerationConfig& config, const model::ModelInfo& target,

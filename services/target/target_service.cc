@@ -27,12 +27,16 @@ TargetServiceImpl::TargetServiceImpl(const ModelServerOptions& options, model::M
             return engine_.DraftEarlyExit(items);
           },
           batch, &engine_mutex());
+  score_ = std::make_unique<decoding::Batcher<decoding::ScoreItem, decoding::ScoreOutcome>>(
+      [this](absl::Span<const decoding::ScoreItem> items) { return engine_.Score(items); },
+      batch, &engine_mutex());
 }
 
 TargetServiceImpl::~TargetServiceImpl() {
   StopReaper();
   verify_.reset();
   early_exit_.reset();
+  score_.reset();
 }
 
 grpc::Status TargetServiceImpl::OpenSession(grpc::ServerContext*,
@@ -41,10 +45,20 @@ grpc::Status TargetServiceImpl::OpenSession(grpc::ServerContext*,
   return DoOpen(*request, response);
 }
 
-grpc::Status TargetServiceImpl::ForkSession(grpc::ServerContext*, const v1::ForkSessionRequest*,
-                                            v1::ForkSessionResponse*) {
-  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                      "ForkSession is not implemented by this server yet");
+grpc::Status TargetServiceImpl::ForkSession(grpc::ServerContext*,
+                                            const v1::ForkSessionRequest* request,
+                                            v1::ForkSessionResponse* response) {
+  absl::StatusOr<decoding::SessionId> id;
+  {
+    std::lock_guard<std::mutex> lock(engine_mutex());
+    id = engine_.Fork(request->source_session_id(), request->length());
+  }
+  if (!id.ok()) return ToGrpcStatus(id.status());
+  if (grpc::Status s = CheckItems({*id}); !s.ok()) return s;  // starts its lease
+  response->set_session_id(*id);
+  response->set_sequence_length(request->length());
+  ToProto(options().session_ttl, response->mutable_ttl());
+  return grpc::Status::OK;
 }
 
 grpc::Status TargetServiceImpl::Verify(grpc::ServerContext*, const v1::VerifyRequest* request,
@@ -96,20 +110,31 @@ grpc::Status TargetServiceImpl::Decode(grpc::ServerContext*, const v1::DecodeReq
   std::vector<uint64_t> ids;
   for (const auto& item : request->items()) ids.push_back(item.session_id());
   if (grpc::Status s = CheckItems(ids); !s.ok()) return s;
-  std::vector<std::future<decoding::VerifyOutcome>> futures;
-  for (const v1::DecodeItem& item : request->items()) {
-    futures.push_back(verify_->Submit({item.session_id(), FromProto(item.sync()), {}}));
+  // score_only items (beam search) and plain steps go to their own batchers.
+  std::vector<std::future<decoding::VerifyOutcome>> steps(request->items_size());
+  std::vector<std::future<decoding::ScoreOutcome>> scores(request->items_size());
+  for (int i = 0; i < request->items_size(); ++i) {
+    const v1::DecodeItem& item = request->items(i);
+    if (item.score_only()) {
+      const int top_n = item.has_top_logprobs() ? item.top_logprobs() : 1;
+      scores[i] = score_->Submit({item.session_id(), FromProto(item.sync()), std::min(top_n, 64)});
+    } else {
+      steps[i] = verify_->Submit({item.session_id(), FromProto(item.sync()), {}});
+    }
   }
   for (int i = 0; i < request->items_size(); ++i) {
     v1::DecodeResult* result = response->add_results();
     if (request->items(i).score_only()) {
-      // Scoring without committing needs the beam-search path (not yet served).
-      futures[i].wait();
-      ToItemStatus(absl::UnimplementedError("score_only decoding is not implemented yet"),
-                   result->mutable_status());
+      decoding::ScoreOutcome outcome = scores[i].get();
+      ToItemStatus(outcome.status, result->mutable_status());
+      for (const auto& c : outcome.candidates) {
+        v1::TokenLogprob* t = result->add_candidates();
+        t->set_token_id(c.token);
+        t->set_logprob(static_cast<float>(c.logprob));
+      }
       continue;
     }
-    decoding::VerifyOutcome outcome = futures[i].get();
+    decoding::VerifyOutcome outcome = steps[i].get();
     ToItemStatus(outcome.status, result->mutable_status());
     if (!outcome.status.ok()) continue;
     const sampling::StepResult& step = outcome.result.emitted.front();

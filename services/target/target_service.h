@@ -39,6 +39,7 @@ class TargetServiceImpl final : public v1::TargetService::Service,
   decoding::TargetEngine engine_;
   std::unique_ptr<decoding::Batcher<decoding::VerifyItem, decoding::VerifyOutcome>> verify_;
   std::unique_ptr<decoding::Batcher<decoding::EarlyExitItem, decoding::DraftOutcome>> early_exit_;
+  std::unique_ptr<decoding::Batcher<decoding::ScoreItem, decoding::ScoreOutcome>> score_;
 };
 
 }  // namespace tandem::services

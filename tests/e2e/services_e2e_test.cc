@@ -235,7 +235,26 @@ TEST_F(ServicesE2eTest, InvalidRequestsNameTheFieldAndRange) {
   expect_invalid(r, "prompts");
   r = base;
   r.mutable_config()->mutable_beam_search()->set_num_beams(2);
-  EXPECT_EQ(c.Generate(r).status().code(), absl::StatusCode::kUnimplemented);
+  expect_invalid(r, "speculation.mode");  // beam search runs without speculation
+  ExpectReleased();
+}
+
+TEST_F(ServicesE2eTest, BeamSearchReturnsScoredHypothesesAndReleasesSessions) {
+  client::GenerateOptions o = Greedy({kPrompts[1]}, "off", 0);
+  o.max_new_tokens = 12;
+  o.num_return_sequences = 3;
+  v1::GenerateRequest r = *client::BuildRequest(o);
+  r.mutable_config()->mutable_beam_search()->set_num_beams(4);
+  client::TandemClient c(cluster_->address());
+  auto response = c.Generate(r);
+  ASSERT_TRUE(response.ok()) << response.status();
+  ASSERT_EQ(response->sequences_size(), 3);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(response->sequences(i).has_score());
+    if (i > 0) EXPECT_GE(response->sequences(i - 1).score(), response->sequences(i).score());
+    EXPECT_FALSE(response->sequences(i).text().empty());
+  }
+  EXPECT_NE(Ids(response->sequences(0)), Ids(response->sequences(1)));
   ExpectReleased();
 }
 
