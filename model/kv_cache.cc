@@ -1,6 +1,7 @@
 #include "model/kv_cache.h"
 
 #include <algorithm>
+#include <cstring>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -39,6 +40,26 @@ SequenceKvCache::SequenceKvCache(const KvCacheShape& shape, at::Tensor keys,
 void SequenceKvCache::Write(int64_t layer, int64_t start, const at::Tensor& k,
                             const at::Tensor& v) {
   const int64_t count = k.size(1);
+  if (keys_.device().is_cpu() && k.device().is_cpu() && k.stride(2) == 1 && v.stride(2) == 1 &&
+      k.scalar_type() == keys_.scalar_type() && v.scalar_type() == keys_.scalar_type()) {
+    // One strided row copy per (head, position): no per-call dispatch.
+    const int64_t d = shape_.head_dim, cap = shape_.capacity;
+    const size_t bytes = d * keys_.element_size();
+    char* kd = static_cast<char*>(keys_.data_ptr());
+    char* vd = static_cast<char*>(values_.data_ptr());
+    const char* ks = static_cast<const char*>(k.data_ptr());
+    const char* vs = static_cast<const char*>(v.data_ptr());
+    const int64_t elem = keys_.element_size();
+    for (int64_t h = 0; h < shape_.num_kv_heads; ++h) {
+      for (int64_t r = 0; r < count; ++r) {
+        const int64_t dst = ((layer * shape_.num_kv_heads + h) * cap + start + r) * d * elem;
+        std::memcpy(kd + dst, ks + (h * k.stride(0) + r * k.stride(1)) * elem, bytes);
+        std::memcpy(vd + dst, vs + (h * v.stride(0) + r * v.stride(1)) * elem, bytes);
+      }
+    }
+    lengths_[layer] = start + count;
+    return;
+  }
   keys_[layer].narrow(1, start, count).copy_(k);
   values_[layer].narrow(1, start, count).copy_(v);
   lengths_[layer] = start + count;

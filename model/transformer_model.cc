@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
+#include "model/cpu_kernels.h"
 #include "absl/strings/str_cat.h"
 
 namespace tandem::model {
@@ -27,6 +28,10 @@ struct TransformerModel::Work {
 };
 
 namespace {
+
+// Up to this many new tokens per sequence, CPU attention runs as one fused
+// loop (decode and verify); longer prefills use batched matmuls.
+constexpr int64_t kFusedAttentionRows = 16;
 
 // Rows of rotate_half(W x) = R W x for each head of a [heads * d, H] matrix
 // (or [heads * d] bias): the second half of each head negated, then the
@@ -345,6 +350,7 @@ at::Tensor TransformerModel::Norm(const at::Tensor& x, const at::Tensor& weight,
     return at::layer_norm(x, {config_.hidden_size}, weight, bias,
                           config_.norm_eps);
   }
+  if (cpu::Supported(x)) return cpu::RmsNorm(x, weight, config_.norm_eps);
   at::Tensor xf = x.to(at::kFloat);
   at::Tensor normed =
       xf * at::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + config_.norm_eps);
@@ -374,14 +380,22 @@ at::Tensor TransformerModel::Attention(int64_t layer, Work& w,
     const int64_t rotated = (heads + 2 * kv_heads) * d;
     at::Tensor q_rot = qkv.narrow(1, rotated, heads * d).view({rows, heads, d});
     at::Tensor k_rot = qkv.narrow(1, rotated + heads * d, kv_heads * d).view({rows, kv_heads, d});
-    q = q * w.cos + q_rot * w.sin;
-    k = k * w.cos + k_rot * w.sin;
+    if (cpu::Supported(q)) {
+      q = cpu::Rope(q, q_rot, w.cos, w.sin);
+      k = cpu::Rope(k, k_rot, w.cos, w.sin);
+    } else {
+      q = q * w.cos + q_rot * w.sin;
+      k = k * w.cos + k_rot * w.sin;
+    }
   }
   SequenceKvCache& cache = *w.sequence->cache;
   cache.Write(layer, w.start, k.transpose(0, 1), v.transpose(0, 1));
   const int64_t total = w.start + rows;
   at::Tensor keys = cache.Keys(layer, total);     // [kv, S, d]
   at::Tensor values = cache.Values(layer, total);  // [kv, S, d]
+  if (rows <= kFusedAttentionRows && cpu::Supported(keys) && q.stride(2) == 1) {
+    return cpu::Attention(q, keys, values, w.start, 1.0 / std::sqrt(static_cast<double>(d)));
+  }
   // Heads sharing a KV head are stacked: [kv, group * rows, d].
   at::Tensor qg = q.view({rows, kv_heads, group, d})
                       .permute({1, 2, 0, 3})
@@ -438,9 +452,10 @@ void TransformerModel::RunLayer(int64_t layer, std::vector<Work*>& active) {
   if (config_.architecture == Architecture::kLlama) {
     at::Tensor gate_up = at::linear(h, lw.up_weight);
     const int64_t inner = config_.intermediate_size;
-    mlp = at::linear(at::silu(gate_up.narrow(1, 0, inner)) *
-                         gate_up.narrow(1, inner, inner),
-                     lw.down_weight);
+    at::Tensor act = cpu::Supported(gate_up)
+                         ? cpu::SiluMul(gate_up)
+                         : at::silu(gate_up.narrow(1, 0, inner)) * gate_up.narrow(1, inner, inner);
+    mlp = at::linear(act, lw.down_weight);
   } else {
     mlp = at::linear(at::gelu(at::linear(h, lw.up_weight, lw.up_bias), "tanh"),
                      lw.down_weight, lw.down_bias);
