@@ -89,6 +89,23 @@ absl::Status TopPProcessor::Process(absl::Span<const TokenHistory> histories,
                                     at::Tensor& logits) const {
   if (absl::Status s = CheckLogitsShape(histories, logits); !s.ok()) return s;
   if (p_ >= 1.0) return absl::OkStatus();
+  // Fast path: the nucleus usually lies within the few hundred most likely
+  // tokens. Sorting only the top kCandidates gives the same kept set as a
+  // full sort whenever their mass reaches p in every row.
+  constexpr int64_t kCandidates = 256;
+  const int64_t vocab = logits.size(1);
+  if (vocab > kCandidates) {
+    auto [top_logits, top_index] = logits.topk(kCandidates, -1, /*largest=*/true, /*sorted=*/true);
+    at::Tensor top_probs = (top_logits - logits.logsumexp(-1, /*keepdim=*/true)).exp();
+    if (top_probs.sum(-1).min().item<double>() >= p_) {
+      at::Tensor before = top_probs.cumsum(-1) - top_probs;
+      at::Tensor keep = before < p_;
+      keep.select(1, 0).fill_(true);
+      at::Tensor kept_logits = top_logits.masked_fill(keep.logical_not(), kNegInf);
+      logits.fill_(kNegInf).scatter_(1, top_index, kept_logits);
+      return absl::OkStatus();
+    }
+  }
   auto [sorted_logits, sorted_index] =
       logits.sort(/*dim=*/-1, /*descending=*/true);
   KeepMassPrefix(sorted_logits.softmax(-1), sorted_index, p_, logits);

@@ -116,6 +116,31 @@ TEST(TopPTest, AlwaysKeepsTheMostLikelyToken) {
                           DoubleNear(0, kTol), DoubleNear(0, kTol)));
 }
 
+// Large vocabularies take the top-256 fast path; its kept set must equal a
+// full sort's (computed here directly on a peaked random distribution, and
+// on a flat one where the nucleus exceeds 256 tokens and the full sort runs).
+TEST(TopPTest, LargeVocabularyMatchesFullSort) {
+  at::Generator gen = at::detail::createCPUGenerator(3);
+  for (double spread : {4.0, 0.01}) {
+    at::Tensor logits = at::normal(0.0, spread, {3, 5000}, gen).to(at::kFloat);
+    auto top_p = TopPProcessor::Create(0.9);
+    ASSERT_TRUE(top_p.ok());
+    at::Tensor processed = logits.clone();
+    auto h = NoHistory(3);
+    ASSERT_TRUE((*top_p)->Process(h, processed).ok());
+    for (int r = 0; r < 3; ++r) {
+      auto [sorted, index] = logits[r].sort(-1, true);
+      at::Tensor probs = sorted.softmax(-1);
+      at::Tensor before = probs.cumsum(-1) - probs;
+      const int64_t kept = (before < 0.9).sum().item<int64_t>();
+      EXPECT_EQ(processed[r].isfinite().sum().item<int64_t>(), kept) << "spread " << spread;
+      for (int64_t i = 0; i < kept; ++i) {
+        EXPECT_TRUE(std::isfinite(processed[r][index[i].item<int64_t>()].item<float>()));
+      }
+    }
+  }
+}
+
 TEST(TopPTest, RejectsOutOfRange) {
   EXPECT_THAT(TopPProcessor::Create(0.0).status().message(),
               HasSubstr("top_p must be > 0 and <= 1"));
