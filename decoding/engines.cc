@@ -28,6 +28,31 @@ absl::Status CheckFeed(model::Model& model, const EngineSession& s,
   return absl::OkStatus();
 }
 
+// The shared first step of every engine call for one item: find the
+// session, apply the sync, bring the model's cache up to the committed
+// prefix, and return the tokens to run (catch-up, the pending token, then
+// `extra` such as drafted tokens), checked against the vocabulary and the
+// context (with `reserve` more positions to come).
+struct Prepared {
+  EngineSession* session = nullptr;
+  std::vector<int64_t> feed;
+};
+
+absl::StatusOr<Prepared> Prepare(SessionTable& sessions, model::Model& model, SessionId id,
+                                 const SequenceSync& sync, absl::Span<const int64_t> extra,
+                                 int64_t reserve) {
+  absl::StatusOr<EngineSession*> s = sessions.Find(id);
+  if (!s.ok()) return s.status();
+  if (absl::Status st = (*s)->ApplySync(sync); !st.ok()) return st;
+  absl::StatusOr<std::vector<int64_t>> feed = (*s)->CatchUp(model);
+  if (!feed.ok()) return feed.status();
+  Prepared p{*s, *std::move(feed)};
+  p.feed.push_back((*s)->committed.back());
+  p.feed.insert(p.feed.end(), extra.begin(), extra.end());
+  if (absl::Status st = CheckFeed(model, **s, p.feed, reserve); !st.ok()) return st;
+  return p;
+}
+
 }  // namespace
 
 std::vector<VerifyOutcome> TargetEngine::Verify(
@@ -40,35 +65,21 @@ std::vector<VerifyOutcome> TargetEngine::Verify(
   std::vector<model::ForwardRequest> batch;
   for (size_t i = 0; i < items.size(); ++i) {
     const VerifyItem& item = items[i];
-    absl::StatusOr<EngineSession*> s = sessions_.Find(item.session);
-    if (!s.ok()) {
-      out[i].status = s.status();
+    absl::StatusOr<Prepared> p =
+        Prepare(sessions_, model, item.session, item.sync, item.draft.tokens, 0);
+    if (!p.ok()) {
+      out[i].status = p.status();
       continue;
     }
-    session[i] = *s;
     if (item.draft.tokens.size() != item.draft.dists.size() &&
-        !(*s)->selector->params().greedy()) {
+        !p->session->selector->params().greedy()) {
       out[i].status = absl::InvalidArgumentError(absl::StrCat(
           "draft has ", item.draft.tokens.size(), " tokens but ",
           item.draft.dists.size(), " distributions"));
       continue;
     }
-    if (absl::Status st = (*s)->ApplySync(item.sync); !st.ok()) {
-      out[i].status = st;
-      continue;
-    }
-    absl::StatusOr<std::vector<int64_t>> feed = (*s)->CatchUp(model);
-    if (!feed.ok()) {
-      out[i].status = feed.status();
-      continue;
-    }
-    feeds[i] = *std::move(feed);
-    feeds[i].push_back((*s)->committed.back());
-    feeds[i].insert(feeds[i].end(), item.draft.tokens.begin(), item.draft.tokens.end());
-    if (absl::Status st = CheckFeed(model, **s, feeds[i], 0); !st.ok()) {
-      out[i].status = st;
-      continue;
-    }
+    session[i] = p->session;
+    feeds[i] = std::move(p->feed);
     in_batch.push_back(i);
   }
   for (size_t i : in_batch) {
@@ -137,31 +148,18 @@ std::vector<DraftOutcome> TargetEngine::DraftEarlyExit(
       out[i].status = absl::InvalidArgumentError("gamma must be >= 0");
       continue;
     }
-    absl::StatusOr<EngineSession*> s = sessions_.Find(item.session);
-    if (!s.ok()) {
-      out[i].status = s.status();
+    absl::StatusOr<EngineSession*> found = sessions_.Find(item.session);
+    if (found.ok() && model.DraftLength((*found)->sequence) > model.Length((*found)->sequence)) {
+      // Stale drafts of an earlier round are dropped before drafting anew.
+      (void)model.Truncate((*found)->sequence, model.Length((*found)->sequence));
+    }
+    absl::StatusOr<Prepared> p = Prepare(sessions_, model, item.session, item.sync, {}, item.gamma);
+    if (!p.ok()) {
+      out[i].status = p.status();
       continue;
     }
-    if (absl::Status st = (*s)->ApplySync(item.sync); !st.ok()) {
-      out[i].status = st;
-      continue;
-    }
-    // Stale drafts of an earlier round are dropped before drafting anew.
-    if (model.DraftLength((*s)->sequence) > model.Length((*s)->sequence)) {
-      (void)model.Truncate((*s)->sequence, model.Length((*s)->sequence));
-    }
-    absl::StatusOr<std::vector<int64_t>> feed = (*s)->CatchUp(model);
-    if (!feed.ok()) {
-      out[i].status = feed.status();
-      continue;
-    }
-    DraftJob job{*s, *std::move(feed), item.gamma, exit, (*s)->draft_rng.get()};
-    job.feed.push_back((*s)->committed.back());
-    if (absl::Status st = CheckFeed(model, **s, job.feed, item.gamma); !st.ok()) {
-      out[i].status = st;
-      continue;
-    }
-    jobs.push_back(std::move(job));
+    jobs.push_back(DraftJob{p->session, std::move(p->feed), item.gamma, exit,
+                            p->session->draft_rng.get()});
     job_item.push_back(i);
   }
   std::vector<DraftOutcome> drafted = RunDraftSteps(model, jobs);
@@ -180,27 +178,13 @@ std::vector<ScoreOutcome> TargetEngine::Score(absl::Span<const ScoreItem> items)
       out[i].status = absl::InvalidArgumentError("top_n must be >= 1");
       continue;
     }
-    absl::StatusOr<EngineSession*> s = sessions_.Find(items[i].session);
-    if (!s.ok()) {
-      out[i].status = s.status();
+    absl::StatusOr<Prepared> p = Prepare(sessions_, model, items[i].session, items[i].sync, {}, 0);
+    if (!p.ok()) {
+      out[i].status = p.status();
       continue;
     }
-    session[i] = *s;
-    if (absl::Status st = (*s)->ApplySync(items[i].sync); !st.ok()) {
-      out[i].status = st;
-      continue;
-    }
-    absl::StatusOr<std::vector<int64_t>> feed = (*s)->CatchUp(model);
-    if (!feed.ok()) {
-      out[i].status = feed.status();
-      continue;
-    }
-    feeds[i] = *std::move(feed);
-    feeds[i].push_back((*s)->committed.back());
-    if (absl::Status st = CheckFeed(model, **s, feeds[i], 0); !st.ok()) {
-      out[i].status = st;
-      continue;
-    }
+    session[i] = p->session;
+    feeds[i] = std::move(p->feed);
     in_batch.push_back(i);
   }
   std::vector<model::ForwardRequest> batch;
@@ -252,27 +236,13 @@ std::vector<DraftOutcome> DraftEngine::Propose(
       out[i].status = absl::InvalidArgumentError("gamma must be >= 0");
       continue;
     }
-    absl::StatusOr<EngineSession*> s = sessions_.Find(item.session);
-    if (!s.ok()) {
-      out[i].status = s.status();
+    absl::StatusOr<Prepared> p = Prepare(sessions_, model, item.session, item.sync, {}, item.gamma);
+    if (!p.ok()) {
+      out[i].status = p.status();
       continue;
     }
-    if (absl::Status st = (*s)->ApplySync(item.sync); !st.ok()) {
-      out[i].status = st;
-      continue;
-    }
-    absl::StatusOr<std::vector<int64_t>> feed = (*s)->CatchUp(model);
-    if (!feed.ok()) {
-      out[i].status = feed.status();
-      continue;
-    }
-    DraftJob job{*s, *std::move(feed), item.gamma, 0, (*s)->draft_rng.get()};
-    job.feed.push_back((*s)->committed.back());
-    if (absl::Status st = CheckFeed(model, **s, job.feed, item.gamma); !st.ok()) {
-      out[i].status = st;
-      continue;
-    }
-    jobs.push_back(std::move(job));
+    jobs.push_back(DraftJob{p->session, std::move(p->feed), item.gamma, 0,
+                            p->session->draft_rng.get()});
     job_item.push_back(i);
   }
   std::vector<DraftOutcome> drafted = RunDraftSteps(model, jobs);
