@@ -53,17 +53,20 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
   return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
 }
 
-RemoteTargetBackend::RemoteTargetBackend(std::shared_ptr<grpc::Channel> channel,
-                                         RemoteOptions options)
-    : stub_(v1::TargetService::NewStub(channel)), options_(std::move(options)) {}
+template <typename Service>
+RemoteSessions<Service>::RemoteSessions(std::shared_ptr<grpc::Channel> channel,
+                                        RemoteOptions options)
+    : stub_(Service::NewStub(channel)), options_(std::move(options)) {}
 
-void RemoteTargetBackend::Prepare(grpc::ClientContext& context) const {
+template <typename Service>
+void RemoteSessions<Service>::Prepare(grpc::ClientContext& context) const {
   context.set_deadline(std::chrono::system_clock::now() +
                        absl::ToChronoNanoseconds(options_.call_timeout));
   if (!options_.request_id.empty()) context.AddMetadata("x-request-id", options_.request_id);
 }
 
-absl::Status RemoteTargetBackend::Connect() {
+template <typename Service>
+absl::Status RemoteSessions<Service>::Connect() {
   grpc::ClientContext context;
   Prepare(context);
   context.set_wait_for_ready(true);
@@ -75,7 +78,8 @@ absl::Status RemoteTargetBackend::Connect() {
   return absl::OkStatus();
 }
 
-model::ModelInfo RemoteTargetBackend::Info() {
+template <typename Service>
+model::ModelInfo RemoteSessions<Service>::Info() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (info_) return *info_;
@@ -85,21 +89,36 @@ model::ModelInfo RemoteTargetBackend::Info() {
   return info_.value_or(model::ModelInfo{});
 }
 
-std::vector<int64_t> RemoteTargetBackend::eos_token_ids() {
+template <typename Service>
+std::vector<int64_t> RemoteSessions<Service>::eos_token_ids() {
   std::lock_guard<std::mutex> lock(mu_);
   return eos_;
 }
 
-absl::StatusOr<decoding::SessionId> RemoteTargetBackend::Open(
+template <typename Service>
+absl::StatusOr<decoding::SessionId> RemoteSessions<Service>::Open(
     const std::vector<int64_t>& prompt, const decoding::SessionOptions& options) {
   grpc::ClientContext context;
   Prepare(context);
   v1::OpenSessionResponse response;
-  grpc::Status s = stub_->OpenSession(&context, OpenRequest(prompt, options, options_.request_id),
-                                      &response);
+  grpc::Status s =
+      stub_->OpenSession(&context, OpenRequest(prompt, options, options_.request_id), &response);
   if (!s.ok()) return FromGrpcStatus(s);
   return response.session_id();
 }
+
+template <typename Service>
+void RemoteSessions<Service>::Close(decoding::SessionId session) {
+  v1::CloseSessionRequest request;
+  request.set_session_id(session);
+  grpc::ClientContext context;
+  Prepare(context);
+  v1::CloseSessionResponse response;
+  (void)stub_->CloseSession(&context, request, &response);
+}
+
+template class RemoteSessions<v1::TargetService>;
+template class RemoteSessions<v1::DraftService>;
 
 absl::StatusOr<decoding::TimedVerify> RemoteTargetBackend::Verify(
     const decoding::VerifyItem& item) {
@@ -109,9 +128,9 @@ absl::StatusOr<decoding::TimedVerify> RemoteTargetBackend::Verify(
   ToProto(item.sync, wire->mutable_sync());
   ToProto(item.draft, v1::DISTRIBUTION_ENCODING_UNSPECIFIED, wire->mutable_draft_tokens());
   grpc::ClientContext context;
-  Prepare(context);
+  remote_.Prepare(context);
   v1::VerifyResponse response;
-  grpc::Status s = stub_->Verify(&context, request, &response);
+  grpc::Status s = remote_.stub().Verify(&context, request, &response);
   if (!s.ok()) return FromGrpcStatus(s);
   if (response.results_size() != 1) {
     return absl::InternalError("Verify returned no result for its item");
@@ -137,9 +156,9 @@ absl::StatusOr<decoding::TimedDraft> RemoteTargetBackend::DraftEarlyExit(
   wire->set_num_draft_tokens(item.gamma);
   if (item.exit_layer > 0) wire->set_exit_layer(item.exit_layer);
   grpc::ClientContext context;
-  Prepare(context);
+  remote_.Prepare(context);
   v1::DraftEarlyExitResponse response;
-  grpc::Status s = stub_->DraftEarlyExit(&context, request, &response);
+  grpc::Status s = remote_.stub().DraftEarlyExit(&context, request, &response);
   if (!s.ok()) return FromGrpcStatus(s);
   if (response.results_size() != 1) {
     return absl::InternalError("DraftEarlyExit returned no result for its item");
@@ -162,9 +181,9 @@ absl::StatusOr<std::vector<sampling::TokenLogprob>> RemoteTargetBackend::Score(
   wire->set_score_only(true);
   wire->set_top_logprobs(item.top_n);
   grpc::ClientContext context;
-  Prepare(context);
+  remote_.Prepare(context);
   v1::DecodeResponse response;
-  grpc::Status s = stub_->Decode(&context, request, &response);
+  grpc::Status s = remote_.stub().Decode(&context, request, &response);
   if (!s.ok()) return FromGrpcStatus(s);
   if (response.results_size() != 1) return absl::InternalError("Decode returned no result");
   if (absl::Status st = FromItemStatus(response.results(0).status()); !st.ok()) return st;
@@ -180,62 +199,11 @@ absl::StatusOr<decoding::SessionId> RemoteTargetBackend::Fork(decoding::SessionI
   v1::ForkSessionRequest request;
   request.set_source_session_id(session);
   request.set_length(length);
-  request.set_request_id(options_.request_id);
+  request.set_request_id(remote_.request_id());
   grpc::ClientContext context;
-  Prepare(context);
+  remote_.Prepare(context);
   v1::ForkSessionResponse response;
-  grpc::Status s = stub_->ForkSession(&context, request, &response);
-  if (!s.ok()) return FromGrpcStatus(s);
-  return response.session_id();
-}
-
-void RemoteTargetBackend::Close(decoding::SessionId session) {
-  v1::CloseSessionRequest request;
-  request.set_session_id(session);
-  grpc::ClientContext context;
-  Prepare(context);
-  v1::CloseSessionResponse response;
-  (void)stub_->CloseSession(&context, request, &response);
-}
-
-RemoteDraftBackend::RemoteDraftBackend(std::shared_ptr<grpc::Channel> channel,
-                                       RemoteOptions options)
-    : stub_(v1::DraftService::NewStub(channel)), options_(std::move(options)) {}
-
-void RemoteDraftBackend::Prepare(grpc::ClientContext& context) const {
-  context.set_deadline(std::chrono::system_clock::now() +
-                       absl::ToChronoNanoseconds(options_.call_timeout));
-  if (!options_.request_id.empty()) context.AddMetadata("x-request-id", options_.request_id);
-}
-
-absl::Status RemoteDraftBackend::Connect() {
-  grpc::ClientContext context;
-  Prepare(context);
-  context.set_wait_for_ready(true);
-  absl::StatusOr<v1::GetModelInfoResponse> r = FetchInfo(*stub_, context);
-  if (!r.ok()) return r.status();
-  std::lock_guard<std::mutex> lock(mu_);
-  info_ = FromProto(r->model());
-  return absl::OkStatus();
-}
-
-model::ModelInfo RemoteDraftBackend::Info() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (info_) return *info_;
-  }
-  (void)Connect();
-  std::lock_guard<std::mutex> lock(mu_);
-  return info_.value_or(model::ModelInfo{});
-}
-
-absl::StatusOr<decoding::SessionId> RemoteDraftBackend::Open(
-    const std::vector<int64_t>& prompt, const decoding::SessionOptions& options) {
-  grpc::ClientContext context;
-  Prepare(context);
-  v1::OpenSessionResponse response;
-  grpc::Status s = stub_->OpenSession(&context, OpenRequest(prompt, options, options_.request_id),
-                                      &response);
+  grpc::Status s = remote_.stub().ForkSession(&context, request, &response);
   if (!s.ok()) return FromGrpcStatus(s);
   return response.session_id();
 }
@@ -248,9 +216,9 @@ absl::StatusOr<decoding::TimedDraft> RemoteDraftBackend::Propose(
   ToProto(item.sync, wire->mutable_sync());
   wire->set_num_draft_tokens(item.gamma);
   grpc::ClientContext context;
-  Prepare(context);
+  remote_.Prepare(context);
   v1::ProposeResponse response;
-  grpc::Status s = stub_->Propose(&context, request, &response);
+  grpc::Status s = remote_.stub().Propose(&context, request, &response);
   if (!s.ok()) return FromGrpcStatus(s);
   if (response.results_size() != 1) {
     return absl::InternalError("Propose returned no result for its item");
@@ -262,15 +230,6 @@ absl::StatusOr<decoding::TimedDraft> RemoteDraftBackend::Propose(
   out.draft = *std::move(draft);
   out.server_time = FromProto(response.server_time());
   return out;
-}
-
-void RemoteDraftBackend::Close(decoding::SessionId session) {
-  v1::CloseSessionRequest request;
-  request.set_session_id(session);
-  grpc::ClientContext context;
-  Prepare(context);
-  v1::CloseSessionResponse response;
-  (void)stub_->CloseSession(&context, request, &response);
 }
 
 }  // namespace tandem::services

@@ -23,52 +23,78 @@ struct RemoteOptions {
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
                                            int64_t max_message_bytes = 64 << 20);
 
-// decoding::TargetBackend over a TargetService. Thread-safe.
-class RemoteTargetBackend : public decoding::TargetBackend {
+// What the target and draft clients share: the stub, deadlines and request
+// id on every call, the cached ModelInfo, and session open/close (both
+// services have the same lifecycle RPCs). Thread-safe.
+template <typename Service>
+class RemoteSessions {
  public:
-  explicit RemoteTargetBackend(std::shared_ptr<grpc::Channel> channel,
-                               RemoteOptions options = {});
-  // Fetches ModelInfo once; Unavailable if the server cannot be reached.
-  absl::Status Connect();
+  RemoteSessions(std::shared_ptr<grpc::Channel> channel, RemoteOptions options);
 
-  model::ModelInfo Info() override;
-  absl::StatusOr<decoding::SessionId> Open(const std::vector<int64_t>& prompt,
-                                           const decoding::SessionOptions& options) override;
-  absl::StatusOr<decoding::TimedVerify> Verify(const decoding::VerifyItem& item) override;
-  absl::StatusOr<decoding::TimedDraft> DraftEarlyExit(const decoding::EarlyExitItem& item) override;
-  absl::StatusOr<std::vector<sampling::TokenLogprob>> Score(const decoding::ScoreItem& item) override;
-  absl::StatusOr<decoding::SessionId> Fork(decoding::SessionId session, int64_t length) override;
-  void Close(decoding::SessionId session) override;
+  // Fetches ModelInfo once (waiting for the server to come up); Unavailable
+  // if it cannot be reached within the call timeout.
+  absl::Status Connect();
+  model::ModelInfo Info();
   std::vector<int64_t> eos_token_ids();
+  absl::StatusOr<decoding::SessionId> Open(const std::vector<int64_t>& prompt,
+                                           const decoding::SessionOptions& options);
+  void Close(decoding::SessionId session);
+
+  // A context with the call deadline and the request id set.
+  void Prepare(grpc::ClientContext& context) const;
+  typename Service::Stub& stub() { return *stub_; }
+  const std::string& request_id() const { return options_.request_id; }
 
  private:
-  void Prepare(grpc::ClientContext& context) const;
-  std::unique_ptr<v1::TargetService::Stub> stub_;
+  std::unique_ptr<typename Service::Stub> stub_;
   RemoteOptions options_;
   std::mutex mu_;
   std::optional<model::ModelInfo> info_;
   std::vector<int64_t> eos_;
 };
 
+// decoding::TargetBackend over a TargetService. Thread-safe.
+class RemoteTargetBackend : public decoding::TargetBackend {
+ public:
+  explicit RemoteTargetBackend(std::shared_ptr<grpc::Channel> channel,
+                               RemoteOptions options = {})
+      : remote_(std::move(channel), std::move(options)) {}
+  absl::Status Connect() { return remote_.Connect(); }
+  std::vector<int64_t> eos_token_ids() { return remote_.eos_token_ids(); }
+
+  model::ModelInfo Info() override { return remote_.Info(); }
+  absl::StatusOr<decoding::SessionId> Open(const std::vector<int64_t>& prompt,
+                                           const decoding::SessionOptions& options) override {
+    return remote_.Open(prompt, options);
+  }
+  absl::StatusOr<decoding::TimedVerify> Verify(const decoding::VerifyItem& item) override;
+  absl::StatusOr<decoding::TimedDraft> DraftEarlyExit(const decoding::EarlyExitItem& item) override;
+  absl::StatusOr<std::vector<sampling::TokenLogprob>> Score(const decoding::ScoreItem& item) override;
+  absl::StatusOr<decoding::SessionId> Fork(decoding::SessionId session, int64_t length) override;
+  void Close(decoding::SessionId session) override { remote_.Close(session); }
+
+ private:
+  RemoteSessions<v1::TargetService> remote_;
+};
+
 // decoding::DraftBackend over a DraftService. Thread-safe.
 class RemoteDraftBackend : public decoding::DraftBackend {
  public:
   explicit RemoteDraftBackend(std::shared_ptr<grpc::Channel> channel,
-                              RemoteOptions options = {});
-  absl::Status Connect();
+                              RemoteOptions options = {})
+      : remote_(std::move(channel), std::move(options)) {}
+  absl::Status Connect() { return remote_.Connect(); }
 
-  model::ModelInfo Info() override;
+  model::ModelInfo Info() override { return remote_.Info(); }
   absl::StatusOr<decoding::SessionId> Open(const std::vector<int64_t>& prompt,
-                                           const decoding::SessionOptions& options) override;
+                                           const decoding::SessionOptions& options) override {
+    return remote_.Open(prompt, options);
+  }
   absl::StatusOr<decoding::TimedDraft> Propose(const decoding::ProposeItem& item) override;
-  void Close(decoding::SessionId session) override;
+  void Close(decoding::SessionId session) override { remote_.Close(session); }
 
  private:
-  void Prepare(grpc::ClientContext& context) const;
-  std::unique_ptr<v1::DraftService::Stub> stub_;
-  RemoteOptions options_;
-  std::mutex mu_;
-  std::optional<model::ModelInfo> info_;
+  RemoteSessions<v1::DraftService> remote_;
 };
 
 }  // namespace tandem::services
