@@ -114,6 +114,11 @@ class DraftEngine {
   // drafts), then draft γ tokens; step j of all items runs as one batch.
   std::vector<DraftOutcome> Propose(absl::Span<const ProposeItem> items);
 
+  // As TargetEngine::Fork.
+  absl::StatusOr<SessionId> Fork(SessionId source, int64_t length) {
+    return sessions_.Fork(source, length);
+  }
+
  private:
   SessionTable sessions_;
 };

@@ -10,11 +10,13 @@
 namespace tandem::services {
 
 ModelServiceBase::ModelServiceBase(const ModelServerOptions& options,
-                                   model::Model& model, OpenFn open, CloseFn close)
+                                   model::Model& model, OpenFn open, CloseFn close,
+                                   ForkFn fork)
     : options_(options),
       model_(model),
       open_(std::move(open)),
       close_(std::move(close)),
+      fork_(std::move(fork)),
       reaper_([this] { ReapLoop(); }) {}
 
 ModelServiceBase::~ModelServiceBase() { StopReaper(); }
@@ -67,6 +69,29 @@ grpc::Status ModelServiceBase::DoClose(const v1::CloseSessionRequest& request) {
   leases_.Remove(request.session_id());
   std::lock_guard<std::mutex> lock(engine_mutex_);
   return ToGrpcStatus(close_(request.session_id()));
+}
+
+grpc::Status ModelServiceBase::DoFork(const v1::ForkSessionRequest& request,
+                                      v1::ForkSessionResponse* response) {
+  if (request.request_id().size() > 128) {
+    return ToGrpcStatus(absl::InvalidArgumentError("`request_id` is longer than 128 bytes"));
+  }
+  absl::StatusOr<decoding::SessionId> id;
+  {
+    std::lock_guard<std::mutex> lock(engine_mutex_);
+    id = fork_(request.source_session_id(), request.length());
+  }
+  if (!id.ok()) return ToGrpcStatus(id.status());
+  absl::Duration ttl = options_.session_ttl;
+  if (request.has_ttl_hint()) {
+    ttl = std::clamp(FromProto(request.ttl_hint()), absl::Seconds(1), options_.session_ttl);
+  }
+  leases_.Renew(*id, ttl);
+  leases_.Renew(request.source_session_id(), options_.session_ttl);
+  response->set_session_id(*id);
+  response->set_sequence_length(request.length());
+  ToProto(ttl, response->mutable_ttl());
+  return grpc::Status::OK;
 }
 
 grpc::Status ModelServiceBase::DoModelInfo(v1::GetModelInfoResponse* response) {

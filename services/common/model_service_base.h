@@ -27,14 +27,16 @@ class ModelServiceBase {
   using OpenFn = std::function<absl::StatusOr<decoding::SessionId>(
       std::vector<int64_t>, const decoding::SessionOptions&)>;
   using CloseFn = std::function<absl::Status(decoding::SessionId)>;
+  using ForkFn = std::function<absl::StatusOr<decoding::SessionId>(decoding::SessionId, int64_t)>;
 
   ModelServiceBase(const ModelServerOptions& options, model::Model& model,
-                   OpenFn open, CloseFn close);
+                   OpenFn open, CloseFn close, ForkFn fork);
   virtual ~ModelServiceBase();
 
   grpc::Status DoOpen(const v1::OpenSessionRequest& request,
                       v1::OpenSessionResponse* response);
   grpc::Status DoClose(const v1::CloseSessionRequest& request);
+  grpc::Status DoFork(const v1::ForkSessionRequest& request, v1::ForkSessionResponse* response);
   grpc::Status DoModelInfo(v1::GetModelInfoResponse* response);
 
   // Checks the item count (1..max_items_per_call) and that sessions are
@@ -55,6 +57,7 @@ class ModelServiceBase {
   model::Model& model_;
   OpenFn open_;
   CloseFn close_;
+  ForkFn fork_;
   std::mutex engine_mutex_;
   SessionLeases leases_;
   std::atomic<bool> stopping_{false};

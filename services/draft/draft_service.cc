@@ -14,7 +14,8 @@ DraftServiceImpl::DraftServiceImpl(const ModelServerOptions& options, model::Mod
           [this](std::vector<int64_t> prompt, const decoding::SessionOptions& o) {
             return engine_.Open(std::move(prompt), o);
           },
-          [this](decoding::SessionId id) { return engine_.Close(id); }),
+          [this](decoding::SessionId id) { return engine_.Close(id); },
+          [this](decoding::SessionId id, int64_t length) { return engine_.Fork(id, length); }),
       engine_(model, options.max_sessions) {
   propose_ = std::make_unique<decoding::Batcher<decoding::ProposeItem, decoding::DraftOutcome>>(
       [this](absl::Span<const decoding::ProposeItem> items) { return engine_.Propose(items); },
@@ -33,10 +34,10 @@ grpc::Status DraftServiceImpl::OpenSession(grpc::ServerContext*,
   return DoOpen(*request, response);
 }
 
-grpc::Status DraftServiceImpl::ForkSession(grpc::ServerContext*, const v1::ForkSessionRequest*,
-                                           v1::ForkSessionResponse*) {
-  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                      "ForkSession is not implemented by this server yet");
+grpc::Status DraftServiceImpl::ForkSession(grpc::ServerContext*,
+                                            const v1::ForkSessionRequest* request,
+                                            v1::ForkSessionResponse* response) {
+  return DoFork(*request, response);
 }
 
 grpc::Status DraftServiceImpl::Propose(grpc::ServerContext*, const v1::ProposeRequest* request,

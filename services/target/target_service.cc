@@ -14,7 +14,8 @@ TargetServiceImpl::TargetServiceImpl(const ModelServerOptions& options, model::M
           [this](std::vector<int64_t> prompt, const decoding::SessionOptions& o) {
             return engine_.Open(std::move(prompt), o);
           },
-          [this](decoding::SessionId id) { return engine_.Close(id); }),
+          [this](decoding::SessionId id) { return engine_.Close(id); },
+          [this](decoding::SessionId id, int64_t length) { return engine_.Fork(id, length); }),
       model_(model),
       engine_(model, options.max_sessions) {
   decoding::BatcherOptions batch{options.max_items_per_call * 4, options.batch_window};
@@ -48,17 +49,7 @@ grpc::Status TargetServiceImpl::OpenSession(grpc::ServerContext*,
 grpc::Status TargetServiceImpl::ForkSession(grpc::ServerContext*,
                                             const v1::ForkSessionRequest* request,
                                             v1::ForkSessionResponse* response) {
-  absl::StatusOr<decoding::SessionId> id;
-  {
-    std::lock_guard<std::mutex> lock(engine_mutex());
-    id = engine_.Fork(request->source_session_id(), request->length());
-  }
-  if (!id.ok()) return ToGrpcStatus(id.status());
-  if (grpc::Status s = CheckItems({*id}); !s.ok()) return s;  // starts its lease
-  response->set_session_id(*id);
-  response->set_sequence_length(request->length());
-  ToProto(options().session_ttl, response->mutable_ttl());
-  return grpc::Status::OK;
+  return DoFork(*request, response);
 }
 
 grpc::Status TargetServiceImpl::Verify(grpc::ServerContext*, const v1::VerifyRequest* request,

@@ -270,6 +270,34 @@ TEST(TargetEngineTest, CacheAfterAcceptRejectEqualsFromScratch) {
   model.Release(999);
 }
 
+TEST(DraftEngineTest, ForkProposesLikeItsSourceAndIsIndependent) {
+  Pair pair;
+  model::ModelConfig c = model::testing::TinyLlamaConfig();
+  auto draft_model = *model::TransformerModel::Create(model::testing::RandomCheckpoint(c, 3), {});
+  DraftEngine engine(*draft_model, 0);
+  SessionOptions greedy;
+  greedy.params.temperature = 0;
+  auto source = engine.Open({4, 9, 2}, greedy);
+  ASSERT_TRUE(source.ok());
+  // Commit two generated tokens to the source, then fork after the first.
+  ASSERT_TRUE(engine.Propose({ProposeItem{*source, {3, {7, 1}}, 2}})[0].status.ok());
+  auto fork = engine.Fork(*source, 4);  // {4, 9, 2, 7}
+  ASSERT_TRUE(fork.ok()) << fork.status();
+  auto fresh = engine.Open({4, 9, 2}, greedy);
+  ASSERT_TRUE(fresh.ok());
+  auto out = engine.Propose({ProposeItem{*fork, {4, {}}, 4}, ProposeItem{*fresh, {3, {7}}, 4},
+                             ProposeItem{*source, {5, {}}, 4}});
+  ASSERT_TRUE(out[0].status.ok() && out[1].status.ok() && out[2].status.ok());
+  EXPECT_EQ(out[0].draft.tokens, out[1].draft.tokens);
+  EXPECT_EQ(engine.Fork(*source, 2).status().code(), absl::StatusCode::kInvalidArgument)
+      << "a fork cannot cut into the prompt";
+  EXPECT_EQ(engine.Fork(999, 3).status().code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(engine.Close(*fork).ok());
+  ASSERT_TRUE(engine.Close(*fresh).ok());
+  ASSERT_TRUE(engine.Close(*source).ok());
+  EXPECT_EQ(draft_model->num_sequences(), 0);
+}
+
 TEST(NgramDraftTest, ProposesWhatFollowedTheLatestMatch) {
   EXPECT_THAT(NgramDraft({1, 2, 3, 4, 1, 2}, 2, 3, 1), ElementsAre(3, 4));
   EXPECT_THAT(NgramDraft({7, 1, 2, 9, 1, 2, 5, 1, 2}, 1, 2, 1), ElementsAre(5));
