@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "model/formats/checkpoint_loader.h"
 #include "model/transformer_model.h"
+#include "tokenizer/load_tokenizer.h"
 
 namespace tandem::services {
 
@@ -43,6 +44,11 @@ absl::StatusOr<std::unique_ptr<model::Model>> LoadModel(
                                                         m.status().message()));
   }
   return std::unique_ptr<model::Model>(std::move(*m));
+}
+
+std::string TokenizerIdentityOf(const std::string& model_path) {
+  auto tokenizer = tokenizer::LoadTokenizer(model_path);
+  return tokenizer.ok() ? (*tokenizer)->identity() : "";
 }
 
 }  // namespace tandem::services

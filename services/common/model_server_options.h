@@ -24,11 +24,18 @@ struct ModelServerOptions {
   int max_draft_length = 16;
   absl::Duration batch_window = absl::ZeroDuration();
   int64_t max_message_bytes = 64 << 20;
+  // Reported in ModelInfo.tokenizer.name so the orchestrator can refuse a
+  // draft/target pair with different vocabularies (Tokenizer::identity()).
+  std::string tokenizer_identity;
 };
 
 // Loads the checkpoint at options.model_path and builds the model on the
 // requested device and dtype. Errors name the path and what was wrong.
 absl::StatusOr<std::unique_ptr<model::Model>> LoadModel(const ModelServerOptions& options);
+
+// The identity of the tokenizer stored with the model (tokenizer.json,
+// tokenizer.model or the GGUF vocabulary), or "" when there is none.
+std::string TokenizerIdentityOf(const std::string& model_path);
 
 }  // namespace tandem::services
 

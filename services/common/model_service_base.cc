@@ -99,6 +99,7 @@ grpc::Status ModelServiceBase::DoModelInfo(v1::GetModelInfoResponse* response) {
     std::lock_guard<std::mutex> lock(engine_mutex_);
     ToProto(model_.info(), response->mutable_model());
   }
+  response->mutable_model()->mutable_tokenizer()->set_name(options_.tokenizer_identity);
   v1::ServerLimits* limits = response->mutable_limits();
   limits->set_max_sessions(options_.max_sessions);
   limits->set_max_items_per_call(options_.max_items_per_call);

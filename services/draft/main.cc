@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (absl::GetFlag(FLAGS_threads) > 0) at::set_num_threads(absl::GetFlag(FLAGS_threads));
+  options.tokenizer_identity = tandem::services::TokenizerIdentityOf(options.model_path);
   auto model = tandem::services::LoadModel(options);
   if (!model.ok()) {
     std::cerr << "error: " << model.status().message() << "\n";

@@ -101,6 +101,16 @@ int main(int argc, char** argv) {
                 << "; draft and target must share a tokenizer\n";
       return 1;
     }
+    const std::string target_id = target_backends[0]->tokenizer_identity();
+    const std::string draft_id = draft_backends.back()->tokenizer_identity();
+    if (!target_id.empty() && !draft_id.empty() &&
+        tandem::tokenizer::IdentityFingerprint(target_id) !=
+            tandem::tokenizer::IdentityFingerprint(draft_id)) {
+      std::cerr << "error: draft " << address << " uses tokenizer \"" << draft_id
+                << "\" but the target uses \"" << target_id
+                << "\"; speculative decoding needs one vocabulary\n";
+      return 1;
+    }
     backends.drafts.push_back(draft_backends.back().get());
   }
   GenerationLimits limits;

@@ -75,7 +75,14 @@ absl::Status RemoteSessions<Service>::Connect() {
   std::lock_guard<std::mutex> lock(mu_);
   info_ = FromProto(r->model());
   eos_.assign(r->model().eos_token_ids().begin(), r->model().eos_token_ids().end());
+  tokenizer_identity_ = r->model().tokenizer().name();
   return absl::OkStatus();
+}
+
+template <typename Service>
+std::string RemoteSessions<Service>::tokenizer_identity() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return tokenizer_identity_;
 }
 
 template <typename Service>

@@ -36,6 +36,7 @@ class RemoteSessions {
   absl::Status Connect();
   model::ModelInfo Info();
   std::vector<int64_t> eos_token_ids();
+  std::string tokenizer_identity();
   absl::StatusOr<decoding::SessionId> Open(const std::vector<int64_t>& prompt,
                                            const decoding::SessionOptions& options);
   void Close(decoding::SessionId session);
@@ -51,6 +52,7 @@ class RemoteSessions {
   std::mutex mu_;
   std::optional<model::ModelInfo> info_;
   std::vector<int64_t> eos_;
+  std::string tokenizer_identity_;
 };
 
 // decoding::TargetBackend over a TargetService. Thread-safe.
@@ -61,6 +63,7 @@ class RemoteTargetBackend : public decoding::TargetBackend {
       : remote_(std::move(channel), std::move(options)) {}
   absl::Status Connect() { return remote_.Connect(); }
   std::vector<int64_t> eos_token_ids() { return remote_.eos_token_ids(); }
+  std::string tokenizer_identity() { return remote_.tokenizer_identity(); }
 
   model::ModelInfo Info() override { return remote_.Info(); }
   absl::StatusOr<decoding::SessionId> Open(const std::vector<int64_t>& prompt,
@@ -84,6 +87,7 @@ class RemoteDraftBackend : public decoding::DraftBackend {
                               RemoteOptions options = {})
       : remote_(std::move(channel), std::move(options)) {}
   absl::Status Connect() { return remote_.Connect(); }
+  std::string tokenizer_identity() { return remote_.tokenizer_identity(); }
 
   model::ModelInfo Info() override { return remote_.Info(); }
   absl::StatusOr<decoding::SessionId> Open(const std::vector<int64_t>& prompt,
