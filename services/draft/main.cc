@@ -3,16 +3,14 @@
 //
 //   bazel run //services/draft -- --model=assets/draft --listen=127.0.0.1:50052
 
-#include <iostream>
+#include <memory>
 #include <string>
-
-#include <ATen/Parallel.h>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "services/common/model_server_options.h"
-#include "services/common/server_runner.h"
+#include "services/common/model_server_main.h"
 #include "services/draft/draft_service.h"
 
 ABSL_FLAG(std::string, model, "", "HF checkpoint directory or .gguf file");
@@ -38,25 +36,9 @@ int main(int argc, char** argv) {
   options.max_context = absl::GetFlag(FLAGS_max_context);
   options.session_ttl = absl::Seconds(absl::GetFlag(FLAGS_session_ttl_s));
   options.batch_window = absl::Microseconds(absl::GetFlag(FLAGS_batch_window_us));
-  if (options.model_path.empty()) {
-    std::cerr << "error: --model is required\n";
-    return 2;
-  }
-  if (absl::GetFlag(FLAGS_threads) > 0) at::set_num_threads(absl::GetFlag(FLAGS_threads));
-  options.tokenizer_identity = tandem::services::TokenizerIdentityOf(options.model_path);
-  auto model = tandem::services::LoadModel(options);
-  if (!model.ok()) {
-    std::cerr << "error: " << model.status().message() << "\n";
-    return 1;
-  }
-  tandem::services::DraftServiceImpl service(options, **model);
-  auto server = tandem::services::RunningServer::Start(
-      {options.listen, absl::GetFlag(FLAGS_port_file), "draft", options.max_message_bytes},
-      {&service});
-  if (!server.ok()) {
-    std::cerr << "error: " << server.status().message() << "\n";
-    return 1;
-  }
-  (*server)->WaitForSignalThenShutdown();
-  return 0;
+  return tandem::services::ServeModel(
+      options, absl::GetFlag(FLAGS_port_file), "draft", absl::GetFlag(FLAGS_threads),
+      [](const tandem::services::ModelServerOptions& o, tandem::model::Model& model) {
+        return std::make_unique<tandem::services::DraftServiceImpl>(o, model);
+      });
 }

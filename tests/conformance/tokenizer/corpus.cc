@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/testing/oracles.h"
+#include "tokenizer/utf8.h"
 
 namespace tandem::testing {
 namespace {
@@ -51,23 +52,6 @@ const char32_t kRanges[][2] = {
     {0x300, 0x36F},   {0x2500, 0x257F},
 };
 
-void Append(char32_t c, std::string& out) {
-  if (c < 0x80) {
-    out.push_back(static_cast<char>(c));
-  } else if (c < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (c >> 6)));
-    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-  } else if (c < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (c >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (c >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((c >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-  }
-}
 
 }  // namespace
 
@@ -90,7 +74,7 @@ std::vector<std::string> TokenizerCorpus(int count, uint32_t seed,
       const size_t n = 1 + pick(12);
       for (size_t i = 0; i < n; ++i) {
         const auto& r = kRanges[pick(std::size(kRanges))];
-        Append(r[0] + static_cast<char32_t>(pick(r[1] - r[0] + 1)), s);
+        ::tandem::tokenizer::AppendCodepoint(r[0] + static_cast<char32_t>(pick(r[1] - r[0] + 1)), s);
         if (pick(5) == 0) s += separators[pick(std::size(separators))];
       }
     } else {  // a mixture of fragments

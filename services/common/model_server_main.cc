@@ -1,0 +1,37 @@
+#include "services/common/model_server_main.h"
+
+#include <iostream>
+
+#include <ATen/Parallel.h>
+
+#include "services/common/server_runner.h"
+
+namespace tandem::services {
+
+int ServeModel(ModelServerOptions options, const std::string& port_file, const std::string& name,
+               int threads,
+               const std::function<std::unique_ptr<grpc::Service>(const ModelServerOptions&,
+                                                                  model::Model&)>& make_service) {
+  if (options.model_path.empty()) {
+    std::cerr << "error: --model is required\n";
+    return 2;
+  }
+  if (threads > 0) at::set_num_threads(threads);
+  options.tokenizer_identity = TokenizerIdentityOf(options.model_path);
+  auto model = LoadModel(options);
+  if (!model.ok()) {
+    std::cerr << "error: " << model.status().message() << "\n";
+    return 1;
+  }
+  std::unique_ptr<grpc::Service> service = make_service(options, **model);
+  auto server = RunningServer::Start(
+      {options.listen, port_file, name, options.max_message_bytes}, {service.get()});
+  if (!server.ok()) {
+    std::cerr << "error: " << server.status().message() << "\n";
+    return 1;
+  }
+  (*server)->WaitForSignalThenShutdown();
+  return 0;
+}
+
+}  // namespace tandem::services
