@@ -1,0 +1,274 @@
+#include "decoding/replica_failover.h"
+
+#include <algorithm>
+#include <type_traits>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace tandem::decoding {
+
+bool IsReplicaFailure(const absl::Status& status) {
+  return absl::IsUnavailable(status) || absl::IsNotFound(status);
+}
+
+template <typename Backend>
+ReplicaSessions<Backend>::ReplicaSessions(std::vector<Backend*> replicas, size_t first,
+                                          FailoverListener listener)
+    : replicas_(std::move(replicas)),
+      first_(replicas_.empty() ? 0 : first % replicas_.size()),
+      listener_(std::move(listener)) {}
+
+template <typename Backend>
+model::ModelInfo ReplicaSessions<Backend>::Info() {
+  return replicas_[first_]->Info();
+}
+
+template <typename Backend>
+std::vector<int64_t> ReplicaSessions<Backend>::Apply(const std::vector<int64_t>& seen,
+                                                     const SequenceSync& sync) {
+  const size_t base = std::min<size_t>(std::max<int64_t>(sync.base_length, 0), seen.size());
+  std::vector<int64_t> after(seen.begin(), seen.begin() + base);
+  after.insert(after.end(), sync.append.begin(), sync.append.end());
+  return after;
+}
+
+template <typename Backend>
+absl::StatusOr<SessionId> ReplicaSessions<Backend>::OpenFrom(size_t first,
+                                                             const std::vector<int64_t>& prompt,
+                                                             const SessionOptions& options,
+                                                             size_t* replica) {
+  absl::Status last = absl::UnavailableError("no replicas");
+  for (size_t i = 0; i < replicas_.size(); ++i) {
+    const size_t r = (first + i) % replicas_.size();
+    absl::StatusOr<SessionId> id = replicas_[r]->Open(prompt, options);
+    if (id.ok()) {
+      *replica = r;
+      return *id;
+    }
+    // Only a replica that is down is skipped; a real refusal (invalid
+    // argument, resource exhausted) is the answer.
+    if (!absl::IsUnavailable(id.status())) return id.status();
+    last = id.status();
+  }
+  return last;
+}
+
+template <typename Backend>
+absl::StatusOr<SessionId> ReplicaSessions<Backend>::Open(const std::vector<int64_t>& prompt,
+                                                         const SessionOptions& options) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Session s;
+  absl::StatusOr<SessionId> remote = OpenFrom(first_, prompt, options, &s.replica);
+  if (!remote.ok()) return remote.status();
+  s.remote = *remote;
+  s.seen = prompt;
+  s.actual = static_cast<int64_t>(prompt.size());
+  s.prompt_length = s.actual;
+  s.options = options;
+  const SessionId id = next_id_++;
+  sessions_.emplace(id, std::move(s));
+  return id;
+}
+
+template <typename Backend>
+void ReplicaSessions<Backend>::Close(SessionId session) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = sessions_.find(session);
+  if (it == sessions_.end()) return;
+  replicas_[it->second.replica]->Close(it->second.remote);
+  sessions_.erase(it);
+}
+
+template <typename Backend>
+absl::Status ReplicaSessions<Backend>::Reopen(Session& s) {
+  const std::vector<int64_t> prompt(s.seen.begin(), s.seen.begin() + s.prompt_length);
+  const size_t from = s.replica;
+  size_t replica = 0;
+  absl::StatusOr<SessionId> remote = OpenFrom(from + 1, prompt, s.options, &replica);
+  if (!remote.ok()) return remote.status();
+  replicas_[from]->Close(s.remote);  // Best effort: it may still hold the session.
+  s.replica = replica;
+  s.remote = *remote;
+  s.actual = s.prompt_length;
+  ++failovers_;
+  if (listener_) listener_(from, replica, static_cast<int64_t>(s.seen.size()) - s.prompt_length);
+  return absl::OkStatus();
+}
+
+template <typename Backend>
+template <typename Result>
+absl::StatusOr<Result> ReplicaSessions<Backend>::Call(
+    SessionId session, const SequenceSync& sync, const CallFn<Result>& call,
+    const std::function<std::vector<int64_t>(const Result&)>& committed) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = sessions_.find(session);
+  if (it == sessions_.end()) {
+    return absl::NotFoundError(absl::StrCat("session ", session, " is not open"));
+  }
+  Session& s = it->second;
+  if (sync.base_length < 0 || sync.base_length > static_cast<int64_t>(s.seen.size())) {
+    // Not ours to repair: let the replica report the precondition.
+    return call(*replicas_[s.replica], s.remote, sync);
+  }
+  const std::vector<int64_t> after = Apply(s.seen, sync);
+  absl::Status first_failure;
+  for (size_t attempt = 0; attempt <= replicas_.size(); ++attempt) {
+    SequenceSync effective = sync;
+    if (s.actual < sync.base_length) {
+      effective.base_length = s.actual;
+      effective.append.assign(after.begin() + s.actual, after.end());
+    }
+    absl::StatusOr<Result> result = call(*replicas_[s.replica], s.remote, effective);
+    if (result.ok()) {
+      s.seen = after;
+      std::vector<int64_t> extra = committed ? committed(*result) : std::vector<int64_t>{};
+      s.seen.insert(s.seen.end(), extra.begin(), extra.end());
+      s.actual = static_cast<int64_t>(s.seen.size());
+      return result;
+    }
+    if (!IsReplicaFailure(result.status())) return result.status();
+    if (first_failure.ok()) first_failure = result.status();
+    if (attempt == replicas_.size()) break;
+    // The session's position is kept in `seen`; a new replica starts from
+    // the prompt and the retried call carries the rest.
+    if (absl::Status st = Reopen(s); !st.ok()) {
+      return absl::UnavailableError(absl::StrCat("replica failed (", first_failure.message(),
+                                                 ") and no replica could take over: ",
+                                                 st.message()));
+    }
+  }
+  return absl::UnavailableError(
+      absl::StrCat("every replica failed; first error: ", first_failure.message()));
+}
+
+template <typename Backend>
+absl::StatusOr<SessionId> ReplicaSessions<Backend>::Fork(SessionId source, int64_t length) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = sessions_.find(source);
+  if (it == sessions_.end()) {
+    return absl::NotFoundError(absl::StrCat("session ", source, " is not open"));
+  }
+  Session& s = it->second;
+  if (length < 1 || length > static_cast<int64_t>(s.seen.size())) {
+    return absl::InvalidArgumentError(absl::StrCat("fork length ", length, " is outside [1, ",
+                                                   s.seen.size(), "]"));
+  }
+  Session fork;
+  fork.seen.assign(s.seen.begin(), s.seen.begin() + length);
+  fork.prompt_length = std::min(s.prompt_length, length);
+  fork.options = s.options;
+  absl::Status failure;
+  bool forked = false;
+  if (length <= s.actual) {
+    absl::StatusOr<SessionId> remote;
+    if constexpr (std::is_same_v<Backend, TargetBackend>) {
+      remote = replicas_[s.replica]->Fork(s.remote, length);
+    } else {
+      remote = absl::UnimplementedError("draft sessions are not forked");
+    }
+    if (remote.ok()) {
+      fork.replica = s.replica;
+      fork.remote = *remote;
+      fork.actual = length;
+      forked = true;
+    } else if (!IsReplicaFailure(remote.status()) && !absl::IsUnimplemented(remote.status())) {
+      return remote.status();
+    } else {
+      failure = remote.status();
+    }
+  }
+  if (!forked) {
+    // Start the fork from its prompt elsewhere; the next call re-prefills.
+    const std::vector<int64_t> prompt(fork.seen.begin(), fork.seen.begin() + fork.prompt_length);
+    absl::StatusOr<SessionId> remote =
+        OpenFrom(s.replica + (failure.ok() ? 0 : 1), prompt, fork.options, &fork.replica);
+    if (!remote.ok()) return remote.status();
+    fork.remote = *remote;
+    fork.actual = fork.prompt_length;
+    if (!failure.ok()) ++failovers_;
+  }
+  const SessionId id = next_id_++;
+  sessions_.emplace(id, std::move(fork));
+  return id;
+}
+
+template <typename Backend>
+int64_t ReplicaSessions<Backend>::failovers() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return failovers_;
+}
+
+template <typename Backend>
+absl::StatusOr<size_t> ReplicaSessions<Backend>::ReplicaOf(SessionId session) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = sessions_.find(session);
+  if (it == sessions_.end()) {
+    return absl::NotFoundError(absl::StrCat("session ", session, " is not open"));
+  }
+  return it->second.replica;
+}
+
+template class ReplicaSessions<TargetBackend>;
+template class ReplicaSessions<DraftBackend>;
+
+namespace {
+
+std::vector<int64_t> EmittedTokens(const TimedVerify& v) {
+  std::vector<int64_t> tokens;
+  for (const sampling::StepResult& step : v.outcome.result.emitted) tokens.push_back(step.token);
+  return tokens;
+}
+
+}  // namespace
+
+absl::StatusOr<TimedVerify> FailoverTargetBackend::Verify(const VerifyItem& item) {
+  return sessions_.Call<TimedVerify>(
+      item.session, item.sync,
+      [&item](TargetBackend& replica, SessionId remote, const SequenceSync& sync) {
+        VerifyItem copy = item;
+        copy.session = remote;
+        copy.sync = sync;
+        return replica.Verify(copy);
+      },
+      EmittedTokens);
+}
+
+absl::StatusOr<TimedDraft> FailoverTargetBackend::DraftEarlyExit(const EarlyExitItem& item) {
+  return sessions_.Call<TimedDraft>(
+      item.session, item.sync,
+      [&item](TargetBackend& replica, SessionId remote, const SequenceSync& sync) {
+        EarlyExitItem copy = item;
+        copy.session = remote;
+        copy.sync = sync;
+        return replica.DraftEarlyExit(copy);
+      },
+      nullptr);
+}
+
+absl::StatusOr<std::vector<sampling::TokenLogprob>> FailoverTargetBackend::Score(
+    const ScoreItem& item) {
+  return sessions_.Call<std::vector<sampling::TokenLogprob>>(
+      item.session, item.sync,
+      [&item](TargetBackend& replica, SessionId remote, const SequenceSync& sync) {
+        ScoreItem copy = item;
+        copy.session = remote;
+        copy.sync = sync;
+        return replica.Score(copy);
+      },
+      nullptr);
+}
+
+absl::StatusOr<TimedDraft> FailoverDraftBackend::Propose(const ProposeItem& item) {
+  return sessions_.Call<TimedDraft>(
+      item.session, item.sync,
+      [&item](DraftBackend& replica, SessionId remote, const SequenceSync& sync) {
+        ProposeItem copy = item;
+        copy.session = remote;
+        copy.sync = sync;
+        return replica.Propose(copy);
+      },
+      nullptr);
+}
+
+}  // namespace tandem::decoding
