@@ -6,6 +6,8 @@
 // (services/orchestrator), so the same loop runs either way and the cost of
 // the split can be measured. Implementations are thread-safe.
 
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -27,9 +29,24 @@ struct TimedDraft : Timed {
   Draft draft;
 };
 
+// What one request hands to every backend call made on its behalf.
+struct RequestScope {
+  std::string request_id;
+  // The client's deadline: no call outlives it.
+  absl::Time deadline = absl::InfiniteFuture();
+  // The transport's incoming call (for gRPC, the grpc::ServerContext), so a
+  // remote backend can propagate the client's deadline and cancellation to
+  // its own calls. Opaque here; null when there is none.
+  const void* incoming_call = nullptr;
+};
+
 class TargetBackend {
  public:
   virtual ~TargetBackend() = default;
+  // A view of this backend whose calls carry `scope` (deadline,
+  // cancellation, request id); it must not outlive this backend. Null means
+  // "use this backend as is" (in-process backends need no scope).
+  virtual std::unique_ptr<TargetBackend> ForRequest(const RequestScope& scope) { return nullptr; }
   virtual model::ModelInfo Info() = 0;
   virtual absl::StatusOr<SessionId> Open(const std::vector<int64_t>& prompt,
                                          const SessionOptions& options) = 0;
@@ -45,6 +62,8 @@ class TargetBackend {
 class DraftBackend {
  public:
   virtual ~DraftBackend() = default;
+  // As TargetBackend::ForRequest.
+  virtual std::unique_ptr<DraftBackend> ForRequest(const RequestScope& scope) { return nullptr; }
   virtual model::ModelInfo Info() = 0;
   virtual absl::StatusOr<SessionId> Open(const std::vector<int64_t>& prompt,
                                          const SessionOptions& options) = 0;

@@ -1,10 +1,12 @@
 #include "services/orchestrator/generation_service.h"
 
 #include <algorithm>
+#include <chrono>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "decoding/backend_beam_search.h"
+#include "decoding/replica_failover.h"
 #include "sampling/rng.h"
 #include "services/common/convert.h"
 #include "services/common/status.h"
@@ -79,6 +81,45 @@ void FillStats(const decoding::GenerationResult& r, int64_t prompt_tokens,
   services::ToProto(s.rpc_time, spec->mutable_rpc_time());
 }
 
+// The backends one sequence runs on: every replica seen through the
+// request's scope (deadline, cancellation, request id), behind failover.
+struct SequenceBackends {
+  std::vector<std::unique_ptr<decoding::TargetBackend>> target_views;
+  std::vector<std::unique_ptr<decoding::DraftBackend>> draft_views;
+  std::unique_ptr<decoding::FailoverTargetBackend> target;
+  std::unique_ptr<decoding::FailoverDraftBackend> draft;  // Null without drafts.
+
+  SequenceBackends(const Backends& backends, const decoding::RequestScope& scope, size_t first,
+                   const decoding::FailoverListener& on_failover) {
+    std::vector<decoding::TargetBackend*> targets;
+    for (decoding::TargetBackend* t : backends.targets) {
+      target_views.push_back(t->ForRequest(scope));
+      targets.push_back(target_views.back() ? target_views.back().get() : t);
+    }
+    target = std::make_unique<decoding::FailoverTargetBackend>(targets, first, on_failover);
+    if (backends.drafts.empty()) return;
+    std::vector<decoding::DraftBackend*> drafts;
+    for (decoding::DraftBackend* d : backends.drafts) {
+      draft_views.push_back(d->ForRequest(scope));
+      drafts.push_back(draft_views.back() ? draft_views.back().get() : d);
+    }
+    draft = std::make_unique<decoding::FailoverDraftBackend>(drafts, first, on_failover);
+  }
+};
+
+decoding::RequestScope ScopeOf(const std::string& request_id, grpc::ServerContext* context) {
+  decoding::RequestScope scope;
+  scope.request_id = request_id;
+  if (context != nullptr) {
+    scope.incoming_call = context;
+    const auto deadline = context->deadline();
+    if (deadline != std::chrono::system_clock::time_point::max()) {
+      scope.deadline = absl::FromChrono(deadline);
+    }
+  }
+  return scope;
+}
+
 }  // namespace
 
 GenerationServiceImpl::GenerationServiceImpl(Backends backends,
@@ -98,8 +139,26 @@ absl::StatusOr<ValidatedGeneration> GenerationServiceImpl::Validate(
                           backends_.eos_token_ids, tokenizer_, limits_);
 }
 
+absl::Status GenerationServiceImpl::Admit(int64_t n) {
+  std::lock_guard<std::mutex> lock(admission_mu_);
+  if (active_sequences_ + n > limits_.max_active_sequences) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the orchestrator is running ", active_sequences_, " of at most ",
+        limits_.max_active_sequences, " sequences and this request needs ", n,
+        "; retry with backoff or add orchestrator replicas"));
+  }
+  active_sequences_ += n;
+  return absl::OkStatus();
+}
+
+void GenerationServiceImpl::Release(int64_t n) {
+  std::lock_guard<std::mutex> lock(admission_mu_);
+  active_sequences_ -= n;
+}
+
 absl::StatusOr<std::vector<GenerationServiceImpl::SequenceOutput>> GenerationServiceImpl::RunBeams(
-    const ValidatedGeneration& v, const ChunkFn& on_chunk) {
+    const ValidatedGeneration& v, grpc::ServerContext* context, const ChunkFn& on_chunk) {
+  const decoding::RequestScope scope = ScopeOf(v.request_id, context);
   std::vector<std::vector<SequenceOutput>> per_prompt(v.prompts.size());
   std::vector<absl::Status> status(v.prompts.size());
   std::vector<std::thread> threads;
@@ -108,8 +167,8 @@ absl::StatusOr<std::vector<GenerationServiceImpl::SequenceOutput>> GenerationSer
     threads.emplace_back([&, p] {
       const absl::Time start = absl::Now();
       decoding::BackendBeamSearchRequest r{v.prompts[p], v.base.session, v.beam};
-      auto hypotheses = decoding::RunBackendBeamSearch(
-          r, *backends_.targets[(replica + p) % backends_.targets.size()]);
+      SequenceBackends sequence(backends_, scope, replica + p, failover_listener_);
+      auto hypotheses = decoding::RunBackendBeamSearch(r, *sequence.target);
       if (!hypotheses.ok()) {
         status[p] = hypotheses.status();
         return;
@@ -157,7 +216,17 @@ absl::StatusOr<std::vector<GenerationServiceImpl::SequenceOutput>> GenerationSer
 
 absl::StatusOr<std::vector<GenerationServiceImpl::SequenceOutput>> GenerationServiceImpl::RunAll(
     const ValidatedGeneration& v, grpc::ServerContext* context, const ChunkFn& on_chunk) {
-  if (v.beam_search) return RunBeams(v, on_chunk);
+  const int64_t sequences =
+      v.beam_search ? static_cast<int64_t>(v.prompts.size())
+                    : static_cast<int64_t>(v.prompts.size()) * v.num_return_sequences;
+  if (absl::Status admitted = Admit(sequences); !admitted.ok()) return admitted;
+  struct Releaser {
+    GenerationServiceImpl* self;
+    int64_t n;
+    ~Releaser() { self->Release(n); }
+  } releaser{this, sequences};
+  if (v.beam_search) return RunBeams(v, context, on_chunk);
+  const decoding::RequestScope scope = ScopeOf(v.request_id, context);
   const int per_prompt = v.num_return_sequences;
   const size_t total = v.prompts.size() * per_prompt;
   std::vector<SequenceOutput> outputs(total);
@@ -179,11 +248,7 @@ absl::StatusOr<std::vector<GenerationServiceImpl::SequenceOutput>> GenerationSer
         r.stop.max_new_tokens =
             std::min<int64_t>(r.stop.max_new_tokens, *v.max_length - r.prompt.size());
       }
-      decoding::TargetBackend& target =
-          *backends_.targets[(replica + k) % backends_.targets.size()];
-      decoding::DraftBackend* draft =
-          backends_.drafts.empty() ? nullptr
-                                   : backends_.drafts[(replica + k) % backends_.drafts.size()];
+      SequenceBackends sequence(backends_, scope, replica + k, failover_listener_);
       SequenceText text(tokenizer_, v.stop_strings);
       auto callback = [&](absl::Span<const sampling::StepResult> tokens)
           -> std::optional<decoding::FinishReason> {
@@ -211,7 +276,7 @@ absl::StatusOr<std::vector<GenerationServiceImpl::SequenceOutput>> GenerationSer
         return std::nullopt;
       };
       absl::StatusOr<decoding::GenerationResult> result =
-          decoding::Generate(r, target, draft, callback);
+          decoding::Generate(r, *sequence.target, sequence.draft.get(), callback);
       if (!result.ok()) {
         o.status = result.status();
         return;

@@ -47,7 +47,12 @@ class GenerationServiceImpl final : public v1::GenerationService::Service {
   // Runs every sequence of the request; `on_chunk` (may be null) gets each
   // sequence's text deltas as they are produced (serialized by the caller).
   absl::StatusOr<std::vector<SequenceOutput>> RunBeams(const ValidatedGeneration& v,
+                                                       grpc::ServerContext* context,
                                                        const ChunkFn& on_chunk);
+  // Reserves `n` sequences of max_active_sequences; RESOURCE_EXHAUSTED when
+  // they do not fit. Release() gives them back.
+  absl::Status Admit(int64_t n);
+  void Release(int64_t n);
   absl::StatusOr<std::vector<SequenceOutput>> RunAll(const ValidatedGeneration& v,
                                                      grpc::ServerContext* context,
                                                      const ChunkFn& on_chunk);
@@ -56,6 +61,9 @@ class GenerationServiceImpl final : public v1::GenerationService::Service {
   const tokenizer::Tokenizer& tokenizer_;
   GenerationLimits limits_;
   std::atomic<uint64_t> next_replica_{0};
+  std::function<void(size_t, size_t, int64_t)> failover_listener_;
+  std::mutex admission_mu_;
+  int64_t active_sequences_ = 0;
 };
 
 }  // namespace tandem::services

@@ -30,6 +30,12 @@ ABSL_FLAG(bool, adaptive, false, "Adapt the draft length per request by default"
 ABSL_FLAG(int64_t, max_new_tokens_limit, 1024, "Largest max_new_tokens a request may ask");
 ABSL_FLAG(int64_t, default_max_new_tokens, 64, "max_new_tokens when a request sets none");
 ABSL_FLAG(int, connect_timeout_s, 30, "Seconds to wait for the model servers at start-up");
+ABSL_FLAG(int, target_call_timeout_ms, 30000,
+          "Longest one target call may take before the replica counts as down (failover)");
+ABSL_FLAG(int, draft_call_timeout_ms, 2000,
+          "Longest one draft call may take before the request continues target-only");
+ABSL_FLAG(int64_t, max_active_sequences, 256,
+          "Sequences run at once; requests beyond get RESOURCE_EXHAUSTED");
 
 namespace {
 
@@ -71,14 +77,23 @@ int main(int argc, char** argv) {
     std::cerr << "error: --tokenizer: " << tokenizer.status().message() << "\n";
     return 1;
   }
-  RemoteOptions remote;
-  remote.call_timeout = absl::Seconds(absl::GetFlag(FLAGS_connect_timeout_s));
+  const absl::Duration connect_timeout = absl::Seconds(absl::GetFlag(FLAGS_connect_timeout_s));
+  if (absl::GetFlag(FLAGS_target_call_timeout_ms) < 1 ||
+      absl::GetFlag(FLAGS_draft_call_timeout_ms) < 1 ||
+      absl::GetFlag(FLAGS_max_active_sequences) < 1) {
+    std::cerr << "error: --target_call_timeout_ms, --draft_call_timeout_ms and "
+                 "--max_active_sequences must be >= 1\n";
+    return 2;
+  }
   std::vector<std::unique_ptr<RemoteTargetBackend>> target_backends;
   std::vector<std::unique_ptr<RemoteDraftBackend>> draft_backends;
   Backends backends;
   for (const std::string& address : targets) {
+    RemoteOptions remote;
+    remote.address = address;
+    remote.call_timeout = absl::Milliseconds(absl::GetFlag(FLAGS_target_call_timeout_ms));
     target_backends.push_back(std::make_unique<RemoteTargetBackend>(MakeChannel(address), remote));
-    if (absl::Status s = target_backends.back()->Connect(); !s.ok()) {
+    if (absl::Status s = target_backends.back()->Connect(connect_timeout); !s.ok()) {
       std::cerr << "error: target " << address << ": " << s.message() << "\n";
       return 1;
     }
@@ -90,8 +105,11 @@ int main(int argc, char** argv) {
   }
   const int64_t vocab = target_backends[0]->Info().vocab_size;
   for (const std::string& address : Addresses(absl::GetFlag(FLAGS_draft))) {
+    RemoteOptions remote;
+    remote.address = address;
+    remote.call_timeout = absl::Milliseconds(absl::GetFlag(FLAGS_draft_call_timeout_ms));
     draft_backends.push_back(std::make_unique<RemoteDraftBackend>(MakeChannel(address), remote));
-    if (absl::Status s = draft_backends.back()->Connect(); !s.ok()) {
+    if (absl::Status s = draft_backends.back()->Connect(connect_timeout); !s.ok()) {
       std::cerr << "error: draft " << address << ": " << s.message() << "\n";
       return 1;
     }
@@ -119,6 +137,7 @@ int main(int argc, char** argv) {
   limits.default_adaptive = absl::GetFlag(FLAGS_adaptive);
   limits.max_new_tokens = absl::GetFlag(FLAGS_max_new_tokens_limit);
   limits.default_max_new_tokens = absl::GetFlag(FLAGS_default_max_new_tokens);
+  limits.max_active_sequences = absl::GetFlag(FLAGS_max_active_sequences);
   GenerationServiceImpl service(backends, **tokenizer, limits);
   auto server = RunningServer::Start(
       {absl::GetFlag(FLAGS_listen), absl::GetFlag(FLAGS_port_file), "orchestrator"}, {&service});

@@ -1,5 +1,6 @@
 #include "services/orchestrator/remote_backends.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
@@ -59,18 +60,43 @@ RemoteSessions<Service>::RemoteSessions(std::shared_ptr<grpc::Channel> channel,
     : stub_(Service::NewStub(channel)), options_(std::move(options)) {}
 
 template <typename Service>
-void RemoteSessions<Service>::Prepare(grpc::ClientContext& context) const {
-  context.set_deadline(std::chrono::system_clock::now() +
-                       absl::ToChronoNanoseconds(options_.call_timeout));
-  if (!options_.request_id.empty()) context.AddMetadata("x-request-id", options_.request_id);
+std::unique_ptr<grpc::ClientContext> RemoteSessions<Service>::NewContext(
+    const decoding::RequestScope* scope) const {
+  std::unique_ptr<grpc::ClientContext> context;
+  if (scope != nullptr && scope->incoming_call != nullptr) {
+    // The client's deadline and cancellation reach this call through gRPC's
+    // call propagation.
+    context = grpc::ClientContext::FromServerContext(
+        *static_cast<const grpc::ServerContext*>(scope->incoming_call));
+  } else {
+    context = std::make_unique<grpc::ClientContext>();
+  }
+  absl::Time deadline = absl::Now() + options_.call_timeout;
+  if (scope != nullptr) deadline = std::min(deadline, scope->deadline);
+  context->set_deadline(absl::ToChronoTime(deadline));
+  const std::string id = request_id(scope);
+  if (!id.empty()) context->AddMetadata("x-request-id", id);
+  return context;
 }
 
 template <typename Service>
-absl::Status RemoteSessions<Service>::Connect() {
-  grpc::ClientContext context;
-  Prepare(context);
-  context.set_wait_for_ready(true);
-  absl::StatusOr<v1::GetModelInfoResponse> r = FetchInfo(*stub_, context);
+absl::Status RemoteSessions<Service>::Convert(const grpc::Status& status,
+                                              const decoding::RequestScope* scope) const {
+  if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED &&
+      (scope == nullptr || absl::Now() < scope->deadline)) {
+    return absl::UnavailableError(absl::StrCat(options_.address.empty() ? "server" : options_.address,
+                                               " did not answer within ",
+                                               absl::FormatDuration(options_.call_timeout)));
+  }
+  return FromGrpcStatus(status);
+}
+
+template <typename Service>
+absl::Status RemoteSessions<Service>::Connect(absl::Duration timeout) {
+  std::unique_ptr<grpc::ClientContext> context = NewContext(nullptr);
+  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  context->set_wait_for_ready(true);
+  absl::StatusOr<v1::GetModelInfoResponse> r = FetchInfo(*stub_, *context);
   if (!r.ok()) return r.status();
   std::lock_guard<std::mutex> lock(mu_);
   info_ = FromProto(r->model());
@@ -104,22 +130,26 @@ std::vector<int64_t> RemoteSessions<Service>::eos_token_ids() {
 
 template <typename Service>
 absl::StatusOr<decoding::SessionId> RemoteSessions<Service>::Open(
-    const std::vector<int64_t>& prompt, const decoding::SessionOptions& options) {
-  grpc::ClientContext context;
-  Prepare(context);
+    const std::vector<int64_t>& prompt, const decoding::SessionOptions& options,
+    const decoding::RequestScope* scope) {
+  std::unique_ptr<grpc::ClientContext> context = NewContext(scope);
   v1::OpenSessionResponse response;
   grpc::Status s =
-      stub_->OpenSession(&context, OpenRequest(prompt, options, options_.request_id), &response);
-  if (!s.ok()) return FromGrpcStatus(s);
+      stub_->OpenSession(context.get(), OpenRequest(prompt, options, request_id(scope)), &response);
+  if (!s.ok()) return Convert(s, scope);
   return response.session_id();
 }
 
 template <typename Service>
-void RemoteSessions<Service>::Close(decoding::SessionId session) {
+void RemoteSessions<Service>::Close(decoding::SessionId session,
+                                    const decoding::RequestScope* scope) {
   v1::CloseSessionRequest request;
   request.set_session_id(session);
   grpc::ClientContext context;
-  Prepare(context);
+  context.set_deadline(absl::ToChronoTime(absl::Now() + options_.close_timeout));
+  if (const std::string id = request_id(scope); !id.empty()) {
+    context.AddMetadata("x-request-id", id);
+  }
   v1::CloseSessionResponse response;
   (void)stub_->CloseSession(&context, request, &response);
 }
@@ -128,17 +158,16 @@ template class RemoteSessions<v1::TargetService>;
 template class RemoteSessions<v1::DraftService>;
 
 absl::StatusOr<decoding::TimedVerify> RemoteTargetBackend::Verify(
-    const decoding::VerifyItem& item) {
+    const decoding::VerifyItem& item, const decoding::RequestScope* scope) {
   v1::VerifyRequest request;
   v1::VerifyItem* wire = request.add_items();
   wire->set_session_id(item.session);
   ToProto(item.sync, wire->mutable_sync());
   ToProto(item.draft, v1::DISTRIBUTION_ENCODING_UNSPECIFIED, wire->mutable_draft_tokens());
-  grpc::ClientContext context;
-  remote_.Prepare(context);
+  std::unique_ptr<grpc::ClientContext> context = remote_.NewContext(scope);
   v1::VerifyResponse response;
-  grpc::Status s = remote_.stub().Verify(&context, request, &response);
-  if (!s.ok()) return FromGrpcStatus(s);
+  grpc::Status s = remote_.stub().Verify(context.get(), request, &response);
+  if (!s.ok()) return remote_.Convert(s, scope);
   if (response.results_size() != 1) {
     return absl::InternalError("Verify returned no result for its item");
   }
@@ -155,18 +184,17 @@ absl::StatusOr<decoding::TimedVerify> RemoteTargetBackend::Verify(
 }
 
 absl::StatusOr<decoding::TimedDraft> RemoteTargetBackend::DraftEarlyExit(
-    const decoding::EarlyExitItem& item) {
+    const decoding::EarlyExitItem& item, const decoding::RequestScope* scope) {
   v1::DraftEarlyExitRequest request;
   v1::DraftEarlyExitItem* wire = request.add_items();
   wire->set_session_id(item.session);
   ToProto(item.sync, wire->mutable_sync());
   wire->set_num_draft_tokens(item.gamma);
   if (item.exit_layer > 0) wire->set_exit_layer(item.exit_layer);
-  grpc::ClientContext context;
-  remote_.Prepare(context);
+  std::unique_ptr<grpc::ClientContext> context = remote_.NewContext(scope);
   v1::DraftEarlyExitResponse response;
-  grpc::Status s = remote_.stub().DraftEarlyExit(&context, request, &response);
-  if (!s.ok()) return FromGrpcStatus(s);
+  grpc::Status s = remote_.stub().DraftEarlyExit(context.get(), request, &response);
+  if (!s.ok()) return remote_.Convert(s, scope);
   if (response.results_size() != 1) {
     return absl::InternalError("DraftEarlyExit returned no result for its item");
   }
@@ -180,18 +208,17 @@ absl::StatusOr<decoding::TimedDraft> RemoteTargetBackend::DraftEarlyExit(
 }
 
 absl::StatusOr<std::vector<sampling::TokenLogprob>> RemoteTargetBackend::Score(
-    const decoding::ScoreItem& item) {
+    const decoding::ScoreItem& item, const decoding::RequestScope* scope) {
   v1::DecodeRequest request;
   v1::DecodeItem* wire = request.add_items();
   wire->set_session_id(item.session);
   ToProto(item.sync, wire->mutable_sync());
   wire->set_score_only(true);
   wire->set_top_logprobs(item.top_n);
-  grpc::ClientContext context;
-  remote_.Prepare(context);
+  std::unique_ptr<grpc::ClientContext> context = remote_.NewContext(scope);
   v1::DecodeResponse response;
-  grpc::Status s = remote_.stub().Decode(&context, request, &response);
-  if (!s.ok()) return FromGrpcStatus(s);
+  grpc::Status s = remote_.stub().Decode(context.get(), request, &response);
+  if (!s.ok()) return remote_.Convert(s, scope);
   if (response.results_size() != 1) return absl::InternalError("Decode returned no result");
   if (absl::Status st = FromItemStatus(response.results(0).status()); !st.ok()) return st;
   std::vector<sampling::TokenLogprob> out;
@@ -201,32 +228,30 @@ absl::StatusOr<std::vector<sampling::TokenLogprob>> RemoteTargetBackend::Score(
   return out;
 }
 
-absl::StatusOr<decoding::SessionId> RemoteTargetBackend::Fork(decoding::SessionId session,
-                                                              int64_t length) {
+absl::StatusOr<decoding::SessionId> RemoteTargetBackend::Fork(
+    decoding::SessionId session, int64_t length, const decoding::RequestScope* scope) {
   v1::ForkSessionRequest request;
   request.set_source_session_id(session);
   request.set_length(length);
-  request.set_request_id(remote_.request_id());
-  grpc::ClientContext context;
-  remote_.Prepare(context);
+  request.set_request_id(remote_.request_id(scope));
+  std::unique_ptr<grpc::ClientContext> context = remote_.NewContext(scope);
   v1::ForkSessionResponse response;
-  grpc::Status s = remote_.stub().ForkSession(&context, request, &response);
-  if (!s.ok()) return FromGrpcStatus(s);
+  grpc::Status s = remote_.stub().ForkSession(context.get(), request, &response);
+  if (!s.ok()) return remote_.Convert(s, scope);
   return response.session_id();
 }
 
 absl::StatusOr<decoding::TimedDraft> RemoteDraftBackend::Propose(
-    const decoding::ProposeItem& item) {
+    const decoding::ProposeItem& item, const decoding::RequestScope* scope) {
   v1::ProposeRequest request;
   v1::ProposeItem* wire = request.add_items();
   wire->set_session_id(item.session);
   ToProto(item.sync, wire->mutable_sync());
   wire->set_num_draft_tokens(item.gamma);
-  grpc::ClientContext context;
-  remote_.Prepare(context);
+  std::unique_ptr<grpc::ClientContext> context = remote_.NewContext(scope);
   v1::ProposeResponse response;
-  grpc::Status s = remote_.stub().Propose(&context, request, &response);
-  if (!s.ok()) return FromGrpcStatus(s);
+  grpc::Status s = remote_.stub().Propose(context.get(), request, &response);
+  if (!s.ok()) return remote_.Convert(s, scope);
   if (response.results_size() != 1) {
     return absl::InternalError("Propose returned no result for its item");
   }
@@ -237,6 +262,70 @@ absl::StatusOr<decoding::TimedDraft> RemoteDraftBackend::Propose(
   out.draft = *std::move(draft);
   out.server_time = FromProto(response.server_time());
   return out;
+}
+
+namespace {
+
+// A RemoteTargetBackend's calls within one request's scope.
+class ScopedRemoteTarget : public decoding::TargetBackend {
+ public:
+  ScopedRemoteTarget(RemoteTargetBackend& remote, decoding::RequestScope scope)
+      : remote_(remote), scope_(std::move(scope)) {}
+  model::ModelInfo Info() override { return remote_.Info(); }
+  absl::StatusOr<decoding::SessionId> Open(const std::vector<int64_t>& prompt,
+                                           const decoding::SessionOptions& options) override {
+    return remote_.Open(prompt, options, &scope_);
+  }
+  absl::StatusOr<decoding::TimedVerify> Verify(const decoding::VerifyItem& item) override {
+    return remote_.Verify(item, &scope_);
+  }
+  absl::StatusOr<decoding::TimedDraft> DraftEarlyExit(
+      const decoding::EarlyExitItem& item) override {
+    return remote_.DraftEarlyExit(item, &scope_);
+  }
+  absl::StatusOr<std::vector<sampling::TokenLogprob>> Score(
+      const decoding::ScoreItem& item) override {
+    return remote_.Score(item, &scope_);
+  }
+  absl::StatusOr<decoding::SessionId> Fork(decoding::SessionId session, int64_t length) override {
+    return remote_.Fork(session, length, &scope_);
+  }
+  void Close(decoding::SessionId session) override { remote_.Close(session, &scope_); }
+
+ private:
+  RemoteTargetBackend& remote_;
+  const decoding::RequestScope scope_;
+};
+
+class ScopedRemoteDraft : public decoding::DraftBackend {
+ public:
+  ScopedRemoteDraft(RemoteDraftBackend& remote, decoding::RequestScope scope)
+      : remote_(remote), scope_(std::move(scope)) {}
+  model::ModelInfo Info() override { return remote_.Info(); }
+  absl::StatusOr<decoding::SessionId> Open(const std::vector<int64_t>& prompt,
+                                           const decoding::SessionOptions& options) override {
+    return remote_.Open(prompt, options, &scope_);
+  }
+  absl::StatusOr<decoding::TimedDraft> Propose(const decoding::ProposeItem& item) override {
+    return remote_.Propose(item, &scope_);
+  }
+  void Close(decoding::SessionId session) override { remote_.Close(session, &scope_); }
+
+ private:
+  RemoteDraftBackend& remote_;
+  const decoding::RequestScope scope_;
+};
+
+}  // namespace
+
+std::unique_ptr<decoding::TargetBackend> RemoteTargetBackend::ForRequest(
+    const decoding::RequestScope& scope) {
+  return std::make_unique<ScopedRemoteTarget>(*this, scope);
+}
+
+std::unique_ptr<decoding::DraftBackend> RemoteDraftBackend::ForRequest(
+    const decoding::RequestScope& scope) {
+  return std::make_unique<ScopedRemoteDraft>(*this, scope);
 }
 
 }  // namespace tandem::services

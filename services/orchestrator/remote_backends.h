@@ -15,8 +15,15 @@
 namespace tandem::services {
 
 struct RemoteOptions {
+  // The longest one call may take. A replica that does not answer in time
+  // (while the request's own deadline has not passed) counts as down: the
+  // call fails UNAVAILABLE so the request can move on (failover, or
+  // target-only for a draft).
   absl::Duration call_timeout = absl::Seconds(30);
-  std::string request_id;  // Forwarded for logs.
+  // CloseSession runs outside the request (which may be cancelled already).
+  absl::Duration close_timeout = absl::Seconds(2);
+  std::string request_id;  // For calls made without a RequestScope.
+  std::string address;     // For error messages.
 };
 
 // Opens a channel with tandem's message-size limits.
@@ -31,20 +38,29 @@ class RemoteSessions {
  public:
   RemoteSessions(std::shared_ptr<grpc::Channel> channel, RemoteOptions options);
 
-  // Fetches ModelInfo once (waiting for the server to come up); Unavailable
-  // if it cannot be reached within the call timeout.
-  absl::Status Connect();
+  // Fetches ModelInfo once (waiting up to `timeout` for the server to come
+  // up); Unavailable if it cannot be reached in time.
+  absl::Status Connect(absl::Duration timeout = absl::Seconds(30));
   model::ModelInfo Info();
   std::vector<int64_t> eos_token_ids();
   std::string tokenizer_identity();
   absl::StatusOr<decoding::SessionId> Open(const std::vector<int64_t>& prompt,
-                                           const decoding::SessionOptions& options);
-  void Close(decoding::SessionId session);
+                                           const decoding::SessionOptions& options,
+                                           const decoding::RequestScope* scope);
+  // Best effort, bounded by close_timeout; never propagates cancellation.
+  void Close(decoding::SessionId session, const decoding::RequestScope* scope);
 
-  // A context with the call deadline and the request id set.
-  void Prepare(grpc::ClientContext& context) const;
+  // A context for one call: the client's deadline and cancellation
+  // propagated from scope->incoming_call (when set), capped at
+  // call_timeout, with the request id as `x-request-id` metadata.
+  std::unique_ptr<grpc::ClientContext> NewContext(const decoding::RequestScope* scope) const;
+  // The call's status as absl: a call_timeout expiry before the request's
+  // deadline becomes UNAVAILABLE naming the address.
+  absl::Status Convert(const grpc::Status& status, const decoding::RequestScope* scope) const;
   typename Service::Stub& stub() { return *stub_; }
-  const std::string& request_id() const { return options_.request_id; }
+  std::string request_id(const decoding::RequestScope* scope) const {
+    return scope != nullptr ? scope->request_id : options_.request_id;
+  }
 
  private:
   std::unique_ptr<typename Service::Stub> stub_;
@@ -55,47 +71,98 @@ class RemoteSessions {
   std::string tokenizer_identity_;
 };
 
-// decoding::TargetBackend over a TargetService. Thread-safe.
+// decoding::TargetBackend over a TargetService. Thread-safe. Calls made
+// through ForRequest() views carry that request's deadline, cancellation and
+// id; direct calls use call_timeout and options.request_id.
 class RemoteTargetBackend : public decoding::TargetBackend {
  public:
   explicit RemoteTargetBackend(std::shared_ptr<grpc::Channel> channel,
                                RemoteOptions options = {})
       : remote_(std::move(channel), std::move(options)) {}
-  absl::Status Connect() { return remote_.Connect(); }
+  absl::Status Connect(absl::Duration timeout = absl::Seconds(30)) {
+    return remote_.Connect(timeout);
+  }
   std::vector<int64_t> eos_token_ids() { return remote_.eos_token_ids(); }
   std::string tokenizer_identity() { return remote_.tokenizer_identity(); }
 
+  std::unique_ptr<decoding::TargetBackend> ForRequest(
+      const decoding::RequestScope& scope) override;
   model::ModelInfo Info() override { return remote_.Info(); }
   absl::StatusOr<decoding::SessionId> Open(const std::vector<int64_t>& prompt,
                                            const decoding::SessionOptions& options) override {
-    return remote_.Open(prompt, options);
+    return remote_.Open(prompt, options, nullptr);
   }
-  absl::StatusOr<decoding::TimedVerify> Verify(const decoding::VerifyItem& item) override;
-  absl::StatusOr<decoding::TimedDraft> DraftEarlyExit(const decoding::EarlyExitItem& item) override;
-  absl::StatusOr<std::vector<sampling::TokenLogprob>> Score(const decoding::ScoreItem& item) override;
-  absl::StatusOr<decoding::SessionId> Fork(decoding::SessionId session, int64_t length) override;
-  void Close(decoding::SessionId session) override { remote_.Close(session); }
+  absl::StatusOr<decoding::TimedVerify> Verify(const decoding::VerifyItem& item) override {
+    return Verify(item, nullptr);
+  }
+  absl::StatusOr<decoding::TimedDraft> DraftEarlyExit(
+      const decoding::EarlyExitItem& item) override {
+    return DraftEarlyExit(item, nullptr);
+  }
+  absl::StatusOr<std::vector<sampling::TokenLogprob>> Score(
+      const decoding::ScoreItem& item) override {
+    return Score(item, nullptr);
+  }
+  absl::StatusOr<decoding::SessionId> Fork(decoding::SessionId session, int64_t length) override {
+    return Fork(session, length, nullptr);
+  }
+  void Close(decoding::SessionId session) override { remote_.Close(session, nullptr); }
+
+  // The same calls within a request's scope (may be null).
+  absl::StatusOr<decoding::SessionId> Open(const std::vector<int64_t>& prompt,
+                                           const decoding::SessionOptions& options,
+                                           const decoding::RequestScope* scope) {
+    return remote_.Open(prompt, options, scope);
+  }
+  absl::StatusOr<decoding::TimedVerify> Verify(const decoding::VerifyItem& item,
+                                               const decoding::RequestScope* scope);
+  absl::StatusOr<decoding::TimedDraft> DraftEarlyExit(const decoding::EarlyExitItem& item,
+                                                      const decoding::RequestScope* scope);
+  absl::StatusOr<std::vector<sampling::TokenLogprob>> Score(const decoding::ScoreItem& item,
+                                                            const decoding::RequestScope* scope);
+  absl::StatusOr<decoding::SessionId> Fork(decoding::SessionId session, int64_t length,
+                                           const decoding::RequestScope* scope);
+  void Close(decoding::SessionId session, const decoding::RequestScope* scope) {
+    remote_.Close(session, scope);
+  }
 
  private:
   RemoteSessions<v1::TargetService> remote_;
 };
 
-// decoding::DraftBackend over a DraftService. Thread-safe.
+// decoding::DraftBackend over a DraftService. Thread-safe; scoped as
+// RemoteTargetBackend.
 class RemoteDraftBackend : public decoding::DraftBackend {
  public:
   explicit RemoteDraftBackend(std::shared_ptr<grpc::Channel> channel,
                               RemoteOptions options = {})
       : remote_(std::move(channel), std::move(options)) {}
-  absl::Status Connect() { return remote_.Connect(); }
+  absl::Status Connect(absl::Duration timeout = absl::Seconds(30)) {
+    return remote_.Connect(timeout);
+  }
   std::string tokenizer_identity() { return remote_.tokenizer_identity(); }
 
+  std::unique_ptr<decoding::DraftBackend> ForRequest(const decoding::RequestScope& scope) override;
   model::ModelInfo Info() override { return remote_.Info(); }
   absl::StatusOr<decoding::SessionId> Open(const std::vector<int64_t>& prompt,
                                            const decoding::SessionOptions& options) override {
-    return remote_.Open(prompt, options);
+    return remote_.Open(prompt, options, nullptr);
   }
-  absl::StatusOr<decoding::TimedDraft> Propose(const decoding::ProposeItem& item) override;
-  void Close(decoding::SessionId session) override { remote_.Close(session); }
+  absl::StatusOr<decoding::TimedDraft> Propose(const decoding::ProposeItem& item) override {
+    return Propose(item, nullptr);
+  }
+  void Close(decoding::SessionId session) override { remote_.Close(session, nullptr); }
+
+  absl::StatusOr<decoding::SessionId> Open(const std::vector<int64_t>& prompt,
+                                           const decoding::SessionOptions& options,
+                                           const decoding::RequestScope* scope) {
+    return remote_.Open(prompt, options, scope);
+  }
+  absl::StatusOr<decoding::TimedDraft> Propose(const decoding::ProposeItem& item,
+                                               const decoding::RequestScope* scope);
+  void Close(decoding::SessionId session, const decoding::RequestScope* scope) {
+    remote_.Close(session, scope);
+  }
 
  private:
   RemoteSessions<v1::DraftService> remote_;

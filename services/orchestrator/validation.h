@@ -25,6 +25,10 @@ struct GenerationLimits {
   int default_draft_length = 4;
   bool default_adaptive = false;
   bool draft_available = true;
+  // Admission: sequences (prompts × return sequences, or beam searches) the
+  // orchestrator runs at once; a request that would exceed it is refused
+  // with RESOURCE_EXHAUSTED instead of queueing without bound.
+  int64_t max_active_sequences = 256;
 };
 
 // A GenerateRequest after validation: everything the decoding loop needs,
