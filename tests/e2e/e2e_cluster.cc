@@ -5,7 +5,7 @@
 
 namespace tandem::testing {
 
-std::unique_ptr<E2eCluster> E2eCluster::Start(int64_t max_sessions) {
+std::unique_ptr<E2eCluster> E2eCluster::Start(const E2eOptions& options) {
   auto c = std::make_unique<E2eCluster>();
   auto target_path = RunfilePath("assets/target/config.json");
   auto draft_path = RunfilePath("assets/draft/config.json");
@@ -14,8 +14,8 @@ std::unique_ptr<E2eCluster> E2eCluster::Start(int64_t max_sessions) {
   const std::string draft_dir = draft_path->substr(0, draft_path->rfind('/'));
   services::ModelServerOptions t;
   t.model_path = target_dir;
-  t.max_sessions = max_sessions;
-  t.session_ttl = absl::Seconds(30);
+  t.max_sessions = options.max_sessions;
+  t.session_ttl = options.session_ttl;
   services::ModelServerOptions d = t;
   d.model_path = draft_dir;
   auto tm = services::LoadModel(t);
@@ -42,7 +42,7 @@ std::unique_ptr<E2eCluster> E2eCluster::Start(int64_t max_sessions) {
   backends.drafts = {c->draft_backend_.get()};
   backends.eos_token_ids = c->target_backend_->eos_token_ids();
   c->generation_ = std::make_unique<services::GenerationServiceImpl>(backends, *c->tokenizer_,
-                                                                     services::GenerationLimits{});
+                                                                     options.limits);
   auto os = services::RunningServer::Start({"127.0.0.1:0", "", "orchestrator"}, {c->generation_.get()});
   if (!os.ok()) return nullptr;
   c->orchestrator_server_ = *std::move(os);

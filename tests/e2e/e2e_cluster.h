@@ -16,12 +16,19 @@ namespace tandem::testing {
 
 // The shipped demo pair served by real target, draft and orchestrator gRPC
 // servers on 127.0.0.1 (port 0), in one process. Talks gRPC end to end.
+struct E2eOptions {
+  int64_t max_sessions = 64;                     // Per model server.
+  absl::Duration session_ttl = absl::Seconds(30);  // Idle sessions expire after it.
+  services::GenerationLimits limits;
+};
+
 class E2eCluster {
  public:
-  static std::unique_ptr<E2eCluster> Start(int64_t max_sessions = 64);
+  static std::unique_ptr<E2eCluster> Start(const E2eOptions& options = {});
   ~E2eCluster();
 
   std::string address() const { return orchestrator_server_->address(); }
+  std::string target_address() const { return target_server_->address(); }
   services::TargetServiceImpl& target_service() { return *target_service_; }
   services::DraftServiceImpl& draft_service() { return *draft_service_; }
   model::Model& target_model() { return *target_model_; }
