@@ -1,0 +1,219 @@
+// Faults with real processes: target replicas, a draft and an orchestrator
+// run as separate binaries on loopback; the test kills (SIGKILL) or freezes
+// (SIGSTOP) them mid-stream. A request whose target replica dies is
+// re-prefilled on the other replica, and one whose draft dies or hangs
+// finishes target-only; either way greedy output is token-identical to an
+// undisturbed run.
+
+#include <signal.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "client/tandem_client.h"
+#include "tests/testing/oracles.h"
+#include "tests/testing/subprocess.h"
+
+namespace tandem {
+namespace {
+
+using testing::Subprocess;
+
+std::string Runfile(const std::string& path) {
+  auto p = testing::RunfilePath(path);
+  return p.ok() ? *p : "";
+}
+
+std::string Dir(const std::string& file) { return file.substr(0, file.rfind('/')); }
+
+const std::vector<std::string> kPrompts = {
+    "In the beginning God created the heaven and the earth.",
+    "It is a truth universally acknowledged, that a single man"};
+
+class FaultE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    tmp_ = std::getenv("TEST_TMPDIR") ? std::getenv("TEST_TMPDIR") : "/tmp";
+    target_dir_ = Dir(Runfile("assets/target/config.json"));
+    draft_dir_ = Dir(Runfile("assets/draft/config.json"));
+    ASSERT_FALSE(target_dir_.empty());
+    ASSERT_FALSE(draft_dir_.empty());
+    target_a_ = StartModelServer("target", target_dir_, "target_a");
+    target_b_ = StartModelServer("target", target_dir_, "target_b");
+    draft_ = StartModelServer("draft", draft_dir_, "draft");
+    ASSERT_TRUE(target_a_ && target_b_ && draft_);
+    const std::string port_file = absl::StrCat(tmp_, "/orchestrator.port");
+    std::remove(port_file.c_str());
+    auto orchestrator = Subprocess::Start(
+        {Runfile("services/orchestrator/orchestrator"), "--listen=127.0.0.1:0",
+         "--port_file=" + port_file,
+         absl::StrCat("--target=127.0.0.1:", ports_["target_a"], ",127.0.0.1:",
+                      ports_["target_b"]),
+         absl::StrCat("--draft=127.0.0.1:", ports_["draft"]), "--tokenizer=" + target_dir_,
+         "--draft_call_timeout_ms=400", "--target_call_timeout_ms=1500"},
+        absl::StrCat(tmp_, "/orchestrator.log"));
+    ASSERT_TRUE(orchestrator.ok()) << orchestrator.status();
+    orchestrator_ = *std::move(orchestrator);
+    auto port = testing::WaitForPortFile(port_file, absl::Seconds(60));
+    ASSERT_TRUE(port.ok()) << port.status();
+    address_ = absl::StrCat("127.0.0.1:", *port);
+  }
+
+  std::unique_ptr<Subprocess> StartModelServer(const std::string& binary, const std::string& model,
+                                               const std::string& name) {
+    const std::string port_file = absl::StrCat(tmp_, "/", name, ".port");
+    std::remove(port_file.c_str());
+    auto p = Subprocess::Start(
+        {Runfile(absl::StrCat("services/", binary, "/", binary)), "--model=" + model,
+         "--dtype=bfloat16", "--threads=1", "--listen=127.0.0.1:0", "--port_file=" + port_file},
+        absl::StrCat(tmp_, "/", name, ".log"));
+    if (!p.ok()) return nullptr;
+    auto port = testing::WaitForPortFile(port_file, absl::Seconds(60));
+    if (!port.ok()) return nullptr;
+    ports_[name] = *port;
+    return *std::move(p);
+  }
+
+  static client::GenerateOptions Greedy(const std::string& prompt, const std::string& mode) {
+    client::GenerateOptions o;
+    o.prompts = {prompt};
+    o.temperature = 0;
+    o.max_new_tokens = 160;
+    o.speculation = mode;
+    o.draft_length = 4;
+    return o;
+  }
+
+  std::vector<uint32_t> Unary(const client::GenerateOptions& o) {
+    client::TandemClient c(address_);
+    auto r = c.Generate(*client::BuildRequest(o));
+    EXPECT_TRUE(r.ok()) << r.status();
+    std::vector<uint32_t> ids;
+    if (r.ok()) {
+      for (const auto& t : r->sequences(0).tokens()) ids.push_back(t.token_id());
+    }
+    return ids;
+  }
+
+  // A stream's tokens, how many chunks arrived, and its end.
+  struct Stream {
+    std::vector<uint32_t> ids;
+    std::atomic<int> chunks{0};
+    std::atomic<bool> finished{false};
+    absl::Status status;
+    v1::SequenceEnd end;
+  };
+
+  std::thread StartStream(const client::GenerateOptions& o, Stream& s) {
+    return std::thread([this, o, &s] {
+      client::TandemClient c(address_);
+      s.status = c.GenerateStream(*client::BuildRequest(o), [&](const v1::GenerateStreamResponse& m) {
+        if (m.has_chunk()) {
+          for (const auto& t : m.chunk().tokens()) s.ids.push_back(t.token_id());
+          ++s.chunks;
+        }
+        if (m.has_sequence_end()) s.end = m.sequence_end();
+        return true;
+      });
+      s.finished = true;
+    });
+  }
+
+  static void WaitForChunks(const std::vector<Stream*>& streams) {
+    const absl::Time end = absl::Now() + absl::Seconds(30);
+    for (Stream* s : streams) {
+      while (s->chunks < 2 && !s->finished && absl::Now() < end) {
+        absl::SleepFor(absl::Milliseconds(1));
+      }
+    }
+  }
+
+  std::string tmp_, target_dir_, draft_dir_, address_;
+  std::map<std::string, int> ports_;
+  std::unique_ptr<Subprocess> target_a_, target_b_, draft_, orchestrator_;
+};
+
+TEST_F(FaultE2eTest, TargetReplicaKilledMidStreamIsReplacedWithIdenticalOutput) {
+  std::vector<std::vector<uint32_t>> expected;
+  for (const std::string& p : kPrompts) expected.push_back(Unary(Greedy(p, "draft")));
+  ASSERT_EQ(expected[0].size(), 160u);
+  // Two concurrent streams land on different replicas (round robin); kill
+  // one replica while both are mid-stream.
+  Stream s0, s1;
+  std::thread t0 = StartStream(Greedy(kPrompts[0], "draft"), s0);
+  std::thread t1 = StartStream(Greedy(kPrompts[1], "draft"), s1);
+  WaitForChunks({&s0, &s1});
+  const bool both_running = !s0.finished && !s1.finished;
+  target_a_->Signal(SIGKILL);
+  t0.join();
+  t1.join();
+  ASSERT_TRUE(both_running) << "a stream ended before the kill; the test proves nothing";
+  ASSERT_TRUE(s0.status.ok()) << s0.status;
+  ASSERT_TRUE(s1.status.ok()) << s1.status;
+  EXPECT_EQ(s0.ids, expected[0]);
+  EXPECT_EQ(s1.ids, expected[1]);
+  EXPECT_FALSE(target_a_->running());
+  // New requests go to the surviving replica.
+  EXPECT_EQ(Unary(Greedy(kPrompts[0], "self")), Unary(Greedy(kPrompts[0], "off")));
+  EXPECT_EQ(Unary(Greedy(kPrompts[1], "draft")), expected[1]);
+}
+
+TEST_F(FaultE2eTest, FrozenTargetReplicaCountsAsDownAfterTheCallTimeout) {
+  const std::vector<uint32_t> expected = Unary(Greedy(kPrompts[0], "ngram"));
+  Stream s0, s1;
+  std::thread t0 = StartStream(Greedy(kPrompts[0], "ngram"), s0);
+  std::thread t1 = StartStream(Greedy(kPrompts[0], "ngram"), s1);
+  WaitForChunks({&s0, &s1});
+  const bool both_running = !s0.finished && !s1.finished;
+  target_b_->Signal(SIGSTOP);
+  t0.join();
+  t1.join();
+  target_b_->Signal(SIGCONT);
+  ASSERT_TRUE(both_running) << "a stream ended before the freeze";
+  ASSERT_TRUE(s0.status.ok()) << s0.status;
+  ASSERT_TRUE(s1.status.ok()) << s1.status;
+  EXPECT_EQ(s0.ids, expected);
+  EXPECT_EQ(s1.ids, expected);
+}
+
+TEST_F(FaultE2eTest, FrozenThenKilledDraftFinishesTargetOnlyWithIdenticalOutput) {
+  const std::vector<uint32_t> expected = Unary(Greedy(kPrompts[1], "draft"));
+  ASSERT_EQ(expected, Unary(Greedy(kPrompts[1], "off")));
+  {
+    Stream s;
+    std::thread t = StartStream(Greedy(kPrompts[1], "draft"), s);
+    WaitForChunks({&s});
+    const bool running = !s.finished;
+    draft_->Signal(SIGSTOP);
+    t.join();
+    draft_->Signal(SIGCONT);
+    ASSERT_TRUE(running) << "the stream ended before the freeze";
+    ASSERT_TRUE(s.status.ok()) << s.status;
+    EXPECT_EQ(s.ids, expected);
+    // Reported: the request fell back to target-only.
+    EXPECT_EQ(s.end.stats().speculation().mode(), v1::SPECULATION_MODE_OFF);
+  }
+  {
+    Stream s;
+    std::thread t = StartStream(Greedy(kPrompts[1], "draft"), s);
+    WaitForChunks({&s});
+    const bool running = !s.finished;
+    draft_->Signal(SIGKILL);
+    t.join();
+    ASSERT_TRUE(running) << "the stream ended before the kill";
+    ASSERT_TRUE(s.status.ok()) << s.status;
+    EXPECT_EQ(s.ids, expected);
+    EXPECT_EQ(s.end.stats().speculation().mode(), v1::SPECULATION_MODE_OFF);
+  }
+  // With the draft gone, draft-mode requests still succeed, target-only.
+  EXPECT_EQ(Unary(Greedy(kPrompts[1], "draft")), expected);
+}
+
+}  // namespace
+}  // namespace tandem
