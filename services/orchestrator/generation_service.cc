@@ -9,6 +9,7 @@
 #include "decoding/replica_failover.h"
 #include "sampling/rng.h"
 #include "services/common/convert.h"
+#include "services/common/log.h"
 #include "services/common/status.h"
 #include "services/orchestrator/sequence_text.h"
 
@@ -139,6 +140,16 @@ absl::StatusOr<ValidatedGeneration> GenerationServiceImpl::Validate(
                           backends_.eos_token_ids, tokenizer_, limits_);
 }
 
+decoding::FailoverListener GenerationServiceImpl::FailoverLogger(const std::string& request_id) {
+  return [this, request_id](size_t from, size_t to, int64_t tokens) {
+    metrics_.RecordFailover();
+    LogEvent(LogLevel::kWarn, "orchestrator", "replica_failover", request_id,
+             {{"from_replica", static_cast<int64_t>(from)},
+              {"to_replica", static_cast<int64_t>(to)},
+              {"reprefilled_tokens", tokens}});
+  };
+}
+
 absl::Status GenerationServiceImpl::Admit(int64_t n) {
   std::lock_guard<std::mutex> lock(admission_mu_);
   if (active_sequences_ + n > limits_.max_active_sequences) {
@@ -148,12 +159,14 @@ absl::Status GenerationServiceImpl::Admit(int64_t n) {
         "; retry with backoff or add orchestrator replicas"));
   }
   active_sequences_ += n;
+  metrics_.AddActiveSequences(n);
   return absl::OkStatus();
 }
 
 void GenerationServiceImpl::Release(int64_t n) {
   std::lock_guard<std::mutex> lock(admission_mu_);
   active_sequences_ -= n;
+  metrics_.AddActiveSequences(-n);
 }
 
 absl::StatusOr<std::vector<GenerationServiceImpl::SequenceOutput>> GenerationServiceImpl::RunBeams(
@@ -167,7 +180,7 @@ absl::StatusOr<std::vector<GenerationServiceImpl::SequenceOutput>> GenerationSer
     threads.emplace_back([&, p] {
       const absl::Time start = absl::Now();
       decoding::BackendBeamSearchRequest r{v.prompts[p], v.base.session, v.beam};
-      SequenceBackends sequence(backends_, scope, replica + p, failover_listener_);
+      SequenceBackends sequence(backends_, scope, replica + p, FailoverLogger(v.request_id));
       auto hypotheses = decoding::RunBackendBeamSearch(r, *sequence.target);
       if (!hypotheses.ok()) {
         status[p] = hypotheses.status();
@@ -248,7 +261,7 @@ absl::StatusOr<std::vector<GenerationServiceImpl::SequenceOutput>> GenerationSer
         r.stop.max_new_tokens =
             std::min<int64_t>(r.stop.max_new_tokens, *v.max_length - r.prompt.size());
       }
-      SequenceBackends sequence(backends_, scope, replica + k, failover_listener_);
+      SequenceBackends sequence(backends_, scope, replica + k, FailoverLogger(v.request_id));
       SequenceText text(tokenizer_, v.stop_strings);
       auto callback = [&](absl::Span<const sampling::StepResult> tokens)
           -> std::optional<decoding::FinishReason> {
@@ -282,6 +295,12 @@ absl::StatusOr<std::vector<GenerationServiceImpl::SequenceOutput>> GenerationSer
         return;
       }
       o.result = *std::move(result);
+      metrics_.RecordSequence(v.base.speculation.mode, o.prompt_tokens, o.result);
+      if (o.result.stats.fell_back_to_target_only) {
+        LogEvent(LogLevel::kWarn, "orchestrator", "draft_fallback", v.request_id,
+                 {{"prompt_index", static_cast<int64_t>(o.prompt_index)},
+                  {"sequence_index", static_cast<int64_t>(o.sequence_index)}});
+      }
       const std::string tail = text.Finish();
       if (!tail.empty() && on_chunk) {
         v1::StreamChunk chunk;
@@ -300,16 +319,63 @@ absl::StatusOr<std::vector<GenerationServiceImpl::SequenceOutput>> GenerationSer
   return outputs;
 }
 
+static std::string RequestIdOrNew(const std::string& given) {
+  if (!given.empty()) return given;
+  return absl::StrCat("req-", absl::Hex(sampling::Rng::SeedFromOs(), absl::kZeroPad16));
+}
+
+void GenerationServiceImpl::Finish(const char* method, const std::string& request_id,
+                                   const grpc::Status& status, absl::Time start) {
+  const absl::Duration latency = absl::Now() - start;
+  const std::string code =
+      absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code()));
+  metrics_.RecordRequest(method, code, latency);
+  LogFields fields = {{"method", method},
+                      {"code", code},
+                      {"latency_ms", absl::ToDoubleMilliseconds(latency)}};
+  if (!status.ok()) fields.push_back({"error", status.error_message()});
+  LogEvent(status.ok() || status.error_code() == grpc::StatusCode::CANCELLED ? LogLevel::kInfo
+                                                                             : LogLevel::kWarn,
+           "orchestrator", "request_finished", request_id, fields);
+}
+
 grpc::Status GenerationServiceImpl::Generate(grpc::ServerContext* context,
                                              const v1::GenerateRequest* request,
                                              v1::GenerateResponse* response) {
   const absl::Time start = absl::Now();
+  const std::string request_id = RequestIdOrNew(request->request_id());
+  LogEvent(LogLevel::kDebug, "orchestrator", "request_started", request_id,
+           {{"method", "Generate"}, {"prompts", static_cast<int64_t>(request->prompts_size())}});
+  grpc::Status status = DoGenerate(context, *request, request_id, response);
+  Finish("Generate", request_id, status, start);
+  return status;
+}
+
+grpc::Status GenerationServiceImpl::GenerateStream(
+    grpc::ServerContext* context, const v1::GenerateStreamRequest* request,
+    grpc::ServerWriter<v1::GenerateStreamResponse>* writer) {
+  const absl::Time start = absl::Now();
+  const std::string request_id = RequestIdOrNew(request->request_id());
+  LogEvent(LogLevel::kDebug, "orchestrator", "request_started", request_id,
+           {{"method", "GenerateStream"},
+            {"prompts", static_cast<int64_t>(request->prompts_size())}});
+  grpc::Status status = DoGenerateStream(context, *request, request_id, writer);
+  Finish("GenerateStream", request_id, status, start);
+  return status;
+}
+
+grpc::Status GenerationServiceImpl::DoGenerate(grpc::ServerContext* context,
+                                               const v1::GenerateRequest& req,
+                                               const std::string& request_id,
+                                               v1::GenerateResponse* response) {
+  const v1::GenerateRequest* request = &req;
+  const absl::Time start = absl::Now();
   absl::StatusOr<ValidatedGeneration> v =
-      Validate(request->request_id(), request->prompts(), request->config());
+      Validate(request_id, request->prompts(), request->config());
   if (!v.ok()) return ToGrpcStatus(v.status());
   absl::StatusOr<std::vector<SequenceOutput>> outputs = RunAll(*v, context, nullptr);
   if (!outputs.ok()) return ToGrpcStatus(outputs.status());
-  response->set_request_id(request->request_id());
+  response->set_request_id(request_id);
   decoding::GenerationResult total;
   int64_t prompt_tokens = 0;
   for (const SequenceOutput& o : *outputs) {
@@ -348,18 +414,19 @@ grpc::Status GenerationServiceImpl::Generate(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status GenerationServiceImpl::GenerateStream(
-    grpc::ServerContext* context, const v1::GenerateStreamRequest* request,
-    grpc::ServerWriter<v1::GenerateStreamResponse>* writer) {
+grpc::Status GenerationServiceImpl::DoGenerateStream(
+    grpc::ServerContext* context, const v1::GenerateStreamRequest& req,
+    const std::string& request_id, grpc::ServerWriter<v1::GenerateStreamResponse>* writer) {
+  const v1::GenerateStreamRequest* request = &req;
   absl::StatusOr<ValidatedGeneration> v =
-      Validate(request->request_id(), request->prompts(), request->config());
+      Validate(request_id, request->prompts(), request->config());
   if (!v.ok()) return ToGrpcStatus(v.status());
   std::mutex write_mu;
   bool first = true;
   auto on_chunk = [&](const v1::StreamChunk& chunk) {
     std::lock_guard<std::mutex> lock(write_mu);
     v1::GenerateStreamResponse message;
-    if (first) message.set_request_id(request->request_id());
+    if (first) message.set_request_id(request_id);
     first = false;
     *message.mutable_chunk() = chunk;
     return writer->Write(message);
@@ -368,7 +435,7 @@ grpc::Status GenerationServiceImpl::GenerateStream(
   if (!outputs.ok()) return ToGrpcStatus(outputs.status());
   for (const SequenceOutput& o : *outputs) {
     v1::GenerateStreamResponse message;
-    if (first) message.set_request_id(request->request_id());
+    if (first) message.set_request_id(request_id);
     first = false;
     v1::SequenceEnd* end = message.mutable_sequence_end();
     end->set_prompt_index(o.prompt_index);

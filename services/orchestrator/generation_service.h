@@ -8,7 +8,9 @@
 #include <vector>
 
 #include "decoding/backends.h"
+#include "decoding/replica_failover.h"
 #include "proto/tandem/v1/generation_service.grpc.pb.h"
+#include "services/orchestrator/orchestrator_metrics.h"
 #include "services/orchestrator/validation.h"
 #include "tokenizer/tokenizer.h"
 
@@ -41,6 +43,15 @@ class GenerationServiceImpl final : public v1::GenerationService::Service {
   struct SequenceOutput;
   using ChunkFn = std::function<bool(const v1::StreamChunk&)>;
 
+  grpc::Status DoGenerate(grpc::ServerContext* context, const v1::GenerateRequest& request,
+                          const std::string& request_id, v1::GenerateResponse* response);
+  grpc::Status DoGenerateStream(grpc::ServerContext* context,
+                                const v1::GenerateStreamRequest& request,
+                                const std::string& request_id,
+                                grpc::ServerWriter<v1::GenerateStreamResponse>* writer);
+  // Metrics and the request_finished log line for one RPC.
+  void Finish(const char* method, const std::string& request_id, const grpc::Status& status,
+              absl::Time start);
   absl::StatusOr<ValidatedGeneration> Validate(const std::string& request_id,
                                                const google::protobuf::RepeatedPtrField<v1::Prompt>& prompts,
                                                const v1::GenerationConfig& config);
@@ -52,6 +63,8 @@ class GenerationServiceImpl final : public v1::GenerationService::Service {
   // Reserves `n` sequences of max_active_sequences; RESOURCE_EXHAUSTED when
   // they do not fit. Release() gives them back.
   absl::Status Admit(int64_t n);
+  // Counts and logs each session moved to another replica.
+  decoding::FailoverListener FailoverLogger(const std::string& request_id);
   void Release(int64_t n);
   absl::StatusOr<std::vector<SequenceOutput>> RunAll(const ValidatedGeneration& v,
                                                      grpc::ServerContext* context,
@@ -61,7 +74,7 @@ class GenerationServiceImpl final : public v1::GenerationService::Service {
   const tokenizer::Tokenizer& tokenizer_;
   GenerationLimits limits_;
   std::atomic<uint64_t> next_replica_{0};
-  std::function<void(size_t, size_t, int64_t)> failover_listener_;
+  OrchestratorMetrics metrics_;
   std::mutex admission_mu_;
   int64_t active_sequences_ = 0;
 };

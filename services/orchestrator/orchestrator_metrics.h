@@ -1,0 +1,62 @@
+#ifndef TANDEM_SERVICES_ORCHESTRATOR_ORCHESTRATOR_METRICS_H_
+#define TANDEM_SERVICES_ORCHESTRATOR_ORCHESTRATOR_METRICS_H_
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+#include "absl/time/time.h"
+#include "decoding/generator.h"
+#include "services/common/metrics.h"
+
+namespace tandem::services {
+
+// The orchestrator's Prometheus metrics (docs/operations.md lists them):
+//
+//   tandem_orchestrator_requests_total{method,code}          counter
+//   tandem_orchestrator_request_latency_seconds{method}      histogram
+//   tandem_orchestrator_time_to_first_token_seconds          histogram
+//   tandem_orchestrator_prompt_tokens_total                  counter
+//   tandem_orchestrator_generated_tokens_total{mode}         counter
+//   tandem_orchestrator_drafted_tokens_total{mode,position}  counter
+//   tandem_orchestrator_accepted_tokens_total{mode,position} counter
+//   tandem_orchestrator_verify_passes_total{mode}            counter
+//   tandem_orchestrator_active_sequences                     gauge
+//   tandem_orchestrator_replica_failovers_total              counter
+//   tandem_orchestrator_draft_fallbacks_total                counter
+//
+// `mode` is off | draft | self | ngram; `position` is the draft position
+// 1..16 (acceptance at position i = accepted / drafted at i).
+class OrchestratorMetrics {
+ public:
+  explicit OrchestratorMetrics(metrics::Registry& registry = metrics::Registry::Default());
+
+  // One finished RPC (method "Generate" or "GenerateStream"; code as the
+  // gRPC status code name, e.g. "OK", "INVALID_ARGUMENT").
+  void RecordRequest(const std::string& method, const std::string& code, absl::Duration latency);
+  // One finished sequence.
+  void RecordSequence(decoding::SpeculationMode mode, int64_t prompt_tokens,
+                      const decoding::GenerationResult& result);
+  void AddActiveSequences(int64_t n) { active_->Add(static_cast<double>(n)); }
+  void RecordFailover() { failovers_->Increment(); }
+
+  static const char* ModeName(decoding::SpeculationMode mode);
+
+ private:
+  static constexpr int kPositions = 16;
+  static constexpr int kModes = 4;
+
+  metrics::Registry& registry_;
+  metrics::Histogram* ttft_;
+  metrics::Counter* prompt_tokens_;
+  metrics::Gauge* active_;
+  metrics::Counter* failovers_;
+  metrics::Counter* fallbacks_;
+  std::array<metrics::Counter*, kModes> generated_;
+  std::array<metrics::Counter*, kModes> passes_;
+  std::array<std::array<metrics::Counter*, kPositions>, kModes> drafted_, accepted_;
+};
+
+}  // namespace tandem::services
+
+#endif  // TANDEM_SERVICES_ORCHESTRATOR_ORCHESTRATOR_METRICS_H_
