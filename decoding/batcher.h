@@ -7,6 +7,7 @@
 #include <functional>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -21,6 +22,9 @@ struct BatcherOptions {
   // 0 = continuous batching: run whatever is queued at once; items arriving
   // during a run form the next batch.
   absl::Duration window = absl::ZeroDuration();
+  // Backpressure: TrySubmit refuses an item while this many wait for a
+  // batch (0 = no limit).
+  int64_t max_queued = 0;
 };
 
 // Collects items submitted from many threads and runs them in batches on one
@@ -56,11 +60,34 @@ class Batcher {
     return future;
   }
 
+  // As Submit, but refuses (nullopt) when max_queued items already wait, so
+  // a server under overload answers RESOURCE_EXHAUSTED instead of queueing
+  // without bound.
+  std::optional<std::future<Outcome>> TrySubmit(Item item) {
+    std::promise<Outcome> promise;
+    std::future<Outcome> future = promise.get_future();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (options_.max_queued > 0 && static_cast<int64_t>(queue_.size()) >= options_.max_queued) {
+        ++refused_;
+        return std::nullopt;
+      }
+      queue_.push_back({std::move(item), std::move(promise)});
+    }
+    cv_.notify_one();
+    return future;
+  }
+
   // Blocks until the item's batch ran; returns its outcome.
   Outcome Run(Item item) { return Submit(std::move(item)).get(); }
 
   int64_t batches_run() const { return batches_; }
   int64_t items_run() const { return items_; }
+  int64_t refused() const { return refused_; }
+  int64_t queued() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return static_cast<int64_t>(queue_.size());
+  }
 
  private:
   struct Pending {
@@ -110,6 +137,7 @@ class Batcher {
   bool stopping_ = false;
   std::atomic<int64_t> batches_{0};
   std::atomic<int64_t> items_{0};
+  std::atomic<int64_t> refused_{0};
   std::thread worker_;  // Last: starts after the members it uses.
 };
 

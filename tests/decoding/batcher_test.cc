@@ -1,0 +1,104 @@
+// Batcher: items from many threads run in shared batches; with max_queued
+// set, TrySubmit refuses work beyond the bound instead of queueing it.
+
+#include "decoding/batcher.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace tandem::decoding {
+namespace {
+
+// A batch function that blocks until released, recording batch sizes.
+class Gate {
+ public:
+  std::vector<int> Run(absl::Span<const int> items) {
+    std::unique_lock<std::mutex> lock(mu_);
+    ++entered_;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return open_; });
+    sizes_.push_back(static_cast<int>(items.size()));
+    std::vector<int> out;
+    for (int i : items) out.push_back(i * 10);
+    return out;
+  }
+  void WaitEntered(int n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return entered_ >= n; });
+  }
+  void Open() {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  std::vector<int> sizes() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return sizes_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int entered_ = 0;
+  bool open_ = false;
+  std::vector<int> sizes_;
+};
+
+TEST(BatcherTest, TrySubmitRefusesBeyondMaxQueuedAndRunsTheRest) {
+  Gate gate;
+  std::mutex engine;
+  BatcherOptions options;
+  options.max_batch = 64;
+  options.max_queued = 3;
+  Batcher<int, int> batcher([&](absl::Span<const int> items) { return gate.Run(items); },
+                            options, &engine);
+  // The first item occupies the worker; the next three wait; the fifth is
+  // refused.
+  auto first = batcher.TrySubmit(1);
+  ASSERT_TRUE(first.has_value());
+  gate.WaitEntered(1);
+  std::vector<std::future<int>> waiting;
+  for (int i = 2; i <= 4; ++i) {
+    auto f = batcher.TrySubmit(i);
+    ASSERT_TRUE(f.has_value()) << i;
+    waiting.push_back(std::move(*f));
+  }
+  EXPECT_EQ(batcher.queued(), 3);
+  EXPECT_FALSE(batcher.TrySubmit(5).has_value());
+  EXPECT_EQ(batcher.refused(), 1);
+  gate.Open();
+  EXPECT_EQ(first->get(), 10);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(waiting[i].get(), (i + 2) * 10);
+  // The three waiting items ran as one batch.
+  EXPECT_EQ(gate.sizes(), (std::vector<int>{1, 3}));
+  // Capacity is back.
+  auto again = batcher.TrySubmit(6);
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->get(), 60);
+}
+
+TEST(BatcherTest, UnboundedByDefault) {
+  Gate gate;
+  std::mutex engine;
+  Batcher<int, int> batcher([&](absl::Span<const int> items) { return gate.Run(items); },
+                            BatcherOptions{}, &engine);
+  auto first = batcher.TrySubmit(0);
+  gate.WaitEntered(1);
+  std::vector<std::future<int>> all;
+  for (int i = 1; i < 200; ++i) {
+    auto f = batcher.TrySubmit(i);
+    ASSERT_TRUE(f.has_value());
+    all.push_back(std::move(*f));
+  }
+  gate.Open();
+  for (int i = 1; i < 200; ++i) EXPECT_EQ(all[i - 1].get(), i * 10);
+  EXPECT_EQ(batcher.refused(), 0);
+}
+
+}  // namespace
+}  // namespace tandem::decoding
