@@ -32,7 +32,7 @@ absl::StatusOr<v1::GenerateRequest> MakeRequest(const LoadOptions& o, int64_t i)
   g.max_new_tokens = static_cast<uint32_t>(o.max_new_tokens);
   g.speculation = o.speculation;
   if (o.draft_length > 0) g.draft_length = static_cast<uint32_t>(o.draft_length);
-  g.speculation_stats = false;
+  g.speculation_stats = true;
   g.request_id = absl::StrCat("load-", i);
   absl::StatusOr<v1::GenerateRequest> r = client::BuildRequest(g);
   if (r.ok() && o.ignore_eos) r->mutable_config()->mutable_stopping()->set_ignore_eos(true);
@@ -42,6 +42,7 @@ absl::StatusOr<v1::GenerateRequest> MakeRequest(const LoadOptions& o, int64_t i)
 RequestRecord RunOne(client::TandemClient& client, const v1::GenerateRequest& request,
                      const LoadOptions& o, Clock::time_point t0) {
   RequestRecord rec;
+  const bool wants_speculation = !o.speculation.empty() && o.speculation != "off";
   rec.start_s = SecondsSince(t0);
   absl::Status status = client.GenerateStream(
       request,
@@ -51,6 +52,12 @@ RequestRecord RunOne(client::TandemClient& client, const v1::GenerateRequest& re
           if (rec.first_token_s < 0) rec.first_token_s = now;
           rec.last_token_s = now;
           rec.tokens += m.chunk().tokens_size();
+        }
+        if (m.has_sequence_end() && m.sequence_end().stats().has_speculation()) {
+          const v1::SpeculationStats& spec = m.sequence_end().stats().speculation();
+          rec.drafted += static_cast<int64_t>(spec.drafted_tokens());
+          rec.accepted += static_cast<int64_t>(spec.accepted_tokens());
+          rec.fell_back |= wants_speculation && spec.mode() == v1::SPECULATION_MODE_OFF;
         }
         return true;
       },

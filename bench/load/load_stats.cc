@@ -30,7 +30,7 @@ LoadSummary SummarizeRequests(const std::vector<RequestRecord>& records, double 
   LoadSummary s;
   std::vector<double> latency, ttft, error_latency;
   double itl_span_s = 0;
-  int64_t itl_gaps = 0;
+  int64_t itl_gaps = 0, drafted = 0, accepted = 0;
   for (const RequestRecord& r : records) {
     ++s.requests;
     if (r.code != absl::StatusCode::kOk) {
@@ -42,6 +42,9 @@ LoadSummary SummarizeRequests(const std::vector<RequestRecord>& records, double 
     }
     ++s.ok;
     s.tokens += r.tokens;
+    s.fallbacks += r.fell_back ? 1 : 0;
+    drafted += r.drafted;
+    accepted += r.accepted;
     latency.push_back(r.end_s - r.start_s);
     if (r.first_token_s >= 0) ttft.push_back(r.first_token_s - r.start_s);
     if (r.tokens > 1 && r.first_token_s >= 0) {
@@ -57,6 +60,7 @@ LoadSummary SummarizeRequests(const std::vector<RequestRecord>& records, double 
   s.ttft_s = Summarize(std::move(ttft));
   s.error_latency_s = Summarize(std::move(error_latency));
   if (itl_gaps > 0) s.mean_itl_s = itl_span_s / itl_gaps;
+  if (drafted > 0) s.acceptance_rate = static_cast<double>(accepted) / drafted;
   return s;
 }
 

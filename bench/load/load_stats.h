@@ -24,6 +24,12 @@ struct RequestRecord {
   double first_token_s = -1;  // Arrival of the first chunk with tokens; -1 if none.
   double last_token_s = -1;   // Arrival of the last chunk with tokens; -1 if none.
   int64_t tokens = 0;         // Generated tokens received in chunks.
+  // From the SequenceEnd's speculation stats: drafted / accepted tokens, and
+  // whether speculation was asked for but the request ran target-only (the
+  // orchestrator falls back silently when no draft session can be opened).
+  int64_t drafted = 0;
+  int64_t accepted = 0;
+  bool fell_back = false;
 };
 
 // count / mean / percentiles / max of a sample, in the sample's unit.
@@ -49,6 +55,8 @@ struct LoadSummary {
   std::map<std::string, int64_t> errors_by_code;
   std::map<std::string, std::string> first_error_message;
   int64_t tokens = 0;            // Generated tokens of successful requests.
+  int64_t fallbacks = 0;         // Successful requests that fell back to target-only.
+  double acceptance_rate = 0;    // Sum accepted / sum drafted, successful requests.
   double tokens_per_s = 0;       // tokens / wall_s.
   double requests_per_s = 0;     // ok / wall_s.
   Distribution latency_s;        // Whole request, successful requests.

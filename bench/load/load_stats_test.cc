@@ -71,6 +71,12 @@ TEST(SummarizeRequestsTest, SeparatesSuccessesFromErrorsByCode) {
       Failed(absl::StatusCode::kUnavailable, "down", 0.4, 0.5),
   };
   records[3].tokens = 7;  // Tokens of a failed request are not counted.
+  records[0].drafted = 8;
+  records[0].accepted = 6;
+  records[1].drafted = 2;
+  records[1].accepted = 0;
+  records[2].fell_back = true;
+  records[4].drafted = 100;  // Failed: not counted.
   LoadSummary s = SummarizeRequests(records, 2.0);
   EXPECT_EQ(s.requests, 6);
   EXPECT_EQ(s.ok, 3);
@@ -80,6 +86,8 @@ TEST(SummarizeRequestsTest, SeparatesSuccessesFromErrorsByCode) {
   EXPECT_EQ(s.errors_by_code["UNAVAILABLE"], 1);
   EXPECT_EQ(s.first_error_message["RESOURCE_EXHAUSTED"], "all 16 sessions are in use");
   EXPECT_EQ(s.tokens, 9);
+  EXPECT_EQ(s.fallbacks, 1);
+  EXPECT_NEAR(s.acceptance_rate, 0.6, 1e-9);
   EXPECT_NEAR(s.tokens_per_s, 4.5, 1e-9);
   EXPECT_NEAR(s.requests_per_s, 1.5, 1e-9);
   EXPECT_EQ(s.latency_s.count, 3);
