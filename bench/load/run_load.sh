@@ -7,7 +7,7 @@
 # Writes bench/load/results/results.jsonl and results.md and prints the
 # markdown table. Kills its processes on exit.
 #
-#   bash bench/load/run_load.sh [--max_sessions 64] [--levels 1,8,32,64] [--requests_per_stream 3]
+#   bash bench/load/run_load.sh [--max_sessions 64] [--levels 1,8,32,64] [--requests_per_stream 4]
 #       [--min_requests 16] [--time_limit_s 90] [--max_new_tokens 32] [--speculation draft]
 #       [--overload_sessions 16] [--overload_streams 32] [--no_overload] [--out DIR]
 set -euo pipefail
@@ -18,7 +18,7 @@ cd "$(dirname "$0")/../.."
 # generation, so this is also the number of requests served at once.
 MAX_SESSIONS=64
 LEVELS=1,8,32,64
-REQUESTS_PER_STREAM=3
+REQUESTS_PER_STREAM=4
 MIN_REQUESTS=16
 TIME_LIMIT_S=90
 MAX_NEW=32
@@ -28,6 +28,8 @@ DRAFT_THREADS=1   # As scripts/demo.sh: the tiny draft only contends with the ta
 OVERLOAD=1
 OVERLOAD_SESSIONS=16
 OVERLOAD_STREAMS=32
+OVERLOAD_REQUESTS_PER_STREAM=8  # Rejected streams retry soon, so they use up requests fast.
+RETRY_BACKOFF_S=0.05  # A stream's pause after a failed request.
 OUT=bench/load/results
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -105,7 +107,7 @@ run_level() {  # streams, requests, max_sessions
   "$BIN/bench/load/load_test" --server="127.0.0.1:$ORCH_PORT" \
     --prompts="$PWD/assets/bench_prompts.jsonl" --streams="$1" --max_requests="$2" \
     --time_limit_s="$TIME_LIMIT_S" --max_new_tokens="$MAX_NEW" --speculation="$MODE" \
-    --temperature=0 --pids="$SERVER_PIDS" --label="max_sessions=$3; load1=$load1" \
+    --temperature=0 --retry_backoff_s="$RETRY_BACKOFF_S" --pids="$SERVER_PIDS" --label="max_sessions=$3; load1=$load1" \
     --json_out="$OUT/results.jsonl"
 }
 
@@ -132,7 +134,8 @@ if [ "$OVERLOAD" = 1 ]; then
   echo "load: overload: $OVERLOAD_STREAMS streams against max_sessions=$OVERLOAD_SESSIONS" \
     "(expect fast RESOURCE_EXHAUSTED for the excess)"
   start_servers "$OVERLOAD_SESSIONS" overload
-  run_level "$OVERLOAD_STREAMS" $((OVERLOAD_STREAMS * REQUESTS_PER_STREAM)) "$OVERLOAD_SESSIONS"
+  run_level "$OVERLOAD_STREAMS" $((OVERLOAD_STREAMS * OVERLOAD_REQUESTS_PER_STREAM)) \
+    "$OVERLOAD_SESSIONS"
   stop_servers
 fi
 
