@@ -7,8 +7,8 @@
 # Writes bench/load/results/results.jsonl and results.md and prints the
 # markdown table. Kills its processes on exit.
 #
-#   bash bench/load/run_load.sh [--max_sessions 64] [--levels 1,8,32,64] [--requests_per_stream 4]
-#       [--min_requests 16] [--time_limit_s 90] [--max_new_tokens 32] [--speculation draft]
+#   bash bench/load/run_load.sh [--max_sessions 64] [--max_context 0] [--levels 1,8,32,64]
+#       [--requests_per_stream 4] [--min_requests 16] [--time_limit_s 90] [--max_new_tokens 32] [--speculation draft]
 #       [--overload_sessions 16] [--overload_streams 32] [--no_overload] [--out DIR]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -17,6 +17,7 @@ cd "$(dirname "$0")/../.."
 # draft-model request holds one target and one draft session for its whole
 # generation, so this is also the number of requests served at once.
 MAX_SESSIONS=64
+MAX_CONTEXT=0     # Positions per session (KV cache reserved up front); 0 = the model's (1024).
 LEVELS=1,8,32,64
 REQUESTS_PER_STREAM=4
 MIN_REQUESTS=16
@@ -34,6 +35,7 @@ OUT=bench/load/results
 while [ $# -gt 0 ]; do
   case "$1" in
     --max_sessions) MAX_SESSIONS="$2"; shift 2 ;;
+    --max_context) MAX_CONTEXT="$2"; shift 2 ;;
     --levels) LEVELS="$2"; shift 2 ;;
     --requests_per_stream) REQUESTS_PER_STREAM="$2"; shift 2 ;;
     --min_requests) MIN_REQUESTS="$2"; shift 2 ;;
@@ -75,12 +77,14 @@ start_servers() {  # max_sessions, tag; sets ORCH_PORT and SERVER_PIDS
   local dir="$RUN/$2"
   mkdir -p "$dir"
   "$BIN/services/target/target" --model="$PWD/assets/target" --dtype="$DTYPE" \
-    --max_sessions="$1" --listen=127.0.0.1:0 --port_file="$dir/target.port" \
+    --max_sessions="$1" --max_context="$MAX_CONTEXT" --listen=127.0.0.1:0 \
+    --port_file="$dir/target.port" \
     >"$dir/target.log" 2>&1 &
   PIDS+=($!); local target_pid=$!
   local target_port; target_port=$(wait_port "$dir/target.port" target "$dir/target.log")
   "$BIN/services/draft/draft" --model="$PWD/assets/draft" --dtype="$DTYPE" \
-    --threads="$DRAFT_THREADS" --max_sessions="$1" --listen=127.0.0.1:0 \
+    --threads="$DRAFT_THREADS" --max_sessions="$1" --max_context="$MAX_CONTEXT" \
+    --listen=127.0.0.1:0 \
     --port_file="$dir/draft.port" >"$dir/draft.log" 2>&1 &
   PIDS+=($!); local draft_pid=$!
   local draft_port; draft_port=$(wait_port "$dir/draft.port" draft "$dir/draft.log")
@@ -107,7 +111,7 @@ run_level() {  # streams, requests, max_sessions
   "$BIN/bench/load/load_test" --server="127.0.0.1:$ORCH_PORT" \
     --prompts="$PWD/assets/bench_prompts.jsonl" --streams="$1" --max_requests="$2" \
     --time_limit_s="$TIME_LIMIT_S" --max_new_tokens="$MAX_NEW" --speculation="$MODE" \
-    --temperature=0 --retry_backoff_s="$RETRY_BACKOFF_S" --pids="$SERVER_PIDS" --label="max_sessions=$3; load1=$load1" \
+    --temperature=0 --retry_backoff_s="$RETRY_BACKOFF_S" --pids="$SERVER_PIDS" --label="max_sessions=$3; max_context=$MAX_CONTEXT; load1=$load1" \
     --json_out="$OUT/results.jsonl"
 }
 
