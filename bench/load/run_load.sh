@@ -78,14 +78,12 @@ start_servers() {  # max_sessions, tag; sets ORCH_PORT and SERVER_PIDS
   mkdir -p "$dir"
   "$BIN/services/target/target" --model="$PWD/assets/target" --dtype="$DTYPE" \
     --max_sessions="$1" --max_context="$MAX_CONTEXT" --listen=127.0.0.1:0 \
-    --port_file="$dir/target.port" \
-    >"$dir/target.log" 2>&1 &
+    --port_file="$dir/target.port" >"$dir/target.log" 2>&1 &
   PIDS+=($!); local target_pid=$!
   local target_port; target_port=$(wait_port "$dir/target.port" target "$dir/target.log")
   "$BIN/services/draft/draft" --model="$PWD/assets/draft" --dtype="$DTYPE" \
     --threads="$DRAFT_THREADS" --max_sessions="$1" --max_context="$MAX_CONTEXT" \
-    --listen=127.0.0.1:0 \
-    --port_file="$dir/draft.port" >"$dir/draft.log" 2>&1 &
+    --listen=127.0.0.1:0 --port_file="$dir/draft.port" >"$dir/draft.log" 2>&1 &
   PIDS+=($!); local draft_pid=$!
   local draft_port; draft_port=$(wait_port "$dir/draft.port" draft "$dir/draft.log")
   "$BIN/services/orchestrator/orchestrator" --target="127.0.0.1:$target_port" \
@@ -111,7 +109,8 @@ run_level() {  # streams, requests, max_sessions
   "$BIN/bench/load/load_test" --server="127.0.0.1:$ORCH_PORT" \
     --prompts="$PWD/assets/bench_prompts.jsonl" --streams="$1" --max_requests="$2" \
     --time_limit_s="$TIME_LIMIT_S" --max_new_tokens="$MAX_NEW" --speculation="$MODE" \
-    --temperature=0 --retry_backoff_s="$RETRY_BACKOFF_S" --pids="$SERVER_PIDS" --label="max_sessions=$3; max_context=$MAX_CONTEXT; load1=$load1" \
+    --temperature=0 --retry_backoff_s="$RETRY_BACKOFF_S" --pids="$SERVER_PIDS" \
+    --label="max_sessions=$3; max_context=$MAX_CONTEXT; load1=$load1" \
     --json_out="$OUT/results.jsonl"
 }
 

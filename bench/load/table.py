@@ -20,7 +20,7 @@ def memory(entry):
 def row(r):
     lat, ttft, err = r["latency_ms"], r["ttft_ms"], r["error_latency_ms"]
     errors = ", ".join(f"{code} ×{e['count']}" for code, e in sorted(r["errors"].items())) or "0"
-    err_lat = f"{err['p50']:.1f} / {err['max']:.1f}" if err["count"] else "–"
+    err_lat = f"{err['p50']:.0f} / {err['p99']:.0f} / {err['max']:.0f}" if err["count"] else "–"
     mem = {m["name"]: memory(m) for m in r["memory"]}
     label = dict(kv.strip().split("=", 1) for kv in r["label"].split(";") if "=" in kv)
     return [
@@ -37,7 +37,7 @@ def row(r):
 HEADER = [
     "max_sessions", "streams", "load avg", "requests (stopped by)", "ok", "errors", "wall s",
     "tok/s", "req/s", "latency p50 / p90 / p99 / max ms", "TTFT p50 / p99 ms", "mean ITL ms",
-    "acc. rate", "fell back", "error latency p50 / max ms", "target RSS MiB before → peak → after",
+    "acc. rate", "fell back", "error latency p50 / p99 / max ms", "target RSS MiB before → peak → after",
     "draft RSS MiB", "orchestrator RSS MiB",
 ]
 
