@@ -37,8 +37,8 @@ def row(r):
 HEADER = [
     "max_sessions", "streams", "load avg", "requests (stopped by)", "ok", "errors", "wall s",
     "tok/s", "req/s", "latency p50 / p90 / p99 / max ms", "TTFT p50 / p99 ms", "mean ITL ms",
-    "acc. rate", "fell back", "error latency p50 / p99 / max ms", "target RSS MiB before → peak → after",
-    "draft RSS MiB", "orchestrator RSS MiB",
+    "acc. rate", "fell back", "error latency p50 / p99 / max ms",
+    "target RSS MiB before → peak → after", "draft RSS MiB", "orchestrator RSS MiB",
 ]
 
 
