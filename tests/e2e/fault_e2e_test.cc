@@ -7,7 +7,10 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -17,6 +20,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/tandem_client.h"
+#include "proto/grpc/health/v1/health.grpc.pb.h"
+#include "services/orchestrator/remote_backends.h"
 #include "tests/testing/oracles.h"
 #include "tests/testing/subprocess.h"
 
@@ -213,6 +218,60 @@ TEST_F(FaultE2eTest, FrozenThenKilledDraftFinishesTargetOnlyWithIdenticalOutput)
   }
   // With the draft gone, draft-mode requests still succeed, target-only.
   EXPECT_EQ(Unary(Greedy(kPrompts[1], "draft")), expected);
+}
+
+TEST_F(FaultE2eTest, SigtermDrainsTheInFlightStreamThenExitsCleanly) {
+  client::GenerateOptions o = Greedy(kPrompts[0], "draft");
+  o.max_new_tokens = 64;
+  const std::vector<uint32_t> expected = Unary(o);
+  Stream s;
+  std::thread t = StartStream(o, s);
+  WaitForChunks({&s});
+  const bool running = !s.finished;
+  orchestrator_->Signal(SIGTERM);
+  t.join();
+  ASSERT_TRUE(running) << "the stream ended before the signal";
+  ASSERT_TRUE(s.status.ok()) << s.status;
+  EXPECT_EQ(s.ids, expected);
+  auto exit_code = orchestrator_->Wait(absl::Seconds(15));
+  ASSERT_TRUE(exit_code.ok()) << exit_code.status();
+  EXPECT_EQ(*exit_code, 0);
+  // A drained server takes no new work.
+  client::TandemClient c(address_);
+  EXPECT_FALSE(c.Generate(*client::BuildRequest(o), absl::Seconds(2)).ok());
+}
+
+TEST_F(FaultE2eTest, HealthCheckAndWatchReportServingThenNotServingOnShutdown) {
+  using grpc::health::v1::Health;
+  using grpc::health::v1::HealthCheckRequest;
+  using grpc::health::v1::HealthCheckResponse;
+  for (const std::string& address :
+       {address_, absl::StrCat("127.0.0.1:", ports_["target_b"]),
+        absl::StrCat("127.0.0.1:", ports_["draft"])}) {
+    auto stub = Health::NewStub(services::MakeChannel(address));
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    HealthCheckResponse response;
+    grpc::Status st = stub->Check(&context, HealthCheckRequest(), &response);
+    ASSERT_TRUE(st.ok()) << address << ": " << st.error_message();
+    EXPECT_EQ(response.status(), HealthCheckResponse::SERVING) << address;
+  }
+  auto stub = Health::NewStub(services::MakeChannel(absl::StrCat("127.0.0.1:", ports_["target_b"])));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  auto reader = stub->Watch(&context, HealthCheckRequest());
+  HealthCheckResponse update;
+  ASSERT_TRUE(reader->Read(&update));
+  EXPECT_EQ(update.status(), HealthCheckResponse::SERVING);
+  target_b_->Signal(SIGTERM);
+  std::vector<HealthCheckResponse::ServingStatus> seen;
+  while (reader->Read(&update)) seen.push_back(update.status());
+  (void)reader->Finish();
+  EXPECT_NE(std::find(seen.begin(), seen.end(), HealthCheckResponse::NOT_SERVING), seen.end())
+      << "Watch never reported NOT_SERVING during shutdown";
+  auto exit_code = target_b_->Wait(absl::Seconds(15));
+  ASSERT_TRUE(exit_code.ok()) << exit_code.status();
+  EXPECT_EQ(*exit_code, 0);
 }
 
 }  // namespace
