@@ -53,6 +53,11 @@ void RunningServer::WaitForSignalThenShutdown() {
 
 void RunningServer::Shutdown() {
   if (server_ == nullptr) return;
+  // Load balancers and Watch clients see NOT_SERVING while in-flight calls
+  // drain.
+  if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) {
+    health->SetServingStatus(false);
+  }
   server_->Shutdown(std::chrono::system_clock::now() +
                     absl::ToChronoNanoseconds(options_.shutdown_grace));
   server_->Wait();
