@@ -31,7 +31,7 @@ ModelServiceMetrics::ModelServiceMetrics(std::string role, metrics::Registry& re
       opened_(registry.GetCounter(Name("sessions_opened_total"),
                                   "Sessions opened (OpenSession and ForkSession).")),
       closed_(registry.GetCounter(Name("sessions_closed_total"),
-                                  "CloseSession calls (explicit closes).")),
+                                  "Sessions closed by CloseSession.")),
       expired_(registry.GetCounter(Name("sessions_expired_total"),
                                    "Sessions closed by the idle-TTL reaper.")) {}
 

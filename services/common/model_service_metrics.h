@@ -19,7 +19,7 @@ namespace tandem::services {
 //   tandem_<role>_sessions                   gauge      open sessions
 //   tandem_<role>_kv_cache_bytes             gauge      KV cache allocated by the model
 //   tandem_<role>_sessions_opened_total      counter    OpenSession + ForkSession successes
-//   tandem_<role>_sessions_closed_total      counter    CloseSession calls
+//   tandem_<role>_sessions_closed_total      counter    CloseSession successes
 //   tandem_<role>_sessions_expired_total     counter    closed by the idle-TTL reaper
 //   tandem_<role>_rpc_total{method,code}     counter    finished RPCs by gRPC status code
 //   tandem_<role>_rpc_latency_seconds{method} histogram handler time
