@@ -33,6 +33,12 @@ ABSL_FLAG(int, exit_layer, 0, "Self-speculation exit layer (0 = model default)")
 ABSL_FLAG(bool, stream, false, "Stream text as it is generated");
 ABSL_FLAG(int, logprobs, 0, "Print each token's logprob and this many alternatives");
 ABSL_FLAG(int, timeout_s, 300, "Request deadline in seconds");
+ABSL_FLAG(std::string, tls_ca, "",
+          "PEM CA bundle that signs the server's certificate (enables TLS)");
+ABSL_FLAG(std::string, tls_cert, "", "PEM client certificate for mutual TLS (with --tls_key)");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
+ABSL_FLAG(std::string, auth_token_file, "",
+          "File holding the bearer token sent with the request (needs TLS)");
 
 namespace {
 
@@ -113,7 +119,17 @@ int main(int argc, char** argv) {
     std::cerr << "error: " << request.status().message() << "\n";
     return 2;
   }
-  tandem::client::TandemClient client(absl::GetFlag(FLAGS_server));
+  tandem::services::ChannelSecurity security;
+  security.ca_file = absl::GetFlag(FLAGS_tls_ca);
+  security.cert_file = absl::GetFlag(FLAGS_tls_cert);
+  security.key_file = absl::GetFlag(FLAGS_tls_key);
+  security.bearer_token_file = absl::GetFlag(FLAGS_auth_token_file);
+  auto connected = tandem::client::TandemClient::Create(absl::GetFlag(FLAGS_server), security);
+  if (!connected.ok()) {
+    std::cerr << "error: " << connected.status().message() << "\n";
+    return 2;
+  }
+  tandem::client::TandemClient& client = **connected;
   const absl::Duration timeout = absl::Seconds(absl::GetFlag(FLAGS_timeout_s));
   if (absl::GetFlag(FLAGS_stream)) {
     absl::Status s = client.GenerateStream(*request, [&](const tandem::v1::GenerateStreamResponse& m) {

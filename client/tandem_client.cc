@@ -5,6 +5,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
+#include "services/common/channel.h"
 
 namespace tandem::client {
 namespace {
@@ -75,11 +76,15 @@ absl::StatusOr<v1::GenerateRequest> BuildRequest(const GenerateOptions& o) {
   return r;
 }
 
-TandemClient::TandemClient(const std::string& address) {
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(64 << 20);
-  stub_ = v1::GenerationService::NewStub(
-      grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+TandemClient::TandemClient(const std::string& address)
+    : stub_(v1::GenerationService::NewStub(*services::MakeChannel(address))) {}
+
+absl::StatusOr<std::unique_ptr<TandemClient>> TandemClient::Create(
+    const std::string& address, const services::ChannelSecurity& security) {
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = services::MakeChannel(address, security);
+  if (!channel.ok()) return channel.status();
+  return std::unique_ptr<TandemClient>(
+      new TandemClient(v1::GenerationService::NewStub(*std::move(channel))));
 }
 
 absl::StatusOr<v1::GenerateResponse> TandemClient::Generate(const v1::GenerateRequest& request,

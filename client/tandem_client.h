@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "proto/tandem/v1/generation_service.grpc.pb.h"
+#include "services/common/security.h"
 
 namespace tandem::client {
 
@@ -43,7 +44,14 @@ absl::StatusOr<v1::GenerateRequest> BuildRequest(const GenerateOptions& options)
 // A typed wrapper over the GenerationService stub. Thread-safe.
 class TandemClient {
  public:
+  // A plaintext channel to `address`.
   explicit TandemClient(const std::string& address);
+
+  // A channel secured as `security` says (TLS with a CA file, mutual TLS with
+  // a client certificate, a bearer token on every call). Errors name the file
+  // that cannot be read or the inconsistent setting.
+  static absl::StatusOr<std::unique_ptr<TandemClient>> Create(
+      const std::string& address, const services::ChannelSecurity& security);
 
   absl::StatusOr<v1::GenerateResponse> Generate(const v1::GenerateRequest& request,
                                                 absl::Duration timeout = absl::Minutes(5));
@@ -55,6 +63,9 @@ class TandemClient {
                               absl::Duration timeout = absl::Minutes(5));
 
  private:
+  explicit TandemClient(std::unique_ptr<v1::GenerationService::Stub> stub)
+      : stub_(std::move(stub)) {}
+
   std::unique_ptr<v1::GenerationService::Stub> stub_;
 };
 

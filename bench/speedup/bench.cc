@@ -684,9 +684,9 @@ absl::Status RunSpeedupBenchmark(const BenchOptions& options) {
     target_server = *std::move(ts);
     draft_server = *std::move(ds);
     remote_target = std::make_unique<services::RemoteTargetBackend>(
-        services::MakeChannel(target_server->address()));
+        *services::MakeChannel(target_server->address()));
     remote_draft = std::make_unique<services::RemoteDraftBackend>(
-        services::MakeChannel(draft_server->address()));
+        *services::MakeChannel(draft_server->address()));
     if (auto s = remote_target->Connect(); !s.ok()) return s;
     if (auto s = remote_draft->Connect(); !s.ok()) return s;
   }

@@ -131,7 +131,7 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
 
 MetricsHttpServer::~MetricsHttpServer() {
   Stop();
-  for (int fd : {listen_fd_, wake_fds_[0], wake_fds_[1]}) {
+  for (int fd : {wake_fds_[0], wake_fds_[1]}) {
     if (fd >= 0) close(fd);
   }
 }
@@ -142,6 +142,10 @@ void MetricsHttpServer::Stop() {
     (void)!write(wake_fds_[1], &byte, 1);
   }
   if (thread_.joinable()) thread_.join();
+  if (listen_fd_ >= 0) {
+    close(listen_fd_);
+    listen_fd_ = -1;
+  }
 }
 
 void MetricsHttpServer::AcceptLoop() {

@@ -49,7 +49,8 @@ class MetricsHttpServer {
   // The listen host with the bound port, e.g. "127.0.0.1:9100".
   const std::string& address() const { return address_; }
 
-  // Stops accepting, finishes the connection in progress, joins the thread.
+  // Finishes the connection in progress, joins the thread and closes the
+  // listening socket (new connections are refused).
   // Idempotent (not to be called from two threads at once); also done by the
   // destructor.
   void Stop();

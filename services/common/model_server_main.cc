@@ -4,6 +4,7 @@
 
 #include <ATen/Parallel.h>
 
+#include "services/common/security.h"
 #include "services/common/server_runner.h"
 
 namespace tandem::services {
@@ -16,6 +17,12 @@ int ServeModel(ModelServerOptions options, const std::string& port_file, const s
     std::cerr << "error: --model is required\n";
     return 2;
   }
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      MakeServerCredentials(options.security);
+  if (!credentials.ok()) {
+    std::cerr << "error: " << credentials.status().message() << "\n";
+    return 2;
+  }
   if (threads > 0) at::set_num_threads(threads);
   options.tokenizer_identity = TokenizerIdentityOf(options.model_path);
   auto model = LoadModel(options);
@@ -24,8 +31,14 @@ int ServeModel(ModelServerOptions options, const std::string& port_file, const s
     return 1;
   }
   std::unique_ptr<grpc::Service> service = make_service(options, **model);
-  auto server = RunningServer::Start(
-      {options.listen, port_file, name, options.max_message_bytes}, {service.get()});
+  ServerRunOptions run;
+  run.listen = options.listen;
+  run.port_file = port_file;
+  run.name = name;
+  run.max_message_bytes = options.max_message_bytes;
+  run.credentials = *credentials;
+  run.metrics_listen = options.metrics_listen;
+  auto server = RunningServer::Start(run, {service.get()});
   if (!server.ok()) {
     std::cerr << "error: " << server.status().message() << "\n";
     return 1;

@@ -14,9 +14,10 @@
 namespace tandem::services {
 
 // The body shared by the draft and target binaries once their flags are
-// parsed: sets LibTorch's thread count (threads > 0), loads the model and its
-// tokenizer identity, builds the service with `make_service`, serves until
-// SIGINT/SIGTERM. Returns the process exit code (errors go to stderr).
+// parsed: checks the security files (options.security), sets LibTorch's
+// thread count (threads > 0), loads the model and its tokenizer identity,
+// builds the service with `make_service`, serves (and options.metrics_listen)
+// until SIGINT/SIGTERM. Returns the process exit code (errors go to stderr).
 int ServeModel(ModelServerOptions options, const std::string& port_file, const std::string& name,
                int threads,
                const std::function<std::unique_ptr<grpc::Service>(const ModelServerOptions&,

@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "model/model.h"
+#include "services/common/security.h"
 
 namespace tandem::services {
 
@@ -27,6 +28,10 @@ struct ModelServerOptions {
   // Reported in ModelInfo.tokenizer.name so the orchestrator can refuse a
   // draft/target pair with different vocabularies (Tokenizer::identity()).
   std::string tokenizer_identity;
+  // host:port of the Prometheus /metrics endpoint; "" = none.
+  std::string metrics_listen;
+  // TLS, mutual TLS and bearer authentication of the gRPC port.
+  ServerSecurity security;
 };
 
 // Loads the checkpoint at options.model_path and builds the model on the

@@ -5,11 +5,42 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "services/common/convert.h"
+#include "services/common/log.h"
 #include "services/common/status.h"
 
 namespace tandem::services {
+namespace {
 
-ModelServiceBase::ModelServiceBase(const ModelServerOptions& options,
+constexpr size_t kMaxRequestIdBytes = 128;
+
+// The x-request-id metadata, else `field`; cut to 128 bytes (it is only ever
+// logged, JSON-escaped).
+std::string RequestIdOf(const grpc::ServerContext* context, absl::string_view field) {
+  absl::string_view id = field;
+  if (context != nullptr) {
+    const auto& metadata = context->client_metadata();
+    const auto it = metadata.find("x-request-id");
+    if (it != metadata.end()) id = absl::string_view(it->second.data(), it->second.size());
+  }
+  return std::string(id.substr(0, kMaxRequestIdBytes));
+}
+
+// Caller mistakes are warnings; server-side failures are errors.
+LogLevel LevelOf(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::INTERNAL:
+    case grpc::StatusCode::UNKNOWN:
+    case grpc::StatusCode::DATA_LOSS:
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return LogLevel::kError;
+    default:
+      return LogLevel::kWarn;
+  }
+}
+
+}  // namespace
+
+ModelServiceBase::ModelServiceBase(std::string role, const ModelServerOptions& options,
                                    model::Model& model, OpenFn open, CloseFn close,
                                    ForkFn fork)
     : options_(options),
@@ -17,6 +48,7 @@ ModelServiceBase::ModelServiceBase(const ModelServerOptions& options,
       open_(std::move(open)),
       close_(std::move(close)),
       fork_(std::move(fork)),
+      metrics_(std::move(role)),
       reaper_([this] { ReapLoop(); }) {}
 
 ModelServiceBase::~ModelServiceBase() { StopReaper(); }
@@ -31,63 +63,162 @@ void ModelServiceBase::ReapLoop() {
   while (!stopping_) {
     absl::SleepFor(tick);
     for (uint64_t id : leases_.TakeExpired()) {
-      std::lock_guard<std::mutex> lock(engine_mutex_);
-      (void)close_(id);
+      absl::Status closed;
+      {
+        std::lock_guard<std::mutex> lock(engine_mutex_);
+        closed = close_(id);
+        RefreshGaugesLocked();
+      }
+      const std::string request_id = ForgetRequestId(id);
+      if (!closed.ok()) continue;  // Already gone from the engine.
+      metrics_.SessionsExpired(1);
+      LogEvent(LogLevel::kInfo, role(), "session_expired", request_id, {{"session_id", id}});
     }
   }
 }
 
-grpc::Status ModelServiceBase::DoOpen(const v1::OpenSessionRequest& request,
+void ModelServiceBase::RefreshGaugesLocked() {
+  metrics_.SetSessions(static_cast<int64_t>(leases_.size()));
+  metrics_.SetKvCacheBytes(model_.kv_cache_bytes());
+}
+
+void ModelServiceBase::RecordBatchLocked(absl::string_view op, size_t items) {
+  metrics_.RecordBatch(op, items);
+  metrics_.SetKvCacheBytes(model_.kv_cache_bytes());
+}
+
+void ModelServiceBase::RememberRequestId(uint64_t session, const std::string& request_id) {
+  if (request_id.empty()) return;
+  std::lock_guard<std::mutex> lock(request_ids_mu_);
+  request_ids_[session] = request_id;
+}
+
+std::string ModelServiceBase::ForgetRequestId(uint64_t session) {
+  std::lock_guard<std::mutex> lock(request_ids_mu_);
+  auto it = request_ids_.find(session);
+  if (it == request_ids_.end()) return "";
+  std::string id = std::move(it->second);
+  request_ids_.erase(it);
+  return id;
+}
+
+grpc::Status ModelServiceBase::Instrumented(
+    absl::string_view method, const grpc::ServerContext* context,
+    absl::string_view request_id_field,
+    const std::function<grpc::Status(const RpcCall&)>& body) {
+  const absl::Time start = absl::Now();
+  const RpcCall call{std::string(method), RequestIdOf(context, request_id_field)};
+  const grpc::Status status = body(call);
+  const absl::Duration latency = absl::Now() - start;
+  metrics_.RecordRpc(method, status.error_code(), latency);
+  const LogLevel level = status.ok() ? LogLevel::kDebug : LevelOf(status.error_code());
+  if (level >= MinLogLevel()) {
+    LogFields fields = {{"method", call.method},
+                        {"code", StatusCodeName(status.error_code())},
+                        {"latency_ms", absl::ToDoubleMilliseconds(latency)}};
+    if (!status.ok()) fields.push_back({"message", status.error_message()});
+    LogEvent(level, role(), status.ok() ? "rpc" : "rpc_failed", call.request_id, fields);
+  }
+  return status;
+}
+
+void ModelServiceBase::SetItemStatus(const RpcCall& call, uint64_t session,
+                                     const absl::Status& status, v1::ItemStatus* out) {
+  ToItemStatus(status, out);
+  if (status.ok()) return;
+  const auto code = static_cast<grpc::StatusCode>(status.code());
+  metrics_.RecordItemError(call.method, code);
+  LogEvent(LevelOf(code), role(), "item_failed", call.request_id,
+           {{"method", call.method},
+            {"session_id", session},
+            {"code", StatusCodeName(code)},
+            {"message", std::string(status.message())}});
+}
+
+grpc::Status ModelServiceBase::DoOpen(const RpcCall& call, const v1::OpenSessionRequest& request,
                                       v1::OpenSessionResponse* response) {
   const absl::Time start = absl::Now();
-  if (request.request_id().size() > 128) {
+  if (request.request_id().size() > kMaxRequestIdBytes) {
     return ToGrpcStatus(absl::InvalidArgumentError("`request_id` is longer than 128 bytes"));
   }
   absl::StatusOr<decoding::SessionOptions> session_options = FromProto(request.config());
   if (!session_options.ok()) return ToGrpcStatus(session_options.status());
   std::vector<int64_t> prompt(request.prompt_token_ids().begin(),
                               request.prompt_token_ids().end());
-  absl::StatusOr<decoding::SessionId> id;
-  {
-    std::lock_guard<std::mutex> lock(engine_mutex_);
-    id = open_(prompt, *session_options);
-  }
-  if (!id.ok()) return ToGrpcStatus(id.status());
   absl::Duration ttl = options_.session_ttl;
   if (request.has_ttl_hint()) {
     ttl = std::clamp(FromProto(request.ttl_hint()), absl::Seconds(1), options_.session_ttl);
   }
-  leases_.Renew(*id, ttl);
+  absl::StatusOr<decoding::SessionId> id;
+  {
+    std::lock_guard<std::mutex> lock(engine_mutex_);
+    id = open_(prompt, *session_options);
+    if (id.ok()) {
+      leases_.Renew(*id, ttl);
+      RefreshGaugesLocked();
+    }
+  }
+  if (!id.ok()) return ToGrpcStatus(id.status());
+  metrics_.SessionOpened();
+  RememberRequestId(*id, call.request_id);
+  const absl::Duration prefill = absl::Now() - start;
+  LogEvent(LogLevel::kInfo, role(), "session_opened", call.request_id,
+           {{"session_id", *id},
+            {"prompt_tokens", prompt.size()},
+            {"ttl_s", absl::ToDoubleSeconds(ttl)},
+            {"prefill_ms", absl::ToDoubleMilliseconds(prefill)}});
   response->set_session_id(*id);
   response->set_sequence_length(prompt.size());
   ToProto(ttl, response->mutable_ttl());
-  ToProto(absl::Now() - start, response->mutable_prefill_time());
+  ToProto(prefill, response->mutable_prefill_time());
   return grpc::Status::OK;
 }
 
-grpc::Status ModelServiceBase::DoClose(const v1::CloseSessionRequest& request) {
+grpc::Status ModelServiceBase::DoClose(const RpcCall& call,
+                                       const v1::CloseSessionRequest& request) {
   leases_.Remove(request.session_id());
-  std::lock_guard<std::mutex> lock(engine_mutex_);
-  return ToGrpcStatus(close_(request.session_id()));
+  absl::Status closed;
+  {
+    std::lock_guard<std::mutex> lock(engine_mutex_);
+    closed = close_(request.session_id());
+    RefreshGaugesLocked();
+  }
+  const std::string opened_by = ForgetRequestId(request.session_id());
+  if (closed.ok()) {
+    metrics_.SessionClosed();
+    LogEvent(LogLevel::kInfo, role(), "session_closed",
+             call.request_id.empty() ? opened_by : call.request_id,
+             {{"session_id", request.session_id()}});
+  }
+  return ToGrpcStatus(closed);
 }
 
-grpc::Status ModelServiceBase::DoFork(const v1::ForkSessionRequest& request,
+grpc::Status ModelServiceBase::DoFork(const RpcCall& call, const v1::ForkSessionRequest& request,
                                       v1::ForkSessionResponse* response) {
-  if (request.request_id().size() > 128) {
+  if (request.request_id().size() > kMaxRequestIdBytes) {
     return ToGrpcStatus(absl::InvalidArgumentError("`request_id` is longer than 128 bytes"));
+  }
+  absl::Duration ttl = options_.session_ttl;
+  if (request.has_ttl_hint()) {
+    ttl = std::clamp(FromProto(request.ttl_hint()), absl::Seconds(1), options_.session_ttl);
   }
   absl::StatusOr<decoding::SessionId> id;
   {
     std::lock_guard<std::mutex> lock(engine_mutex_);
     id = fork_(request.source_session_id(), request.length());
+    if (id.ok()) {
+      leases_.Renew(*id, ttl);
+      leases_.Renew(request.source_session_id(), options_.session_ttl);
+      RefreshGaugesLocked();
+    }
   }
   if (!id.ok()) return ToGrpcStatus(id.status());
-  absl::Duration ttl = options_.session_ttl;
-  if (request.has_ttl_hint()) {
-    ttl = std::clamp(FromProto(request.ttl_hint()), absl::Seconds(1), options_.session_ttl);
-  }
-  leases_.Renew(*id, ttl);
-  leases_.Renew(request.source_session_id(), options_.session_ttl);
+  metrics_.SessionOpened();
+  RememberRequestId(*id, call.request_id);
+  LogEvent(LogLevel::kInfo, role(), "session_forked", call.request_id,
+           {{"session_id", *id},
+            {"source_session_id", request.source_session_id()},
+            {"length", request.length()}});
   response->set_session_id(*id);
   response->set_sequence_length(request.length());
   ToProto(ttl, response->mutable_ttl());
@@ -123,7 +254,7 @@ grpc::Status ModelServiceBase::CheckItems(const std::vector<uint64_t>& sessions)
           absl::StrCat("session ", id, " appears twice in `items`")));
     }
   }
-  for (uint64_t id : sessions) leases_.Renew(id, options_.session_ttl);
+  for (uint64_t id : sessions) leases_.RenewIfPresent(id, options_.session_ttl);
   return grpc::Status::OK;
 }
 

@@ -9,6 +9,7 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include "absl/strings/str_cat.h"
+#include "services/common/log.h"
 
 namespace tandem::services {
 namespace {
@@ -24,8 +25,17 @@ absl::StatusOr<std::unique_ptr<RunningServer>> RunningServer::Start(
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   auto running = std::unique_ptr<RunningServer>(new RunningServer());
   running->options_ = options;
+  if (!options.metrics_listen.empty()) {
+    absl::StatusOr<std::unique_ptr<MetricsHttpServer>> metrics =
+        MetricsHttpServer::Start({options.metrics_listen});
+    if (!metrics.ok()) return metrics.status();
+    running->metrics_ = *std::move(metrics);
+  }
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &running->port_);
+  builder.AddListeningPort(
+      options.listen,
+      options.credentials != nullptr ? options.credentials : grpc::InsecureServerCredentials(),
+      &running->port_);
   builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_message_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(options.max_message_bytes));
   for (grpc::Service* s : services) builder.RegisterService(s);
@@ -37,6 +47,9 @@ absl::StatusOr<std::unique_ptr<RunningServer>> RunningServer::Start(
   const std::string host = options.listen.substr(0, options.listen.rfind(':'));
   running->address_ = absl::StrCat(host, ":", running->port_);
   std::cout << options.name << " listening on " << running->address_ << std::endl;
+  LogFields fields = {{"address", running->address_}};
+  if (running->metrics_ != nullptr) fields.push_back({"metrics", running->metrics_->address()});
+  LogEvent(LogLevel::kInfo, options.name, "server_started", "", fields);
   if (!options.port_file.empty()) {
     std::ofstream(options.port_file) << running->port_ << "\n";
   }
@@ -48,6 +61,7 @@ void RunningServer::WaitForSignalThenShutdown() {
   std::signal(SIGTERM, OnSignal);
   while (g_signal == 0) absl::SleepFor(absl::Milliseconds(50));
   std::cout << options_.name << " shutting down (signal " << g_signal << ")" << std::endl;
+  LogEvent(LogLevel::kInfo, options_.name, "server_stopping", "", {{"signal", int{g_signal}}});
   Shutdown();
 }
 
@@ -62,6 +76,7 @@ void RunningServer::Shutdown() {
                     absl::ToChronoNanoseconds(options_.shutdown_grace));
   server_->Wait();
   server_.reset();
+  if (metrics_ != nullptr) metrics_->Stop();
 }
 
 }  // namespace tandem::services

@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "services/common/metrics_http_server.h"
 
 namespace tandem::services {
 
@@ -18,18 +19,30 @@ struct ServerRunOptions {
   std::string name = "server";  // For the "listening on" line.
   int64_t max_message_bytes = 64 << 20;
   absl::Duration shutdown_grace = absl::Seconds(5);
+  // Transport security (see security.h MakeServerCredentials); nullptr =
+  // plaintext.
+  std::shared_ptr<grpc::ServerCredentials> credentials;
+  // host:port of the Prometheus /metrics endpoint (metrics_http_server.h);
+  // "" = none.
+  std::string metrics_listen;
 };
 
 // A started gRPC server with health checking and reflection enabled.
 class RunningServer {
  public:
   // Builds and starts a server for `services` (not owned; they must outlive
-  // it). Prints "<name> listening on HOST:PORT" once bound.
+  // it), and the metrics endpoint if configured. Prints "<name> listening on
+  // HOST:PORT" on stdout once bound (scripts parse it) and logs a
+  // "server_started" event (log.h). Unavailable if either cannot bind.
   static absl::StatusOr<std::unique_ptr<RunningServer>> Start(
       const ServerRunOptions& options, const std::vector<grpc::Service*>& services);
 
   int port() const { return port_; }
   std::string address() const { return address_; }
+  // The bound metrics endpoint, or "" when there is none.
+  std::string metrics_address() const {
+    return metrics_ == nullptr ? "" : metrics_->address();
+  }
 
   // Blocks until SIGINT or SIGTERM, then drains in-flight calls for up to
   // shutdown_grace and stops.
@@ -38,6 +51,7 @@ class RunningServer {
 
  private:
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<MetricsHttpServer> metrics_;
   ServerRunOptions options_;
   int port_ = 0;
   std::string address_;

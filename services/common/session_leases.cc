@@ -7,6 +7,12 @@ void SessionLeases::Renew(uint64_t session, absl::Duration ttl, absl::Time now) 
   expiry_[session] = now + ttl;
 }
 
+void SessionLeases::RenewIfPresent(uint64_t session, absl::Duration ttl, absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  auto it = expiry_.find(session);
+  if (it != expiry_.end()) it->second = now + ttl;
+}
+
 void SessionLeases::Remove(uint64_t session) {
   absl::MutexLock lock(&mu_);
   expiry_.erase(session);

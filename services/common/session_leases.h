@@ -17,6 +17,8 @@ namespace tandem::services {
 class SessionLeases {
  public:
   void Renew(uint64_t session, absl::Duration ttl, absl::Time now = absl::Now());
+  // Renews only a session that holds a lease (unknown ids never get one).
+  void RenewIfPresent(uint64_t session, absl::Duration ttl, absl::Time now = absl::Now());
   void Remove(uint64_t session);
   // Removes and returns the sessions whose lease ran out by `now`.
   std::vector<uint64_t> TakeExpired(absl::Time now = absl::Now());

@@ -12,6 +12,8 @@ namespace tandem::services {
 
 // tandem.v1.DraftService over a DraftEngine; Propose items from concurrent
 // RPCs are batched (each draft step of all items is one forward pass).
+// Metrics are tandem_draft_* and logs have component "draft"
+// (ModelServiceBase).
 class DraftServiceImpl final : public v1::DraftService::Service, public ModelServiceBase {
  public:
   DraftServiceImpl(const ModelServerOptions& options, model::Model& model);
@@ -29,6 +31,9 @@ class DraftServiceImpl final : public v1::DraftService::Service, public ModelSer
                             v1::GetModelInfoResponse* response) override;
 
  private:
+  grpc::Status RunPropose(const RpcCall& call, const v1::ProposeRequest& request,
+                          v1::ProposeResponse* response);
+
   decoding::DraftEngine engine_;
   std::unique_ptr<decoding::Batcher<decoding::ProposeItem, decoding::DraftOutcome>> propose_;
 };

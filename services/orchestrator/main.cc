@@ -13,6 +13,9 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_split.h"
+#include "services/common/channel.h"
+#include "services/common/log.h"
+#include "services/common/security.h"
 #include "services/common/server_runner.h"
 #include "services/orchestrator/generation_service.h"
 #include "services/orchestrator/remote_backends.h"
@@ -36,6 +39,21 @@ ABSL_FLAG(int, draft_call_timeout_ms, 2000,
           "Longest one draft call may take before the request continues target-only");
 ABSL_FLAG(int64_t, max_active_sequences, 256,
           "Sequences run at once; requests beyond get RESOURCE_EXHAUSTED");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "host:port of the Prometheus /metrics and /healthz endpoint; empty = off");
+ABSL_FLAG(std::string, log_level, "info", "JSON log lines on stderr: debug | info | warn | error");
+ABSL_FLAG(std::string, tls_cert, "", "PEM server certificate chain (enables TLS, with --tls_key)");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA bundle: require client certificates signed by it (mutual TLS)");
+ABSL_FLAG(std::string, auth_token_file, "",
+          "File holding the bearer token every call must carry (needs TLS)");
+ABSL_FLAG(std::string, backend_tls_ca, "",
+          "PEM CA bundle that signs the target/draft certificates (enables TLS to them)");
+ABSL_FLAG(std::string, backend_tls_cert, "", "PEM client certificate for mutual TLS to backends");
+ABSL_FLAG(std::string, backend_tls_key, "", "PEM private key of --backend_tls_cert");
+ABSL_FLAG(std::string, backend_auth_token_file, "",
+          "File holding the bearer token sent to the target/draft servers (needs TLS)");
 
 namespace {
 
@@ -58,6 +76,12 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("Serves tandem.v1.GenerationService over draft and target services.");
   absl::ParseCommandLine(argc, argv);
   using namespace tandem::services;
+  auto log_level = ParseLogLevel(absl::GetFlag(FLAGS_log_level));
+  if (!log_level.ok()) {
+    std::cerr << "error: --log_level: " << log_level.status().message() << "\n";
+    return 2;
+  }
+  SetMinLogLevel(*log_level);
   const std::vector<std::string> targets = Addresses(absl::GetFlag(FLAGS_target));
   if (targets.empty() || absl::GetFlag(FLAGS_tokenizer).empty()) {
     std::cerr << "error: --target and --tokenizer are required\n";
@@ -72,6 +96,21 @@ int main(int argc, char** argv) {
     std::cerr << "error: --draft_length must be in [1, 16]\n";
     return 2;
   }
+  ServerSecurity server_security;
+  server_security.cert_file = absl::GetFlag(FLAGS_tls_cert);
+  server_security.key_file = absl::GetFlag(FLAGS_tls_key);
+  server_security.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
+  server_security.bearer_token_file = absl::GetFlag(FLAGS_auth_token_file);
+  auto credentials = MakeServerCredentials(server_security);
+  if (!credentials.ok()) {
+    std::cerr << "error: " << credentials.status().message() << "\n";
+    return 2;
+  }
+  ChannelSecurity backend_security;
+  backend_security.ca_file = absl::GetFlag(FLAGS_backend_tls_ca);
+  backend_security.cert_file = absl::GetFlag(FLAGS_backend_tls_cert);
+  backend_security.key_file = absl::GetFlag(FLAGS_backend_tls_key);
+  backend_security.bearer_token_file = absl::GetFlag(FLAGS_backend_auth_token_file);
   auto tokenizer = tandem::tokenizer::LoadTokenizer(absl::GetFlag(FLAGS_tokenizer));
   if (!tokenizer.ok()) {
     std::cerr << "error: --tokenizer: " << tokenizer.status().message() << "\n";
@@ -92,7 +131,12 @@ int main(int argc, char** argv) {
     RemoteOptions remote;
     remote.address = address;
     remote.call_timeout = absl::Milliseconds(absl::GetFlag(FLAGS_target_call_timeout_ms));
-    target_backends.push_back(std::make_unique<RemoteTargetBackend>(MakeChannel(address), remote));
+    auto channel = MakeChannel(address, backend_security);
+    if (!channel.ok()) {
+      std::cerr << "error: " << channel.status().message() << "\n";
+      return 2;
+    }
+    target_backends.push_back(std::make_unique<RemoteTargetBackend>(*channel, remote));
     if (absl::Status s = target_backends.back()->Connect(connect_timeout); !s.ok()) {
       std::cerr << "error: target " << address << ": " << s.message() << "\n";
       return 1;
@@ -108,7 +152,12 @@ int main(int argc, char** argv) {
     RemoteOptions remote;
     remote.address = address;
     remote.call_timeout = absl::Milliseconds(absl::GetFlag(FLAGS_draft_call_timeout_ms));
-    draft_backends.push_back(std::make_unique<RemoteDraftBackend>(MakeChannel(address), remote));
+    auto channel = MakeChannel(address, backend_security);
+    if (!channel.ok()) {
+      std::cerr << "error: " << channel.status().message() << "\n";
+      return 2;
+    }
+    draft_backends.push_back(std::make_unique<RemoteDraftBackend>(*channel, remote));
     if (absl::Status s = draft_backends.back()->Connect(connect_timeout); !s.ok()) {
       std::cerr << "error: draft " << address << ": " << s.message() << "\n";
       return 1;
@@ -139,8 +188,13 @@ int main(int argc, char** argv) {
   limits.default_max_new_tokens = absl::GetFlag(FLAGS_default_max_new_tokens);
   limits.max_active_sequences = absl::GetFlag(FLAGS_max_active_sequences);
   GenerationServiceImpl service(backends, **tokenizer, limits);
-  auto server = RunningServer::Start(
-      {absl::GetFlag(FLAGS_listen), absl::GetFlag(FLAGS_port_file), "orchestrator"}, {&service});
+  ServerRunOptions run;
+  run.listen = absl::GetFlag(FLAGS_listen);
+  run.port_file = absl::GetFlag(FLAGS_port_file);
+  run.name = "orchestrator";
+  run.credentials = *credentials;
+  run.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  auto server = RunningServer::Start(run, {&service});
   if (!server.ok()) {
     std::cerr << "error: " << server.status().message() << "\n";
     return 1;

@@ -46,14 +46,6 @@ v1::OpenSessionRequest OpenRequest(const std::vector<int64_t>& prompt,
 
 }  // namespace
 
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
-                                           int64_t max_message_bytes) {
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(static_cast<int>(max_message_bytes));
-  args.SetMaxSendMessageSize(static_cast<int>(max_message_bytes));
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
-}
-
 template <typename Service>
 RemoteSessions<Service>::RemoteSessions(std::shared_ptr<grpc::Channel> channel,
                                         RemoteOptions options)

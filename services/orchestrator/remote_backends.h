@@ -11,6 +11,7 @@
 #include "decoding/backends.h"
 #include "proto/tandem/v1/draft_service.grpc.pb.h"
 #include "proto/tandem/v1/target_service.grpc.pb.h"
+#include "services/common/channel.h"
 
 namespace tandem::services {
 
@@ -25,10 +26,6 @@ struct RemoteOptions {
   std::string request_id;  // For calls made without a RequestScope.
   std::string address;     // For error messages.
 };
-
-// Opens a channel with tandem's message-size limits.
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
-                                           int64_t max_message_bytes = 64 << 20);
 
 // What the target and draft clients share: the stub, deadlines and request
 // id on every call, the cached ModelInfo, and session open/close (both

@@ -10,7 +10,7 @@ namespace tandem::services {
 
 TargetServiceImpl::TargetServiceImpl(const ModelServerOptions& options, model::Model& model)
     : ModelServiceBase(
-          options, model,
+          "target", options, model,
           [this](std::vector<int64_t> prompt, const decoding::SessionOptions& o) {
             return engine_.Open(std::move(prompt), o);
           },
@@ -20,16 +20,23 @@ TargetServiceImpl::TargetServiceImpl(const ModelServerOptions& options, model::M
       engine_(model, options.max_sessions) {
   decoding::BatcherOptions batch{options.max_items_per_call * 4, options.batch_window};
   verify_ = std::make_unique<decoding::Batcher<decoding::VerifyItem, decoding::VerifyOutcome>>(
-      [this](absl::Span<const decoding::VerifyItem> items) { return engine_.Verify(items); },
+      [this](absl::Span<const decoding::VerifyItem> items) {
+        RecordBatchLocked("verify", items.size());
+        return engine_.Verify(items);
+      },
       batch, &engine_mutex());
   early_exit_ =
       std::make_unique<decoding::Batcher<decoding::EarlyExitItem, decoding::DraftOutcome>>(
           [this](absl::Span<const decoding::EarlyExitItem> items) {
+            RecordBatchLocked("early_exit", items.size());
             return engine_.DraftEarlyExit(items);
           },
           batch, &engine_mutex());
   score_ = std::make_unique<decoding::Batcher<decoding::ScoreItem, decoding::ScoreOutcome>>(
-      [this](absl::Span<const decoding::ScoreItem> items) { return engine_.Score(items); },
+      [this](absl::Span<const decoding::ScoreItem> items) {
+        RecordBatchLocked("score", items.size());
+        return engine_.Score(items);
+      },
       batch, &engine_mutex());
 }
 
@@ -40,28 +47,66 @@ TargetServiceImpl::~TargetServiceImpl() {
   score_.reset();
 }
 
-grpc::Status TargetServiceImpl::OpenSession(grpc::ServerContext*,
+grpc::Status TargetServiceImpl::OpenSession(grpc::ServerContext* context,
                                             const v1::OpenSessionRequest* request,
                                             v1::OpenSessionResponse* response) {
-  return DoOpen(*request, response);
+  return Instrumented("OpenSession", context, request->request_id(),
+                      [&](const RpcCall& call) { return DoOpen(call, *request, response); });
 }
 
-grpc::Status TargetServiceImpl::ForkSession(grpc::ServerContext*,
+grpc::Status TargetServiceImpl::ForkSession(grpc::ServerContext* context,
                                             const v1::ForkSessionRequest* request,
                                             v1::ForkSessionResponse* response) {
-  return DoFork(*request, response);
+  return Instrumented("ForkSession", context, request->request_id(),
+                      [&](const RpcCall& call) { return DoFork(call, *request, response); });
 }
 
-grpc::Status TargetServiceImpl::Verify(grpc::ServerContext*, const v1::VerifyRequest* request,
+grpc::Status TargetServiceImpl::Verify(grpc::ServerContext* context,
+                                       const v1::VerifyRequest* request,
                                        v1::VerifyResponse* response) {
+  return Instrumented("Verify", context, "",
+                      [&](const RpcCall& call) { return RunVerify(call, *request, response); });
+}
+
+grpc::Status TargetServiceImpl::Decode(grpc::ServerContext* context,
+                                       const v1::DecodeRequest* request,
+                                       v1::DecodeResponse* response) {
+  return Instrumented("Decode", context, "",
+                      [&](const RpcCall& call) { return RunDecode(call, *request, response); });
+}
+
+grpc::Status TargetServiceImpl::DraftEarlyExit(grpc::ServerContext* context,
+                                               const v1::DraftEarlyExitRequest* request,
+                                               v1::DraftEarlyExitResponse* response) {
+  return Instrumented("DraftEarlyExit", context, "", [&](const RpcCall& call) {
+    return RunDraftEarlyExit(call, *request, response);
+  });
+}
+
+grpc::Status TargetServiceImpl::CloseSession(grpc::ServerContext* context,
+                                             const v1::CloseSessionRequest* request,
+                                             v1::CloseSessionResponse*) {
+  return Instrumented("CloseSession", context, "",
+                      [&](const RpcCall& call) { return DoClose(call, *request); });
+}
+
+grpc::Status TargetServiceImpl::GetModelInfo(grpc::ServerContext* context,
+                                             const v1::GetModelInfoRequest*,
+                                             v1::GetModelInfoResponse* response) {
+  return Instrumented("GetModelInfo", context, "",
+                      [&](const RpcCall&) { return DoModelInfo(response); });
+}
+
+grpc::Status TargetServiceImpl::RunVerify(const RpcCall& call, const v1::VerifyRequest& request,
+                                          v1::VerifyResponse* response) {
   const absl::Time start = absl::Now();
   std::vector<uint64_t> ids;
-  for (const auto& item : request->items()) ids.push_back(item.session_id());
+  for (const auto& item : request.items()) ids.push_back(item.session_id());
   if (grpc::Status s = CheckItems(ids); !s.ok()) return s;
-  std::vector<std::future<decoding::VerifyOutcome>> futures(request->items_size());
-  std::vector<absl::Status> early(request->items_size());
-  for (int i = 0; i < request->items_size(); ++i) {
-    const v1::VerifyItem& item = request->items(i);
+  std::vector<std::future<decoding::VerifyOutcome>> futures(request.items_size());
+  std::vector<absl::Status> early(request.items_size());
+  for (int i = 0; i < request.items_size(); ++i) {
+    const v1::VerifyItem& item = request.items(i);
     if (item.draft_tokens_size() > options().max_draft_length) {
       early[i] = absl::InvalidArgumentError(absl::StrCat(
           "`draft_tokens` has ", item.draft_tokens_size(), " entries; at most ",
@@ -76,14 +121,14 @@ grpc::Status TargetServiceImpl::Verify(grpc::ServerContext*, const v1::VerifyReq
     futures[i] = verify_->Submit(
         {item.session_id(), FromProto(item.sync()), *std::move(draft)});
   }
-  for (int i = 0; i < request->items_size(); ++i) {
+  for (int i = 0; i < request.items_size(); ++i) {
     v1::VerifyResult* result = response->add_results();
     if (!early[i].ok()) {
-      ToItemStatus(early[i], result->mutable_status());
+      SetItemStatus(call, request.items(i).session_id(), early[i], result->mutable_status());
       continue;
     }
     decoding::VerifyOutcome outcome = futures[i].get();
-    ToItemStatus(outcome.status, result->mutable_status());
+    SetItemStatus(call, request.items(i).session_id(), outcome.status, result->mutable_status());
     if (!outcome.status.ok()) continue;
     result->set_accepted_count(outcome.result.num_accepted);
     for (const sampling::StepResult& step : outcome.result.emitted) {
@@ -95,17 +140,17 @@ grpc::Status TargetServiceImpl::Verify(grpc::ServerContext*, const v1::VerifyReq
   return grpc::Status::OK;
 }
 
-grpc::Status TargetServiceImpl::Decode(grpc::ServerContext*, const v1::DecodeRequest* request,
-                                       v1::DecodeResponse* response) {
+grpc::Status TargetServiceImpl::RunDecode(const RpcCall& call, const v1::DecodeRequest& request,
+                                          v1::DecodeResponse* response) {
   const absl::Time start = absl::Now();
   std::vector<uint64_t> ids;
-  for (const auto& item : request->items()) ids.push_back(item.session_id());
+  for (const auto& item : request.items()) ids.push_back(item.session_id());
   if (grpc::Status s = CheckItems(ids); !s.ok()) return s;
   // score_only items (beam search) and plain steps go to their own batchers.
-  std::vector<std::future<decoding::VerifyOutcome>> steps(request->items_size());
-  std::vector<std::future<decoding::ScoreOutcome>> scores(request->items_size());
-  for (int i = 0; i < request->items_size(); ++i) {
-    const v1::DecodeItem& item = request->items(i);
+  std::vector<std::future<decoding::VerifyOutcome>> steps(request.items_size());
+  std::vector<std::future<decoding::ScoreOutcome>> scores(request.items_size());
+  for (int i = 0; i < request.items_size(); ++i) {
+    const v1::DecodeItem& item = request.items(i);
     if (item.score_only()) {
       const int top_n = item.has_top_logprobs() ? item.top_logprobs() : 1;
       scores[i] = score_->Submit({item.session_id(), FromProto(item.sync()), std::min(top_n, 64)});
@@ -113,11 +158,11 @@ grpc::Status TargetServiceImpl::Decode(grpc::ServerContext*, const v1::DecodeReq
       steps[i] = verify_->Submit({item.session_id(), FromProto(item.sync()), {}});
     }
   }
-  for (int i = 0; i < request->items_size(); ++i) {
+  for (int i = 0; i < request.items_size(); ++i) {
     v1::DecodeResult* result = response->add_results();
-    if (request->items(i).score_only()) {
+    if (request.items(i).score_only()) {
       decoding::ScoreOutcome outcome = scores[i].get();
-      ToItemStatus(outcome.status, result->mutable_status());
+      SetItemStatus(call, request.items(i).session_id(), outcome.status, result->mutable_status());
       for (const auto& c : outcome.candidates) {
         v1::TokenLogprob* t = result->add_candidates();
         t->set_token_id(c.token);
@@ -126,7 +171,7 @@ grpc::Status TargetServiceImpl::Decode(grpc::ServerContext*, const v1::DecodeReq
       continue;
     }
     decoding::VerifyOutcome outcome = steps[i].get();
-    ToItemStatus(outcome.status, result->mutable_status());
+    SetItemStatus(call, request.items(i).session_id(), outcome.status, result->mutable_status());
     if (!outcome.status.ok()) continue;
     const sampling::StepResult& step = outcome.result.emitted.front();
     ToProto(step, true, static_cast<int>(step.top.size()), result->mutable_token());
@@ -136,17 +181,17 @@ grpc::Status TargetServiceImpl::Decode(grpc::ServerContext*, const v1::DecodeReq
   return grpc::Status::OK;
 }
 
-grpc::Status TargetServiceImpl::DraftEarlyExit(grpc::ServerContext*,
-                                               const v1::DraftEarlyExitRequest* request,
-                                               v1::DraftEarlyExitResponse* response) {
+grpc::Status TargetServiceImpl::RunDraftEarlyExit(const RpcCall& call,
+                                                  const v1::DraftEarlyExitRequest& request,
+                                                  v1::DraftEarlyExitResponse* response) {
   const absl::Time start = absl::Now();
   std::vector<uint64_t> ids;
-  for (const auto& item : request->items()) ids.push_back(item.session_id());
+  for (const auto& item : request.items()) ids.push_back(item.session_id());
   if (grpc::Status s = CheckItems(ids); !s.ok()) return s;
-  std::vector<std::future<decoding::DraftOutcome>> futures(request->items_size());
-  std::vector<absl::Status> early(request->items_size());
-  for (int i = 0; i < request->items_size(); ++i) {
-    const v1::DraftEarlyExitItem& item = request->items(i);
+  std::vector<std::future<decoding::DraftOutcome>> futures(request.items_size());
+  std::vector<absl::Status> early(request.items_size());
+  for (int i = 0; i < request.items_size(); ++i) {
+    const v1::DraftEarlyExitItem& item = request.items(i);
     if (item.num_draft_tokens() < 1 ||
         static_cast<int>(item.num_draft_tokens()) > options().max_draft_length) {
       early[i] = absl::InvalidArgumentError(absl::StrCat(
@@ -158,33 +203,22 @@ grpc::Status TargetServiceImpl::DraftEarlyExit(grpc::ServerContext*,
                                       static_cast<int>(item.num_draft_tokens()),
                                       item.has_exit_layer() ? item.exit_layer() : 0});
   }
-  for (int i = 0; i < request->items_size(); ++i) {
+  for (int i = 0; i < request.items_size(); ++i) {
     v1::DraftEarlyExitResult* result = response->add_results();
     if (!early[i].ok()) {
-      ToItemStatus(early[i], result->mutable_status());
+      SetItemStatus(call, request.items(i).session_id(), early[i], result->mutable_status());
       continue;
     }
     decoding::DraftOutcome outcome = futures[i].get();
-    ToItemStatus(outcome.status, result->mutable_status());
+    SetItemStatus(call, request.items(i).session_id(), outcome.status, result->mutable_status());
     if (!outcome.status.ok()) continue;
-    ToProto(outcome.draft, request->items(i).encoding(), result->mutable_tokens());
-    result->set_exit_layer(request->items(i).has_exit_layer()
-                               ? request->items(i).exit_layer()
+    ToProto(outcome.draft, request.items(i).encoding(), result->mutable_tokens());
+    result->set_exit_layer(request.items(i).has_exit_layer()
+                               ? request.items(i).exit_layer()
                                : model_.info().default_early_exit_layer);
   }
   ToProto(absl::Now() - start, response->mutable_server_time());
   return grpc::Status::OK;
-}
-
-grpc::Status TargetServiceImpl::CloseSession(grpc::ServerContext*,
-                                             const v1::CloseSessionRequest* request,
-                                             v1::CloseSessionResponse*) {
-  return DoClose(*request);
-}
-
-grpc::Status TargetServiceImpl::GetModelInfo(grpc::ServerContext*, const v1::GetModelInfoRequest*,
-                                             v1::GetModelInfoResponse* response) {
-  return DoModelInfo(response);
 }
 
 }  // namespace tandem::services

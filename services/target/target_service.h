@@ -12,7 +12,8 @@ namespace tandem::services {
 
 // tandem.v1.TargetService over a TargetEngine. Verify, Decode and
 // DraftEarlyExit items from concurrent RPCs are batched into shared forward
-// passes by one worker per kind.
+// passes by one worker per kind. Metrics are tandem_target_* and logs have
+// component "target" (ModelServiceBase).
 class TargetServiceImpl final : public v1::TargetService::Service,
                                 public ModelServiceBase {
  public:
@@ -35,6 +36,13 @@ class TargetServiceImpl final : public v1::TargetService::Service,
                             v1::GetModelInfoResponse* response) override;
 
  private:
+  grpc::Status RunVerify(const RpcCall& call, const v1::VerifyRequest& request,
+                         v1::VerifyResponse* response);
+  grpc::Status RunDecode(const RpcCall& call, const v1::DecodeRequest& request,
+                         v1::DecodeResponse* response);
+  grpc::Status RunDraftEarlyExit(const RpcCall& call, const v1::DraftEarlyExitRequest& request,
+                                 v1::DraftEarlyExitResponse* response);
+
   model::Model& model_;
   decoding::TargetEngine engine_;
   std::unique_ptr<decoding::Batcher<decoding::VerifyItem, decoding::VerifyOutcome>> verify_;

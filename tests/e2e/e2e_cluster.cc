@@ -33,9 +33,9 @@ std::unique_ptr<E2eCluster> E2eCluster::Start(const E2eOptions& options) {
   c->target_server_ = *std::move(ts);
   c->draft_server_ = *std::move(ds);
   c->target_backend_ = std::make_unique<services::RemoteTargetBackend>(
-      services::MakeChannel(c->target_server_->address()));
+      *services::MakeChannel(c->target_server_->address()));
   c->draft_backend_ = std::make_unique<services::RemoteDraftBackend>(
-      services::MakeChannel(c->draft_server_->address()));
+      *services::MakeChannel(c->draft_server_->address()));
   if (!c->target_backend_->Connect().ok() || !c->draft_backend_->Connect().ok()) return nullptr;
   services::Backends backends;
   backends.targets = {c->target_backend_.get()};

@@ -21,7 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "client/tandem_client.h"
 #include "proto/grpc/health/v1/health.grpc.pb.h"
-#include "services/orchestrator/remote_backends.h"
+#include "services/common/channel.h"
 #include "tests/testing/oracles.h"
 #include "tests/testing/subprocess.h"
 
@@ -248,7 +248,7 @@ TEST_F(FaultE2eTest, HealthCheckAndWatchReportServingThenNotServingOnShutdown) {
   for (const std::string& address :
        {address_, absl::StrCat("127.0.0.1:", ports_["target_b"]),
         absl::StrCat("127.0.0.1:", ports_["draft"])}) {
-    auto stub = Health::NewStub(services::MakeChannel(address));
+    auto stub = Health::NewStub(*services::MakeChannel(address));
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
     HealthCheckResponse response;
@@ -256,7 +256,7 @@ TEST_F(FaultE2eTest, HealthCheckAndWatchReportServingThenNotServingOnShutdown) {
     ASSERT_TRUE(st.ok()) << address << ": " << st.error_message();
     EXPECT_EQ(response.status(), HealthCheckResponse::SERVING) << address;
   }
-  auto stub = Health::NewStub(services::MakeChannel(absl::StrCat("127.0.0.1:", ports_["target_b"])));
+  auto stub = Health::NewStub(*services::MakeChannel(absl::StrCat("127.0.0.1:", ports_["target_b"])));
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   auto reader = stub->Watch(&context, HealthCheckRequest());

@@ -13,7 +13,7 @@
 
 #include "client/tandem_client.h"
 #include "proto/tandem/v1/target_service.grpc.pb.h"
-#include "services/orchestrator/remote_backends.h"
+#include "services/common/channel.h"
 #include "tests/e2e/e2e_cluster.h"
 
 namespace tandem {
@@ -117,7 +117,7 @@ TEST(LifecycleE2eTest, SoakLeavesKvCacheAndSessionsAtBaseline) {
   const int64_t target_baseline = cluster->target_model().kv_cache_bytes();
   const int64_t draft_baseline = cluster->draft_model().kv_cache_bytes();
   client::TandemClient c(cluster->address());
-  auto target_stub = v1::TargetService::NewStub(services::MakeChannel(cluster->target_address()));
+  auto target_stub = v1::TargetService::NewStub(*services::MakeChannel(cluster->target_address()));
   const std::vector<std::string> prompts = {"In the beginning God created", "The LORD is my",
                                             "It is a truth universally", "Behold, I stand at"};
   std::atomic<int> completed{0}, cancelled{0}, timed_out{0};
