@@ -22,6 +22,9 @@ struct ModelServerOptions {
   int64_t max_context = 0;     // 0 = the model's context length.
   absl::Duration session_ttl = absl::Minutes(5);
   int max_items_per_call = 64;
+  // Backpressure: items waiting for a batch, per operation; beyond it items
+  // fail RESOURCE_EXHAUSTED at once (0 = no limit).
+  int64_t max_queued_items = 256;
   int max_draft_length = 16;
   absl::Duration batch_window = absl::ZeroDuration();
   int64_t max_message_bytes = 64 << 20;

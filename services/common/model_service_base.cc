@@ -135,6 +135,12 @@ void ModelServiceBase::SetItemStatus(const RpcCall& call, uint64_t session,
             {"message", std::string(status.message())}});
 }
 
+absl::Status ModelServiceBase::QueueFull() const {
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "the server already has ", options_.max_queued_items,
+      " items waiting for a batch (max_queued_items); retry later"));
+}
+
 grpc::Status ModelServiceBase::DoOpen(const RpcCall& call, const v1::OpenSessionRequest& request,
                                       v1::OpenSessionResponse* response) {
   const absl::Time start = absl::Now();
@@ -148,6 +154,18 @@ grpc::Status ModelServiceBase::DoOpen(const RpcCall& call, const v1::OpenSession
   absl::Duration ttl = options_.session_ttl;
   if (request.has_ttl_hint()) {
     ttl = std::clamp(FromProto(request.ttl_hint()), absl::Seconds(1), options_.session_ttl);
+  }
+  // Refuse at once when full, without waiting for the engine mutex (held by
+  // running batches and other prefills): overload must answer quickly.
+  struct Opening {
+    std::atomic<int64_t>& n;
+    explicit Opening(std::atomic<int64_t>& c) : n(c) { ++n; }
+    ~Opening() { --n; }
+  } opening(opening_);
+  if (options_.max_sessions > 0 &&
+      static_cast<int64_t>(leases_.size()) + opening_.load() - 1 >= options_.max_sessions) {
+    return ToGrpcStatus(absl::ResourceExhaustedError(absl::StrCat(
+        "all ", options_.max_sessions, " sessions are in use; retry later")));
   }
   absl::StatusOr<decoding::SessionId> id;
   {

@@ -75,6 +75,8 @@ class ModelServiceBase {
   void RecordBatchLocked(absl::string_view op, size_t items);
 
   std::mutex& engine_mutex() { return engine_mutex_; }
+  // The item status when a batcher's queue is full (max_queued_items).
+  absl::Status QueueFull() const;
   const ModelServerOptions& options() const { return options_; }
   int64_t open_sessions() const { return leases_.size(); }
   const std::string& role() const { return metrics_.role(); }
@@ -101,6 +103,8 @@ class ModelServiceBase {
   // The request each open session serves, for the reaper's logs.
   absl::flat_hash_map<uint64_t, std::string> request_ids_;
   std::atomic<bool> stopping_{false};
+  // Opens between the admission check and the engine (for the fast check).
+  std::atomic<int64_t> opening_{0};
   std::thread reaper_;
 };
 

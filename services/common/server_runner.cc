@@ -7,6 +7,7 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
 
 #include "absl/strings/str_cat.h"
 #include "services/common/log.h"
@@ -38,6 +39,11 @@ absl::StatusOr<std::unique_ptr<RunningServer>> RunningServer::Start(
       &running->port_);
   builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_message_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(options.max_message_bytes));
+  // Bounded handler threads: calls beyond get RESOURCE_EXHAUSTED from gRPC
+  // instead of growing the process without limit.
+  grpc::ResourceQuota quota(options.name + "-quota");
+  quota.SetMaxThreads(options.max_threads);
+  builder.SetResourceQuota(quota);
   for (grpc::Service* s : services) builder.RegisterService(s);
   running->server_ = builder.BuildAndStart();
   if (running->server_ == nullptr || running->port_ == 0) {

@@ -18,6 +18,7 @@ struct ServerRunOptions {
   std::string port_file;       // If set, the bound port is written here.
   std::string name = "server";  // For the "listening on" line.
   int64_t max_message_bytes = 64 << 20;
+  int max_threads = 1024;  // gRPC handler threads (ResourceQuota).
   absl::Duration shutdown_grace = absl::Seconds(5);
   // Transport security (see security.h MakeServerCredentials); nullptr =
   // plaintext.

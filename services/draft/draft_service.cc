@@ -22,7 +22,8 @@ DraftServiceImpl::DraftServiceImpl(const ModelServerOptions& options, model::Mod
         RecordBatchLocked("propose", items.size());
         return engine_.Propose(items);
       },
-      decoding::BatcherOptions{options.max_items_per_call * 4, options.batch_window},
+      decoding::BatcherOptions{options.max_items_per_call * 4, options.batch_window,
+                               options.max_queued_items},
       &engine_mutex());
 }
 
@@ -83,8 +84,13 @@ grpc::Status DraftServiceImpl::RunPropose(const RpcCall& call, const v1::Propose
           item.num_draft_tokens()));
       continue;
     }
-    futures[i] = propose_->Submit({item.session_id(), FromProto(item.sync()),
-                                   static_cast<int>(item.num_draft_tokens())});
+    auto queued = propose_->TrySubmit({item.session_id(), FromProto(item.sync()),
+                                       static_cast<int>(item.num_draft_tokens())});
+    if (!queued) {
+      early[i] = QueueFull();
+      continue;
+    }
+    futures[i] = std::move(*queued);
   }
   for (int i = 0; i < request.items_size(); ++i) {
     v1::ProposeResult* result = response->add_results();

@@ -95,6 +95,13 @@ absl::StatusOr<ValidatedGeneration> ValidateGenerate(
   if (request_id.size() > 128) {
     return absl::InvalidArgumentError("`request_id` must be at most 128 bytes");
   }
+  // It travels as gRPC metadata (x-request-id) and into log lines.
+  for (char c : request_id) {
+    if (c < 0x21 || c > 0x7e) {
+      return absl::InvalidArgumentError(
+          "`request_id` must be printable ASCII without spaces (0x21-0x7E)");
+    }
+  }
   v.request_id = request_id;
   if (prompts.empty() || prompts.size() > limits.max_prompts) {
     return Invalid("prompts", absl::StrCat("1 to ", limits.max_prompts, " entries"), prompts.size());

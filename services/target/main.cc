@@ -22,6 +22,8 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:50051", "host:port (port 0 = any free 
 ABSL_FLAG(std::string, port_file, "", "Write the bound port to this file");
 ABSL_FLAG(int64_t, max_sessions, 64, "Concurrent sessions (KV caches)");
 ABSL_FLAG(int64_t, max_context, 0, "Positions per session; 0 = the model's context length");
+ABSL_FLAG(int64_t, max_queued_items, 256,
+          "Items waiting for a batch before calls get RESOURCE_EXHAUSTED (0 = no limit)");
 ABSL_FLAG(int64_t, session_ttl_s, 300, "Idle seconds before a session is closed");
 ABSL_FLAG(int, batch_window_us, 0, "Batching window; 0 = continuous batching");
 ABSL_FLAG(int, threads, 0, "LibTorch intra-op threads; 0 = LibTorch's default");
@@ -52,6 +54,7 @@ int main(int argc, char** argv) {
   options.max_sessions = absl::GetFlag(FLAGS_max_sessions);
   options.max_context = absl::GetFlag(FLAGS_max_context);
   options.session_ttl = absl::Seconds(absl::GetFlag(FLAGS_session_ttl_s));
+  options.max_queued_items = absl::GetFlag(FLAGS_max_queued_items);
   options.batch_window = absl::Microseconds(absl::GetFlag(FLAGS_batch_window_us));
   options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   options.security.cert_file = absl::GetFlag(FLAGS_tls_cert);

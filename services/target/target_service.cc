@@ -18,7 +18,8 @@ TargetServiceImpl::TargetServiceImpl(const ModelServerOptions& options, model::M
           [this](decoding::SessionId id, int64_t length) { return engine_.Fork(id, length); }),
       model_(model),
       engine_(model, options.max_sessions) {
-  decoding::BatcherOptions batch{options.max_items_per_call * 4, options.batch_window};
+  decoding::BatcherOptions batch{options.max_items_per_call * 4, options.batch_window,
+                                 options.max_queued_items};
   verify_ = std::make_unique<decoding::Batcher<decoding::VerifyItem, decoding::VerifyOutcome>>(
       [this](absl::Span<const decoding::VerifyItem> items) {
         RecordBatchLocked("verify", items.size());
@@ -118,8 +119,13 @@ grpc::Status TargetServiceImpl::RunVerify(const RpcCall& call, const v1::VerifyR
       early[i] = draft.status();
       continue;
     }
-    futures[i] = verify_->Submit(
+    auto queued = verify_->TrySubmit(
         {item.session_id(), FromProto(item.sync()), *std::move(draft)});
+    if (!queued) {
+      early[i] = QueueFull();
+      continue;
+    }
+    futures[i] = std::move(*queued);
   }
   for (int i = 0; i < request.items_size(); ++i) {
     v1::VerifyResult* result = response->add_results();
@@ -149,17 +155,33 @@ grpc::Status TargetServiceImpl::RunDecode(const RpcCall& call, const v1::DecodeR
   // score_only items (beam search) and plain steps go to their own batchers.
   std::vector<std::future<decoding::VerifyOutcome>> steps(request.items_size());
   std::vector<std::future<decoding::ScoreOutcome>> scores(request.items_size());
+  std::vector<absl::Status> early(request.items_size());
   for (int i = 0; i < request.items_size(); ++i) {
     const v1::DecodeItem& item = request.items(i);
     if (item.score_only()) {
       const int top_n = item.has_top_logprobs() ? item.top_logprobs() : 1;
-      scores[i] = score_->Submit({item.session_id(), FromProto(item.sync()), std::min(top_n, 64)});
+      auto queued =
+          score_->TrySubmit({item.session_id(), FromProto(item.sync()), std::min(top_n, 64)});
+      if (queued) {
+        scores[i] = std::move(*queued);
+      } else {
+        early[i] = QueueFull();
+      }
     } else {
-      steps[i] = verify_->Submit({item.session_id(), FromProto(item.sync()), {}});
+      auto queued = verify_->TrySubmit({item.session_id(), FromProto(item.sync()), {}});
+      if (queued) {
+        steps[i] = std::move(*queued);
+      } else {
+        early[i] = QueueFull();
+      }
     }
   }
   for (int i = 0; i < request.items_size(); ++i) {
     v1::DecodeResult* result = response->add_results();
+    if (!early[i].ok()) {
+      SetItemStatus(call, request.items(i).session_id(), early[i], result->mutable_status());
+      continue;
+    }
     if (request.items(i).score_only()) {
       decoding::ScoreOutcome outcome = scores[i].get();
       SetItemStatus(call, request.items(i).session_id(), outcome.status, result->mutable_status());
@@ -199,9 +221,14 @@ grpc::Status TargetServiceImpl::RunDraftEarlyExit(const RpcCall& call,
           item.num_draft_tokens()));
       continue;
     }
-    futures[i] = early_exit_->Submit({item.session_id(), FromProto(item.sync()),
-                                      static_cast<int>(item.num_draft_tokens()),
-                                      item.has_exit_layer() ? item.exit_layer() : 0});
+    auto queued = early_exit_->TrySubmit({item.session_id(), FromProto(item.sync()),
+                                          static_cast<int>(item.num_draft_tokens()),
+                                          item.has_exit_layer() ? item.exit_layer() : 0});
+    if (!queued) {
+      early[i] = QueueFull();
+      continue;
+    }
+    futures[i] = std::move(*queued);
   }
   for (int i = 0; i < request.items_size(); ++i) {
     v1::DraftEarlyExitResult* result = response->add_results();

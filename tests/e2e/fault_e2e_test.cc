@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <string>
@@ -22,6 +23,7 @@
 #include "client/tandem_client.h"
 #include "proto/grpc/health/v1/health.grpc.pb.h"
 #include "services/common/channel.h"
+#include "tests/testing/http_get.h"
 #include "tests/testing/oracles.h"
 #include "tests/testing/subprocess.h"
 
@@ -55,13 +57,17 @@ class FaultE2eTest : public ::testing::Test {
     ASSERT_TRUE(target_a_ && target_b_ && draft_);
     const std::string port_file = absl::StrCat(tmp_, "/orchestrator.port");
     std::remove(port_file.c_str());
+    auto metrics_port = testing::FreePort();
+    ASSERT_TRUE(metrics_port.ok()) << metrics_port.status();
+    metrics_port_ = *metrics_port;
     auto orchestrator = Subprocess::Start(
         {Runfile("services/orchestrator/orchestrator"), "--listen=127.0.0.1:0",
          "--port_file=" + port_file,
          absl::StrCat("--target=127.0.0.1:", ports_["target_a"], ",127.0.0.1:",
                       ports_["target_b"]),
          absl::StrCat("--draft=127.0.0.1:", ports_["draft"]), "--tokenizer=" + target_dir_,
-         "--draft_call_timeout_ms=400", "--target_call_timeout_ms=1500"},
+         "--draft_call_timeout_ms=400", "--target_call_timeout_ms=1500",
+         absl::StrCat("--metrics_listen=127.0.0.1:", metrics_port_)},
         absl::StrCat(tmp_, "/orchestrator.log"));
     ASSERT_TRUE(orchestrator.ok()) << orchestrator.status();
     orchestrator_ = *std::move(orchestrator);
@@ -141,6 +147,7 @@ class FaultE2eTest : public ::testing::Test {
 
   std::string tmp_, target_dir_, draft_dir_, address_;
   std::map<std::string, int> ports_;
+  int metrics_port_ = 0;
   std::unique_ptr<Subprocess> target_a_, target_b_, draft_, orchestrator_;
 };
 
@@ -151,8 +158,11 @@ TEST_F(FaultE2eTest, TargetReplicaKilledMidStreamIsReplacedWithIdenticalOutput) 
   // Two concurrent streams land on different replicas (round robin); kill
   // one replica while both are mid-stream.
   Stream s0, s1;
-  std::thread t0 = StartStream(Greedy(kPrompts[0], "draft"), s0);
-  std::thread t1 = StartStream(Greedy(kPrompts[1], "draft"), s1);
+  client::GenerateOptions o0 = Greedy(kPrompts[0], "draft"), o1 = Greedy(kPrompts[1], "draft");
+  o0.request_id = "kill-test-0";
+  o1.request_id = "kill-test-1";
+  std::thread t0 = StartStream(o0, s0);
+  std::thread t1 = StartStream(o1, s1);
   WaitForChunks({&s0, &s1});
   const bool both_running = !s0.finished && !s1.finished;
   target_a_->Signal(SIGKILL);
@@ -164,6 +174,18 @@ TEST_F(FaultE2eTest, TargetReplicaKilledMidStreamIsReplacedWithIdenticalOutput) 
   EXPECT_EQ(s0.ids, expected[0]);
   EXPECT_EQ(s1.ids, expected[1]);
   EXPECT_FALSE(target_a_->running());
+  // The orchestrator counted the move, and the surviving replica's logs
+  // carry both requests' ids (the moved one re-opened there).
+  auto metrics = testing::HttpGet(metrics_port_, "/metrics");
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  auto failovers =
+      testing::MetricValue(*metrics, "tandem_orchestrator_replica_failovers_total");
+  ASSERT_TRUE(failovers.ok()) << failovers.status();
+  EXPECT_GE(*failovers, 1);
+  std::ifstream log(absl::StrCat(tmp_, "/target_b.log"));
+  const std::string b_log((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  EXPECT_NE(b_log.find("\"request_id\":\"kill-test-0\""), std::string::npos);
+  EXPECT_NE(b_log.find("\"request_id\":\"kill-test-1\""), std::string::npos);
   // New requests go to the surviving replica.
   EXPECT_EQ(Unary(Greedy(kPrompts[0], "self")), Unary(Greedy(kPrompts[0], "off")));
   EXPECT_EQ(Unary(Greedy(kPrompts[1], "draft")), expected[1]);
@@ -203,6 +225,11 @@ TEST_F(FaultE2eTest, FrozenThenKilledDraftFinishesTargetOnlyWithIdenticalOutput)
     EXPECT_EQ(s.ids, expected);
     // Reported: the request fell back to target-only.
     EXPECT_EQ(s.end.stats().speculation().mode(), v1::SPECULATION_MODE_OFF);
+    auto metrics = testing::HttpGet(metrics_port_, "/metrics");
+    ASSERT_TRUE(metrics.ok()) << metrics.status();
+    auto fallbacks = testing::MetricValue(*metrics, "tandem_orchestrator_draft_fallbacks_total");
+    ASSERT_TRUE(fallbacks.ok()) << fallbacks.status();
+    EXPECT_EQ(*fallbacks, 1);
   }
   {
     Stream s;

@@ -236,6 +236,12 @@ TEST_F(ServicesE2eTest, InvalidRequestsNameTheFieldAndRange) {
   r = base;
   r.mutable_config()->mutable_beam_search()->set_num_beams(2);
   expect_invalid(r, "speculation.mode");  // beam search runs without speculation
+  r = base;
+  r.set_request_id("two words");
+  expect_invalid(r, "request_id");
+  r = base;
+  r.set_request_id(std::string(129, 'a'));
+  expect_invalid(r, "request_id");
   ExpectReleased();
 }
 
