@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   # Build: Bazel 4.2.3 offline + the C++ toolchain.
   bazel-bootstrap bazel-rules-java g++ git ca-certificates
+  # libFuzzer builds (scripts/fuzz.sh, --config=fuzz).
+  clang libclang-rt-14-dev
   # C++ libraries.
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libtorch-dev libopenblas0-openmp libgtest-dev libgmock-dev libbenchmark-dev

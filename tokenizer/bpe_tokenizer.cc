@@ -1,6 +1,7 @@
 #include "tokenizer/bpe_tokenizer.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "tokenizer/byte_level.h"
@@ -17,7 +18,8 @@ absl::StatusOr<std::unique_ptr<BpeTokenizer>> BpeTokenizer::Create(
     BpeModel model, BpeTokenizerConfig config) {
   int32_t size = model.size();
   for (const AddedToken& t : config.added_tokens) {
-    if (t.id < 0 || t.content.empty()) {
+    // INT32_MAX is excluded so that `t.id + 1` below cannot overflow.
+    if (t.id < 0 || t.id == std::numeric_limits<int32_t>::max() || t.content.empty()) {
       return absl::InvalidArgumentError(absl::StrCat(
           config.source, ": added token \"", t.content, "\" has id ", t.id,
           t.content.empty() ? " and empty content" : ""));

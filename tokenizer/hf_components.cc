@@ -1,5 +1,7 @@
 #include "tokenizer/hf_components.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 
 namespace tandem::tokenizer {
@@ -154,10 +156,21 @@ absl::Status AddPreTokenizer(const json& j, const std::string& path,
 }
 
 absl::StatusOr<int32_t> PairId(const json& j, const char* key, const std::string& path) {
-  if (!j.contains(key) || !j[key].is_array() || j[key].size() != 2 || !j[key][1].is_number_integer()) {
+  if (!j.contains(key) || !j[key].is_array() || j[key].size() != 2) {
     return Bad(path, absl::StrCat("expected \"", key, "\": [token, id]"));
   }
-  return j[key][1].get<int32_t>();
+  return ParseHfTokenId(j[key][1], absl::StrCat(path, ".", key, "[1]"));
+}
+
+// An optional integer field; a present non-integer is an error (a float such
+// as 1e300 must not reach an int conversion).
+absl::StatusOr<int64_t> IntOr(const json& j, const char* key, int64_t fallback,
+                              const std::string& path) {
+  if (!j.contains(key)) return fallback;
+  if (!j[key].is_number_integer()) {
+    return Bad(path, absl::StrCat("\"", key, "\" must be an integer"));
+  }
+  return j[key].get<int64_t>();
 }
 
 absl::Status AddTemplate(const json& j, const std::string& path, PostProcessorIds& ids) {
@@ -181,8 +194,9 @@ absl::Status AddTemplate(const json& j, const std::string& path, PostProcessorId
       return Bad(item_path, absl::StrCat("special token \"", name, "\" is not in special_tokens"));
     }
     for (const json& id : (*tokens)[name]["ids"]) {
-      if (!id.is_number_integer()) return Bad(item_path, "non-integer special token id");
-      (seen_sequence ? ids.suffix : ids.prefix).push_back(id.get<int32_t>());
+      absl::StatusOr<int32_t> parsed = ParseHfTokenId(id, item_path);
+      if (!parsed.ok()) return parsed.status();
+      (seen_sequence ? ids.suffix : ids.prefix).push_back(*parsed);
     }
   }
   return absl::OkStatus();
@@ -242,11 +256,14 @@ absl::Status AddDecoder(const json& j, const std::string& path, BpeDecoderConfig
     d.byte_fallback = true;
   } else if (*type == "Fuse") {
   } else if (*type == "Strip") {
-    const int start = j.value("start", 0), stop = j.value("stop", 0);
-    if (StringOr(j, "content", " ") != " " || start > 1 || stop != 0) {
+    absl::StatusOr<int64_t> start = IntOr(j, "start", 0, path);
+    absl::StatusOr<int64_t> stop = IntOr(j, "stop", 0, path);
+    if (!start.ok()) return start.status();
+    if (!stop.ok()) return stop.status();
+    if (StringOr(j, "content", " ") != " " || *start > 1 || *stop != 0) {
       return absl::UnimplementedError(absl::StrCat(path, ": only Strip(\" \", start <= 1, stop 0) is supported"));
     }
-    d.strip_leading_space = start == 1;
+    d.strip_leading_space = *start == 1;
   } else if (*type == "Metaspace") {
     d.replace_from = StringOr(j, "replacement", "\xE2\x96\x81");
     d.replace_to = " ";
@@ -260,6 +277,23 @@ absl::Status AddDecoder(const json& j, const std::string& path, BpeDecoderConfig
 }
 
 }  // namespace
+
+absl::StatusOr<int32_t> ParseHfTokenId(const json& j, const std::string& path, int64_t limit) {
+  limit = std::min(limit, kMaxHfTokenId);
+  if (j.is_number_unsigned() && j.get<uint64_t>() < static_cast<uint64_t>(limit)) {
+    return static_cast<int32_t>(j.get<uint64_t>());
+  }
+  if (j.is_number_integer() && !j.is_number_unsigned() && j.get<int64_t>() >= 0 &&
+      j.get<int64_t>() < limit) {
+    return static_cast<int32_t>(j.get<int64_t>());
+  }
+  if (!j.is_number_integer()) {
+    return Bad(path, absl::StrCat("token id must be an integer, found ", j.type_name()));
+  }
+  const std::string value =
+      j.is_number_unsigned() ? absl::StrCat(j.get<uint64_t>()) : absl::StrCat(j.get<int64_t>());
+  return Bad(path, absl::StrCat("token id ", value, " is not in [0, ", limit, ")"));
+}
 
 absl::StatusOr<Normalizer> ParseHfNormalizer(const json& j, const std::string& path) {
   std::vector<NormalizerStep> steps;

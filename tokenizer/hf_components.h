@@ -27,6 +27,15 @@
 
 namespace tandem::tokenizer {
 
+// Token ids a tokenizer.json may use: [0, kMaxHfTokenId).
+inline constexpr int64_t kMaxHfTokenId = int64_t{1} << 24;
+
+// A JSON integer in [0, limit) (limit <= kMaxHfTokenId) as a token id; any
+// other value (float, string, negative, too large) is InvalidArgument naming
+// `path`. Never narrows silently.
+absl::StatusOr<int32_t> ParseHfTokenId(const nlohmann::json& j, const std::string& path,
+                                       int64_t limit = kMaxHfTokenId);
+
 absl::StatusOr<Normalizer> ParseHfNormalizer(const nlohmann::json& j,
                                              const std::string& path);
 

@@ -1,5 +1,6 @@
 #include "tokenizer/hf_tokenizer_json.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -43,7 +44,9 @@ absl::Status ParseMerges(const json& merges, absl::string_view source,
   return absl::OkStatus();
 }
 
-absl::StatusOr<BpeModelConfig> ParseModel(const json& model, absl::string_view source) {
+// Ids must lie below `id_limit` (see IdLimit).
+absl::StatusOr<BpeModelConfig> ParseModel(const json& model, absl::string_view source,
+                                          int64_t id_limit) {
   if (!model.is_object()) return Bad(source, "missing \"model\" object");
   const std::string type = model.value("type", std::string("BPE"));
   if (type != "BPE") {
@@ -60,10 +63,10 @@ absl::StatusOr<BpeModelConfig> ParseModel(const json& model, absl::string_view s
   }
   BpeModelConfig config;
   for (const auto& [token, id] : model["vocab"].items()) {
-    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > (1 << 24)) {
-      return Bad(source, absl::StrCat("model.vocab[\"", token, "\"] is not an id in [0, 2^24]"));
-    }
-    const size_t i = id.get<size_t>();
+    absl::StatusOr<int32_t> parsed =
+        ParseHfTokenId(id, absl::StrCat("model.vocab[\"", token, "\"]"), id_limit);
+    if (!parsed.ok()) return Prefixed(source, parsed.status());
+    const size_t i = static_cast<size_t>(*parsed);
     if (config.tokens.size() <= i) config.tokens.resize(i + 1);
     if (!config.tokens[i].empty()) {
       return Bad(source, absl::StrCat("model.vocab: id ", i, " is used by both \"",
@@ -87,7 +90,8 @@ absl::StatusOr<BpeModelConfig> ParseModel(const json& model, absl::string_view s
   return config;
 }
 
-absl::StatusOr<std::vector<AddedToken>> ParseAddedTokens(const json& j, absl::string_view source) {
+absl::StatusOr<std::vector<AddedToken>> ParseAddedTokens(const json& j, absl::string_view source,
+                                                         int64_t id_limit) {
   std::vector<AddedToken> tokens;
   if (j.is_null()) return tokens;
   if (!j.is_array()) return Bad(source, "added_tokens is not an array");
@@ -98,7 +102,10 @@ absl::StatusOr<std::vector<AddedToken>> ParseAddedTokens(const json& j, absl::st
       return Bad(source, absl::StrCat("added_tokens[", i, "] needs an integer \"id\" and a string \"content\""));
     }
     AddedToken a;
-    a.id = t["id"].get<int32_t>();
+    absl::StatusOr<int32_t> id = ParseHfTokenId(t["id"], absl::StrCat("added_tokens[", i, "].id"),
+                                                id_limit);
+    if (!id.ok()) return Prefixed(source, id.status());
+    a.id = *id;
     a.content = t["content"].get<std::string>();
     a.special = t.value("special", false);
     a.lstrip = t.value("lstrip", false);
@@ -108,6 +115,20 @@ absl::StatusOr<std::vector<AddedToken>> ParseAddedTokens(const json& j, absl::st
     tokens.push_back(std::move(a));
   }
   return tokens;
+}
+
+// Ids are dense in real tokenizer.json files: every id is below the number of
+// vocabulary entries plus added tokens. Bounding ids by the input's own size
+// keeps a tiny file from allocating a 2^24-entry vocabulary.
+int64_t IdLimit(const json& j) {
+  int64_t n = 0;
+  if (j.contains("model") && j["model"].is_object() && j["model"].contains("vocab")) {
+    n += static_cast<int64_t>(j["model"]["vocab"].size());
+  }
+  if (j.contains("added_tokens") && j["added_tokens"].is_array()) {
+    n += static_cast<int64_t>(j["added_tokens"].size());
+  }
+  return std::min(n, kMaxHfTokenId);
 }
 
 // A tokenizer_config.json bos_token/eos_token: a string or {"content": s}.
@@ -142,14 +163,15 @@ absl::StatusOr<std::unique_ptr<BpeTokenizer>> ParseHfTokenizerJson(
     if (config_json.is_discarded()) config_json = json();
   }
   try {
-    auto model_config = ParseModel(j.value("model", json()), source);
+    const int64_t id_limit = IdLimit(j);
+    auto model_config = ParseModel(j.value("model", json()), source, id_limit);
     if (!model_config.ok()) return model_config.status();
     auto model = BpeModel::Create(std::move(*model_config), source);
     if (!model.ok()) return model.status();
     BpeTokenizerConfig config;
     config.format = "hf-bpe";
     config.source = std::string(source);
-    auto added = ParseAddedTokens(j.value("added_tokens", json()), source);
+    auto added = ParseAddedTokens(j.value("added_tokens", json()), source, id_limit);
     if (!added.ok()) return added.status();
     config.added_tokens = std::move(*added);
     auto normalizer = ParseHfNormalizer(j.value("normalizer", json()), "normalizer");

@@ -18,6 +18,8 @@ namespace tandem::tokenizer {
 // `config_text` is the optional tokenizer_config.json ("" if none): its
 // bos_token/eos_token name the BOS/EOS tokens (otherwise BOS is the first
 // token the post-processor prepends, and EOS is unknown).
+// Token ids (model.vocab, added_tokens) must be dense: each below the number
+// of vocabulary entries plus added tokens (and below kMaxHfTokenId).
 // Errors: InvalidArgument for malformed JSON or structure (the message names
 // the file and the JSON path), Unimplemented for unsupported model/pipeline
 // types.

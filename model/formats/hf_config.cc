@@ -165,6 +165,15 @@ absl::Status ValidateModelConfig(const ModelConfig& c, const std::string& source
       {"max_position_embeddings", c.max_position_embeddings}};
   for (const auto& [name, value] : positive) {
     if (value <= 0) return fail(absl::StrCat(name, " must be > 0, found ", value));
+    // Products of two sizes (heads x head_dim, rows x cols) must fit in int64.
+    if (value >= kMaxModelDim) {
+      return fail(absl::StrCat(name, " must be < 2^31, found ", value));
+    }
+  }
+  // ExpectedTensors lists ~12 tensors per layer before any is looked up.
+  if (c.num_hidden_layers > kMaxModelLayers) {
+    return fail(absl::StrCat("num_hidden_layers must be <= ", kMaxModelLayers, ", found ",
+                             c.num_hidden_layers));
   }
   if (c.num_attention_heads % c.num_key_value_heads != 0) {
     return fail(absl::StrCat("num_key_value_heads (", c.num_key_value_heads,

@@ -1,6 +1,7 @@
 #ifndef TANDEM_MODEL_FORMATS_HF_CONFIG_H_
 #define TANDEM_MODEL_FORMATS_HF_CONFIG_H_
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -22,8 +23,14 @@ absl::StatusOr<ModelConfig> ParseHfConfig(const std::string& json_text, const st
 // ParseHfConfig on the contents of `path`.
 absl::StatusOr<ModelConfig> ReadHfConfig(const std::string& path);
 
-// Checks the cross-field invariants every loader must produce (positive sizes,
-// heads divide, early_exit_layer < num_hidden_layers, ...).
+// Upper bounds ValidateModelConfig enforces: every size < kMaxModelDim (so
+// products of two sizes fit in int64), at most kMaxModelLayers layers.
+inline constexpr int64_t kMaxModelDim = int64_t{1} << 31;
+inline constexpr int64_t kMaxModelLayers = 4096;
+
+// Checks the cross-field invariants every loader must produce (positive sizes
+// below kMaxModelDim, at most kMaxModelLayers layers, heads divide,
+// early_exit_layer < num_hidden_layers, ...).
 absl::Status ValidateModelConfig(const ModelConfig& config, const std::string& source);
 
 }  // namespace tandem::model::formats

@@ -41,7 +41,8 @@ absl::StatusOr<std::vector<float>> MaterializeAsFloat(const RawTensor& tensor) {
   const size_t n = static_cast<size_t>(tensor.num_elements());
   std::vector<float> out(n);
   if (tensor.dtype == DType::kF32) {
-    std::memcpy(out.data(), bytes->data(), n * 4);
+    // memcpy from/to the null data() of empty vectors is undefined, even for 0 bytes.
+    if (n > 0) std::memcpy(out.data(), bytes->data(), n * 4);
     return out;
   }
   for (size_t i = 0; i < n; ++i) {

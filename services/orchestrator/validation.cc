@@ -1,5 +1,6 @@
 #include "services/orchestrator/validation.h"
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "services/common/convert.h"
 
@@ -35,7 +36,8 @@ absl::Status ValidateSpeculation(const v1::SpeculationConfig& s, const model::Mo
   out.adaptive = limits.default_adaptive;
   out.max_draft_length = limits.max_draft_length;
   if (s.has_fixed_draft_length()) {
-    if (s.fixed_draft_length() < 1 || static_cast<int>(s.fixed_draft_length()) > limits.max_draft_length) {
+    if (s.fixed_draft_length() < 1 ||
+        s.fixed_draft_length() > static_cast<uint32_t>(limits.max_draft_length)) {
       return Invalid("speculation.fixed_draft_length",
                      absl::StrCat("in [1, ", limits.max_draft_length, "]"), s.fixed_draft_length());
     }
@@ -43,11 +45,11 @@ absl::Status ValidateSpeculation(const v1::SpeculationConfig& s, const model::Mo
     out.adaptive = false;
   } else if (s.has_adaptive()) {
     const auto& a = s.adaptive();
-    const int max = a.max_draft_length() ? a.max_draft_length() : limits.max_draft_length;
-    if (max < 1 || max > limits.max_draft_length) {
+    if (a.max_draft_length() > static_cast<uint32_t>(limits.max_draft_length)) {
       return Invalid("speculation.adaptive.max_draft_length",
-                     absl::StrCat("in [1, ", limits.max_draft_length, "]"), max);
+                     absl::StrCat("in [1, ", limits.max_draft_length, "]"), a.max_draft_length());
     }
+    const int max = a.max_draft_length() ? a.max_draft_length() : limits.max_draft_length;
     if (a.initial_draft_length() > static_cast<uint32_t>(max)) {
       return Invalid("speculation.adaptive.initial_draft_length",
                      absl::StrCat("in [0, max_draft_length=", max, "]"), a.initial_draft_length());
@@ -71,9 +73,9 @@ absl::Status ValidateSpeculation(const v1::SpeculationConfig& s, const model::Mo
         "default early-exit layer");
   }
   if (s.has_ngram()) {
-    const int mn = s.ngram().min_ngram_size() ? s.ngram().min_ngram_size() : 1;
-    const int mx = s.ngram().max_ngram_size() ? s.ngram().max_ngram_size() : 3;
-    if (mn < 1 || mx > 16 || mn > mx) {
+    const uint32_t mn = s.ngram().min_ngram_size() ? s.ngram().min_ngram_size() : 1;
+    const uint32_t mx = s.ngram().max_ngram_size() ? s.ngram().max_ngram_size() : 3;
+    if (mx > 16 || mn > mx) {
       return absl::InvalidArgumentError(absl::StrCat(
           "`speculation.ngram` sizes must satisfy 1 <= min_ngram_size <= max_ngram_size <= 16, got ",
           mn, " and ", mx));
@@ -136,11 +138,13 @@ absl::StatusOr<ValidatedGeneration> ValidateGenerate(
     }
     v.prompts.push_back(std::move(ids));
   }
-  const int n = config.num_return_sequences() == 0 ? 1 : config.num_return_sequences();
-  if (n > limits.max_return_sequences) {
+  // Compared as uint32: values above INT_MAX must not wrap to negative counts.
+  const uint32_t requested = config.num_return_sequences() == 0 ? 1 : config.num_return_sequences();
+  if (requested > static_cast<uint32_t>(limits.max_return_sequences)) {
     return Invalid("config.num_return_sequences",
-                   absl::StrCat("in [1, ", limits.max_return_sequences, "]"), n);
+                   absl::StrCat("in [1, ", limits.max_return_sequences, "]"), requested);
   }
+  const int n = static_cast<int>(requested);
   v.num_return_sequences = n;
   const v1::BeamSearchParams& beam = config.beam_search();
   if (beam.num_beams() > 1) {
@@ -160,6 +164,10 @@ absl::StatusOr<ValidatedGeneration> ValidateGenerate(
     v.beam.num_beams = beam.num_beams();
     v.beam.num_return_sequences = n;
     v.beam.length_penalty = beam.has_length_penalty() ? beam.length_penalty() : 1.0;
+    if (!(v.beam.length_penalty >= -10 && v.beam.length_penalty <= 10)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "`config.beam_search.length_penalty` must be in [-10, 10], got ", v.beam.length_penalty));
+    }
     v.beam.early_stopping = beam.early_stopping() == v1::EARLY_STOPPING_TRUE
                                 ? sampling::EarlyStopping::kTrue
                             : beam.early_stopping() == v1::EARLY_STOPPING_NEVER
@@ -168,6 +176,19 @@ absl::StatusOr<ValidatedGeneration> ValidateGenerate(
   }
   absl::StatusOr<sampling::SamplingParams> params = FromProto(config.sampling());
   if (!params.ok()) return params.status();
+  absl::flat_hash_set<int64_t> biased;
+  for (const sampling::TokenBias& b : params->logit_bias) {
+    // The proto promises distinct ids; duplicates would add up past [-100, 100].
+    if (!biased.insert(b.token_id).second) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "`config.sampling.logit_bias` has two entries for token id ", b.token_id));
+    }
+  }
+  if (n > 1 && !v.beam_search && params->greedy()) {
+    // Greedy decoding would return n identical sequences.
+    return Invalid("config.num_return_sequences",
+                   "1 with greedy decoding (temperature 0) unless num_beams >= it", n);
+  }
   const v1::StoppingCriteria& stop = config.stopping();
   const int64_t max_new = stop.has_max_new_tokens() ? stop.max_new_tokens()
                                                     : limits.default_max_new_tokens;

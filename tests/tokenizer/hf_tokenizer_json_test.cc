@@ -1,6 +1,7 @@
 #include "tokenizer/hf_tokenizer_json.h"
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -144,6 +145,34 @@ TEST(HfTokenizerJsonTest, IdentityFingerprintDependsOnVocabulary) {
   EXPECT_EQ((*a)->identity(), (*b)->identity());
   EXPECT_NE(IdentityFingerprint((*a)->identity()), IdentityFingerprint((*c)->identity()));
   EXPECT_THAT((*a)->identity(), HasSubstr("hf-bpe vocab=9 fp="));
+}
+
+// Ids beyond the file's own size: each would have allocated a vocabulary
+// of up to 2^31 entries (or overflowed int32) from a few bytes of JSON.
+TEST(HfTokenizerJsonTest, RejectsIdsTheFileCannotFill) {
+  const std::pair<const char*, const char*> cases[] = {
+      {R"({"model": {"vocab": {"a": 16777216}}})", "model.vocab[\"a\"]: token id 16777216 is not in [0, 1)"},
+      {R"({"model": {"vocab": {"a": 0, "b": 1}}, "added_tokens": [{"id": 3, "content": "x"}]})",
+       "added_tokens[0].id: token id 3 is not in [0, 3)"},
+      {R"({"model": {"vocab": {"a": 0}}, "added_tokens": [{"id": 2147483647, "content": "x"}]})",
+       "added_tokens[0].id: token id 2147483647"},
+      {R"({"model": {"vocab": {"a": 4294967296}}})", "model.vocab[\"a\"]: token id 4294967296"},
+      {R"({"model": {"vocab": {"a": 0}}, "post_processor": {"type": "BertProcessing",
+          "cls": ["a", 1.5], "sep": ["a", 0]}})", "must be an integer, found number"}};
+  for (const auto& [json, message] : cases) {
+    auto tok = ParseHfTokenizerJson(json, "t.json");
+    ASSERT_FALSE(tok.ok()) << json;
+    EXPECT_EQ(tok.status().code(), absl::StatusCode::kInvalidArgument) << json;
+    EXPECT_THAT(std::string(tok.status().message()), HasSubstr(message)) << json;
+    EXPECT_THAT(std::string(tok.status().message()), HasSubstr("t.json")) << json;
+  }
+}
+
+TEST(HfTokenizerJsonTest, StripBoundsMustBeIntegers) {
+  auto tok = ParseHfTokenizerJson(R"({"model": {"vocab": {"a": 0}},
+      "decoder": {"type": "Strip", "content": " ", "start": 1e300, "stop": 0}})", "t.json");
+  ASSERT_FALSE(tok.ok());
+  EXPECT_THAT(std::string(tok.status().message()), HasSubstr("\"start\" must be an integer"));
 }
 
 }  // namespace

@@ -85,5 +85,20 @@ TEST(HfConfigTest, ErrorsNameTheSourceAndKey) {
               HasSubstr("early exit layer 16"));
 }
 
+TEST(HfConfigTest, RejectsSizesWhoseProductsOverflowAndHugeLayerCounts) {
+  absl::StatusOr<ModelConfig> base = ParseHfConfig(kLlama3, "c.json");
+  ASSERT_TRUE(base.ok()) << base.status();
+  ModelConfig wide = *base;
+  wide.hidden_size = kMaxModelDim;
+  EXPECT_THAT(std::string(ValidateModelConfig(wide, "m.gguf").message()),
+              HasSubstr("m.gguf: hidden_size must be < 2^31"));
+  ModelConfig deep = *base;
+  deep.num_hidden_layers = kMaxModelLayers + 1;
+  EXPECT_THAT(std::string(ValidateModelConfig(deep, "m.gguf").message()),
+              HasSubstr("num_hidden_layers must be <= 4096"));
+  deep.num_hidden_layers = kMaxModelLayers;
+  EXPECT_TRUE(ValidateModelConfig(deep, "m.gguf").ok());
+}
+
 }  // namespace
 }  // namespace tandem::model::formats
