@@ -25,7 +25,7 @@ using ::testing::HasSubstr;
 using tandem::testing::ChiSquareTest;
 using tandem::testing::GoodnessOfFit;
 
-constexpr int kRounds = 100000;
+const int kRounds = tandem::testing::StatRounds(100000);
 constexpr double kSignificance = 1e-3;
 
 using Dist = std::vector<double>;

@@ -1,6 +1,9 @@
 #include "tests/testing/statistics.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <limits>
 
 #include "absl/strings/str_cat.h"
@@ -107,6 +110,15 @@ GoodnessOfFit ChiSquareTest(const std::vector<int64_t>& counts,
   fit.dof = static_cast<int>(bin_expected.size()) - 1;
   fit.p_value = ChiSquareSurvival(fit.statistic, fit.dof);
   return fit;
+}
+
+int StatRounds(int default_rounds) {
+  const char* env = std::getenv("TANDEM_STAT_ROUNDS");
+  if (env == nullptr || *env == '\0') return default_rounds;
+  const int rounds = std::clamp(std::atoi(env), std::min(10000, default_rounds), default_rounds);
+  std::fprintf(stderr, "statistical tests: %d rounds instead of %d (TANDEM_STAT_ROUNDS)\n", rounds,
+               default_rounds);
+  return rounds;
 }
 
 }  // namespace tandem::testing

@@ -32,6 +32,13 @@ struct GoodnessOfFit {
 GoodnessOfFit ChiSquareTest(const std::vector<int64_t>& counts,
                             const std::vector<double>& expected);
 
+// Number of samples a statistical test draws: `default_rounds`, or
+// $TANDEM_STAT_ROUNDS when set (sanitizer builds, which run the samplers 5-10x
+// slower, set it in .bazelrc; docs/build.md). Clamped to [10000,
+// default_rounds]; the chi-square tests stay calibrated at any size, only
+// their power drops. Prints the reduced count to stderr so the test log says so.
+int StatRounds(int default_rounds);
+
 }  // namespace tandem::testing
 
 #endif  // TANDEM_TESTS_TESTING_STATISTICS_H_
