@@ -117,9 +117,10 @@ absl::StatusOr<std::vector<AddedToken>> ParseAddedTokens(const json& j, absl::st
   return tokens;
 }
 
-// Ids are dense in real tokenizer.json files: every id is below the number of
-// vocabulary entries plus added tokens. Bounding ids by the input's own size
-// keeps a tiny file from allocating a 2^24-entry vocabulary.
+// Ids in real tokenizer.json files are dense or nearly so (a vocabulary may be
+// padded, or added tokens may sit past a gap). Bounding ids by twice the
+// input's own entry count plus 4096 allows such gaps while keeping a tiny
+// file from allocating a 2^24-entry vocabulary.
 int64_t IdLimit(const json& j) {
   int64_t n = 0;
   if (j.contains("model") && j["model"].is_object() && j["model"].contains("vocab")) {
@@ -128,7 +129,7 @@ int64_t IdLimit(const json& j) {
   if (j.contains("added_tokens") && j["added_tokens"].is_array()) {
     n += static_cast<int64_t>(j["added_tokens"].size());
   }
-  return std::min(n, kMaxHfTokenId);
+  return std::min(2 * n + 4096, kMaxHfTokenId);
 }
 
 // A tokenizer_config.json bos_token/eos_token: a string or {"content": s}.
