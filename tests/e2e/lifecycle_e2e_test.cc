@@ -5,6 +5,7 @@
 // KV-cache memory and sessions exactly at their baseline.
 
 #include <atomic>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -33,12 +34,27 @@ client::GenerateOptions Long(const std::string& prompt, int64_t max_new_tokens,
 
 // Waits up to `limit` for both models to hold no sequences; returns how long
 // it took (or limit + 1 ms if they never emptied).
+// Models are thread-compatible: read them under their service's engine
+// mutex (the batchers hold it while they run).
+int64_t Sequences(testing::E2eCluster& cluster) {
+  std::lock_guard<std::mutex> t(cluster.target_service().engine_mutex());
+  std::lock_guard<std::mutex> d(cluster.draft_service().engine_mutex());
+  return cluster.target_model().num_sequences() + cluster.draft_model().num_sequences();
+}
+
+int64_t KvBytes(testing::E2eCluster& cluster, bool target) {
+  if (target) {
+    std::lock_guard<std::mutex> lock(cluster.target_service().engine_mutex());
+    return cluster.target_model().kv_cache_bytes();
+  }
+  std::lock_guard<std::mutex> lock(cluster.draft_service().engine_mutex());
+  return cluster.draft_model().kv_cache_bytes();
+}
+
 absl::Duration WaitForRelease(testing::E2eCluster& cluster, absl::Duration limit) {
   const absl::Time start = absl::Now();
   while (absl::Now() - start < limit) {
-    if (cluster.target_model().num_sequences() == 0 &&
-        cluster.draft_model().num_sequences() == 0 &&
-        cluster.target_service().open_sessions() == 0 &&
+    if (Sequences(cluster) == 0 && cluster.target_service().open_sessions() == 0 &&
         cluster.draft_service().open_sessions() == 0) {
       return absl::Now() - start;
     }
@@ -113,8 +129,8 @@ TEST(LifecycleE2eTest, SoakLeavesKvCacheAndSessionsAtBaseline) {
   options.session_ttl = absl::Milliseconds(800);
   auto cluster = testing::E2eCluster::Start(options);
   ASSERT_NE(cluster, nullptr);
-  const int64_t target_baseline = cluster->target_model().kv_cache_bytes();
-  const int64_t draft_baseline = cluster->draft_model().kv_cache_bytes();
+  const int64_t target_baseline = KvBytes(*cluster, true);
+  const int64_t draft_baseline = KvBytes(*cluster, false);
   client::TandemClient c(cluster->address());
   auto target_stub = v1::TargetService::NewStub(*services::MakeChannel(cluster->target_address()));
   const std::vector<std::string> prompts = {"In the beginning God created", "The LORD is my",
@@ -125,7 +141,7 @@ TEST(LifecycleE2eTest, SoakLeavesKvCacheAndSessionsAtBaseline) {
   std::atomic<int64_t> target_peak{0};
   std::thread monitor([&] {
     while (!done) {
-      target_peak = std::max<int64_t>(target_peak, cluster->target_model().kv_cache_bytes());
+      target_peak = std::max<int64_t>(target_peak, KvBytes(*cluster, true));
       absl::SleepFor(absl::Milliseconds(2));
     }
   });
@@ -187,15 +203,14 @@ TEST(LifecycleE2eTest, SoakLeavesKvCacheAndSessionsAtBaseline) {
   // Requests release at once; abandoned sessions after the TTL (+ a reaper
   // period).
   EXPECT_LE(WaitForRelease(*cluster, absl::Seconds(5)), absl::Seconds(5));
-  EXPECT_EQ(cluster->target_model().num_sequences(), 0);
-  EXPECT_EQ(cluster->draft_model().num_sequences(), 0);
-  EXPECT_EQ(cluster->target_model().kv_cache_bytes(), target_baseline);
-  EXPECT_EQ(cluster->draft_model().kv_cache_bytes(), draft_baseline);
+  EXPECT_EQ(Sequences(*cluster), 0);
+  EXPECT_EQ(KvBytes(*cluster, true), target_baseline);
+  EXPECT_EQ(KvBytes(*cluster, false), draft_baseline);
   // And the cluster still serves.
   auto r = c.Generate(*client::BuildRequest(Long("Blessed are the meek", 8)));
   EXPECT_TRUE(r.ok()) << r.status();
   EXPECT_LE(WaitForRelease(*cluster, absl::Seconds(1)), absl::Seconds(1));
-  EXPECT_EQ(cluster->target_model().kv_cache_bytes(), target_baseline);
+  EXPECT_EQ(KvBytes(*cluster, true), target_baseline);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // streaming, stop strings, seeds, concurrency, session release, validation.
 
 #include <atomic>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -50,11 +51,18 @@ class ServicesE2eTest : public ::testing::Test {
   }
 
   void ExpectReleased() {
-    for (int i = 0; i < 50 && cluster_->target_model().num_sequences() > 0; ++i) {
+    // Models are thread-compatible: read them under their engine mutexes.
+    auto sequences = [](bool target) {
+      std::lock_guard<std::mutex> lock(target ? cluster_->target_service().engine_mutex()
+                                              : cluster_->draft_service().engine_mutex());
+      return target ? cluster_->target_model().num_sequences()
+                    : cluster_->draft_model().num_sequences();
+    };
+    for (int i = 0; i < 50 && (sequences(true) > 0 || sequences(false) > 0); ++i) {
       absl::SleepFor(absl::Milliseconds(20));
     }
-    EXPECT_EQ(cluster_->target_model().num_sequences(), 0);
-    EXPECT_EQ(cluster_->draft_model().num_sequences(), 0);
+    EXPECT_EQ(sequences(true), 0);
+    EXPECT_EQ(sequences(false), 0);
     EXPECT_EQ(cluster_->target_service().open_sessions(), 0);
   }
 
@@ -193,12 +201,19 @@ TEST_F(ServicesE2eTest, CancelledStreamReleasesSessionsWithinASecond) {
     return !(m.has_chunk() && ++chunks >= 2);
   });
   EXPECT_EQ(s.code(), absl::StatusCode::kCancelled) << s;
+  // Models are read under their services' engine mutexes (thread-compatible).
+  auto sequences = [](testing::E2eCluster& c, bool target) {
+    std::lock_guard<std::mutex> lock(target ? c.target_service().engine_mutex()
+                                            : c.draft_service().engine_mutex());
+    return target ? c.target_model().num_sequences() : c.draft_model().num_sequences();
+  };
   const absl::Time start = absl::Now();
-  while (cluster_->target_model().num_sequences() > 0 && absl::Now() - start < absl::Seconds(1)) {
+  while ((sequences(*cluster_, true) > 0 || sequences(*cluster_, false) > 0) &&
+         absl::Now() - start < absl::Seconds(1)) {
     absl::SleepFor(absl::Milliseconds(10));
   }
-  EXPECT_EQ(cluster_->target_model().num_sequences(), 0) << "target session still open after 1 s";
-  EXPECT_EQ(cluster_->draft_model().num_sequences(), 0);
+  EXPECT_EQ(sequences(*cluster_, true), 0) << "target session still open after 1 s";
+  EXPECT_EQ(sequences(*cluster_, false), 0) << "draft session still open after 1 s";
 }
 
 TEST_F(ServicesE2eTest, InvalidRequestsNameTheFieldAndRange) {
