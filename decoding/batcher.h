@@ -49,33 +49,13 @@ class Batcher {
   }
 
   // Queues the item; the future is ready when its batch ran.
-  std::future<Outcome> Submit(Item item) {
-    std::promise<Outcome> promise;
-    std::future<Outcome> future = promise.get_future();
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      queue_.push_back({std::move(item), std::move(promise)});
-    }
-    cv_.notify_one();
-    return future;
-  }
+  std::future<Outcome> Submit(Item item) { return *Enqueue(std::move(item), /*bounded=*/false); }
 
   // As Submit, but refuses (nullopt) when max_queued items already wait, so
   // a server under overload answers RESOURCE_EXHAUSTED instead of queueing
   // without bound.
   std::optional<std::future<Outcome>> TrySubmit(Item item) {
-    std::promise<Outcome> promise;
-    std::future<Outcome> future = promise.get_future();
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (options_.max_queued > 0 && static_cast<int64_t>(queue_.size()) >= options_.max_queued) {
-        ++refused_;
-        return std::nullopt;
-      }
-      queue_.push_back({std::move(item), std::move(promise)});
-    }
-    cv_.notify_one();
-    return future;
+    return Enqueue(std::move(item), /*bounded=*/true);
   }
 
   // Blocks until the item's batch ran; returns its outcome.
@@ -94,6 +74,23 @@ class Batcher {
     Item item;
     std::promise<Outcome> promise;
   };
+
+  // Queues the item unless `bounded` and max_queued items already wait.
+  std::optional<std::future<Outcome>> Enqueue(Item item, bool bounded) {
+    std::promise<Outcome> promise;
+    std::future<Outcome> future = promise.get_future();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (bounded && options_.max_queued > 0 &&
+          static_cast<int64_t>(queue_.size()) >= options_.max_queued) {
+        ++refused_;
+        return std::nullopt;
+      }
+      queue_.push_back({std::move(item), std::move(promise)});
+    }
+    cv_.notify_one();
+    return future;
+  }
 
   void Loop() {
     while (true) {
