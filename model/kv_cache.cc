@@ -65,6 +65,15 @@ void SequenceKvCache::Write(int64_t layer, int64_t start, const at::Tensor& k,
   lengths_[layer] = start + count;
 }
 
+float* SequenceKvCache::key_data(int64_t layer) {
+  return keys_.data_ptr<float>() + layer * shape_.num_kv_heads * shape_.capacity * shape_.head_dim;
+}
+
+float* SequenceKvCache::value_data(int64_t layer) {
+  return values_.data_ptr<float>() +
+         layer * shape_.num_kv_heads * shape_.capacity * shape_.head_dim;
+}
+
 at::Tensor SequenceKvCache::Keys(int64_t layer, int64_t length) const {
   return keys_[layer].narrow(1, 0, length);
 }

@@ -42,6 +42,13 @@ class SequenceKvCache {
   void Write(int64_t layer, int64_t start, const at::Tensor& k,
              const at::Tensor& v);
 
+  // Float32 CPU caches only: `layer`'s keys / values, [kv_heads, capacity,
+  // head_dim], for kernels that write rows in place; SetLength then records
+  // the new length (same preconditions as Write).
+  float* key_data(int64_t layer);
+  float* value_data(int64_t layer);
+  void SetLength(int64_t layer, int64_t length) { lengths_[layer] = length; }
+
   // Views [kv_heads, length, head_dim] of the first `length` positions.
   at::Tensor Keys(int64_t layer, int64_t length) const;
   at::Tensor Values(int64_t layer, int64_t length) const;

@@ -6,7 +6,6 @@
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
-#include "model/cpu_kernels.h"
 #include "absl/strings/str_cat.h"
 
 namespace tandem::model {
@@ -28,12 +27,6 @@ struct TransformerModel::Work {
 };
 
 namespace {
-
-// A single new token (decode, drafting) runs CPU attention as one fused loop;
-// several (verify, prefill) use batched matmuls, whose vectorized BLAS beats
-// the loop once the per-call overhead is shared by more rows (measured:
-// k=9 verify 1.9x a 1-token step with the loop, 1.2x with matmuls).
-constexpr int64_t kFusedAttentionRows = 1;
 
 // Rows of rotate_half(W x) = R W x for each head of a [heads * d, H] matrix
 // (or [heads * d] bias): the second half of each head negated, then the
@@ -105,9 +98,12 @@ TransformerModel::TransformerModel(ModelConfig config,
       options.max_context > 0
           ? std::min(options.max_context, config_.max_position_embeddings)
           : config_.max_position_embeddings;
+  // The CPU decoder keeps activations, and so the KV cache, in float32.
+  const at::ScalarType activations = options.device.is_cpu() ? at::kFloat : options.dtype;
+  activation_options_ = at::TensorOptions().dtype(activations).device(options.device);
   cache_shape_ = KvCacheShape{config_.num_hidden_layers,
                               config_.num_key_value_heads, config_.head_dim,
-                              context, options.dtype, options.device};
+                              context, activations, options.device};
   info_.name = config_.name;
   info_.architecture = config_.architecture;
   info_.vocab_size = config_.vocab_size;
@@ -120,6 +116,7 @@ TransformerModel::TransformerModel(ModelConfig config,
   info_.kv_bytes_per_token = cache_shape_.BytesPerToken();
   info_.parameter_count = weights_.parameter_count;
   info_.eos_token_ids = config_.eos_token_ids;
+  at::Tensor freqs;  // [context, head_dim / 2] rotary angles (Llama).
   if (config_.architecture == Architecture::kLlama) {
     const int64_t half = config_.head_dim / 2;
     at::Tensor inv_freq =
@@ -127,7 +124,15 @@ TransformerModel::TransformerModel(ModelConfig config,
                       at::arange(0, half, at::kDouble) * 2.0 /
                           static_cast<double>(config_.head_dim));
     if (config_.rope_scaling.enabled) inv_freq = Llama3InvFreq(config_, inv_freq);
-    at::Tensor freqs = at::outer(at::arange(context, at::kDouble), inv_freq);
+    freqs = at::outer(at::arange(context, at::kDouble), inv_freq);
+  }
+  if (options.device.is_cpu()) {
+    cpu_ = std::make_unique<cpu::Decoder>(
+        config_, weights_, freqs.defined() ? freqs.cos() : at::Tensor(),
+        freqs.defined() ? freqs.sin() : at::Tensor());
+    return;
+  }
+  if (config_.architecture == Architecture::kLlama) {
     at::Tensor emb = at::cat({freqs, freqs}, -1);
     rope_cos_ = emb.cos().to(options.device, options.dtype);
     rope_sin_ = emb.sin().to(options.device, options.dtype);
@@ -333,14 +338,13 @@ absl::StatusOr<std::vector<TransformerModel::Work>> TransformerModel::Plan(
     std::copy(run.begin(), run.end(), ids.data_ptr<int64_t>());
     w.positions = at::arange(w.start, new_end, at::kLong).to(options_.device);
     ids = ids.to(options_.device);
-    w.h = run.empty()
-              ? at::empty({0, config_.hidden_size},
-                          weights_.token_embedding.options())
-              : weights_.token_embedding.index_select(0, ids);
+    w.h = run.empty() ? at::empty({0, config_.hidden_size}, activation_options_)
+                      : weights_.token_embedding.index_select(0, ids).to(activation_options_);
     if (config_.architecture == Architecture::kGpt2 && !run.empty()) {
-      w.h = w.h + weights_.position_embedding.index_select(0, w.positions);
+      w.h = w.h + weights_.position_embedding.index_select(0, w.positions)
+                      .to(activation_options_);
     }
-    PrepareRope(w);
+    if (!cpu_) PrepareRope(w);
     works.push_back(std::move(w));
   }
   return works;
@@ -352,7 +356,6 @@ at::Tensor TransformerModel::Norm(const at::Tensor& x, const at::Tensor& weight,
     return at::layer_norm(x, {config_.hidden_size}, weight, bias,
                           config_.norm_eps);
   }
-  if (cpu::Supported(x)) return cpu::RmsNorm(x, weight, config_.norm_eps);
   at::Tensor xf = x.to(at::kFloat);
   at::Tensor normed =
       xf * at::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + config_.norm_eps);
@@ -382,22 +385,14 @@ at::Tensor TransformerModel::Attention(int64_t layer, Work& w,
     const int64_t rotated = (heads + 2 * kv_heads) * d;
     at::Tensor q_rot = qkv.narrow(1, rotated, heads * d).view({rows, heads, d});
     at::Tensor k_rot = qkv.narrow(1, rotated + heads * d, kv_heads * d).view({rows, kv_heads, d});
-    if (cpu::Supported(q)) {
-      q = cpu::Rope(q, q_rot, w.cos, w.sin);
-      k = cpu::Rope(k, k_rot, w.cos, w.sin);
-    } else {
-      q = q * w.cos + q_rot * w.sin;
-      k = k * w.cos + k_rot * w.sin;
-    }
+    q = q * w.cos + q_rot * w.sin;
+    k = k * w.cos + k_rot * w.sin;
   }
   SequenceKvCache& cache = *w.sequence->cache;
   cache.Write(layer, w.start, k.transpose(0, 1), v.transpose(0, 1));
   const int64_t total = w.start + rows;
   at::Tensor keys = cache.Keys(layer, total);     // [kv, S, d]
   at::Tensor values = cache.Values(layer, total);  // [kv, S, d]
-  if (rows <= kFusedAttentionRows && cpu::Supported(keys) && q.stride(2) == 1) {
-    return cpu::Attention(q, keys, values, w.start, 1.0 / std::sqrt(static_cast<double>(d)));
-  }
   // Heads sharing a KV head are stacked: [kv, group * rows, d].
   at::Tensor qg = q.view({rows, kv_heads, group, d})
                       .permute({1, 2, 0, 3})
@@ -431,9 +426,10 @@ void TransformerModel::RunLayer(int64_t layer, std::vector<Work*>& active) {
            w->positions});
       w->start = w->reused_start;
       w->reused = at::Tensor();
-      PrepareRope(*w);
+      if (!cpu_) PrepareRope(*w);
     }
   }
+  if (cpu_) return RunLayerCpu(layer, active);
   std::vector<at::Tensor> parts;
   for (Work* w : active) parts.push_back(w->h);
   at::Tensor x = parts.size() == 1 ? parts[0] : at::cat(parts, 0);
@@ -454,9 +450,7 @@ void TransformerModel::RunLayer(int64_t layer, std::vector<Work*>& active) {
   if (config_.architecture == Architecture::kLlama) {
     at::Tensor gate_up = at::linear(h, lw.up_weight);
     const int64_t inner = config_.intermediate_size;
-    at::Tensor act = cpu::Supported(gate_up)
-                         ? cpu::SiluMul(gate_up)
-                         : at::silu(gate_up.narrow(1, 0, inner)) * gate_up.narrow(1, inner, inner);
+    at::Tensor act = at::silu(gate_up.narrow(1, 0, inner)) * gate_up.narrow(1, inner, inner);
     mlp = at::linear(act, lw.down_weight);
   } else {
     mlp = at::linear(at::gelu(at::linear(h, lw.up_weight, lw.up_bias), "tanh"),
@@ -536,11 +530,12 @@ absl::StatusOr<std::vector<at::Tensor>> TransformerModel::Forward(
         Sequence& s = *w->sequence;
         if (!s.exit_hidden.defined()) {
           s.exit_hidden = at::empty({cache_shape_.capacity, config_.hidden_size},
-                                    weights_.token_embedding.options());
+                                    activation_options_);
         }
         s.exit_hidden.narrow(0, w->start, w->h.size(0)).copy_(w->h);
       }
     }
+    if (cpu_) return LogitsCpu(*works);
     std::vector<at::Tensor> logits;
     for (Work& w : *works) {
       at::Tensor h = w.request->all_logits ? w.h : w.h.narrow(0, w.h.size(0) - 1, 1);
@@ -553,6 +548,48 @@ absl::StatusOr<std::vector<at::Tensor>> TransformerModel::Forward(
     return absl::InternalError(
         absl::StrCat("forward failed: ", e.what_without_backtrace()));
   }
+}
+
+void TransformerModel::RunLayerCpu(int64_t layer, std::vector<Work*>& active) {
+  std::vector<at::Tensor> parts;
+  std::vector<cpu::DecoderRow> rows;
+  for (Work* w : active) {
+    parts.push_back(w->h);
+    SequenceKvCache& cache = *w->sequence->cache;
+    const cpu::DecoderRow base{cache.key_data(layer), cache.value_data(layer),
+                               cache_shape_.capacity * cache_shape_.head_dim, 0};
+    for (int64_t i = 0; i < w->h.size(0); ++i) {
+      rows.push_back(base);
+      rows.back().position = w->start + i;
+    }
+  }
+  at::Tensor x = parts.size() == 1 ? parts[0].contiguous() : at::cat(parts, 0);
+  cpu_->RunLayer(layer, x.data_ptr<float>(), rows);
+  int64_t row = 0;
+  for (Work* w : active) {
+    const int64_t count = w->h.size(0);
+    w->sequence->cache->SetLength(layer, w->start + count);
+    w->h = x.narrow(0, row, count);
+    row += count;
+  }
+}
+
+std::vector<at::Tensor> TransformerModel::LogitsCpu(std::vector<Work>& works) {
+  // One LM-head product for the logit rows of every sequence.
+  std::vector<at::Tensor> parts;
+  for (Work& w : works) {
+    parts.push_back(w.request->all_logits ? w.h : w.h.narrow(0, w.h.size(0) - 1, 1));
+  }
+  at::Tensor x = parts.size() == 1 ? parts[0].contiguous() : at::cat(parts, 0);
+  at::Tensor all = at::empty({x.size(0), config_.vocab_size}, at::kFloat);
+  cpu_->Logits(x.data_ptr<float>(), x.size(0), all.data_ptr<float>());
+  std::vector<at::Tensor> logits;
+  int64_t row = 0;
+  for (const at::Tensor& p : parts) {
+    logits.push_back(all.narrow(0, row, p.size(0)));
+    row += p.size(0);
+  }
+  return logits;
 }
 
 }  // namespace tandem::model

@@ -10,6 +10,7 @@
 #include "absl/container/node_hash_map.h"
 #include "absl/status/statusor.h"
 #include "model/checkpoint.h"
+#include "model/cpu/decoder.h"
 #include "model/kv_cache.h"
 #include "model/model.h"
 #include "model/transformer_weights.h"
@@ -26,11 +27,16 @@ struct TransformerOptions {
   int64_t max_sequences = 0;
 };
 
-// Llama-family and GPT-2 decoders in LibTorch (CPU or CUDA), implementing
-// Model. A batch is run "ragged": the tokens of all sequences are packed into
-// one [sum T_i, H] matrix for every projection and MLP (one GEMM each per
-// layer), and attention runs per sequence against its own cache, so no
-// padding or masks across sequences are needed.
+// Llama-family and GPT-2 decoders implementing Model. A batch is run
+// "ragged": the new tokens of all sequences are packed into one [sum T_i, H]
+// matrix, with no padding or masks across sequences.
+//
+// On CPU every layer is one cpu::Decoder step over all rows of all sequences
+// (attention included, each row against its own cache): float32 activations,
+// KV cache and logits over weights in the stored dtype, batch-invariant, so a
+// sequence's logits do not depend on what it is batched with, and a k-row
+// verify equals k 1-row decode steps bit for bit. On other devices (CUDA) the
+// layers run as LibTorch ops in the model dtype, attention per sequence.
 class TransformerModel : public Model {
  public:
   static absl::StatusOr<std::unique_ptr<TransformerModel>> Create(
@@ -65,6 +71,9 @@ class TransformerModel : public Model {
   absl::Status Validate(absl::Span<const ForwardRequest> batch) const;
   absl::StatusOr<std::vector<Work>> Plan(absl::Span<const ForwardRequest> batch);
   void RunLayer(int64_t layer, std::vector<Work*>& active);
+  // The CPU path: one batch-invariant decoder step over every active row.
+  void RunLayerCpu(int64_t layer, std::vector<Work*>& active);
+  std::vector<at::Tensor> LogitsCpu(std::vector<Work>& works);
   at::Tensor Attention(int64_t layer, Work& work, const at::Tensor& qkv);
   at::Tensor Norm(const at::Tensor& x, const at::Tensor& weight,
                   const at::Tensor& bias) const;
@@ -77,7 +86,9 @@ class TransformerModel : public Model {
   TransformerOptions options_;
   ModelInfo info_;
   KvCacheShape cache_shape_;
-  at::Tensor rope_cos_, rope_sin_;  // [context, head_dim] in the model dtype.
+  at::TensorOptions activation_options_;  // float32 on CPU, else the dtype.
+  at::Tensor rope_cos_, rope_sin_;  // [context, head_dim] in the model dtype (torch path).
+  std::unique_ptr<cpu::Decoder> cpu_;  // Set on CPU: runs every layer and the head.
   // node_hash_map: Work keeps pointers to Sequences across insertions.
   absl::node_hash_map<SequenceId, Sequence> sequences_;
 };

@@ -1,0 +1,76 @@
+#ifndef TANDEM_MODEL_CPU_DECODER_H_
+#define TANDEM_MODEL_CPU_DECODER_H_
+
+// The CPU forward step of a decoder block and of the LM head, for any number
+// of rows from any sequences at once (decode rows, verify rows, prefill
+// chunks of every sequence in a batch): six kernel calls a layer — norm,
+// QKV projection, RoPE + KV write, attention over each row's own cache,
+// output projection + residual, norm + gate/up + SiLU·mul, down projection +
+// residual.
+//
+// Numerics: activations, norms, softmax, accumulation and logits are float32;
+// weights are read in their stored dtype (float32 / bfloat16 / float16) and
+// widened in registers; the KV cache is float32. Every kernel is
+// batch-invariant (linear.h), so a row's logits do not depend on which rows
+// share the step.
+//
+// Thread-compatible; one instance per model (it owns scratch buffers).
+
+#include <cstdint>
+#include <vector>
+
+#include <ATen/ATen.h>
+
+#include "absl/types/span.h"
+#include "model/cpu/linear.h"
+#include "model/model_config.h"
+#include "model/transformer_weights.h"
+
+namespace tandem::model::cpu {
+
+// Where one row's keys and values go in the current layer: the layer's slice
+// of its sequence's float32 cache, [kv_heads, capacity, head_dim].
+struct DecoderRow {
+  float* keys = nullptr;
+  float* values = nullptr;
+  int64_t kv_head_stride = 0;  // capacity * head_dim.
+  int64_t position = 0;        // The row attends to positions [0, position].
+};
+
+class Decoder {
+ public:
+  // `weights` must be contiguous CPU tensors and outlive the decoder.
+  // rope_cos / rope_sin: float32 [context, head_dim / 2], the rotary angles'
+  // cosines and sines per position (Llama only; undefined for GPT-2).
+  // Throws c10::Error on bad input.
+  Decoder(const ModelConfig& config, const TransformerWeights& weights, at::Tensor rope_cos,
+          at::Tensor rope_sin);
+
+  // x: [rows.size(), hidden] float32 rows, updated in place. Writes each row's
+  // K/V at its position before attention, so rows of one sequence see each
+  // other causally.
+  void RunLayer(int64_t layer, float* x, absl::Span<const DecoderRow> rows);
+
+  // logits [rows, vocab] = LMHead(FinalNorm(x)) for x [rows, hidden].
+  void Logits(const float* x, int64_t rows, float* logits);
+
+ private:
+  struct Layer {
+    WeightView qkv, out, up, down;
+    at::Tensor norm1_w, norm1_b, norm2_w, norm2_b;  // float32
+    at::Tensor qkv_b, out_b, up_b, down_b;          // float32 or undefined
+  };
+  void Norm(const at::Tensor& w, const at::Tensor& b, const float* x, int64_t rows, float* out);
+  float* Scratch(std::vector<float>& buffer, int64_t size);
+
+  ModelConfig config_;
+  std::vector<Layer> layers_;
+  WeightView lm_head_;
+  at::Tensor final_w_, final_b_;
+  at::Tensor rope_cos_, rope_sin_;  // float32 [context, head_dim / 2]
+  std::vector<float> normed_, qkv_, attn_, mlp_, act_;
+};
+
+}  // namespace tandem::model::cpu
+
+#endif  // TANDEM_MODEL_CPU_DECODER_H_
