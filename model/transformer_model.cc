@@ -130,6 +130,12 @@ TransformerModel::TransformerModel(ModelConfig config,
     cpu_ = std::make_unique<cpu::Decoder>(
         config_, weights_, freqs.defined() ? freqs.cos() : at::Tensor(),
         freqs.defined() ? freqs.sin() : at::Tensor());
+    // The decoder holds packed copies; drop the originals (the embedding
+    // table stays for lookups).
+    for (LayerWeights& l : weights_.layers) {
+      l.qkv_weight = l.out_weight = l.up_weight = l.down_weight = at::Tensor();
+    }
+    weights_.lm_head = at::Tensor();
     return;
   }
   if (config_.architecture == Architecture::kLlama) {

@@ -23,17 +23,17 @@ const float* Ptr(const at::Tensor& t) {
 Decoder::Decoder(const ModelConfig& config, const TransformerWeights& weights,
                  at::Tensor rope_cos, at::Tensor rope_sin)
     : config_(config),
-      lm_head_(ViewOf(weights.lm_head)),
+      lm_head_(Pack(weights.lm_head)),
       final_w_(Float(weights.final_norm_weight)),
       final_b_(Float(weights.final_norm_bias)),
       rope_cos_(Float(rope_cos)),
       rope_sin_(Float(rope_sin)) {
   for (const LayerWeights& w : weights.layers) {
     Layer l;
-    l.qkv = ViewOf(w.qkv_weight);
-    l.out = ViewOf(w.out_weight);
-    l.up = ViewOf(w.up_weight);
-    l.down = ViewOf(w.down_weight);
+    l.qkv = Pack(w.qkv_weight);
+    l.out = Pack(w.out_weight);
+    l.up = Pack(w.up_weight);
+    l.down = Pack(w.down_weight);
     l.norm1_w = Float(w.norm1_weight);
     l.norm1_b = Float(w.norm1_bias);
     l.norm2_w = Float(w.norm2_weight);
@@ -74,7 +74,7 @@ void Decoder::RunLayer(int64_t layer, float* x, absl::Span<const DecoderRow> row
   float* attn = Scratch(attn_, m * heads * d);
 
   Norm(l.norm1_w, l.norm1_b, x, m, normed);
-  Linear({normed, m, h, l.qkv, Ptr(l.qkv_b), qkv, n_qkv, false});
+  Linear({normed, m, h, &l.qkv, Ptr(l.qkv_b), qkv, n_qkv, false});
   for (int64_t r = 0; r < m; ++r) {
     float* q = qkv + r * n_qkv;
     float* k = q + heads * d;
@@ -97,20 +97,20 @@ void Decoder::RunLayer(int64_t layer, float* x, absl::Span<const DecoderRow> row
   }
   const AttentionShape shape{heads, kv, d, static_cast<float>(1.0 / std::sqrt(double(d)))};
   Attention(shape, qkv, n_qkv, spans, attn, heads * d);
-  Linear({attn, m, heads * d, l.out, Ptr(l.out_b), x, h, true});
+  Linear({attn, m, heads * d, &l.out, Ptr(l.out_b), x, h, true});
 
   Norm(l.norm2_w, l.norm2_b, x, m, normed);
   const int64_t n_up = l.up.out;
   float* up = Scratch(mlp_, m * n_up);
-  Linear({normed, m, h, l.up, Ptr(l.up_b), up, n_up, false});
+  Linear({normed, m, h, &l.up, Ptr(l.up_b), up, n_up, false});
   if (config_.architecture == Architecture::kLlama) {
     const int64_t inner = n_up / 2;
     float* act = Scratch(act_, m * inner);
     SiluMul({up, m, n_up}, inner, {act, m, inner});
-    Linear({act, m, inner, l.down, Ptr(l.down_b), x, h, true});
+    Linear({act, m, inner, &l.down, Ptr(l.down_b), x, h, true});
   } else {
     GeluTanh({up, m, n_up}, n_up);
-    Linear({up, m, n_up, l.down, Ptr(l.down_b), x, h, true});
+    Linear({up, m, n_up, &l.down, Ptr(l.down_b), x, h, true});
   }
 }
 
@@ -118,7 +118,7 @@ void Decoder::Logits(const float* x, int64_t rows, float* logits) {
   const int64_t h = config_.hidden_size;
   float* normed = Scratch(normed_, rows * h);
   Norm(final_w_, final_b_, x, rows, normed);
-  Linear({normed, rows, h, lm_head_, nullptr, logits, lm_head_.out, false});
+  Linear({normed, rows, h, &lm_head_, nullptr, logits, lm_head_.out, false});
 }
 
 }  // namespace tandem::model::cpu

@@ -39,7 +39,7 @@ struct DecoderRow {
 
 class Decoder {
  public:
-  // `weights` must be contiguous CPU tensors and outlive the decoder.
+  // Packs the matrices of `weights` (CPU tensors; not referenced afterwards).
   // rope_cos / rope_sin: float32 [context, head_dim / 2], the rotary angles'
   // cosines and sines per position (Llama only; undefined for GPT-2).
   // Throws c10::Error on bad input.
@@ -56,7 +56,7 @@ class Decoder {
 
  private:
   struct Layer {
-    WeightView qkv, out, up, down;
+    PackedWeight qkv, out, up, down;
     at::Tensor norm1_w, norm1_b, norm2_w, norm2_b;  // float32
     at::Tensor qkv_b, out_b, up_b, down_b;          // float32 or undefined
   };
@@ -65,7 +65,7 @@ class Decoder {
 
   ModelConfig config_;
   std::vector<Layer> layers_;
-  WeightView lm_head_;
+  PackedWeight lm_head_;
   at::Tensor final_w_, final_b_;
   at::Tensor rope_cos_, rope_sin_;  // float32 [context, head_dim / 2]
   std::vector<float> normed_, qkv_, attn_, mlp_, act_;

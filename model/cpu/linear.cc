@@ -11,20 +11,24 @@
 namespace tandem::model::cpu {
 namespace {
 
-// Output columns per register block and rows per register tile: 4 x 4
+// Output rows per packed block and rows of x per register tile: 6 x 4
 // accumulators, 4 weight vectors and one activation vector fit in the 32
-// vector registers. Rows are walked in chunks so a chunk of activations stays
-// in L2 while the weights stream past it once per chunk.
+// vector registers (more rows per weight load: k-row verify is FMA-bound). Rows of x are walked in chunks so a chunk stays in L2
+// while the weights stream past it once per chunk.
 constexpr int64_t kBlockN = 4;
-constexpr int64_t kTileM = 4;
-constexpr int64_t kChunkM = 32;
+constexpr int64_t kLanes = 16;
+constexpr int64_t kTileM = 6;
+constexpr int64_t kChunkM = 36;
+
+int64_t Chunks(int64_t in) { return (in + kLanes - 1) / kLanes; }
 
 struct TileArgs {
   const float* x;
   int64_t x_stride;
-  const void* w;  // First of the block's rows.
   int64_t k;
-  const float* bias;  // Already offset to the block, or null.
+  const void* w;      // The block's packed values.
+  int64_t valid;      // Output rows of the block that exist (<= kBlockN).
+  const float* bias;  // Offset to the block, or null.
   float* y;
   int64_t y_stride;
   bool accumulate;
@@ -40,20 +44,12 @@ inline void Store(const TileArgs& a, int64_t m, int64_t j, float v) {
 struct F32Load {
   using T = float;
   TANDEM_AVX512 static __m512 Load(const float* p) { return _mm512_loadu_ps(p); }
-  TANDEM_AVX512 static __m512 Load(const float* p, __mmask16 m) {
-    return _mm512_maskz_loadu_ps(m, p);
-  }
 };
 struct Bf16Load {
   using T = c10::BFloat16;
-  TANDEM_AVX512 static __m512 Widen(__m256i v) {
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(v), 16));
-  }
   TANDEM_AVX512 static __m512 Load(const T* p) {
-    return Widen(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
-  }
-  TANDEM_AVX512 static __m512 Load(const T* p, __mmask16 m) {
-    return Widen(_mm256_maskz_loadu_epi16(m, p));
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(v), 16));
   }
 };
 struct F16Load {
@@ -61,69 +57,62 @@ struct F16Load {
   TANDEM_AVX512 static __m512 Load(const T* p) {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
   }
-  TANDEM_AVX512 static __m512 Load(const T* p, __mmask16 m) {
-    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p));
-  }
 };
 
-template <class L, int MT, int NB>
+template <class L, int MT>
 TANDEM_AVX512 void Tile(const TileArgs& a) {
   using T = typename L::T;
   const T* w = static_cast<const T*>(a.w);
-  __m512 acc[MT][NB];
+  __m512 acc[MT][kBlockN];
   for (int m = 0; m < MT; ++m) {
-    for (int j = 0; j < NB; ++j) acc[m][j] = _mm512_setzero_ps();
+    for (int j = 0; j < kBlockN; ++j) acc[m][j] = _mm512_setzero_ps();
   }
-  int64_t k = 0;
-  for (; k + 16 <= a.k; k += 16) {
-    __m512 wv[NB];
-    for (int j = 0; j < NB; ++j) wv[j] = L::Load(w + j * a.k + k);
+  const int64_t full = a.k / kLanes;
+  for (int64_t c = 0; c < full; ++c, w += kBlockN * kLanes) {
+    _mm_prefetch(reinterpret_cast<const char*>(w + 16 * kBlockN * kLanes), _MM_HINT_T0);
+    __m512 wv[kBlockN];
+    for (int j = 0; j < kBlockN; ++j) wv[j] = L::Load(w + j * kLanes);
     for (int m = 0; m < MT; ++m) {
-      const __m512 xv = _mm512_loadu_ps(a.x + m * a.x_stride + k);
-      for (int j = 0; j < NB; ++j) acc[m][j] = _mm512_fmadd_ps(xv, wv[j], acc[m][j]);
+      const __m512 xv = _mm512_loadu_ps(a.x + m * a.x_stride + c * kLanes);
+      for (int j = 0; j < kBlockN; ++j) acc[m][j] = _mm512_fmadd_ps(xv, wv[j], acc[m][j]);
     }
   }
-  if (k < a.k) {
-    const __mmask16 mask = FirstLanes(a.k - k);
-    __m512 wv[NB];
-    for (int j = 0; j < NB; ++j) wv[j] = L::Load(w + j * a.k + k, mask);
+  if (full * kLanes < a.k) {  // Zero-padded weights; x masked.
+    const __mmask16 mask = FirstLanes(a.k - full * kLanes);
+    __m512 wv[kBlockN];
+    for (int j = 0; j < kBlockN; ++j) wv[j] = L::Load(w + j * kLanes);
     for (int m = 0; m < MT; ++m) {
-      const __m512 xv = _mm512_maskz_loadu_ps(mask, a.x + m * a.x_stride + k);
-      for (int j = 0; j < NB; ++j) acc[m][j] = _mm512_fmadd_ps(xv, wv[j], acc[m][j]);
+      const __m512 xv = _mm512_maskz_loadu_ps(mask, a.x + m * a.x_stride + full * kLanes);
+      for (int j = 0; j < kBlockN; ++j) acc[m][j] = _mm512_fmadd_ps(xv, wv[j], acc[m][j]);
     }
   }
   for (int m = 0; m < MT; ++m) {
-    for (int j = 0; j < NB; ++j) Store(a, m, j, _mm512_reduce_add_ps(acc[m][j]));
-  }
-}
-
-template <class L, int MT>
-TANDEM_AVX512 void TileN(int64_t nb, const TileArgs& a) {
-  switch (nb) {
-    case 4: return Tile<L, MT, 4>(a);
-    case 3: return Tile<L, MT, 3>(a);
-    case 2: return Tile<L, MT, 2>(a);
-    default: return Tile<L, MT, 1>(a);
+    for (int j = 0; j < a.valid; ++j) Store(a, m, j, _mm512_reduce_add_ps(acc[m][j]));
   }
 }
 
 template <class L>
-TANDEM_AVX512 void BlockAvx512(const LinearArgs& a, int64_t n0, int64_t n1) {
+TANDEM_AVX512 void BlocksAvx512(const LinearArgs& a, int64_t b0, int64_t b1) {
   using T = typename L::T;
-  const T* w = static_cast<const T*>(a.w.data);
+  const PackedWeight& pw = *a.w;
+  const T* w = static_cast<const T*>(pw.data.data_ptr());
+  const int64_t block_size = kBlockN * Chunks(pw.in) * kLanes;
   for (int64_t m0 = 0; m0 < a.rows; m0 += kChunkM) {
     const int64_t m_end = std::min(a.rows, m0 + kChunkM);
-    for (int64_t n = n0; n < n1; n += kBlockN) {
-      const int64_t nb = std::min(kBlockN, n1 - n);
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t n = b * kBlockN;
       for (int64_t m = m0; m < m_end; m += kTileM) {
-        const TileArgs t{a.x + m * a.x_stride, a.x_stride, w + n * a.w.in, a.w.in,
+        const TileArgs t{a.x + m * a.x_stride, a.x_stride, pw.in, w + b * block_size,
+                         std::min(kBlockN, pw.out - n),
                          a.bias == nullptr ? nullptr : a.bias + n,
                          a.y + m * a.y_stride + n, a.y_stride, a.accumulate};
         switch (std::min(kTileM, m_end - m)) {
-          case 4: TileN<L, 4>(nb, t); break;
-          case 3: TileN<L, 3>(nb, t); break;
-          case 2: TileN<L, 2>(nb, t); break;
-          default: TileN<L, 1>(nb, t); break;
+          case 6: Tile<L, 6>(t); break;
+          case 5: Tile<L, 5>(t); break;
+          case 4: Tile<L, 4>(t); break;
+          case 3: Tile<L, 3>(t); break;
+          case 2: Tile<L, 2>(t); break;
+          default: Tile<L, 1>(t); break;
         }
       }
     }
@@ -132,65 +121,75 @@ TANDEM_AVX512 void BlockAvx512(const LinearArgs& a, int64_t n0, int64_t n1) {
 #endif  // TANDEM_HAVE_AVX512_KERNELS
 
 template <typename T>
-void BlockPortable(const LinearArgs& a, int64_t n0, int64_t n1) {
-  const T* w = static_cast<const T*>(a.w.data);
+void BlocksPortable(const LinearArgs& a, int64_t b0, int64_t b1) {
+  const PackedWeight& pw = *a.w;
+  const T* w = static_cast<const T*>(pw.data.data_ptr());
+  const int64_t chunks = Chunks(pw.in);
   for (int64_t m = 0; m < a.rows; ++m) {
     const float* x = a.x + m * a.x_stride;
-    const TileArgs t{x, a.x_stride, nullptr, a.w.in, a.bias, a.y + m * a.y_stride, 0,
-                     a.accumulate};
-    for (int64_t n = n0; n < n1; ++n) {
-      const T* wr = w + n * a.w.in;
-      float sum = 0.f;
-      for (int64_t k = 0; k < a.w.in; ++k) sum += x[k] * static_cast<float>(wr[k]);
-      Store(t, 0, n, sum);
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t n = b * kBlockN;
+      const TileArgs t{x, 0, pw.in, nullptr, 0, a.bias == nullptr ? nullptr : a.bias + n,
+                       a.y + m * a.y_stride + n, 0, a.accumulate};
+      for (int64_t j = 0; j < std::min(kBlockN, pw.out - n); ++j) {
+        float sum = 0.f;
+        for (int64_t c = 0; c < chunks; ++c) {
+          const T* wc = w + (b * chunks + c) * kBlockN * kLanes + j * kLanes;
+          const int64_t lanes = std::min(kLanes, pw.in - c * kLanes);
+          for (int64_t l = 0; l < lanes; ++l) sum += x[c * kLanes + l] * static_cast<float>(wc[l]);
+        }
+        Store(t, 0, j, sum);
+      }
     }
   }
 }
 
-void Block(const LinearArgs& a, int64_t n0, int64_t n1) {
+void Blocks(const LinearArgs& a, int64_t b0, int64_t b1) {
 #if TANDEM_HAVE_AVX512_KERNELS
   if (HasAvx512()) {
-    switch (a.w.type) {
-      case WeightType::kFloat32: return BlockAvx512<F32Load>(a, n0, n1);
-      case WeightType::kBFloat16: return BlockAvx512<Bf16Load>(a, n0, n1);
-      case WeightType::kFloat16: return BlockAvx512<F16Load>(a, n0, n1);
+    switch (a.w->type) {
+      case WeightType::kFloat32: return BlocksAvx512<F32Load>(a, b0, b1);
+      case WeightType::kBFloat16: return BlocksAvx512<Bf16Load>(a, b0, b1);
+      case WeightType::kFloat16: return BlocksAvx512<F16Load>(a, b0, b1);
     }
   }
 #endif
-  switch (a.w.type) {
-    case WeightType::kFloat32: return BlockPortable<float>(a, n0, n1);
-    case WeightType::kBFloat16: return BlockPortable<c10::BFloat16>(a, n0, n1);
-    case WeightType::kFloat16: return BlockPortable<c10::Half>(a, n0, n1);
+  switch (a.w->type) {
+    case WeightType::kFloat32: return BlocksPortable<float>(a, b0, b1);
+    case WeightType::kBFloat16: return BlocksPortable<c10::BFloat16>(a, b0, b1);
+    case WeightType::kFloat16: return BlocksPortable<c10::Half>(a, b0, b1);
   }
 }
 
 }  // namespace
 
-WeightView ViewOf(const at::Tensor& weight) {
-  TORCH_CHECK(weight.device().is_cpu() && weight.dim() == 2 && weight.is_contiguous(),
-              "cpu::ViewOf needs a contiguous 2-D CPU tensor");
-  WeightView v;
-  v.data = weight.data_ptr();
-  v.out = weight.size(0);
-  v.in = weight.size(1);
+PackedWeight Pack(const at::Tensor& weight) {
+  TORCH_CHECK(weight.device().is_cpu() && weight.dim() == 2,
+              "cpu::Pack needs a 2-D CPU tensor, got ", weight.sizes());
+  PackedWeight p;
   switch (weight.scalar_type()) {
-    case at::kFloat: v.type = WeightType::kFloat32; break;
-    case at::kBFloat16: v.type = WeightType::kBFloat16; break;
-    case at::kHalf: v.type = WeightType::kFloat16; break;
-    default: TORCH_CHECK(false, "cpu::ViewOf: unsupported dtype ", weight.scalar_type());
+    case at::kFloat: p.type = WeightType::kFloat32; break;
+    case at::kBFloat16: p.type = WeightType::kBFloat16; break;
+    case at::kHalf: p.type = WeightType::kFloat16; break;
+    default: TORCH_CHECK(false, "cpu::Pack: unsupported dtype ", weight.scalar_type());
   }
-  return v;
+  p.out = weight.size(0);
+  p.in = weight.size(1);
+  const int64_t blocks = (p.out + kBlockN - 1) / kBlockN, chunks = Chunks(p.in);
+  at::Tensor padded = at::zeros({blocks * kBlockN, chunks * kLanes}, weight.options());
+  padded.narrow(0, 0, p.out).narrow(1, 0, p.in).copy_(weight);
+  // [blocks, 4, chunks, 16] -> [blocks, chunks, 4, 16]
+  p.data = padded.view({blocks, kBlockN, chunks, kLanes}).permute({0, 2, 1, 3}).contiguous().view(-1);
+  return p;
 }
 
 void Linear(const LinearArgs& a) {
-  if (a.rows <= 0 || a.w.out <= 0) return;
-  const int64_t blocks = (a.w.out + kBlockN - 1) / kBlockN;
+  if (a.rows <= 0 || a.w->out <= 0) return;
+  const int64_t blocks = (a.w->out + kBlockN - 1) / kBlockN;
   // At least ~64k multiply-adds per thread, so small products stay on one.
-  const int64_t per_block = kBlockN * a.w.in * a.rows;
+  const int64_t per_block = kBlockN * a.w->in * a.rows;
   const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 16) / std::max<int64_t>(1, per_block));
-  at::parallel_for(0, blocks, grain, [&](int64_t b0, int64_t b1) {
-    Block(a, b0 * kBlockN, std::min(a.w.out, b1 * kBlockN));
-  });
+  at::parallel_for(0, blocks, grain, [&](int64_t b0, int64_t b1) { Blocks(a, b0, b1); });
 }
 
 }  // namespace tandem::model::cpu

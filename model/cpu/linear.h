@@ -25,25 +25,28 @@ namespace tandem::model::cpu {
 
 enum class WeightType { kFloat32, kBFloat16, kFloat16 };
 
-// A row-major [out, in] weight matrix. Non-owning.
-struct WeightView {
-  const void* data = nullptr;
+// An [out, in] weight matrix packed once at load for Linear: blocks of 4
+// output rows, each stored as in/16 chunks of 4 x 16 consecutive values
+// (rows and the last chunk zero-padded), so a block streams from memory as
+// one sequential run. Owns its storage.
+struct PackedWeight {
+  at::Tensor data;  // 1-D, the stored dtype.
   WeightType type = WeightType::kFloat32;
   int64_t out = 0;
   int64_t in = 0;
 };
 
-// View of a contiguous 2-D CPU tensor of float32 / bfloat16 / float16. The
-// tensor must outlive the view. Throws c10::Error for anything else.
-WeightView ViewOf(const at::Tensor& weight);
+// Packs a 2-D CPU tensor [out, in] of float32 / bfloat16 / float16, keeping
+// its dtype. Throws c10::Error for anything else.
+PackedWeight Pack(const at::Tensor& weight);
 
 struct LinearArgs {
-  const float* x = nullptr;  // [rows, w.in], rows x_stride floats apart.
+  const float* x = nullptr;  // [rows, w->in], rows x_stride floats apart.
   int64_t rows = 0;
   int64_t x_stride = 0;
-  WeightView w;
-  const float* bias = nullptr;  // [w.out] or null.
-  float* y = nullptr;           // [rows, w.out], rows y_stride floats apart.
+  const PackedWeight* w = nullptr;
+  const float* bias = nullptr;  // [w->out] or null.
+  float* y = nullptr;           // [rows, w->out], rows y_stride floats apart.
   int64_t y_stride = 0;
   bool accumulate = false;      // y += x W^T (+ bias) instead of y =.
 };
