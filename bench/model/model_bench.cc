@@ -43,12 +43,15 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "model/formats/checkpoint_loader.h"
 #include "model/formats/dtype.h"
 #include "model/formats/gguf_types.h"
 #include "model/transformer_model.h"
+#include "model/formats/tensor_layout.h"
 #include "tools/make_tiny_model/tiny_model.h"
+#include "tools/make_tiny_model/tiny_vocab.h"
 
 ABSL_FLAG(std::string, models, "10m,100m,assets/target,assets/draft",
           "Comma list: presets 10m / 100m (random-weight Llamas, generated), or "
@@ -67,7 +70,8 @@ ABSL_FLAG(bool, inference_mode, false,
 ABSL_FLAG(bool, count_ops, true, "Count ATen ops of one decode step.");
 ABSL_FLAG(bool, skip_verify, false, "Skip the k+1 verify-cost sweep.");
 ABSL_FLAG(std::string, json_out, "", "Append one JSON object per result line here.");
-ABSL_FLAG(bool, write_only, false, "Only write the preset models, then exit.");
+ABSL_FLAG(bool, write_only, false,
+          "Only write the preset models and the GGUF copies of checkpoint paths, then exit.");
 
 namespace {
 
@@ -111,6 +115,36 @@ bool PresetOptions(const std::string& name, tandem::tools::TinyModelOptions* o) 
   o->context_length = 512;
   o->seed = 7;
   return true;
+}
+
+// Writes `ckpt` (a checkpoint directory such as assets/target) as
+// <work_dir>/<name>/model.{f32,f16,bf16}.gguf for llama_cpp_bench.mjs: the
+// same weights and token ids (a synthetic vocabulary of the same size stands
+// in for the tokenizer, which the benchmarks do not use). Once per name.
+void EnsureGgufCopy(const std::string& path, const Checkpoint& ckpt) {
+  namespace fs = std::filesystem;
+  const std::string dir =
+      absl::GetFlag(FLAGS_work_dir) + "/" + fs::path(path).filename().string();
+  const std::string done = dir + "/.complete";
+  if (fs::exists(done)) return;
+  std::cerr << "writing GGUF copies of " << path << " to " << dir << " ...\n";
+  fs::create_directories(dir);
+  tandem::tools::TinyModel m;
+  m.config = ckpt.config;
+  absl::StatusOr<tandem::tools::TinyVocab> vocab =
+      tandem::tools::MakeSyntheticVocab(ckpt.config.architecture, ckpt.config.vocab_size);
+  BENCH_CHECK_OK(vocab.status());
+  m.vocab = *std::move(vocab);
+  for (const auto& e : tandem::model::formats::ExpectedTensors(ckpt.config)) {
+    at::Tensor t = ckpt.tensors.at(e.name).to(at::kFloat).contiguous();
+    m.weights.push_back({e.name, e.shape,
+                         std::vector<float>(t.data_ptr<float>(), t.data_ptr<float>() + t.numel())});
+  }
+  using tandem::model::formats::GgmlType;
+  BENCH_CHECK_OK(tandem::tools::WriteTinyGguf(m, GgmlType::kF32, dir + "/model.f32.gguf"));
+  BENCH_CHECK_OK(tandem::tools::WriteTinyGguf(m, GgmlType::kF16, dir + "/model.f16.gguf"));
+  BENCH_CHECK_OK(tandem::tools::WriteTinyGguf(m, GgmlType::kBF16, dir + "/model.bf16.gguf"));
+  std::ofstream(done) << "ok\n";
 }
 
 // Writes (once) the preset's HF dir + f32/f16/bf16 GGUFs; returns the HF dir.
@@ -340,14 +374,17 @@ int main(int argc, char** argv) {
   for (const std::string& name : models) {
     tandem::tools::TinyModelOptions o;
     std::string path;
-    if (PresetOptions(name, &o)) {
+    const bool preset = PresetOptions(name, &o);
+    if (preset) {
       path = EnsurePreset(name, o);
     } else {
       path = ResolvePath(name);
     }
-    if (absl::GetFlag(FLAGS_write_only)) continue;
+    if (absl::GetFlag(FLAGS_write_only) && preset) continue;
     absl::StatusOr<Checkpoint> ckpt = tandem::model::LoadCheckpoint(path);
     BENCH_CHECK_OK(ckpt.status());
+    if (!preset && !absl::EndsWith(path, ".gguf")) EnsureGgufCopy(path, *ckpt);
+    if (absl::GetFlag(FLAGS_write_only)) continue;
     for (const std::string& dtype : dtypes) {
       for (int t : threads) {
         Result r = Run(name, *ckpt, dtype, t);

@@ -44,6 +44,9 @@ Decoder::Decoder(const ModelConfig& config, const TransformerWeights& weights,
     l.down_b = Float(w.down_bias);
     layers_.push_back(std::move(l));
   }
+  std::vector<PackedWeight*> all = {&lm_head_};
+  for (Layer& l : layers_) all.insert(all.end(), {&l.qkv, &l.out, &l.up, &l.down});
+  MoveToHugePages(all);
 }
 
 float* Decoder::Scratch(std::vector<float>& buffer, int64_t size) {

@@ -1,6 +1,11 @@
 #include "model/cpu/linear.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
 
 #include <ATen/Parallel.h>
 #include <c10/util/BFloat16.h>
@@ -19,6 +24,7 @@ constexpr int64_t kBlockN = 4;
 constexpr int64_t kLanes = 16;
 constexpr int64_t kTileM = 6;
 constexpr int64_t kChunkM = 36;
+constexpr int64_t kPrefetchChunks = 8;
 
 int64_t Chunks(int64_t in) { return (in + kLanes - 1) / kLanes; }
 
@@ -69,7 +75,12 @@ TANDEM_AVX512 void Tile(const TileArgs& a) {
   }
   const int64_t full = a.k / kLanes;
   for (int64_t c = 0; c < full; ++c, w += kBlockN * kLanes) {
-    _mm_prefetch(reinterpret_cast<const char*>(w + 16 * kBlockN * kLanes), _MM_HINT_T0);
+    // Next chunks' cache lines (a chunk is 128 or 256 bytes), ahead of the
+    // hardware prefetcher, so multi-row tiles overlap streaming with FMAs.
+    const char* ahead = reinterpret_cast<const char*>(w + kPrefetchChunks * kBlockN * kLanes);
+    for (size_t line = 0; line < kBlockN * kLanes * sizeof(T); line += 64) {
+      _mm_prefetch(ahead + line, _MM_HINT_T0);
+    }
     __m512 wv[kBlockN];
     for (int j = 0; j < kBlockN; ++j) wv[j] = L::Load(w + j * kLanes);
     for (int m = 0; m < MT; ++m) {
@@ -181,6 +192,26 @@ PackedWeight Pack(const at::Tensor& weight) {
   // [blocks, 4, chunks, 16] -> [blocks, chunks, 4, 16]
   p.data = padded.view({blocks, kBlockN, chunks, kLanes}).permute({0, 2, 1, 3}).contiguous().view(-1);
   return p;
+}
+
+void MoveToHugePages(absl::Span<PackedWeight* const> weights) {
+  constexpr size_t kHuge = size_t{2} << 20, kAlign = 64;
+  size_t total = 0;
+  for (const PackedWeight* w : weights) {
+    total += (w->data.numel() * w->data.element_size() + kAlign - 1) / kAlign * kAlign;
+  }
+  void* base = nullptr;
+  if (total == 0 || posix_memalign(&base, kHuge, total) != 0) return;
+  madvise(base, (total + kHuge - 1) / kHuge * kHuge, MADV_HUGEPAGE);  // Advisory.
+  std::shared_ptr<void> arena(base, [](void* p) { std::free(p); });
+  size_t offset = 0;
+  for (PackedWeight* w : weights) {
+    const size_t bytes = w->data.numel() * w->data.element_size();
+    char* at = static_cast<char*>(base) + offset;
+    std::memcpy(at, w->data.data_ptr(), bytes);
+    w->data = at::from_blob(at, {w->data.numel()}, [arena](void*) {}, w->data.options());
+    offset += (bytes + kAlign - 1) / kAlign * kAlign;
+  }
 }
 
 void Linear(const LinearArgs& a) {

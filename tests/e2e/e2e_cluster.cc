@@ -16,6 +16,7 @@ std::unique_ptr<E2eCluster> E2eCluster::Start(const E2eOptions& options) {
   t.model_path = target_dir;
   t.max_sessions = options.max_sessions;
   t.session_ttl = options.session_ttl;
+  t.dtype = options.dtype;
   services::ModelServerOptions d = t;
   d.model_path = draft_dir;
   auto tm = services::LoadModel(t);

@@ -20,6 +20,7 @@ struct E2eOptions {
   int64_t max_sessions = 64;                     // Per model server.
   absl::Duration session_ttl = absl::Seconds(30);  // Idle sessions expire after it.
   services::GenerationLimits limits;
+  std::string dtype = "float32";  // Of both model servers.
 };
 
 class E2eCluster {

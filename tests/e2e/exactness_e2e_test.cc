@@ -1,0 +1,134 @@
+// Issue "engine at the memory floor", parts 2 and 3, over real gRPC servers
+// with the shipped pair:
+// - bfloat16 greedy output equals float32 greedy output (the shipped weights
+//   are bfloat16, and the CPU decoder computes in float32 over them);
+// - greedy output is token-identical across off / draft / self / n-gram,
+//   alone and inside 16 concurrent streams, in both dtypes (batch-invariant
+//   kernels: a verify row equals a decode row, and a sequence's logits do not
+//   depend on what it is batched with).
+// Long generations (512 tokens) are where rounding differences used to show
+// (divergence after 190-250 tokens in bf16 before the CPU decoder).
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "client/tandem_client.h"
+#include "nlohmann/json.hpp"
+#include "tests/e2e/e2e_cluster.h"
+#include "tests/testing/oracles.h"
+
+namespace tandem {
+namespace {
+
+using Ids = std::vector<uint32_t>;
+
+const std::vector<std::string> kPrompts = {
+    "In the beginning God created the heaven and the earth.",
+    "The LORD is my shepherd; I shall not",
+    "It is a truth universally acknowledged, that a single man"};
+
+struct Mode {
+  std::string name;
+  int gamma;
+};
+const std::vector<Mode> kModes = {{"off", 0}, {"draft", 4}, {"self", 3}, {"ngram", 4}};
+
+client::GenerateOptions Greedy(std::vector<std::string> prompts, const Mode& mode, int tokens) {
+  client::GenerateOptions o;
+  o.prompts = std::move(prompts);
+  o.temperature = 0;
+  o.max_new_tokens = tokens;
+  o.min_new_tokens = tokens;  // Full length: EOS is masked until then.
+  o.speculation = mode.name;
+  if (mode.gamma > 0) o.draft_length = mode.gamma;
+  return o;
+}
+
+std::vector<Ids> Generate(const std::string& address, const client::GenerateOptions& o) {
+  client::TandemClient c(address);
+  auto response = c.Generate(*client::BuildRequest(o));
+  EXPECT_TRUE(response.ok()) << response.status();
+  std::vector<Ids> out;
+  if (!response.ok()) return out;
+  for (const auto& s : response->sequences()) {
+    Ids ids;
+    for (const auto& t : s.tokens()) ids.push_back(t.token_id());
+    out.push_back(std::move(ids));
+  }
+  return out;
+}
+
+std::vector<std::string> BenchPrompts() {
+  std::vector<std::string> prompts;
+  auto path = testing::RunfilePath("assets/bench_prompts.jsonl");
+  EXPECT_TRUE(path.ok());
+  if (!path.ok()) return prompts;
+  std::ifstream in(*path);
+  std::string line;
+  while (prompts.size() < 8 && std::getline(in, line)) {
+    prompts.push_back(nlohmann::json::parse(line).at("prompt").get<std::string>());
+  }
+  return prompts;
+}
+
+class ExactnessE2eTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ExactnessE2eTest, GreedyIsIdenticalInEveryModeAloneAndInSixteenStreams) {
+  testing::E2eOptions options;
+  options.dtype = GetParam();
+  auto cluster = testing::E2eCluster::Start(options);
+  ASSERT_NE(cluster, nullptr);
+  constexpr int kTokens = 512;
+  std::vector<Ids> expected;
+  for (const std::string& p : kPrompts) {
+    std::vector<Ids> one = Generate(cluster->address(), Greedy({p}, kModes[0], kTokens));
+    ASSERT_EQ(one.size(), 1u);
+    ASSERT_EQ(one[0].size(), static_cast<size_t>(kTokens));
+    expected.push_back(one[0]);
+  }
+  for (size_t m = 1; m < kModes.size(); ++m) {
+    for (size_t i = 0; i < kPrompts.size(); ++i) {
+      std::vector<Ids> got = Generate(cluster->address(), Greedy({kPrompts[i]}, kModes[m], kTokens));
+      ASSERT_EQ(got.size(), 1u);
+      EXPECT_EQ(got[0], expected[i]) << kModes[m].name << " alone, prompt " << i;
+    }
+  }
+  constexpr int kStreams = 16;
+  std::vector<std::vector<Ids>> concurrent(kStreams);
+  std::vector<std::thread> threads;
+  for (int s = 0; s < kStreams; ++s) {
+    threads.emplace_back([&, s] {
+      concurrent[s] = Generate(cluster->address(),
+                               Greedy({kPrompts[s % 3]}, kModes[s % kModes.size()], kTokens));
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int s = 0; s < kStreams; ++s) {
+    ASSERT_EQ(concurrent[s].size(), 1u) << "stream " << s;
+    EXPECT_EQ(concurrent[s][0], expected[s % 3])
+        << kModes[s % kModes.size()].name << " in 16 streams, prompt " << s % 3;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Dtypes, ExactnessE2eTest, ::testing::Values("float32", "bfloat16"));
+
+TEST(DtypeE2eTest, Bfloat16GreedyEqualsFloat32OnTheBenchPrompts) {
+  const std::vector<std::string> prompts = BenchPrompts();
+  ASSERT_EQ(prompts.size(), 8u);
+  std::vector<std::vector<Ids>> outputs;
+  for (const char* dtype : {"float32", "bfloat16"}) {
+    testing::E2eOptions options;
+    options.dtype = dtype;
+    auto cluster = testing::E2eCluster::Start(options);
+    ASSERT_NE(cluster, nullptr);
+    outputs.push_back(Generate(cluster->address(), Greedy(prompts, kModes[0], 128)));
+    ASSERT_EQ(outputs.back().size(), 8u);
+  }
+  for (size_t i = 0; i < 8; ++i) EXPECT_EQ(outputs[0][i], outputs[1][i]) << "prompt " << i;
+}
+
+}  // namespace
+}  // namespace tandem
