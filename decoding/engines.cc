@@ -3,6 +3,7 @@
 #include <cmath>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 
 namespace tandem::decoding {
@@ -55,75 +56,164 @@ absl::StatusOr<Prepared> Prepare(SessionTable& sessions, model::Model& model, Se
 
 }  // namespace
 
-std::vector<VerifyOutcome> TargetEngine::Verify(
-    absl::Span<const VerifyItem> items) {
+struct TargetEngine::Job {
+  size_t index = 0;
+  EngineSession* session = nullptr;
+  std::vector<int64_t> feed;  // Rows of the forward.
+  int64_t remaining = 0;      // Prefill: positions left after this chunk.
+};
+
+bool TargetEngine::PrepareVerify(const VerifyItem& item, Job& job, VerifyOutcome& out) {
   model::Model& model = sessions_.model();
-  std::vector<VerifyOutcome> out(items.size());
-  std::vector<EngineSession*> session(items.size(), nullptr);
-  std::vector<std::vector<int64_t>> feeds(items.size());
-  std::vector<size_t> in_batch;
-  std::vector<model::ForwardRequest> batch;
+  absl::StatusOr<Prepared> p =
+      Prepare(sessions_, model, item.session, item.sync, item.draft.tokens, 0);
+  if (!p.ok()) {
+    out.status = p.status();
+    return false;
+  }
+  if (item.draft.tokens.size() != item.draft.dists.size() &&
+      !p->session->selector->params().greedy()) {
+    out.status = absl::InvalidArgumentError(absl::StrCat(
+        "draft has ", item.draft.tokens.size(), " tokens but ",
+        item.draft.dists.size(), " distributions"));
+    return false;
+  }
+  job.session = p->session;
+  job.feed = std::move(p->feed);
+  return true;
+}
+
+bool TargetEngine::PreparePrefill(const PrefillItem& item, Job& job, PrefillOutcome& out) {
+  if (item.max_tokens < 1) {
+    out.status = absl::InvalidArgumentError("prefill max_tokens must be >= 1");
+    return false;
+  }
+  absl::StatusOr<EngineSession*> s = sessions_.Find(item.session);
+  if (!s.ok()) {
+    out.status = s.status();
+    return false;
+  }
+  absl::StatusOr<std::vector<int64_t>> missing = (*s)->CatchUp(sessions_.model());
+  if (!missing.ok()) {
+    out.status = missing.status();
+    return false;
+  }
+  const int64_t total = static_cast<int64_t>(missing->size());
+  const int64_t run = std::min(total, item.max_tokens);
+  out.remaining = total - run;
+  if (run == 0) return false;
+  job.session = *s;
+  job.feed.assign(missing->begin(), missing->begin() + run);
+  job.remaining = total - run;
+  return true;
+}
+
+void TargetEngine::FinishVerify(const VerifyItem& item, Job& job, const at::Tensor& logits,
+                                VerifyOutcome& out) {
+  model::Model& model = sessions_.model();
+  EngineSession& s = *job.session;
+  const Draft& draft = item.draft;
+  const int64_t gamma = static_cast<int64_t>(draft.tokens.size());
+  const int64_t n = static_cast<int64_t>(s.committed.size());
+  s.cached.assign(s.committed.begin(), s.committed.end());
+  s.cached.insert(s.cached.end(), draft.tokens.begin(), draft.tokens.end());
+  at::Tensor rows = logits.narrow(0, logits.size(0) - gamma - 1, gamma + 1);
+  absl::StatusOr<at::Tensor> processed = sampling::ProcessDraftPositions(
+      *s.selector, {s.committed, s.prompt_length}, draft.tokens, rows);
+  absl::StatusOr<sampling::VerifyResult> result =
+      processed.ok()
+          ? sampling::VerifyDraft(*processed, draft.tokens, draft.dists,
+                                  {s.selector->params().greedy(), s.top_logprobs}, *s.rng)
+          : absl::StatusOr<sampling::VerifyResult>(processed.status());
+  // Whatever happened, the cache keeps only committed positions.
+  const int64_t keep = n + (result.ok() ? result->num_accepted : -1);
+  if (keep < model.Length(s.sequence)) {
+    (void)model.Truncate(s.sequence, keep);
+  }
+  s.cached.resize(keep);
+  if (!result.ok()) {
+    out.status = result.status();
+    return;
+  }
+  for (const sampling::StepResult& step : result->emitted) s.committed.push_back(step.token);
+  out.result = *std::move(result);
+  out.committed_length = static_cast<int64_t>(s.committed.size());
+}
+
+std::vector<StepOutcome> TargetEngine::Step(absl::Span<const StepItem> items) {
+  model::Model& model = sessions_.model();
+  std::vector<StepOutcome> out(items.size());
+  std::vector<Job> jobs;
+  absl::flat_hash_set<SessionId> in_step;
   for (size_t i = 0; i < items.size(); ++i) {
-    const VerifyItem& item = items[i];
-    absl::StatusOr<Prepared> p =
-        Prepare(sessions_, model, item.session, item.sync, item.draft.tokens, 0);
-    if (!p.ok()) {
-      out[i].status = p.status();
-      continue;
+    Job job{i};
+    const SessionId id = std::visit([](const auto& item) { return item.session; }, items[i]);
+    absl::Status* status = nullptr;
+    bool runs = false;
+    if (const auto* verify = std::get_if<VerifyItem>(&items[i])) {
+      out[i] = VerifyOutcome{};
+      status = &std::get<VerifyOutcome>(out[i]).status;
+      if (in_step.contains(id)) {
+        *status = absl::FailedPreconditionError(
+            absl::StrCat("session ", id, " already has work in this step"));
+        continue;
+      }
+      runs = PrepareVerify(*verify, job, std::get<VerifyOutcome>(out[i]));
+    } else {
+      out[i] = PrefillOutcome{};
+      status = &std::get<PrefillOutcome>(out[i]).status;
+      if (in_step.contains(id)) {
+        *status = absl::FailedPreconditionError(
+            absl::StrCat("session ", id, " already has work in this step"));
+        continue;
+      }
+      runs = PreparePrefill(std::get<PrefillItem>(items[i]), job, std::get<PrefillOutcome>(out[i]));
     }
-    if (item.draft.tokens.size() != item.draft.dists.size() &&
-        !p->session->selector->params().greedy()) {
-      out[i].status = absl::InvalidArgumentError(absl::StrCat(
-          "draft has ", item.draft.tokens.size(), " tokens but ",
-          item.draft.dists.size(), " distributions"));
-      continue;
-    }
-    session[i] = p->session;
-    feeds[i] = std::move(p->feed);
-    in_batch.push_back(i);
+    if (!runs) continue;
+    in_step.insert(id);
+    jobs.push_back(std::move(job));
   }
-  for (size_t i : in_batch) {
-    batch.push_back({session[i]->sequence, feeds[i], 0, /*all_logits=*/true});
+  if (jobs.empty()) return out;
+  std::vector<model::ForwardRequest> batch;
+  for (const Job& job : jobs) {
+    const bool verify = std::holds_alternative<VerifyItem>(items[job.index]);
+    batch.push_back({job.session->sequence, job.feed, 0, /*all_logits=*/verify});
   }
-  if (batch.empty()) return out;
   absl::StatusOr<std::vector<at::Tensor>> logits = model.Forward(batch);
-  for (size_t k = 0; k < in_batch.size(); ++k) {
-    const size_t i = in_batch[k];
+  for (size_t k = 0; k < jobs.size(); ++k) {
+    Job& job = jobs[k];
+    if (auto* verify = std::get_if<VerifyOutcome>(&out[job.index])) {
+      if (!logits.ok()) {
+        verify->status = logits.status();
+      } else {
+        FinishVerify(std::get<VerifyItem>(items[job.index]), job, (*logits)[k], *verify);
+      }
+      continue;
+    }
+    PrefillOutcome& prefill = std::get<PrefillOutcome>(out[job.index]);
     if (!logits.ok()) {
-      out[i].status = logits.status();
+      prefill.status = logits.status();
       continue;
     }
-    EngineSession& s = *session[i];
-    const Draft& draft = items[i].draft;
-    const int64_t gamma = static_cast<int64_t>(draft.tokens.size());
-    const int64_t n = static_cast<int64_t>(s.committed.size());
-    s.cached.assign(s.committed.begin(), s.committed.end());
-    s.cached.insert(s.cached.end(), draft.tokens.begin(), draft.tokens.end());
-    at::Tensor rows = (*logits)[k].narrow(0, (*logits)[k].size(0) - gamma - 1, gamma + 1);
-    absl::StatusOr<at::Tensor> processed = sampling::ProcessDraftPositions(
-        *s.selector, {s.committed, s.prompt_length}, draft.tokens, rows);
-    absl::StatusOr<sampling::VerifyResult> result =
-        processed.ok()
-            ? sampling::VerifyDraft(*processed, draft.tokens, draft.dists,
-                                    {s.selector->params().greedy(), s.top_logprobs},
-                                    *s.rng)
-            : absl::StatusOr<sampling::VerifyResult>(processed.status());
-    // Whatever happened, the cache keeps only committed positions.
-    const int64_t keep = n + (result.ok() ? result->num_accepted : -1);
-    if (keep < model.Length(s.sequence)) {
-      (void)model.Truncate(s.sequence, keep);
-    }
-    s.cached.resize(keep);
-    if (!result.ok()) {
-      out[i].status = result.status();
-      continue;
-    }
-    for (const sampling::StepResult& step : result->emitted) {
-      s.committed.push_back(step.token);
-    }
-    out[i].result = *std::move(result);
-    out[i].committed_length = static_cast<int64_t>(s.committed.size());
+    job.session->cached.insert(job.session->cached.end(), job.feed.begin(), job.feed.end());
+    prefill.remaining = job.remaining;
   }
+  return out;
+}
+
+std::vector<VerifyOutcome> TargetEngine::Verify(absl::Span<const VerifyItem> items) {
+  std::vector<StepItem> step(items.begin(), items.end());
+  std::vector<StepOutcome> done = Step(step);
+  std::vector<VerifyOutcome> out;
+  for (StepOutcome& o : done) out.push_back(std::move(std::get<VerifyOutcome>(o)));
+  return out;
+}
+
+std::vector<PrefillOutcome> TargetEngine::Prefill(absl::Span<const PrefillItem> items) {
+  std::vector<StepItem> step(items.begin(), items.end());
+  std::vector<StepOutcome> done = Step(step);
+  std::vector<PrefillOutcome> out;
+  for (StepOutcome& o : done) out.push_back(std::move(std::get<PrefillOutcome>(o)));
   return out;
 }
 

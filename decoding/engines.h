@@ -7,6 +7,7 @@
 // many sessions and runs as few batched Model::Forward passes as possible.
 
 #include <cstdint>
+#include <variant>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -49,6 +50,22 @@ struct ScoreOutcome {
   std::vector<sampling::TokenLogprob> candidates;
 };
 
+// The next chunk of a registered session's prompt (TargetEngine::Register).
+struct PrefillItem {
+  SessionId session = 0;
+  int64_t max_tokens = 0;  // Positions to run at most (>= 1).
+};
+
+struct PrefillOutcome {
+  absl::Status status;
+  int64_t remaining = 0;  // Prompt positions still to run; 0 = ready.
+};
+
+// One unit of work in a target step: a verify (or plain decode) item or a
+// prefill chunk. Step runs all of them in one forward pass.
+using StepItem = std::variant<VerifyItem, PrefillItem>;
+using StepOutcome = std::variant<VerifyOutcome, PrefillOutcome>;
+
 struct ProposeItem {
   SessionId session = 0;
   SequenceSync sync;
@@ -65,9 +82,26 @@ class TargetEngine {
                                  const SessionOptions& options) {
     return sessions_.Open(std::move(prompt), options);
   }
+  // As Open without running the model: the prompt is then run in chunks by
+  // Step / Prefill (or by the session's first Verify / Score catch-up), so a
+  // long prompt never holds the engine for its whole prefill.
+  absl::StatusOr<SessionId> Register(std::vector<int64_t> prompt,
+                                     const SessionOptions& options) {
+    return sessions_.Register(std::move(prompt), options);
+  }
   absl::Status Close(SessionId id) { return sessions_.Close(id); }
   int64_t num_sessions() const { return sessions_.size(); }
   const model::ModelInfo& info() { return sessions_.model().info(); }
+
+  // Verify items and prefill chunks of any sessions in ONE forward pass:
+  // each verify item as Verify below; each prefill item runs the next
+  // max_tokens uncached positions of its session's prompt (all but the
+  // pending last token). Outcomes match items by index and kind. A session
+  // may appear once per step (FailedPrecondition for a repeat).
+  std::vector<StepOutcome> Step(absl::Span<const StepItem> items);
+
+  // Step over prefill items only.
+  std::vector<PrefillOutcome> Prefill(absl::Span<const PrefillItem> items);
 
   // For each item: apply the sync, run ONE batched forward over
   // [catch-up..., pending, x1..xγ] for all items, verify with lossless
@@ -93,6 +127,14 @@ class TargetEngine {
   }
 
  private:
+  struct Job;
+  // Checks an item and appends its forward rows to `batch`; false when the
+  // item's outcome is already final (an error, or nothing left to prefill).
+  bool PrepareVerify(const VerifyItem& item, Job& job, VerifyOutcome& out);
+  bool PreparePrefill(const PrefillItem& item, Job& job, PrefillOutcome& out);
+  void FinishVerify(const VerifyItem& item, Job& job, const at::Tensor& logits,
+                    VerifyOutcome& out);
+
   SessionTable sessions_;
 };
 

@@ -7,8 +7,8 @@
 
 namespace tandem::decoding {
 
-absl::StatusOr<SessionId> SessionTable::Open(std::vector<int64_t> prompt,
-                                             const SessionOptions& options) {
+absl::StatusOr<SessionId> SessionTable::Register(std::vector<int64_t> prompt,
+                                                 const SessionOptions& options) {
   if (max_sessions_ > 0 && static_cast<int64_t>(sessions_.size()) >= max_sessions_) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "all ", max_sessions_, " sessions are in use; retry later"));
@@ -16,18 +16,26 @@ absl::StatusOr<SessionId> SessionTable::Open(std::vector<int64_t> prompt,
   const SessionId id = next_id_++;
   auto session = NewEngineSession(model_.info(), id, std::move(prompt), options);
   if (!session.ok()) return session.status();
-  EngineSession& s = **session;
+  sessions_.emplace(id, *std::move(session));
+  return id;
+}
+
+absl::StatusOr<SessionId> SessionTable::Open(std::vector<int64_t> prompt,
+                                             const SessionOptions& options) {
+  absl::StatusOr<SessionId> id = Register(std::move(prompt), options);
+  if (!id.ok()) return id;
+  EngineSession& s = *sessions_.at(*id);
   if (s.committed.size() > 1) {
     std::vector<int64_t> prefill(s.committed.begin(), s.committed.end() - 1);
     absl::StatusOr<at::Tensor> out =
         model_.ForwardOne(s.sequence, prefill, 0, /*all_logits=*/false);
     if (!out.ok()) {
       model_.Release(s.sequence);
+      sessions_.erase(*id);
       return out.status();
     }
     s.cached = std::move(prefill);
   }
-  sessions_.emplace(id, *std::move(session));
   return id;
 }
 

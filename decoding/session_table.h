@@ -25,6 +25,12 @@ class SessionTable {
   absl::StatusOr<SessionId> Open(std::vector<int64_t> prompt,
                                  const SessionOptions& options);
 
+  // As Open, but runs nothing: the prompt is prefilled by later engine calls
+  // (TargetEngine prefill chunks, or the catch-up of the session's first
+  // verify / score / draft call).
+  absl::StatusOr<SessionId> Register(std::vector<int64_t> prompt,
+                                     const SessionOptions& options);
+
   // NotFound for an unknown (closed or expired) session.
   absl::StatusOr<EngineSession*> Find(SessionId id);
 

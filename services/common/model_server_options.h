@@ -26,6 +26,10 @@ struct ModelServerOptions {
   // fail RESOURCE_EXHAUSTED at once (0 = no limit).
   int64_t max_queued_items = 256;
   int max_draft_length = 16;
+  // Prompt positions a session's prefill runs per engine step (target):
+  // chunks ride in the same forward as other sessions' verify rows, and the
+  // engine is free between chunks, so a long prompt never stalls the streams.
+  int64_t prefill_chunk = 256;
   absl::Duration batch_window = absl::ZeroDuration();
   int64_t max_message_bytes = 64 << 20;
   // Reported in ModelInfo.tokenizer.name so the orchestrator can refuse a

@@ -42,12 +42,13 @@ LogLevel LevelOf(grpc::StatusCode code) {
 
 ModelServiceBase::ModelServiceBase(std::string role, const ModelServerOptions& options,
                                    model::Model& model, OpenFn open, CloseFn close,
-                                   ForkFn fork)
+                                   ForkFn fork, PrefillFn prefill)
     : options_(options),
       model_(model),
       open_(std::move(open)),
       close_(std::move(close)),
       fork_(std::move(fork)),
+      prefill_(std::move(prefill)),
       metrics_(std::move(role)),
       reaper_([this] { ReapLoop(); }) {}
 
@@ -107,7 +108,7 @@ grpc::Status ModelServiceBase::Instrumented(
     absl::string_view request_id_field,
     const std::function<grpc::Status(const RpcCall&)>& body) {
   const absl::Time start = absl::Now();
-  const RpcCall call{std::string(method), RequestIdOf(context, request_id_field)};
+  const RpcCall call{std::string(method), RequestIdOf(context, request_id_field), context};
   const grpc::Status status = body(call);
   const absl::Duration latency = absl::Now() - start;
   metrics_.RecordRpc(method, status.error_code(), latency);
@@ -177,6 +178,19 @@ grpc::Status ModelServiceBase::DoOpen(const RpcCall& call, const v1::OpenSession
     }
   }
   if (!id.ok()) return ToGrpcStatus(id.status());
+  if (prefill_) {
+    // Outside the engine mutex: the prompt runs in chunks inside engine
+    // steps, between which other sessions' work proceeds.
+    const absl::Status prefilled = prefill_(*id, call);
+    if (!prefilled.ok()) {
+      leases_.Remove(*id);
+      std::lock_guard<std::mutex> lock(engine_mutex_);
+      (void)close_(*id);
+      RefreshGaugesLocked();
+      return ToGrpcStatus(prefilled);
+    }
+    leases_.RenewIfPresent(*id, ttl);
+  }
   metrics_.SessionOpened();
   RememberRequestId(*id, call.request_id);
   const absl::Duration prefill = absl::Now() - start;

@@ -28,6 +28,7 @@ namespace tandem::services {
 struct RpcCall {
   std::string method;
   std::string request_id;
+  const grpc::ServerContext* context = nullptr;  // For cancellation checks.
 };
 
 // What the draft and target services share: session open/close with idle
@@ -41,11 +42,15 @@ class ModelServiceBase {
       std::vector<int64_t>, const decoding::SessionOptions&)>;
   using CloseFn = std::function<absl::Status(decoding::SessionId)>;
   using ForkFn = std::function<absl::StatusOr<decoding::SessionId>(decoding::SessionId, int64_t)>;
+  // Runs a just-opened session's prompt, called WITHOUT the engine mutex
+  // (it goes through the batchers, which take it per step). An error closes
+  // the session and fails the open.
+  using PrefillFn = std::function<absl::Status(decoding::SessionId, const RpcCall&)>;
 
   // `role` ("target" or "draft") prefixes the metric names and is the log
   // component.
   ModelServiceBase(std::string role, const ModelServerOptions& options, model::Model& model,
-                   OpenFn open, CloseFn close, ForkFn fork);
+                   OpenFn open, CloseFn close, ForkFn fork, PrefillFn prefill = nullptr);
   virtual ~ModelServiceBase();
 
   // Runs `body` as RPC `method`: times it, counts it by status code, logs
@@ -96,6 +101,7 @@ class ModelServiceBase {
   OpenFn open_;
   CloseFn close_;
   ForkFn fork_;
+  PrefillFn prefill_;
   ModelServiceMetrics metrics_;
   std::mutex engine_mutex_;
   SessionLeases leases_;

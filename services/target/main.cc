@@ -25,6 +25,9 @@ ABSL_FLAG(int64_t, max_context, 0, "Positions per session; 0 = the model's conte
 ABSL_FLAG(int64_t, max_queued_items, 256,
           "Items waiting for a batch before calls get RESOURCE_EXHAUSTED (0 = no limit)");
 ABSL_FLAG(int64_t, session_ttl_s, 300, "Idle seconds before a session is closed");
+ABSL_FLAG(int64_t, prefill_chunk, 256,
+          "Prompt positions a session's prefill runs per engine step, in the same forward as "
+          "other sessions' rows (>= 1)");
 ABSL_FLAG(int, batch_window_us, 0, "Batching window; 0 = continuous batching");
 ABSL_FLAG(int, threads, 0, "LibTorch intra-op threads; 0 = LibTorch's default");
 ABSL_FLAG(std::string, metrics_listen, "",
@@ -56,6 +59,11 @@ int main(int argc, char** argv) {
   options.session_ttl = absl::Seconds(absl::GetFlag(FLAGS_session_ttl_s));
   options.max_queued_items = absl::GetFlag(FLAGS_max_queued_items);
   options.batch_window = absl::Microseconds(absl::GetFlag(FLAGS_batch_window_us));
+  options.prefill_chunk = absl::GetFlag(FLAGS_prefill_chunk);
+  if (options.prefill_chunk < 1) {
+    std::cerr << "error: --prefill_chunk must be >= 1, got " << options.prefill_chunk << "\n";
+    return 2;
+  }
   options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   options.security.cert_file = absl::GetFlag(FLAGS_tls_cert);
   options.security.key_file = absl::GetFlag(FLAGS_tls_key);

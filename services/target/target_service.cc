@@ -1,6 +1,9 @@
 #include "services/target/target_service.h"
 
 #include <future>
+#include <optional>
+#include <utility>
+#include <variant>
 
 #include "absl/strings/str_cat.h"
 #include "services/common/convert.h"
@@ -12,18 +15,19 @@ TargetServiceImpl::TargetServiceImpl(const ModelServerOptions& options, model::M
     : ModelServiceBase(
           "target", options, model,
           [this](std::vector<int64_t> prompt, const decoding::SessionOptions& o) {
-            return engine_.Open(std::move(prompt), o);
+            return engine_.Register(std::move(prompt), o);
           },
           [this](decoding::SessionId id) { return engine_.Close(id); },
-          [this](decoding::SessionId id, int64_t length) { return engine_.Fork(id, length); }),
+          [this](decoding::SessionId id, int64_t length) { return engine_.Fork(id, length); },
+          [this](decoding::SessionId id, const RpcCall& call) { return Prefill(id, call); }),
       model_(model),
       engine_(model, options.max_sessions) {
   decoding::BatcherOptions batch{options.max_items_per_call * 4, options.batch_window,
                                  options.max_queued_items};
-  verify_ = std::make_unique<decoding::Batcher<decoding::VerifyItem, decoding::VerifyOutcome>>(
-      [this](absl::Span<const decoding::VerifyItem> items) {
+  step_ = std::make_unique<decoding::Batcher<decoding::StepItem, decoding::StepOutcome>>(
+      [this](absl::Span<const decoding::StepItem> items) {
         RecordBatchLocked("verify", items.size());
-        return engine_.Verify(items);
+        return engine_.Step(items);
       },
       batch, &engine_mutex());
   early_exit_ =
@@ -43,9 +47,33 @@ TargetServiceImpl::TargetServiceImpl(const ModelServerOptions& options, model::M
 
 TargetServiceImpl::~TargetServiceImpl() {
   StopReaper();
-  verify_.reset();
+  step_.reset();
   early_exit_.reset();
   score_.reset();
+}
+
+std::future<decoding::VerifyOutcome> TargetServiceImpl::SubmitVerify(decoding::VerifyItem item,
+                                                                    bool* queued) {
+  std::optional<std::future<decoding::StepOutcome>> step =
+      step_->TrySubmit(decoding::StepItem(std::move(item)));
+  *queued = step.has_value();
+  if (!step) return {};
+  // Unwrap the step outcome when the caller waits for it.
+  return std::async(std::launch::deferred, [f = std::move(*step)]() mutable {
+    return std::get<decoding::VerifyOutcome>(f.get());
+  });
+}
+
+absl::Status TargetServiceImpl::Prefill(decoding::SessionId id, const RpcCall& call) {
+  while (true) {
+    if (call.context != nullptr && call.context->IsCancelled()) {
+      return absl::CancelledError("the open was cancelled (or ran past its deadline) during prefill");
+    }
+    decoding::StepOutcome outcome =
+        step_->Submit(decoding::PrefillItem{id, options().prefill_chunk}).get();
+    const decoding::PrefillOutcome& done = std::get<decoding::PrefillOutcome>(outcome);
+    if (!done.status.ok() || done.remaining == 0) return done.status;
+  }
 }
 
 grpc::Status TargetServiceImpl::OpenSession(grpc::ServerContext* context,
@@ -119,13 +147,10 @@ grpc::Status TargetServiceImpl::RunVerify(const RpcCall& call, const v1::VerifyR
       early[i] = draft.status();
       continue;
     }
-    auto queued = verify_->TrySubmit(
-        {item.session_id(), FromProto(item.sync()), *std::move(draft)});
-    if (!queued) {
-      early[i] = QueueFull();
-      continue;
-    }
-    futures[i] = std::move(*queued);
+    bool queued = false;
+    futures[i] = SubmitVerify({item.session_id(), FromProto(item.sync()), *std::move(draft)},
+                              &queued);
+    if (!queued) early[i] = QueueFull();
   }
   for (int i = 0; i < request.items_size(); ++i) {
     v1::VerifyResult* result = response->add_results();
@@ -168,12 +193,9 @@ grpc::Status TargetServiceImpl::RunDecode(const RpcCall& call, const v1::DecodeR
         early[i] = QueueFull();
       }
     } else {
-      auto queued = verify_->TrySubmit({item.session_id(), FromProto(item.sync()), {}});
-      if (queued) {
-        steps[i] = std::move(*queued);
-      } else {
-        early[i] = QueueFull();
-      }
+      bool queued = false;
+      steps[i] = SubmitVerify({item.session_id(), FromProto(item.sync()), {}}, &queued);
+      if (!queued) early[i] = QueueFull();
     }
   }
   for (int i = 0; i < request.items_size(); ++i) {

@@ -17,6 +17,7 @@ std::unique_ptr<E2eCluster> E2eCluster::Start(const E2eOptions& options) {
   t.max_sessions = options.max_sessions;
   t.session_ttl = options.session_ttl;
   t.dtype = options.dtype;
+  t.prefill_chunk = options.prefill_chunk;
   services::ModelServerOptions d = t;
   d.model_path = draft_dir;
   auto tm = services::LoadModel(t);

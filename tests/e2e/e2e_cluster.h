@@ -21,6 +21,7 @@ struct E2eOptions {
   absl::Duration session_ttl = absl::Seconds(30);  // Idle sessions expire after it.
   services::GenerationLimits limits;
   std::string dtype = "float32";  // Of both model servers.
+  int64_t prefill_chunk = 256;    // Target prompt positions per engine step.
 };
 
 class E2eCluster {

@@ -1,0 +1,156 @@
+// TargetEngine::Step: prefill chunks of registered sessions ride in the same
+// forward pass as other sessions' verify rows, a chunked prefill gives the
+// same results as a one-shot prefill (bit for bit: the CPU decoder is
+// batch-invariant), and bad items fail alone.
+#include <memory>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "decoding/engines.h"
+#include "model/transformer_model.h"
+#include "tests/model/random_checkpoint.h"
+
+namespace tandem::decoding {
+namespace {
+
+// Forwards to a real model and records each Forward's requests and rows.
+class CountingModel : public model::Model {
+ public:
+  explicit CountingModel(model::Model& inner) : inner_(inner) {}
+  const model::ModelInfo& info() const override { return inner_.info(); }
+  absl::StatusOr<std::vector<at::Tensor>> Forward(
+      absl::Span<const model::ForwardRequest> batch) override {
+    int64_t rows = 0;
+    for (const auto& r : batch) rows += static_cast<int64_t>(r.tokens.size());
+    calls.push_back({static_cast<int64_t>(batch.size()), rows});
+    return inner_.Forward(batch);
+  }
+  int64_t Length(model::SequenceId s) const override { return inner_.Length(s); }
+  int64_t DraftLength(model::SequenceId s) const override { return inner_.DraftLength(s); }
+  absl::Status Truncate(model::SequenceId s, int64_t n) override { return inner_.Truncate(s, n); }
+  absl::Status Fork(model::SequenceId a, model::SequenceId b, int64_t n) override {
+    return inner_.Fork(a, b, n);
+  }
+  void Release(model::SequenceId s) override { inner_.Release(s); }
+  int64_t num_sequences() const override { return inner_.num_sequences(); }
+  int64_t kv_cache_bytes() const override { return inner_.kv_cache_bytes(); }
+
+  struct Call {
+    int64_t requests, rows;
+  };
+  std::vector<Call> calls;
+
+ private:
+  model::Model& inner_;
+};
+
+std::unique_ptr<model::TransformerModel> TinyTarget() {
+  model::ModelConfig c = model::testing::TinyLlamaConfig();
+  c.max_position_embeddings = 128;
+  return *model::TransformerModel::Create(model::testing::RandomCheckpoint(c, 3),
+                                          {at::kBFloat16});
+}
+
+std::vector<int64_t> Prompt(int64_t n, int64_t salt) {
+  std::vector<int64_t> p;
+  for (int64_t i = 0; i < n; ++i) p.push_back(1 + (i * 7 + salt) % 50);
+  return p;
+}
+
+SessionOptions GreedyOptions() {
+  SessionOptions o;
+  o.params.temperature = 0;
+  o.top_logprobs = 3;
+  return o;
+}
+
+// Greedy plain decode steps; the emitted tokens and their logprobs.
+std::vector<sampling::StepResult> Decode(TargetEngine& engine, SessionId id, int64_t length,
+                                         int steps) {
+  std::vector<sampling::StepResult> out;
+  for (int i = 0; i < steps; ++i) {
+    std::vector<VerifyOutcome> o = engine.Verify({VerifyItem{id, {length + i, {}}, {}}});
+    EXPECT_TRUE(o[0].status.ok()) << o[0].status;
+    if (!o[0].status.ok()) break;
+    out.push_back(o[0].result.emitted.front());
+  }
+  return out;
+}
+
+void ExpectSameSteps(const std::vector<sampling::StepResult>& a,
+                     const std::vector<sampling::StepResult>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].token, b[i].token) << "step " << i;
+    EXPECT_EQ(a[i].logprob, b[i].logprob) << "step " << i;  // Bitwise.
+  }
+}
+
+TEST(TargetStepTest, ChunkedPrefillEqualsOneShotOpen) {
+  auto eager_model = TinyTarget();
+  auto chunked_model = TinyTarget();
+  TargetEngine eager(*eager_model, 0), chunked(*chunked_model, 0);
+  const std::vector<int64_t> prompt = Prompt(40, 1);
+  SessionId a = *eager.Open(prompt, GreedyOptions());
+  SessionId b = *chunked.Register(prompt, GreedyOptions());
+  EXPECT_EQ(chunked_model->Length(b), 0);  // Registering runs nothing.
+  std::vector<int64_t> remaining;
+  for (int i = 0; i < 5; ++i) {
+    std::vector<PrefillOutcome> o = chunked.Prefill({PrefillItem{b, 16}});
+    ASSERT_TRUE(o[0].status.ok()) << o[0].status;
+    remaining.push_back(o[0].remaining);
+    if (o[0].remaining == 0) break;
+  }
+  // 39 positions (the last prompt token stays pending): 16 + 16 + 7.
+  EXPECT_EQ(remaining, (std::vector<int64_t>{23, 7, 0}));
+  EXPECT_EQ(chunked_model->Length(b), 39);
+  ExpectSameSteps(Decode(eager, a, 40, 6), Decode(chunked, b, 40, 6));
+}
+
+TEST(TargetStepTest, UnprefilledSessionCatchesUpInItsFirstVerify) {
+  auto eager_model = TinyTarget();
+  auto lazy_model = TinyTarget();
+  TargetEngine eager(*eager_model, 0), lazy(*lazy_model, 0);
+  const std::vector<int64_t> prompt = Prompt(21, 5);
+  SessionId a = *eager.Open(prompt, GreedyOptions());
+  SessionId b = *lazy.Register(prompt, GreedyOptions());
+  ExpectSameSteps(Decode(eager, a, 21, 4), Decode(lazy, b, 21, 4));
+}
+
+TEST(TargetStepTest, PrefillChunksRideInTheSameForwardAsVerifyRows) {
+  auto inner = TinyTarget();
+  CountingModel model(*inner);
+  TargetEngine engine(model, 0);
+  SessionId running = *engine.Open(Prompt(10, 2), GreedyOptions());
+  SessionId opening = *engine.Register(Prompt(30, 3), GreedyOptions());
+  model.calls.clear();
+  std::vector<StepOutcome> out = engine.Step(
+      {StepItem(VerifyItem{running, {10, {}}, {}}), StepItem(PrefillItem{opening, 8})});
+  ASSERT_EQ(model.calls.size(), 1u);  // One forward for both.
+  EXPECT_EQ(model.calls[0].requests, 2);
+  EXPECT_EQ(model.calls[0].rows, 1 + 8);
+  EXPECT_TRUE(std::get<VerifyOutcome>(out[0]).status.ok());
+  EXPECT_EQ(std::get<PrefillOutcome>(out[1]).remaining, 29 - 8);
+}
+
+TEST(TargetStepTest, BadItemsFailAloneAndChangeNothing) {
+  auto model = TinyTarget();
+  TargetEngine engine(*model, 0);
+  SessionId id = *engine.Register(Prompt(12, 4), GreedyOptions());
+  SessionId other = *engine.Register(Prompt(12, 5), GreedyOptions());
+  std::vector<StepOutcome> out = engine.Step({StepItem(PrefillItem{id, 4}),
+                                              StepItem(VerifyItem{id, {12, {}}, {}}),
+                                              StepItem(PrefillItem{999, 4}),
+                                              StepItem(PrefillItem{other, 0})});
+  EXPECT_TRUE(std::get<PrefillOutcome>(out[0]).status.ok());
+  EXPECT_EQ(std::get<VerifyOutcome>(out[1]).status.code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(std::get<PrefillOutcome>(out[2]).status.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(std::get<PrefillOutcome>(out[3]).status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(model->Length(id), 4);
+  EXPECT_EQ(model->Length(other), 0);
+}
+
+}  // namespace
+}  // namespace tandem::decoding
