@@ -24,7 +24,9 @@ constexpr int64_t kBlockN = 4;
 constexpr int64_t kLanes = 16;
 constexpr int64_t kTileM = 6;
 constexpr int64_t kChunkM = 36;
-constexpr int64_t kPrefetchChunks = 8;
+// How far ahead weights are prefetched: several DRAM latencies' worth of a
+// multi-row tile's streaming (measured with bench/model:linear_bench).
+constexpr int64_t kPrefetchBytes = 4096;
 
 int64_t Chunks(int64_t in) { return (in + kLanes - 1) / kLanes; }
 
@@ -77,7 +79,7 @@ TANDEM_AVX512 void Tile(const TileArgs& a) {
   for (int64_t c = 0; c < full; ++c, w += kBlockN * kLanes) {
     // Next chunks' cache lines (a chunk is 128 or 256 bytes), ahead of the
     // hardware prefetcher, so multi-row tiles overlap streaming with FMAs.
-    const char* ahead = reinterpret_cast<const char*>(w + kPrefetchChunks * kBlockN * kLanes);
+    const char* ahead = reinterpret_cast<const char*>(w) + kPrefetchBytes;
     for (size_t line = 0; line < kBlockN * kLanes * sizeof(T); line += 64) {
       _mm_prefetch(ahead + line, _MM_HINT_T0);
     }
