@@ -9,7 +9,7 @@
 #
 #   bash bench/load/run_load.sh [--max_sessions 64] [--max_context 0] [--levels 1,8,32,64]
 #       [--requests_per_stream 4] [--min_requests 16] [--time_limit_s 90] [--max_new_tokens 32] [--speculation draft]
-#       [--target_threads 0]
+#       [--target_threads 0] [--batch_window_us 0]
 #       [--overload_sessions 16] [--overload_streams 32] [--no_overload] [--out DIR]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -28,6 +28,7 @@ MODE=draft
 DTYPE=bfloat16
 DRAFT_THREADS=1   # As scripts/demo.sh: the tiny draft only contends with the target on 2 cores.
 TARGET_THREADS=0  # 0: LibTorch's default (one per core).
+BATCH_WINDOW_US=0 # Target batching window; 0 = continuous batching.
 OVERLOAD=1
 OVERLOAD_SESSIONS=16
 OVERLOAD_STREAMS=32
@@ -45,6 +46,7 @@ while [ $# -gt 0 ]; do
     --max_new_tokens) MAX_NEW="$2"; shift 2 ;;
     --speculation) MODE="$2"; shift 2 ;;
     --target_threads) TARGET_THREADS="$2"; shift 2 ;;
+    --batch_window_us) BATCH_WINDOW_US="$2"; shift 2 ;;
     --overload_sessions) OVERLOAD_SESSIONS="$2"; shift 2 ;;
     --overload_streams) OVERLOAD_STREAMS="$2"; shift 2 ;;
     --no_overload) OVERLOAD=0; shift ;;
@@ -80,7 +82,7 @@ start_servers() {  # max_sessions, tag; sets ORCH_PORT and SERVER_PIDS
   local dir="$RUN/$2"
   mkdir -p "$dir"
   "$BIN/services/target/target" --model="$PWD/assets/target" --dtype="$DTYPE" \
-    --threads="$TARGET_THREADS" --max_sessions="$1" --max_context="$MAX_CONTEXT" --listen=127.0.0.1:0 \
+    --threads="$TARGET_THREADS" --batch_window_us="$BATCH_WINDOW_US" --max_sessions="$1" --max_context="$MAX_CONTEXT" --listen=127.0.0.1:0 \
     --port_file="$dir/target.port" >"$dir/target.log" 2>&1 &
   PIDS+=($!); local target_pid=$!
   local target_port; target_port=$(wait_port "$dir/target.port" target "$dir/target.log")

@@ -173,7 +173,9 @@ grpc::Status ModelServiceBase::DoOpen(const RpcCall& call, const v1::OpenSession
     std::lock_guard<std::mutex> lock(engine_mutex_);
     id = open_(prompt, *session_options);
     if (id.ok()) {
-      leases_.Renew(*id, ttl);
+      // A session still prefilling is counted by `opening` above, not by a
+      // lease: counting it twice refused opens below the limit.
+      if (!prefill_) leases_.Renew(*id, ttl);
       RefreshGaugesLocked();
     }
   }
@@ -183,13 +185,12 @@ grpc::Status ModelServiceBase::DoOpen(const RpcCall& call, const v1::OpenSession
     // steps, between which other sessions' work proceeds.
     const absl::Status prefilled = prefill_(*id, call);
     if (!prefilled.ok()) {
-      leases_.Remove(*id);
       std::lock_guard<std::mutex> lock(engine_mutex_);
       (void)close_(*id);
       RefreshGaugesLocked();
       return ToGrpcStatus(prefilled);
     }
-    leases_.RenewIfPresent(*id, ttl);
+    leases_.Renew(*id, ttl);
   }
   metrics_.SessionOpened();
   RememberRequestId(*id, call.request_id);
