@@ -28,7 +28,14 @@ constexpr int64_t kChunkM = 36;
 // multi-row tile's streaming (measured with bench/model:linear_bench).
 constexpr int64_t kPrefetchBytes = 4096;
 
-int64_t Chunks(int64_t in) { return (in + kLanes - 1) / kLanes; }
+// Values of one row in a packed group: 16 (float32, float16), or 32 for
+// bfloat16, stored as 16 32-bit words each holding the pair (k, k + 16): one
+// 64-byte line per row, widened by a shift and a mask (no shuffles).
+int64_t GroupLanes(WeightType t) { return t == WeightType::kBFloat16 ? 2 * kLanes : kLanes; }
+int64_t Groups(const PackedWeight& w) {
+  const int64_t g = GroupLanes(w.type);
+  return (w.in + g - 1) / g;
+}
 
 struct TileArgs {
   const float* x;
@@ -53,18 +60,29 @@ struct F32Load {
   using T = float;
   TANDEM_AVX512 static __m512 Load(const float* p) { return _mm512_loadu_ps(p); }
 };
-struct Bf16Load {
-  using T = c10::BFloat16;
-  TANDEM_AVX512 static __m512 Load(const T* p) {
-    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(v), 16));
-  }
-};
 struct F16Load {
   using T = c10::Half;
   TANDEM_AVX512 static __m512 Load(const T* p) {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
   }
+};
+
+template <class L, int MT>
+TANDEM_AVX512 void Tile(const TileArgs& a);
+template <int MT>
+TANDEM_AVX512 void TileBf16Pairs(const TileArgs& a);
+
+// Kernel selectors: Run<MT> computes one MT-row tile of a block.
+template <class L>
+struct Chunked {
+  using T = typename L::T;
+  template <int MT>
+  TANDEM_AVX512 static void Run(const TileArgs& a) { Tile<L, MT>(a); }
+};
+struct Bf16Pairs {
+  using T = uint16_t;
+  template <int MT>
+  TANDEM_AVX512 static void Run(const TileArgs& a) { TileBf16Pairs<MT>(a); }
 };
 
 template <class L, int MT>
@@ -104,12 +122,69 @@ TANDEM_AVX512 void Tile(const TileArgs& a) {
   }
 }
 
+// Bf16 pair groups: word l of row j holds values k = 32g + l (low half) and
+// 32g + 16 + l (high half). The low halves are FMA'd first, then the high
+// halves, so every accumulator sees the same chunk order as float32.
+constexpr int64_t kBf16Group = 2 * kLanes;
+
+// One half (low: k..k+15, high: k+16..k+31) of a bf16 pair group into the
+// MT x 4 accumulators.
+template <int MT, bool kHigh, bool kMasked>
+TANDEM_AVX512 __attribute__((always_inline)) inline void Bf16Half(
+    __m512 (&acc)[MT][kBlockN], const TileArgs& a, const uint16_t* wg, int64_t k,
+    __mmask16 mask) {
+  const __m512i high_mask = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
+  __m512 wv[kBlockN];
+  for (int j = 0; j < kBlockN; ++j) {
+    const __m512i v = _mm512_loadu_si512(wg + j * kBf16Group);
+    wv[j] = _mm512_castsi512_ps(kHigh ? _mm512_and_si512(v, high_mask) : _mm512_slli_epi32(v, 16));
+  }
+  for (int m = 0; m < MT; ++m) {
+    const float* xp = a.x + m * a.x_stride + k;
+    const __m512 xv = kMasked ? _mm512_maskz_loadu_ps(mask, xp) : _mm512_loadu_ps(xp);
+    for (int j = 0; j < kBlockN; ++j) acc[m][j] = _mm512_fmadd_ps(xv, wv[j], acc[m][j]);
+  }
+}
+
+// Bf16 pair groups: word l of row j holds values k = 32g + l (low half) and
+// 32g + 16 + l (high half). The low halves are FMA'd first, then the high
+// halves, so every accumulator sees the same chunk order as float32.
+template <int MT>
+TANDEM_AVX512 void TileBf16Pairs(const TileArgs& a) {
+  const uint16_t* wg = static_cast<const uint16_t*>(a.w);
+  __m512 acc[MT][kBlockN];
+  for (int m = 0; m < MT; ++m) {
+    for (int j = 0; j < kBlockN; ++j) acc[m][j] = _mm512_setzero_ps();
+  }
+  const int64_t full = a.k / kBf16Group;
+  for (int64_t g = 0; g < full; ++g, wg += kBlockN * kBf16Group) {
+    const char* ahead = reinterpret_cast<const char*>(wg) + kPrefetchBytes;
+    for (size_t line = 0; line < kBlockN * kBf16Group * sizeof(uint16_t); line += 64) {
+      _mm_prefetch(ahead + line, _MM_HINT_T0);
+    }
+    Bf16Half<MT, false, false>(acc, a, wg, g * kBf16Group, 0xFFFF);
+    Bf16Half<MT, true, false>(acc, a, wg, g * kBf16Group + kLanes, 0xFFFF);
+  }
+  const int64_t rest = a.k - full * kBf16Group;  // 0..31; weights zero-padded.
+  if (rest > 0) {
+    Bf16Half<MT, false, true>(acc, a, wg, full * kBf16Group,
+                              rest >= kLanes ? static_cast<__mmask16>(0xFFFF)
+                                             : FirstLanes(rest));
+  }
+  if (rest > kLanes) {
+    Bf16Half<MT, true, true>(acc, a, wg, full * kBf16Group + kLanes, FirstLanes(rest - kLanes));
+  }
+  for (int m = 0; m < MT; ++m) {
+    for (int j = 0; j < a.valid; ++j) Store(a, m, j, _mm512_reduce_add_ps(acc[m][j]));
+  }
+}
+
 template <class L>
 TANDEM_AVX512 void BlocksAvx512(const LinearArgs& a, int64_t b0, int64_t b1) {
   using T = typename L::T;
   const PackedWeight& pw = *a.w;
   const T* w = static_cast<const T*>(pw.data.data_ptr());
-  const int64_t block_size = kBlockN * Chunks(pw.in) * kLanes;
+  const int64_t block_size = kBlockN * Groups(pw) * GroupLanes(pw.type);
   for (int64_t m0 = 0; m0 < a.rows; m0 += kChunkM) {
     const int64_t m_end = std::min(a.rows, m0 + kChunkM);
     for (int64_t b = b0; b < b1; ++b) {
@@ -120,12 +195,12 @@ TANDEM_AVX512 void BlocksAvx512(const LinearArgs& a, int64_t b0, int64_t b1) {
                          a.bias == nullptr ? nullptr : a.bias + n,
                          a.y + m * a.y_stride + n, a.y_stride, a.accumulate};
         switch (std::min(kTileM, m_end - m)) {
-          case 6: Tile<L, 6>(t); break;
-          case 5: Tile<L, 5>(t); break;
-          case 4: Tile<L, 4>(t); break;
-          case 3: Tile<L, 3>(t); break;
-          case 2: Tile<L, 2>(t); break;
-          default: Tile<L, 1>(t); break;
+          case 6: L::template Run<6>(t); break;
+          case 5: L::template Run<5>(t); break;
+          case 4: L::template Run<4>(t); break;
+          case 3: L::template Run<3>(t); break;
+          case 2: L::template Run<2>(t); break;
+          default: L::template Run<1>(t); break;
         }
       }
     }
@@ -133,11 +208,18 @@ TANDEM_AVX512 void BlocksAvx512(const LinearArgs& a, int64_t b0, int64_t b1) {
 }
 #endif  // TANDEM_HAVE_AVX512_KERNELS
 
+// Index of weight (row j of block b, column k) in the packed layout.
+inline int64_t PackedIndex(const PackedWeight& pw, int64_t b, int64_t j, int64_t k) {
+  const int64_t lanes = GroupLanes(pw.type), g = k / lanes, r = k % lanes;
+  const int64_t row_base = ((b * Groups(pw) + g) * kBlockN + j) * lanes;
+  if (lanes == kLanes) return row_base + r;
+  return row_base + (r % kLanes) * 2 + r / kLanes;  // bf16 pairs
+}
+
 template <typename T>
 void BlocksPortable(const LinearArgs& a, int64_t b0, int64_t b1) {
   const PackedWeight& pw = *a.w;
   const T* w = static_cast<const T*>(pw.data.data_ptr());
-  const int64_t chunks = Chunks(pw.in);
   for (int64_t m = 0; m < a.rows; ++m) {
     const float* x = a.x + m * a.x_stride;
     for (int64_t b = b0; b < b1; ++b) {
@@ -146,10 +228,8 @@ void BlocksPortable(const LinearArgs& a, int64_t b0, int64_t b1) {
                        a.y + m * a.y_stride + n, 0, a.accumulate};
       for (int64_t j = 0; j < std::min(kBlockN, pw.out - n); ++j) {
         float sum = 0.f;
-        for (int64_t c = 0; c < chunks; ++c) {
-          const T* wc = w + (b * chunks + c) * kBlockN * kLanes + j * kLanes;
-          const int64_t lanes = std::min(kLanes, pw.in - c * kLanes);
-          for (int64_t l = 0; l < lanes; ++l) sum += x[c * kLanes + l] * static_cast<float>(wc[l]);
+        for (int64_t k = 0; k < pw.in; ++k) {
+          sum += x[k] * static_cast<float>(w[PackedIndex(pw, b, j, k)]);
         }
         Store(t, 0, j, sum);
       }
@@ -161,9 +241,9 @@ void Blocks(const LinearArgs& a, int64_t b0, int64_t b1) {
 #if TANDEM_HAVE_AVX512_KERNELS
   if (HasAvx512()) {
     switch (a.w->type) {
-      case WeightType::kFloat32: return BlocksAvx512<F32Load>(a, b0, b1);
-      case WeightType::kBFloat16: return BlocksAvx512<Bf16Load>(a, b0, b1);
-      case WeightType::kFloat16: return BlocksAvx512<F16Load>(a, b0, b1);
+      case WeightType::kFloat32: return BlocksAvx512<Chunked<F32Load>>(a, b0, b1);
+      case WeightType::kBFloat16: return BlocksAvx512<Bf16Pairs>(a, b0, b1);
+      case WeightType::kFloat16: return BlocksAvx512<Chunked<F16Load>>(a, b0, b1);
     }
   }
 #endif
@@ -188,11 +268,18 @@ PackedWeight Pack(const at::Tensor& weight) {
   }
   p.out = weight.size(0);
   p.in = weight.size(1);
-  const int64_t blocks = (p.out + kBlockN - 1) / kBlockN, chunks = Chunks(p.in);
-  at::Tensor padded = at::zeros({blocks * kBlockN, chunks * kLanes}, weight.options());
+  const int64_t blocks = (p.out + kBlockN - 1) / kBlockN, groups = Groups(p);
+  const int64_t lanes = GroupLanes(p.type);
+  at::Tensor padded = at::zeros({blocks * kBlockN, groups * lanes}, weight.options());
   padded.narrow(0, 0, p.out).narrow(1, 0, p.in).copy_(weight);
-  // [blocks, 4, chunks, 16] -> [blocks, chunks, 4, 16]
-  p.data = padded.view({blocks, kBlockN, chunks, kLanes}).permute({0, 2, 1, 3}).contiguous().view(-1);
+  if (lanes == kLanes) {
+    // [blocks, 4, groups, 16] -> [blocks, groups, 4, 16]
+    p.data = padded.view({blocks, kBlockN, groups, kLanes}).permute({0, 2, 1, 3});
+  } else {
+    // [blocks, 4, groups, 2, 16] -> [blocks, groups, 4, 16, 2]: (k, k + 16) pairs.
+    p.data = padded.view({blocks, kBlockN, groups, 2, kLanes}).permute({0, 2, 1, 4, 3});
+  }
+  p.data = p.data.contiguous().view(-1);
   return p;
 }
 

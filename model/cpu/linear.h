@@ -28,9 +28,11 @@ namespace tandem::model::cpu {
 enum class WeightType { kFloat32, kBFloat16, kFloat16 };
 
 // An [out, in] weight matrix packed once at load for Linear: blocks of 4
-// output rows, each stored as in/16 chunks of 4 x 16 consecutive values
-// (rows and the last chunk zero-padded), so a block streams from memory as
-// one sequential run. Owns its storage.
+// output rows, each stored as groups of 4 x 16 consecutive values (float32,
+// float16) or 4 x 32 values as 16 (k, k + 16) pairs per row (bfloat16: one
+// 64-byte line per row, widened by a shift or a mask); rows and the last
+// group zero-padded. A block streams from memory as one sequential run.
+// Owns its storage.
 struct PackedWeight {
   at::Tensor data;  // 1-D, the stored dtype.
   WeightType type = WeightType::kFloat32;

@@ -191,6 +191,8 @@ grpc::Status ModelServiceBase::DoOpen(const RpcCall& call, const v1::OpenSession
       return ToGrpcStatus(prefilled);
     }
     leases_.Renew(*id, ttl);
+    std::lock_guard<std::mutex> lock(engine_mutex_);
+    RefreshGaugesLocked();
   }
   metrics_.SessionOpened();
   RememberRequestId(*id, call.request_id);
