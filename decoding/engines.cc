@@ -39,7 +39,7 @@ struct Prepared {
   std::vector<int64_t> feed;
 };
 
-absl::StatusOr<Prepared> Prepare(SessionTable& sessions, model::Model& model, SessionId id,
+absl::StatusOr<Prepared> PrepareFeed(SessionTable& sessions, model::Model& model, SessionId id,
                                  const SequenceSync& sync, absl::Span<const int64_t> extra,
                                  int64_t reserve) {
   absl::StatusOr<EngineSession*> s = sessions.Find(id);
@@ -60,13 +60,23 @@ struct TargetEngine::Job {
   size_t index = 0;
   EngineSession* session = nullptr;
   std::vector<int64_t> feed;  // Rows of the forward.
+  bool all_logits = false;    // Verify needs every row's logits.
   int64_t remaining = 0;      // Prefill: positions left after this chunk.
 };
 
-bool TargetEngine::PrepareVerify(const VerifyItem& item, Job& job, VerifyOutcome& out) {
+namespace {
+
+template <typename Item> struct OutcomeOf;
+template <> struct OutcomeOf<VerifyItem> { using type = VerifyOutcome; };
+template <> struct OutcomeOf<PrefillItem> { using type = PrefillOutcome; };
+template <> struct OutcomeOf<ScoreItem> { using type = ScoreOutcome; };
+
+}  // namespace
+
+bool TargetEngine::Prepare(const VerifyItem& item, Job& job, VerifyOutcome& out) {
   model::Model& model = sessions_.model();
   absl::StatusOr<Prepared> p =
-      Prepare(sessions_, model, item.session, item.sync, item.draft.tokens, 0);
+      PrepareFeed(sessions_, model, item.session, item.sync, item.draft.tokens, 0);
   if (!p.ok()) {
     out.status = p.status();
     return false;
@@ -80,10 +90,11 @@ bool TargetEngine::PrepareVerify(const VerifyItem& item, Job& job, VerifyOutcome
   }
   job.session = p->session;
   job.feed = std::move(p->feed);
+  job.all_logits = true;
   return true;
 }
 
-bool TargetEngine::PreparePrefill(const PrefillItem& item, Job& job, PrefillOutcome& out) {
+bool TargetEngine::Prepare(const PrefillItem& item, Job& job, PrefillOutcome& out) {
   if (item.max_tokens < 1) {
     out.status = absl::InvalidArgumentError("prefill max_tokens must be >= 1");
     return false;
@@ -108,8 +119,14 @@ bool TargetEngine::PreparePrefill(const PrefillItem& item, Job& job, PrefillOutc
   return true;
 }
 
-void TargetEngine::FinishVerify(const VerifyItem& item, Job& job, const at::Tensor& logits,
-                                VerifyOutcome& out) {
+void TargetEngine::Finish(const PrefillItem&, Job& job, const at::Tensor&,
+                          PrefillOutcome& out) {
+  job.session->cached.insert(job.session->cached.end(), job.feed.begin(), job.feed.end());
+  out.remaining = job.remaining;
+}
+
+void TargetEngine::Finish(const VerifyItem& item, Job& job, const at::Tensor& logits,
+                          VerifyOutcome& out) {
   model::Model& model = sessions_.model();
   EngineSession& s = *job.session;
   const Draft& draft = item.draft;
@@ -146,57 +163,39 @@ std::vector<StepOutcome> TargetEngine::Step(absl::Span<const StepItem> items) {
   std::vector<Job> jobs;
   absl::flat_hash_set<SessionId> in_step;
   for (size_t i = 0; i < items.size(); ++i) {
-    Job job{i};
-    const SessionId id = std::visit([](const auto& item) { return item.session; }, items[i]);
-    absl::Status* status = nullptr;
-    bool runs = false;
-    if (const auto* verify = std::get_if<VerifyItem>(&items[i])) {
-      out[i] = VerifyOutcome{};
-      status = &std::get<VerifyOutcome>(out[i]).status;
-      if (in_step.contains(id)) {
-        *status = absl::FailedPreconditionError(
-            absl::StrCat("session ", id, " already has work in this step"));
-        continue;
-      }
-      runs = PrepareVerify(*verify, job, std::get<VerifyOutcome>(out[i]));
-    } else {
-      out[i] = PrefillOutcome{};
-      status = &std::get<PrefillOutcome>(out[i]).status;
-      if (in_step.contains(id)) {
-        *status = absl::FailedPreconditionError(
-            absl::StrCat("session ", id, " already has work in this step"));
-        continue;
-      }
-      runs = PreparePrefill(std::get<PrefillItem>(items[i]), job, std::get<PrefillOutcome>(out[i]));
-    }
-    if (!runs) continue;
-    in_step.insert(id);
-    jobs.push_back(std::move(job));
+    std::visit(
+        [&](const auto& item) {
+          using Outcome = typename OutcomeOf<std::decay_t<decltype(item)>>::type;
+          Outcome& outcome = out[i].template emplace<Outcome>();
+          if (in_step.contains(item.session)) {
+            outcome.status = absl::FailedPreconditionError(
+                absl::StrCat("session ", item.session, " already has work in this step"));
+            return;
+          }
+          Job job{i};
+          if (!Prepare(item, job, outcome)) return;
+          in_step.insert(item.session);
+          jobs.push_back(std::move(job));
+        },
+        items[i]);
   }
   if (jobs.empty()) return out;
   std::vector<model::ForwardRequest> batch;
-  for (const Job& job : jobs) {
-    const bool verify = std::holds_alternative<VerifyItem>(items[job.index]);
-    batch.push_back({job.session->sequence, job.feed, 0, /*all_logits=*/verify});
-  }
+  for (const Job& job : jobs) batch.push_back({job.session->sequence, job.feed, 0, job.all_logits});
   absl::StatusOr<std::vector<at::Tensor>> logits = model.Forward(batch);
   for (size_t k = 0; k < jobs.size(); ++k) {
     Job& job = jobs[k];
-    if (auto* verify = std::get_if<VerifyOutcome>(&out[job.index])) {
-      if (!logits.ok()) {
-        verify->status = logits.status();
-      } else {
-        FinishVerify(std::get<VerifyItem>(items[job.index]), job, (*logits)[k], *verify);
-      }
-      continue;
-    }
-    PrefillOutcome& prefill = std::get<PrefillOutcome>(out[job.index]);
-    if (!logits.ok()) {
-      prefill.status = logits.status();
-      continue;
-    }
-    job.session->cached.insert(job.session->cached.end(), job.feed.begin(), job.feed.end());
-    prefill.remaining = job.remaining;
+    std::visit(
+        [&](const auto& item) {
+          using Outcome = typename OutcomeOf<std::decay_t<decltype(item)>>::type;
+          Outcome& outcome = std::get<Outcome>(out[job.index]);
+          if (!logits.ok()) {
+            outcome.status = logits.status();
+            return;
+          }
+          Finish(item, job, (*logits)[k], outcome);
+        },
+        items[job.index]);
   }
   return out;
 }
@@ -243,7 +242,8 @@ std::vector<DraftOutcome> TargetEngine::DraftEarlyExit(
       // Stale drafts of an earlier round are dropped before drafting anew.
       (void)model.Truncate((*found)->sequence, model.Length((*found)->sequence));
     }
-    absl::StatusOr<Prepared> p = Prepare(sessions_, model, item.session, item.sync, {}, item.gamma);
+    absl::StatusOr<Prepared> p =
+        PrepareFeed(sessions_, model, item.session, item.sync, {}, item.gamma);
     if (!p.ok()) {
       out[i].status = p.status();
       continue;
@@ -257,60 +257,54 @@ std::vector<DraftOutcome> TargetEngine::DraftEarlyExit(
   return out;
 }
 
+bool TargetEngine::Prepare(const ScoreItem& item, Job& job, ScoreOutcome& out) {
+  if (item.top_n < 1) {
+    out.status = absl::InvalidArgumentError("top_n must be >= 1");
+    return false;
+  }
+  absl::StatusOr<Prepared> p =
+      PrepareFeed(sessions_, sessions_.model(), item.session, item.sync, {}, 0);
+  if (!p.ok()) {
+    out.status = p.status();
+    return false;
+  }
+  job.session = p->session;
+  job.feed = std::move(p->feed);
+  return true;
+}
+
+void TargetEngine::Finish(const ScoreItem& item, Job& job, const at::Tensor& logits,
+                          ScoreOutcome& out) {
+  EngineSession& s = *job.session;
+  s.cached = s.committed;
+  sampling::SamplingParams greedy = s.selector->params();
+  greedy.temperature = 0;  // beam scores: penalties only, no warpers
+  auto selector = sampling::TokenSelector::Create(greedy);
+  if (!selector.ok()) {
+    out.status = selector.status();
+    return;
+  }
+  const std::vector<sampling::TokenHistory> h = {{s.committed, s.prompt_length}};
+  absl::StatusOr<at::Tensor> processed = (*selector)->Process(h, logits);
+  if (!processed.ok()) {
+    out.status = processed.status();
+    return;
+  }
+  at::Tensor log_probs = (*processed)[0].log_softmax(-1);
+  const int64_t n = std::min<int64_t>(item.top_n, log_probs.size(0));
+  auto [values, ids] = log_probs.topk(n);
+  for (int64_t j = 0; j < n; ++j) {
+    const double lp = values[j].item<double>();
+    if (!std::isfinite(lp)) break;
+    out.candidates.push_back({ids[j].item<int64_t>(), lp});
+  }
+}
+
 std::vector<ScoreOutcome> TargetEngine::Score(absl::Span<const ScoreItem> items) {
-  model::Model& model = sessions_.model();
-  std::vector<ScoreOutcome> out(items.size());
-  std::vector<EngineSession*> session(items.size(), nullptr);
-  std::vector<std::vector<int64_t>> feeds(items.size());
-  std::vector<size_t> in_batch;
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (items[i].top_n < 1) {
-      out[i].status = absl::InvalidArgumentError("top_n must be >= 1");
-      continue;
-    }
-    absl::StatusOr<Prepared> p = Prepare(sessions_, model, items[i].session, items[i].sync, {}, 0);
-    if (!p.ok()) {
-      out[i].status = p.status();
-      continue;
-    }
-    session[i] = p->session;
-    feeds[i] = std::move(p->feed);
-    in_batch.push_back(i);
-  }
-  std::vector<model::ForwardRequest> batch;
-  for (size_t i : in_batch) batch.push_back({session[i]->sequence, feeds[i], 0, false});
-  if (batch.empty()) return out;
-  absl::StatusOr<std::vector<at::Tensor>> logits = model.Forward(batch);
-  for (size_t k = 0; k < in_batch.size(); ++k) {
-    const size_t i = in_batch[k];
-    if (!logits.ok()) {
-      out[i].status = logits.status();
-      continue;
-    }
-    EngineSession& s = *session[i];
-    s.cached = s.committed;
-    sampling::SamplingParams greedy = s.selector->params();
-    greedy.temperature = 0;  // beam scores: penalties only, no warpers
-    auto selector = sampling::TokenSelector::Create(greedy);
-    if (!selector.ok()) {
-      out[i].status = selector.status();
-      continue;
-    }
-    const std::vector<sampling::TokenHistory> h = {{s.committed, s.prompt_length}};
-    absl::StatusOr<at::Tensor> processed = (*selector)->Process(h, (*logits)[k]);
-    if (!processed.ok()) {
-      out[i].status = processed.status();
-      continue;
-    }
-    at::Tensor log_probs = (*processed)[0].log_softmax(-1);
-    const int64_t n = std::min<int64_t>(items[i].top_n, log_probs.size(0));
-    auto [values, ids] = log_probs.topk(n);
-    for (int64_t j = 0; j < n; ++j) {
-      const double lp = values[j].item<double>();
-      if (!std::isfinite(lp)) break;
-      out[i].candidates.push_back({ids[j].item<int64_t>(), lp});
-    }
-  }
+  std::vector<StepItem> step(items.begin(), items.end());
+  std::vector<StepOutcome> done = Step(step);
+  std::vector<ScoreOutcome> out;
+  for (StepOutcome& o : done) out.push_back(std::move(std::get<ScoreOutcome>(o)));
   return out;
 }
 
@@ -326,7 +320,8 @@ std::vector<DraftOutcome> DraftEngine::Propose(
       out[i].status = absl::InvalidArgumentError("gamma must be >= 0");
       continue;
     }
-    absl::StatusOr<Prepared> p = Prepare(sessions_, model, item.session, item.sync, {}, item.gamma);
+    absl::StatusOr<Prepared> p =
+        PrepareFeed(sessions_, model, item.session, item.sync, {}, item.gamma);
     if (!p.ok()) {
       out[i].status = p.status();
       continue;

@@ -61,10 +61,11 @@ struct PrefillOutcome {
   int64_t remaining = 0;  // Prompt positions still to run; 0 = ready.
 };
 
-// One unit of work in a target step: a verify (or plain decode) item or a
-// prefill chunk. Step runs all of them in one forward pass.
-using StepItem = std::variant<VerifyItem, PrefillItem>;
-using StepOutcome = std::variant<VerifyOutcome, PrefillOutcome>;
+// One unit of work in a target step: a verify (or plain decode) item, a
+// prefill chunk, or a beam-search score. Step runs all of them in one forward
+// pass; the outcome at index i has the kind of item i.
+using StepItem = std::variant<VerifyItem, PrefillItem, ScoreItem>;
+using StepOutcome = std::variant<VerifyOutcome, PrefillOutcome, ScoreOutcome>;
 
 struct ProposeItem {
   SessionId session = 0;
@@ -93,11 +94,12 @@ class TargetEngine {
   int64_t num_sessions() const { return sessions_.size(); }
   const model::ModelInfo& info() { return sessions_.model().info(); }
 
-  // Verify items and prefill chunks of any sessions in ONE forward pass:
-  // each verify item as Verify below; each prefill item runs the next
-  // max_tokens uncached positions of its session's prompt (all but the
-  // pending last token). Outcomes match items by index and kind. A session
-  // may appear once per step (FailedPrecondition for a repeat).
+  // Verify items, score items and prefill chunks of any sessions in ONE
+  // forward pass: each verify / score item as Verify / Score below; each
+  // prefill item runs the next max_tokens uncached positions of its session's
+  // prompt (all but the pending last token). Outcomes match items by index
+  // and kind. A session may appear once per step (FailedPrecondition for a
+  // repeat).
   std::vector<StepOutcome> Step(absl::Span<const StepItem> items);
 
   // Step over prefill items only.
@@ -117,7 +119,7 @@ class TargetEngine {
 
   // Beam search support: the top next-token candidates after the synced
   // sequence, committing nothing (the caller appends its choice with the next
-  // sync). All items run in one batched forward pass.
+  // sync). Step over score items only.
   std::vector<ScoreOutcome> Score(absl::Span<const ScoreItem> items);
 
   // A new session holding the first `length` committed tokens of `source`
@@ -128,12 +130,15 @@ class TargetEngine {
 
  private:
   struct Job;
-  // Checks an item and appends its forward rows to `batch`; false when the
-  // item's outcome is already final (an error, or nothing left to prefill).
-  bool PrepareVerify(const VerifyItem& item, Job& job, VerifyOutcome& out);
-  bool PreparePrefill(const PrefillItem& item, Job& job, PrefillOutcome& out);
-  void FinishVerify(const VerifyItem& item, Job& job, const at::Tensor& logits,
-                    VerifyOutcome& out);
+  // Checks an item and sets the rows it runs in `job`; false when the item's
+  // outcome is already final (an error, or nothing left to prefill).
+  bool Prepare(const VerifyItem& item, Job& job, VerifyOutcome& out);
+  bool Prepare(const PrefillItem& item, Job& job, PrefillOutcome& out);
+  bool Prepare(const ScoreItem& item, Job& job, ScoreOutcome& out);
+  // Consumes the item's logits from the step's forward pass.
+  void Finish(const VerifyItem& item, Job& job, const at::Tensor& logits, VerifyOutcome& out);
+  void Finish(const PrefillItem& item, Job& job, const at::Tensor& logits, PrefillOutcome& out);
+  void Finish(const ScoreItem& item, Job& job, const at::Tensor& logits, ScoreOutcome& out);
 
   SessionTable sessions_;
 };

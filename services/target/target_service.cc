@@ -37,30 +37,23 @@ TargetServiceImpl::TargetServiceImpl(const ModelServerOptions& options, model::M
             return engine_.DraftEarlyExit(items);
           },
           batch, &engine_mutex());
-  score_ = std::make_unique<decoding::Batcher<decoding::ScoreItem, decoding::ScoreOutcome>>(
-      [this](absl::Span<const decoding::ScoreItem> items) {
-        RecordBatchLocked("score", items.size());
-        return engine_.Score(items);
-      },
-      batch, &engine_mutex());
 }
 
 TargetServiceImpl::~TargetServiceImpl() {
   StopReaper();
   step_.reset();
   early_exit_.reset();
-  score_.reset();
 }
 
-std::future<decoding::VerifyOutcome> TargetServiceImpl::SubmitVerify(decoding::VerifyItem item,
-                                                                    bool* queued) {
+template <typename Outcome, typename Item>
+std::future<Outcome> TargetServiceImpl::SubmitStep(Item item, bool* queued) {
   std::optional<std::future<decoding::StepOutcome>> step =
       step_->TrySubmit(decoding::StepItem(std::move(item)));
   *queued = step.has_value();
   if (!step) return {};
   // Unwrap the step outcome when the caller waits for it.
   return std::async(std::launch::deferred, [f = std::move(*step)]() mutable {
-    return std::get<decoding::VerifyOutcome>(f.get());
+    return std::get<Outcome>(f.get());
   });
 }
 
@@ -148,8 +141,9 @@ grpc::Status TargetServiceImpl::RunVerify(const RpcCall& call, const v1::VerifyR
       continue;
     }
     bool queued = false;
-    futures[i] = SubmitVerify({item.session_id(), FromProto(item.sync()), *std::move(draft)},
-                              &queued);
+    futures[i] = SubmitStep<decoding::VerifyOutcome>(
+        decoding::VerifyItem{item.session_id(), FromProto(item.sync()), *std::move(draft)},
+        &queued);
     if (!queued) early[i] = QueueFull();
   }
   for (int i = 0; i < request.items_size(); ++i) {
@@ -177,7 +171,7 @@ grpc::Status TargetServiceImpl::RunDecode(const RpcCall& call, const v1::DecodeR
   std::vector<uint64_t> ids;
   for (const auto& item : request.items()) ids.push_back(item.session_id());
   if (grpc::Status s = CheckItems(ids); !s.ok()) return s;
-  // score_only items (beam search) and plain steps go to their own batchers.
+  // score_only items (beam search) and plain steps share the engine steps.
   std::vector<std::future<decoding::VerifyOutcome>> steps(request.items_size());
   std::vector<std::future<decoding::ScoreOutcome>> scores(request.items_size());
   std::vector<absl::Status> early(request.items_size());
@@ -185,16 +179,15 @@ grpc::Status TargetServiceImpl::RunDecode(const RpcCall& call, const v1::DecodeR
     const v1::DecodeItem& item = request.items(i);
     if (item.score_only()) {
       const int top_n = item.has_top_logprobs() ? item.top_logprobs() : 1;
-      auto queued =
-          score_->TrySubmit({item.session_id(), FromProto(item.sync()), std::min(top_n, 64)});
-      if (queued) {
-        scores[i] = std::move(*queued);
-      } else {
-        early[i] = QueueFull();
-      }
+      bool queued = false;
+      scores[i] = SubmitStep<decoding::ScoreOutcome>(
+          decoding::ScoreItem{item.session_id(), FromProto(item.sync()), std::min(top_n, 64)},
+          &queued);
+      if (!queued) early[i] = QueueFull();
     } else {
       bool queued = false;
-      steps[i] = SubmitVerify({item.session_id(), FromProto(item.sync()), {}}, &queued);
+      steps[i] = SubmitStep<decoding::VerifyOutcome>(
+          decoding::VerifyItem{item.session_id(), FromProto(item.sync()), {}}, &queued);
       if (!queued) early[i] = QueueFull();
     }
   }

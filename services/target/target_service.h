@@ -47,14 +47,15 @@ class TargetServiceImpl final : public v1::TargetService::Service,
   decoding::TargetEngine engine_;
   // Runs a registered session's prompt chunk by chunk through step_.
   absl::Status Prefill(decoding::SessionId id, const RpcCall& call);
-  // One verify/decode item or prefill chunk; each batch is ONE forward pass.
-  std::future<decoding::VerifyOutcome> SubmitVerify(decoding::VerifyItem item, bool* queued);
+  // Queues a verify / decode / score item for the next step; *queued is
+  // false (and the future invalid) when the queue is full.
+  template <typename Outcome, typename Item>
+  std::future<Outcome> SubmitStep(Item item, bool* queued);
 
-  // Verify and plain-decode items and prefill chunks: each batch is one
-  // TargetEngine::Step, i.e. one forward over all their rows.
+  // Verify, plain-decode and score items and prefill chunks: each batch is
+  // one TargetEngine::Step, i.e. one forward over all their rows.
   std::unique_ptr<decoding::Batcher<decoding::StepItem, decoding::StepOutcome>> step_;
   std::unique_ptr<decoding::Batcher<decoding::EarlyExitItem, decoding::DraftOutcome>> early_exit_;
-  std::unique_ptr<decoding::Batcher<decoding::ScoreItem, decoding::ScoreOutcome>> score_;
 };
 
 }  // namespace tandem::services

@@ -118,20 +118,35 @@ TEST(TargetStepTest, UnprefilledSessionCatchesUpInItsFirstVerify) {
   ExpectSameSteps(Decode(eager, a, 21, 4), Decode(lazy, b, 21, 4));
 }
 
-TEST(TargetStepTest, PrefillChunksRideInTheSameForwardAsVerifyRows) {
+TEST(TargetStepTest, PrefillChunksAndScoresRideInTheSameForwardAsVerifyRows) {
   auto inner = TinyTarget();
   CountingModel model(*inner);
   TargetEngine engine(model, 0);
   SessionId running = *engine.Open(Prompt(10, 2), GreedyOptions());
   SessionId opening = *engine.Register(Prompt(30, 3), GreedyOptions());
+  SessionId beam = *engine.Open(Prompt(6, 4), GreedyOptions());
   model.calls.clear();
-  std::vector<StepOutcome> out = engine.Step(
-      {StepItem(VerifyItem{running, {10, {}}, {}}), StepItem(PrefillItem{opening, 8})});
-  ASSERT_EQ(model.calls.size(), 1u);  // One forward for both.
-  EXPECT_EQ(model.calls[0].requests, 2);
-  EXPECT_EQ(model.calls[0].rows, 1 + 8);
+  std::vector<StepOutcome> out = engine.Step({StepItem(VerifyItem{running, {10, {}}, {}}),
+                                              StepItem(PrefillItem{opening, 8}),
+                                              StepItem(ScoreItem{beam, {6, {}}, 3})});
+  ASSERT_EQ(model.calls.size(), 1u);  // One forward for all three.
+  EXPECT_EQ(model.calls[0].requests, 3);
+  EXPECT_EQ(model.calls[0].rows, 1 + 8 + 1);
   EXPECT_TRUE(std::get<VerifyOutcome>(out[0]).status.ok());
   EXPECT_EQ(std::get<PrefillOutcome>(out[1]).remaining, 29 - 8);
+  const ScoreOutcome& scored = std::get<ScoreOutcome>(out[2]);
+  ASSERT_TRUE(scored.status.ok()) << scored.status;
+  ASSERT_EQ(scored.candidates.size(), 3u);
+  // The same scores as a step of its own, on a fresh engine.
+  auto alone_model = TinyTarget();
+  TargetEngine alone(*alone_model, 0);
+  SessionId same = *alone.Open(Prompt(6, 4), GreedyOptions());
+  std::vector<ScoreOutcome> expected = alone.Score({ScoreItem{same, {6, {}}, 3}});
+  ASSERT_TRUE(expected[0].status.ok());
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(scored.candidates[i].token, expected[0].candidates[i].token);
+    EXPECT_EQ(scored.candidates[i].logprob, expected[0].candidates[i].logprob);  // Bitwise.
+  }
 }
 
 TEST(TargetStepTest, BadItemsFailAloneAndChangeNothing) {
