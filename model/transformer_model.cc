@@ -98,12 +98,13 @@ TransformerModel::TransformerModel(ModelConfig config,
       options.max_context > 0
           ? std::min(options.max_context, config_.max_position_embeddings)
           : config_.max_position_embeddings;
-  // The CPU decoder keeps activations, and so the KV cache, in float32.
-  const at::ScalarType activations = options.device.is_cpu() ? at::kFloat : options.dtype;
-  activation_options_ = at::TensorOptions().dtype(activations).device(options.device);
+  // Activations are float32 on every path; the CPU decoder keeps its KV
+  // cache in float32 too, the LibTorch path in the model dtype.
+  const bool cpu_decoder = options.device.is_cpu() && !options.torch_ops;
+  activation_options_ = at::TensorOptions().dtype(at::kFloat).device(options.device);
   cache_shape_ = KvCacheShape{config_.num_hidden_layers,
                               config_.num_key_value_heads, config_.head_dim,
-                              context, activations, options.device};
+                              context, cpu_decoder ? at::kFloat : options.dtype, options.device};
   info_.name = config_.name;
   info_.architecture = config_.architecture;
   info_.vocab_size = config_.vocab_size;
@@ -126,7 +127,7 @@ TransformerModel::TransformerModel(ModelConfig config,
     if (config_.rope_scaling.enabled) inv_freq = Llama3InvFreq(config_, inv_freq);
     freqs = at::outer(at::arange(context, at::kDouble), inv_freq);
   }
-  if (options.device.is_cpu()) {
+  if (cpu_decoder) {
     cpu_ = std::make_unique<cpu::Decoder>(
         config_, weights_, freqs.defined() ? freqs.cos() : at::Tensor(),
         freqs.defined() ? freqs.sin() : at::Tensor());
@@ -140,8 +141,8 @@ TransformerModel::TransformerModel(ModelConfig config,
   }
   if (config_.architecture == Architecture::kLlama) {
     at::Tensor emb = at::cat({freqs, freqs}, -1);
-    rope_cos_ = emb.cos().to(options.device, options.dtype);
-    rope_sin_ = emb.sin().to(options.device, options.dtype);
+    rope_cos_ = emb.cos().to(options.device, at::kFloat);
+    rope_sin_ = emb.sin().to(options.device, at::kFloat);
     // Append R·W_q and R·W_k to the fused projection (see RotateHalfRows).
     const int64_t d = config_.head_dim, h = config_.num_attention_heads;
     const int64_t kv = config_.num_key_value_heads;
@@ -359,14 +360,23 @@ absl::StatusOr<std::vector<TransformerModel::Work>> TransformerModel::Plan(
 at::Tensor TransformerModel::Norm(const at::Tensor& x, const at::Tensor& weight,
                                   const at::Tensor& bias) const {
   if (config_.architecture == Architecture::kGpt2) {
-    return at::layer_norm(x, {config_.hidden_size}, weight, bias,
-                          config_.norm_eps);
+    return at::layer_norm(x, {config_.hidden_size}, weight.to(x.scalar_type()),
+                          bias.to(x.scalar_type()), config_.norm_eps);
   }
-  at::Tensor xf = x.to(at::kFloat);
   at::Tensor normed =
-      xf * at::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + config_.norm_eps);
-  return weight * normed.to(x.scalar_type());
+      x * at::rsqrt(x.pow(2).mean(-1, /*keepdim=*/true) + config_.norm_eps);
+  return weight.to(x.scalar_type()) * normed;
 }
+
+namespace {
+
+// x (float32) W^T + b with W in the model dtype: the product runs in that
+// dtype (float32 accumulation in cuBLAS / oneDNN), the result is float32.
+at::Tensor MixedLinear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b = {}) {
+  return at::linear(x.to(w.scalar_type()), w, b).to(at::kFloat);
+}
+
+}  // namespace
 
 void TransformerModel::PrepareRope(Work& w) const {
   if (config_.architecture != Architecture::kLlama) return;
@@ -402,7 +412,8 @@ at::Tensor TransformerModel::Attention(int64_t layer, Work& w,
   // Heads sharing a KV head are stacked: [kv, group * rows, d].
   at::Tensor qg = q.view({rows, kv_heads, group, d})
                       .permute({1, 2, 0, 3})
-                      .reshape({kv_heads, group * rows, d});
+                      .reshape({kv_heads, group * rows, d})
+                      .to(keys.scalar_type());
   at::Tensor scores = at::matmul(qg, keys.transpose(1, 2))
                           .to(at::kFloat)
                           .mul_(1.0 / std::sqrt(static_cast<double>(d)));
@@ -415,7 +426,7 @@ at::Tensor TransformerModel::Attention(int64_t layer, Work& w,
                         -std::numeric_limits<float>::infinity());
   }
   at::Tensor probs = scores.softmax(-1).to(values.scalar_type());
-  at::Tensor out = at::matmul(probs, values);  // [kv, group * rows, d]
+  at::Tensor out = at::matmul(probs, values).to(at::kFloat);  // [kv, group * rows, d]
   return out.view({kv_heads, group, rows, d})
       .permute({2, 0, 1, 3})
       .reshape({rows, heads * d});
@@ -440,7 +451,7 @@ void TransformerModel::RunLayer(int64_t layer, std::vector<Work*>& active) {
   for (Work* w : active) parts.push_back(w->h);
   at::Tensor x = parts.size() == 1 ? parts[0] : at::cat(parts, 0);
   at::Tensor qkv =
-      at::linear(Norm(x, lw.norm1_weight, lw.norm1_bias), lw.qkv_weight,
+      MixedLinear(Norm(x, lw.norm1_weight, lw.norm1_bias), lw.qkv_weight,
                  lw.qkv_bias);
   std::vector<at::Tensor> attn;
   int64_t row = 0;
@@ -450,17 +461,17 @@ void TransformerModel::RunLayer(int64_t layer, std::vector<Work*>& active) {
     row += rows;
   }
   at::Tensor a = attn.size() == 1 ? attn[0] : at::cat(attn, 0);
-  x = x + at::linear(a, lw.out_weight, lw.out_bias);
+  x = x + MixedLinear(a, lw.out_weight, lw.out_bias);
   at::Tensor h = Norm(x, lw.norm2_weight, lw.norm2_bias);
   at::Tensor mlp;
   if (config_.architecture == Architecture::kLlama) {
-    at::Tensor gate_up = at::linear(h, lw.up_weight);
+    at::Tensor gate_up = MixedLinear(h, lw.up_weight);
     const int64_t inner = config_.intermediate_size;
     at::Tensor act = at::silu(gate_up.narrow(1, 0, inner)) * gate_up.narrow(1, inner, inner);
-    mlp = at::linear(act, lw.down_weight);
+    mlp = MixedLinear(act, lw.down_weight);
   } else {
-    mlp = at::linear(at::gelu(at::linear(h, lw.up_weight, lw.up_bias), "tanh"),
-                     lw.down_weight, lw.down_bias);
+    mlp = MixedLinear(at::gelu(MixedLinear(h, lw.up_weight, lw.up_bias), "tanh"),
+                      lw.down_weight, lw.down_bias);
   }
   x = x + mlp;
   row = 0;
@@ -546,7 +557,7 @@ absl::StatusOr<std::vector<at::Tensor>> TransformerModel::Forward(
     for (Work& w : *works) {
       at::Tensor h = w.request->all_logits ? w.h : w.h.narrow(0, w.h.size(0) - 1, 1);
       h = Norm(h, weights_.final_norm_weight, weights_.final_norm_bias);
-      logits.push_back(at::linear(h, weights_.lm_head).to(at::kFloat));
+      logits.push_back(MixedLinear(h, weights_.lm_head));
     }
     return logits;
   } catch (const c10::Error& e) {

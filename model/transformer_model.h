@@ -25,6 +25,10 @@ struct TransformerOptions {
   int64_t max_context = 0;
   // 0 = unlimited. Forward on a new sequence beyond it: ResourceExhausted.
   int64_t max_sequences = 0;
+  // Run the layers as LibTorch ops even on CPU: the code path CUDA takes, so
+  // that tests can check it on a machine without a GPU. Slower; not
+  // batch-invariant.
+  bool torch_ops = false;
 };
 
 // Llama-family and GPT-2 decoders implementing Model. A batch is run
@@ -36,7 +40,9 @@ struct TransformerOptions {
 // KV cache and logits over weights in the stored dtype, batch-invariant, so a
 // sequence's logits do not depend on what it is batched with, and a k-row
 // verify equals k 1-row decode steps bit for bit. On other devices (CUDA) the
-// layers run as LibTorch ops in the model dtype, attention per sequence.
+// layers run as LibTorch ops, attention per sequence: float32 residual
+// stream, norms, softmax and logits; matrix products in the model dtype
+// (inputs rounded to it, float32 accumulation); KV cache in the model dtype.
 class TransformerModel : public Model {
  public:
   static absl::StatusOr<std::unique_ptr<TransformerModel>> Create(
@@ -86,7 +92,7 @@ class TransformerModel : public Model {
   TransformerOptions options_;
   ModelInfo info_;
   KvCacheShape cache_shape_;
-  at::TensorOptions activation_options_;  // float32 on CPU, else the dtype.
+  at::TensorOptions activation_options_;  // float32.
   at::Tensor rope_cos_, rope_sin_;  // [context, head_dim] in the model dtype (torch path).
   std::unique_ptr<cpu::Decoder> cpu_;  // Set on CPU: runs every layer and the head.
   // node_hash_map: Work keeps pointers to Sequences across insertions.

@@ -96,6 +96,7 @@ struct Variant {
   ModelConfig config;
   at::ScalarType dtype;
   double tolerance;
+  bool torch_ops = false;  // The LibTorch-op path CUDA runs, here on CPU.
 };
 
 std::vector<Variant> Variants() {
@@ -111,6 +112,10 @@ std::vector<Variant> Variants() {
       {"gpt2_f32", testing::TinyGpt2Config(), at::kFloat, 1e-5},
       {"llama_gqa_bf16", testing::TinyLlamaConfig(), at::kBFloat16, 8e-2},
       {"gpt2_bf16", testing::TinyGpt2Config(), at::kBFloat16, 8e-2},
+      {"llama_gqa_f32_torch_ops", testing::TinyLlamaConfig(), at::kFloat, 1e-5, true},
+      {"qwen2_bias_tied_f32_torch_ops", qwen, at::kFloat, 1e-5, true},
+      {"llama_gqa_bf16_torch_ops", testing::TinyLlamaConfig(), at::kBFloat16, 8e-2, true},
+      {"gpt2_bf16_torch_ops", testing::TinyGpt2Config(), at::kBFloat16, 8e-2, true},
   };
 }
 
@@ -120,6 +125,7 @@ class TransformerModelTest : public ::testing::TestWithParam<Variant> {
     checkpoint_ = RandomCheckpoint(GetParam().config, 1234);
     TransformerOptions options;
     options.dtype = GetParam().dtype;
+    options.torch_ops = GetParam().torch_ops;
     auto m = TransformerModel::Create(checkpoint_, options);
     ASSERT_TRUE(m.ok()) << m.status();
     model_ = *std::move(m);
@@ -202,8 +208,9 @@ TEST_P(TransformerModelTest, BatchedForwardEqualsPerSequence) {
 
 TEST_P(TransformerModelTest, EarlyExitEqualsFirstLayersThroughTheHead) {
   const int64_t exit = GetParam().config.num_hidden_layers - 1;
-  auto cut = TransformerModel::Create(FirstLayers(checkpoint_, exit),
-                                      TransformerOptions{GetParam().dtype});
+  TransformerOptions options{GetParam().dtype};
+  options.torch_ops = GetParam().torch_ops;
+  auto cut = TransformerModel::Create(FirstLayers(checkpoint_, exit), options);
   ASSERT_TRUE(cut.ok()) << cut.status();
   const std::vector<int64_t> ids = Prompt(8);
   auto expected = (*cut)->ForwardOne(1, ids);
@@ -258,8 +265,9 @@ TEST_P(TransformerModelTest, RejectsBadInputWithoutModifyingSequences) {
 TEST_P(TransformerModelTest, AccountsKvCacheBytes) {
   const ModelConfig& c = GetParam().config;
   const int64_t kv = c.num_key_value_heads, d = c.hidden_size / c.num_attention_heads;
-  // The CPU decoder caches float32 keys and values whatever the weight dtype.
-  const int64_t elem = 4;
+  // The CPU decoder caches float32 keys and values whatever the weight dtype;
+  // the LibTorch path caches them in the model dtype.
+  const int64_t elem = GetParam().torch_ops && GetParam().dtype != at::kFloat ? 2 : 4;
   EXPECT_EQ(model_->info().kv_bytes_per_token, 2 * c.num_hidden_layers * kv * d * elem);
   EXPECT_EQ(model_->kv_cache_bytes(), 0);
   Run(1, {1});

@@ -477,6 +477,26 @@ Diff CheckEarlyExit(TransformerModel& m, const Spec& s, std::mt19937_64& rng, in
 
 // ---------------------------------------------------------------- benchmarks
 
+// (d) The device path against the CPU decoder (model/cpu, checked against a
+// float64 reference by the CPU tests) on the same weights: the logits of a
+// 24-token prompt. Skipped for models over 500M parameters (slow on CPU).
+Diff CheckAgainstCpu(TransformerModel& m, const Checkpoint& ck, at::ScalarType dtype,
+                     const Spec& s, std::mt19937_64& rng) {
+  TransformerOptions cpu_options;
+  cpu_options.dtype = dtype;
+  cpu_options.max_context = std::min<int64_t>(s.ctx, 256);
+  absl::StatusOr<std::unique_ptr<TransformerModel>> cpu =
+      TransformerModel::Create(ck, cpu_options);
+  if (!cpu.ok()) throw Failure{"CPU Create: " + cpu.status().ToString()};
+  const std::vector<int64_t> prompt = RandomTokens(rng, 24, s.vocab);
+  Diff d;
+  at::Tensor device_logits = ForwardOne(m, 8801, prompt, 0, true).cpu();
+  at::Tensor cpu_logits = ForwardOne(**cpu, 8801, prompt, 0, true);
+  m.Release(8801);
+  d.Add(device_logits, cpu_logits);
+  return d;
+}
+
 const char* DtypeName(at::ScalarType t) {
   return t == at::kFloat ? "f32" : t == at::kBFloat16 ? "bf16" : "f16";
 }
@@ -717,6 +737,10 @@ int main(int argc, char** argv) {
                  tol, tally, tag);
           Report("(c) early-exit reuse == full pass", CheckEarlyExit(m, s, rng, f.prefill), tol,
                  tally, tag);
+          if (!env.device.is_cpu() && HfParameterCount(s) <= 500'000'000) {
+            Report("(d) device == CPU decoder", CheckAgainstCpu(m, checkpoint, dtype, s, rng), tol,
+                   tally, tag);
+          }
           Print("  checks took %.0f ms\n", Ms(tc, Clock::now()));
         }
         if (f.bench) Bench(m, s, dtype, f, env, measured_gbps, rng, bench_summary);
