@@ -200,20 +200,26 @@ std::vector<StepOutcome> TargetEngine::Step(absl::Span<const StepItem> items) {
   return out;
 }
 
-std::vector<VerifyOutcome> TargetEngine::Verify(absl::Span<const VerifyItem> items) {
+namespace {
+
+// Step over items of one kind, its outcomes unwrapped.
+template <typename Outcome, typename Item>
+std::vector<Outcome> StepOf(TargetEngine& engine, absl::Span<const Item> items) {
   std::vector<StepItem> step(items.begin(), items.end());
-  std::vector<StepOutcome> done = Step(step);
-  std::vector<VerifyOutcome> out;
-  for (StepOutcome& o : done) out.push_back(std::move(std::get<VerifyOutcome>(o)));
+  std::vector<StepOutcome> done = engine.Step(step);
+  std::vector<Outcome> out;
+  for (StepOutcome& o : done) out.push_back(std::move(std::get<Outcome>(o)));
   return out;
 }
 
+}  // namespace
+
+std::vector<VerifyOutcome> TargetEngine::Verify(absl::Span<const VerifyItem> items) {
+  return StepOf<VerifyOutcome>(*this, items);
+}
+
 std::vector<PrefillOutcome> TargetEngine::Prefill(absl::Span<const PrefillItem> items) {
-  std::vector<StepItem> step(items.begin(), items.end());
-  std::vector<StepOutcome> done = Step(step);
-  std::vector<PrefillOutcome> out;
-  for (StepOutcome& o : done) out.push_back(std::move(std::get<PrefillOutcome>(o)));
-  return out;
+  return StepOf<PrefillOutcome>(*this, items);
 }
 
 std::vector<DraftOutcome> TargetEngine::DraftEarlyExit(
@@ -301,11 +307,7 @@ void TargetEngine::Finish(const ScoreItem& item, Job& job, const at::Tensor& log
 }
 
 std::vector<ScoreOutcome> TargetEngine::Score(absl::Span<const ScoreItem> items) {
-  std::vector<StepItem> step(items.begin(), items.end());
-  std::vector<StepOutcome> done = Step(step);
-  std::vector<ScoreOutcome> out;
-  for (StepOutcome& o : done) out.push_back(std::move(std::get<ScoreOutcome>(o)));
-  return out;
+  return StepOf<ScoreOutcome>(*this, items);
 }
 
 std::vector<DraftOutcome> DraftEngine::Propose(

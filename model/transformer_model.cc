@@ -40,6 +40,12 @@ at::Tensor RotateHalfRows(const at::Tensor& w, int64_t heads, int64_t d) {
   return w.dim() == 2 ? out.reshape({heads * d, w.size(1)}) : out.reshape({heads * d});
 }
 
+// Rows of every part stacked into one contiguous matrix (no copy for one
+// contiguous part).
+at::Tensor StackRows(const std::vector<at::Tensor>& parts) {
+  return parts.size() == 1 ? parts[0].contiguous() : at::cat(parts, 0);
+}
+
 at::Tensor Llama3InvFreq(const ModelConfig& c, at::Tensor inv_freq) {
   const Llama3RopeScaling& s = c.rope_scaling;
   const double old_ctx = static_cast<double>(s.original_max_position_embeddings);
@@ -449,7 +455,7 @@ void TransformerModel::RunLayer(int64_t layer, std::vector<Work*>& active) {
   if (cpu_) return RunLayerCpu(layer, active);
   std::vector<at::Tensor> parts;
   for (Work* w : active) parts.push_back(w->h);
-  at::Tensor x = parts.size() == 1 ? parts[0] : at::cat(parts, 0);
+  at::Tensor x = StackRows(parts);
   at::Tensor qkv =
       MixedLinear(Norm(x, lw.norm1_weight, lw.norm1_bias), lw.qkv_weight,
                  lw.qkv_bias);
@@ -460,7 +466,7 @@ void TransformerModel::RunLayer(int64_t layer, std::vector<Work*>& active) {
     attn.push_back(Attention(layer, *w, qkv.narrow(0, row, rows)));
     row += rows;
   }
-  at::Tensor a = attn.size() == 1 ? attn[0] : at::cat(attn, 0);
+  at::Tensor a = StackRows(attn);
   x = x + MixedLinear(a, lw.out_weight, lw.out_bias);
   at::Tensor h = Norm(x, lw.norm2_weight, lw.norm2_bias);
   at::Tensor mlp;
@@ -580,7 +586,7 @@ void TransformerModel::RunLayerCpu(int64_t layer, std::vector<Work*>& active) {
       rows.back().position = w->start + i;
     }
   }
-  at::Tensor x = parts.size() == 1 ? parts[0].contiguous() : at::cat(parts, 0);
+  at::Tensor x = StackRows(parts);
   cpu_->RunLayer(layer, x.data_ptr<float>(), rows);
   int64_t row = 0;
   for (Work* w : active) {
@@ -597,7 +603,7 @@ std::vector<at::Tensor> TransformerModel::LogitsCpu(std::vector<Work>& works) {
   for (Work& w : works) {
     parts.push_back(w.request->all_logits ? w.h : w.h.narrow(0, w.h.size(0) - 1, 1));
   }
-  at::Tensor x = parts.size() == 1 ? parts[0].contiguous() : at::cat(parts, 0);
+  at::Tensor x = StackRows(parts);
   at::Tensor all = at::empty({x.size(0), config_.vocab_size}, at::kFloat);
   cpu_->Logits(x.data_ptr<float>(), x.size(0), all.data_ptr<float>());
   std::vector<at::Tensor> logits;
