@@ -22,13 +22,7 @@ double DraftLengthPolicy::ExpectedSpeedup(double alpha, double c, int gamma) {
   return (1.0 - std::pow(alpha, gamma + 1)) / ((1.0 - alpha) * (gamma * c + 1.0));
 }
 
-int DraftLengthPolicy::Next() {
-  if (!adaptive_) return initial_;
-  if (rounds_ < 2) return std::max(1, std::min(initial_, max_));
-  if (backoff_left_ > 0) {
-    --backoff_left_;
-    return backoff_left_ == 0 ? 1 : 0;
-  }
+std::pair<int, double> DraftLengthPolicy::Best() const {
   const double a = alpha(), c = cost_ratio();
   int best = 1;
   double best_speedup = ExpectedSpeedup(a, c, 1);
@@ -39,7 +33,26 @@ int DraftLengthPolicy::Next() {
       best_speedup = s;
     }
   }
-  if (best_speedup < 1.0) {
+  return {best, best_speedup};
+}
+
+int DraftLengthPolicy::Peek() const {
+  if (!adaptive_) return initial_;
+  if (rounds_ < 2) return std::max(1, std::min(initial_, max_));
+  if (backoff_left_ > 0) return backoff_left_ == 1 ? 1 : 0;
+  const auto [best, speedup] = Best();
+  return speedup < 1.0 ? 0 : best;
+}
+
+int DraftLengthPolicy::Next() {
+  if (!adaptive_) return initial_;
+  if (rounds_ < 2) return std::max(1, std::min(initial_, max_));
+  if (backoff_left_ > 0) {
+    --backoff_left_;
+    return backoff_left_ == 0 ? 1 : 0;
+  }
+  const auto [best, speedup] = Best();
+  if (speedup < 1.0) {
     backoff_left_ = kBackoffRounds;
     return 0;
   }

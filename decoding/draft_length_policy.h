@@ -1,6 +1,8 @@
 #ifndef TANDEM_DECODING_DRAFT_LENGTH_POLICY_H_
 #define TANDEM_DECODING_DRAFT_LENGTH_POLICY_H_
 
+#include <utility>
+
 #include "absl/time/time.h"
 
 namespace tandem::decoding {
@@ -18,7 +20,11 @@ class DraftLengthPolicy {
  public:
   DraftLengthPolicy(int initial, int max, bool adaptive);
 
+  // The γ for the next round (advances the back-off schedule).
   int Next();
+  // What Next() would return now, without advancing anything (a pipelined
+  // drafter's guess of the next round's γ).
+  int Peek() const;
   void Update(int drafted, int accepted, absl::Duration draft_time,
               absl::Duration verify_time);
 
@@ -27,6 +33,9 @@ class DraftLengthPolicy {
   static double ExpectedSpeedup(double alpha, double c, int gamma);
 
  private:
+  // The γ maximising the expected speedup, and that speedup.
+  std::pair<int, double> Best() const;
+
   int initial_;
   int max_;
   bool adaptive_;

@@ -5,7 +5,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "decoding/draft_length_policy.h"
-#include "decoding/ngram_drafter.h"
+#include "decoding/drafter.h"
+#include "decoding/target_session.h"
 
 namespace tandem::decoding {
 
@@ -20,31 +21,6 @@ const char* FinishReasonName(FinishReason reason) {
   return "unknown";
 }
 
-namespace {
-
-// Tracks how far a stateful backend session has seen the committed tokens.
-struct SyncPoint {
-  int64_t known = 0;
-  SequenceSync Next(const std::vector<int64_t>& committed) {
-    SequenceSync sync{known, {committed.begin() + known, committed.end()}};
-    known = static_cast<int64_t>(committed.size());
-    return sync;
-  }
-};
-
-class SessionCloser {
- public:
-  ~SessionCloser() {
-    for (auto& close : closers_) close();
-  }
-  void Add(std::function<void()> close) { closers_.push_back(std::move(close)); }
-
- private:
-  std::vector<std::function<void()>> closers_;
-};
-
-}  // namespace
-
 absl::StatusOr<GenerationResult> Generate(const GenerateRequest& request,
                                           TargetBackend& target,
                                           DraftBackend* draft,
@@ -58,34 +34,31 @@ absl::StatusOr<GenerationResult> Generate(const GenerateRequest& request,
     return absl::FailedPreconditionError(
         "speculation mode DRAFT_MODEL needs a draft service");
   }
-  SessionCloser closer;
-  absl::StatusOr<SessionId> target_session = target.Open(request.prompt, request.session);
+  absl::StatusOr<std::unique_ptr<TargetSession>> target_session =
+      TargetSession::Open(target, request.prompt, request.session);
   if (!target_session.ok()) return target_session.status();
-  closer.Add([&target, id = *target_session] { target.Close(id); });
-  SpeculationMode mode = spec.mode;
-  SessionId draft_session = 0;
+  TargetSession& verifier = **target_session;
+  absl::StatusOr<std::unique_ptr<Drafter>> made =
+      MakeDrafter(spec, {&verifier, draft, &request.prompt, &request.session});
+  if (!made.ok()) return made.status();
+  // Declared after the target session: destroyed (its sessions closed, its
+  // pipeline drained) first.
+  std::unique_ptr<Drafter> drafter = *std::move(made);
   GenerationResult result;
-  if (mode == SpeculationMode::kDraftModel) {
-    absl::StatusOr<SessionId> d = draft->Open(request.prompt, request.session);
-    if (d.ok()) {
-      draft_session = *d;
-      closer.Add([draft, id = *d] { draft->Close(id); });
-    } else {
-      mode = SpeculationMode::kOff;
-      result.stats.fell_back_to_target_only = true;
-    }
-  }
-  const int64_t context = target.Info().context_length;
+  const int64_t context = verifier.context_length();
   std::vector<int64_t> committed = request.prompt;
-  SyncPoint target_sync{static_cast<int64_t>(committed.size())};
-  SyncPoint draft_sync{static_cast<int64_t>(committed.size())};
-  DraftLengthPolicy policy(mode == SpeculationMode::kOff ? 0 : spec.draft_length,
-                           spec.max_draft_length, spec.adaptive);
+  DraftLengthPolicy policy(drafter == nullptr ? 0 : spec.draft_length, spec.max_draft_length,
+                           spec.adaptive);
   SpeculationStats& stats = result.stats;
   const auto is_eos = [&](int64_t t) {
     const auto& eos = request.stop.eos_token_ids;
     return std::find(eos.begin(), eos.end(), t) != eos.end();
   };
+  const auto clamp_gamma = [&](int gamma, int64_t budget) {
+    // The verify pass emits up to γ+1 tokens and must fit the budget.
+    return static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(gamma, budget - 1)));
+  };
+  int gamma = drafter == nullptr ? 0 : policy.Next();
   while (true) {
     const int64_t generated = static_cast<int64_t>(result.tokens.size());
     const int64_t budget = std::min(request.stop.max_new_tokens - generated,
@@ -98,37 +71,25 @@ absl::StatusOr<GenerationResult> Generate(const GenerateRequest& request,
       result.finish = FinishReason::kMaxTime;
       break;
     }
-    int gamma = mode == SpeculationMode::kOff ? 0 : policy.Next();
-    // The verify pass emits up to γ+1 tokens and must fit the context.
-    gamma = static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(gamma, budget - 1)));
-    Draft proposal;
+    gamma = clamp_gamma(gamma, budget);
+    Proposal proposal;
     const absl::Time draft_start = absl::Now();
-    absl::Duration server_time;
-    if (gamma > 0 && mode == SpeculationMode::kDraftModel) {
-      absl::StatusOr<TimedDraft> d =
-          draft->Propose({draft_session, draft_sync.Next(committed), gamma});
-      if (d.ok()) {
-        proposal = std::move(d->draft);
-        server_time += d->server_time;
-      } else {
-        mode = SpeculationMode::kOff;  // Finish target-only.
-        stats.fell_back_to_target_only = true;
-      }
-    } else if (gamma > 0 && mode == SpeculationMode::kSelfSpeculative) {
-      absl::StatusOr<TimedDraft> d = target.DraftEarlyExit(
-          {*target_session, target_sync.Next(committed), gamma, spec.exit_layer});
-      if (!d.ok()) return d.status();
-      proposal = std::move(d->draft);
-      server_time += d->server_time;
-    } else if (gamma > 0 && mode == SpeculationMode::kNgram) {
-      proposal.tokens = NgramDraft(committed, gamma, spec.ngram_max, spec.ngram_min);
-      proposal.dists.assign(proposal.tokens.size(), sampling::DraftDistribution::None());
+    if (gamma > 0) {
+      absl::StatusOr<Proposal> p = drafter->Propose(committed, gamma);
+      if (!p.ok()) return p.status();
+      proposal = *std::move(p);
     }
     const absl::Duration draft_time = absl::Now() - draft_start;
+    absl::Duration server_time = proposal.server_time;
+    const int drafted = static_cast<int>(proposal.draft.tokens.size());
+    // The next round's γ as far as it is known now (the policy updates after
+    // verification); a pipelined drafter drafts that far ahead meanwhile.
+    if (drafter != nullptr && drafted > 0) {
+      drafter->OnVerifyStarted(committed, proposal.draft,
+                               clamp_gamma(policy.Peek(), budget - drafted - 1));
+    }
     const absl::Time verify_start = absl::Now();
-    const int drafted = static_cast<int>(proposal.tokens.size());
-    absl::StatusOr<TimedVerify> verified = target.Verify(
-        {*target_session, target_sync.Next(committed), std::move(proposal)});
+    absl::StatusOr<TimedVerify> verified = verifier.Verify(committed, std::move(proposal.draft));
     if (!verified.ok()) return verified.status();
     const absl::Duration verify_time = absl::Now() - verify_start;
     server_time += verified->server_time;
@@ -149,6 +110,7 @@ absl::StatusOr<GenerationResult> Generate(const GenerateRequest& request,
                                  draft_time + verify_time - server_time);
     }
     policy.Update(drafted, round.num_accepted, draft_time, verify_time);
+    gamma = drafter == nullptr ? 0 : policy.Next();
 
     // Commit, cutting at EOS and at the budget.
     std::vector<sampling::StepResult> fresh;
@@ -176,6 +138,13 @@ absl::StatusOr<GenerationResult> Generate(const GenerateRequest& request,
       result.finish = FinishReason::kEos;
       break;
     }
+  }
+  if (drafter != nullptr) {
+    const DrafterStats d = drafter->stats();
+    stats.fell_back_to_target_only = d.fell_back;
+    stats.pre_drafts = d.pre_drafts;
+    stats.pre_draft_hits = d.pre_draft_hits;
+    stats.draft_time_hidden = d.hidden_time;
   }
   result.total_time = absl::Now() - start;
   return result;

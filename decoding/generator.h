@@ -10,26 +10,10 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "decoding/backends.h"
+#include "decoding/speculation_options.h"
 #include "sampling/selector.h"
 
 namespace tandem::decoding {
-
-enum class SpeculationMode {
-  kOff,              // Target-only decoding (γ = 0).
-  kDraftModel,       // A separate draft model (DraftBackend).
-  kSelfSpeculative,  // The target's own first layers (early exit).
-  kNgram,            // Prompt lookup, no model.
-};
-
-struct SpeculationOptions {
-  SpeculationMode mode = SpeculationMode::kOff;
-  int draft_length = 4;    // γ, or the starting γ when adaptive.
-  bool adaptive = false;
-  int max_draft_length = 8;
-  int64_t exit_layer = 0;  // Self-speculation; 0 = the model's default.
-  int ngram_max = 3;
-  int ngram_min = 1;
-};
 
 enum class FinishReason { kEos, kStopString, kLength, kMaxTime, kCancelled };
 const char* FinishReasonName(FinishReason reason);
@@ -51,6 +35,14 @@ struct SpeculationStats {
   absl::Duration verify_time;
   absl::Duration rpc_time;  // Call time minus server time, both directions.
   bool fell_back_to_target_only = false;
+  // Pipelined drafting (draft model): rounds drafted ahead while the
+  // previous round was verified, how many of those were used (the draft was
+  // ready when the round began), and the drafting time that overlapped
+  // verification. draft_time counts only the drafting the loop waited for
+  // (exposed).
+  int64_t pre_drafts = 0;
+  int64_t pre_draft_hits = 0;
+  absl::Duration draft_time_hidden;
 
   double acceptance_rate() const { return drafted ? double(accepted) / drafted : 0; }
   double mean_accepted_length() const {  // Tokens per target pass.
@@ -78,11 +70,12 @@ struct GenerateRequest {
   SpeculationOptions speculation;
 };
 
-// Runs one sequence to completion: opens sessions on the target (and the
-// draft when used), then rounds of draft → one verify pass → commit, until
-// EOS, the token budget, max_time or the callback stops it. Every session it
-// opened is closed before returning. If the draft backend fails mid-request
-// the request continues target-only (same greedy output).
+// Runs one sequence to completion: opens a session on the target and the
+// request's Drafter (drafter.h: MakeDrafter picks the strategy), then rounds
+// of draft → one verify pass → commit, until EOS, the token budget,
+// max_time or the callback stops it. Every session it opened is closed
+// before returning. If the draft backend fails mid-request the request
+// continues target-only (same greedy output).
 absl::StatusOr<GenerationResult> Generate(const GenerateRequest& request,
                                           TargetBackend& target,
                                           DraftBackend* draft,

@@ -23,3 +23,15 @@ std::vector<int64_t> NgramDraft(const std::vector<int64_t>& tokens, int gamma,
 }
 
 }  // namespace tandem::decoding
+
+namespace tandem::decoding {
+
+absl::StatusOr<Proposal> NgramDrafter::Propose(const std::vector<int64_t>& committed,
+                                               int gamma) {
+  Proposal p;
+  p.draft.tokens = NgramDraft(committed, gamma, max_n_, min_n_);
+  p.draft.dists.assign(p.draft.tokens.size(), sampling::DraftDistribution::None());
+  return p;
+}
+
+}  // namespace tandem::decoding

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "decoding/drafter.h"
+
 namespace tandem::decoding {
 
 // Prompt lookup decoding: finds the most recent earlier occurrence of the
@@ -12,6 +14,17 @@ namespace tandem::decoding {
 // matches. No model, no distribution: the verifier treats it as one-hot.
 std::vector<int64_t> NgramDraft(const std::vector<int64_t>& tokens, int gamma,
                                 int max_n, int min_n);
+
+// The n-gram strategy as a Drafter (stateless; never fails).
+class NgramDrafter : public Drafter {
+ public:
+  NgramDrafter(int max_n, int min_n) : max_n_(max_n), min_n_(min_n) {}
+  absl::StatusOr<Proposal> Propose(const std::vector<int64_t>& committed, int gamma) override;
+
+ private:
+  const int max_n_;
+  const int min_n_;
+};
 
 }  // namespace tandem::decoding
 

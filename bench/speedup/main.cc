@@ -28,7 +28,8 @@ ABSL_FLAG(int, prompt_offset, 0, "Skip this many prompt lines");
 ABSL_FLAG(int, max_new_tokens, 64, "Tokens generated per request (EOS ignored)");
 ABSL_FLAG(std::string, gammas, "1,2,3,4,5,6,7,8", "Draft lengths to sweep");
 ABSL_FLAG(bool, adaptive, true, "Also run adaptive draft length");
-ABSL_FLAG(std::string, modes, "draft,self,ngram", "Speculative modes (target-only always runs)");
+ABSL_FLAG(std::string, modes, "draft,self,ngram", "Speculative modes (target-only always runs): draft (pipelined), draft-seq (draft model, "
+          "drafting after each verify), self, ngram");
 ABSL_FLAG(std::string, transports, "local,grpc", "local (in-process) and/or grpc (loopback servers)");
 ABSL_FLAG(std::string, samplings, "greedy,sampled", "greedy and/or sampled");
 ABSL_FLAG(double, temperature, 0.8, "Temperature of the sampled runs");
@@ -103,7 +104,7 @@ int main(int argc, char** argv) {
     o.micro_reps = 15;
   }
   for (const auto& m : o.modes) {
-    if (m != "draft" && m != "self" && m != "ngram") {
+    if (m != "draft" && m != "draft-seq" && m != "self" && m != "ngram") {
       std::cerr << "error: --modes: unknown mode '" << m << "'\n";
       return 2;
     }

@@ -40,16 +40,6 @@ v1::FinishReason ToProto(decoding::FinishReason r) {
   return v1::FINISH_REASON_UNSPECIFIED;
 }
 
-v1::SpeculationMode ToProto(decoding::SpeculationMode m) {
-  switch (m) {
-    case decoding::SpeculationMode::kOff: return v1::SPECULATION_MODE_OFF;
-    case decoding::SpeculationMode::kDraftModel: return v1::SPECULATION_MODE_DRAFT_MODEL;
-    case decoding::SpeculationMode::kSelfSpeculative: return v1::SPECULATION_MODE_SELF_SPECULATIVE;
-    case decoding::SpeculationMode::kNgram: return v1::SPECULATION_MODE_NGRAM;
-  }
-  return v1::SPECULATION_MODE_UNSPECIFIED;
-}
-
 void FillStats(const decoding::GenerationResult& r, int64_t prompt_tokens,
                decoding::SpeculationMode mode, bool speculation, v1::GenerationStats* out) {
   out->set_prompt_tokens(prompt_tokens);
@@ -65,7 +55,8 @@ void FillStats(const decoding::GenerationResult& r, int64_t prompt_tokens,
   if (!speculation) return;
   const decoding::SpeculationStats& s = r.stats;
   v1::SpeculationStats* spec = out->mutable_speculation();
-  spec->set_mode(r.stats.fell_back_to_target_only ? v1::SPECULATION_MODE_OFF : ToProto(mode));
+  spec->set_mode(r.stats.fell_back_to_target_only ? v1::SPECULATION_MODE_OFF
+                                                   : SpeculationModeToProto(mode));
   spec->set_drafted_tokens(s.drafted);
   spec->set_accepted_tokens(s.accepted);
   spec->set_acceptance_rate(s.acceptance_rate());
@@ -80,6 +71,9 @@ void FillStats(const decoding::GenerationResult& r, int64_t prompt_tokens,
   services::ToProto(s.draft_time, spec->mutable_draft_time());
   services::ToProto(s.verify_time, spec->mutable_verify_time());
   services::ToProto(s.rpc_time, spec->mutable_rpc_time());
+  spec->set_pre_drafts(s.pre_drafts);
+  spec->set_pre_draft_hits(s.pre_draft_hits);
+  services::ToProto(s.draft_time_hidden, spec->mutable_draft_time_hidden());
 }
 
 // The backends one sequence runs on: every replica seen through the
@@ -402,6 +396,9 @@ grpc::Status GenerationServiceImpl::DoGenerate(grpc::ServerContext* context,
     total.stats.draft_time += o.result.stats.draft_time;
     total.stats.verify_time += o.result.stats.verify_time;
     total.stats.rpc_time += o.result.stats.rpc_time;
+    total.stats.pre_drafts += o.result.stats.pre_drafts;
+    total.stats.pre_draft_hits += o.result.stats.pre_draft_hits;
+    total.stats.draft_time_hidden += o.result.stats.draft_time_hidden;
     if (total.time_to_first_token == absl::ZeroDuration() ||
         o.result.time_to_first_token < total.time_to_first_token) {
       total.time_to_first_token = o.result.time_to_first_token;

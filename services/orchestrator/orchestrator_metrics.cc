@@ -7,28 +7,9 @@
 namespace tandem::services {
 namespace {
 
-constexpr decoding::SpeculationMode kModes[] = {
-    decoding::SpeculationMode::kOff, decoding::SpeculationMode::kDraftModel,
-    decoding::SpeculationMode::kSelfSpeculative, decoding::SpeculationMode::kNgram};
-
-int ModeIndex(decoding::SpeculationMode mode) {
-  for (int i = 0; i < 4; ++i) {
-    if (kModes[i] == mode) return i;
-  }
-  return 0;
-}
+int ModeIndex(decoding::SpeculationMode mode) { return static_cast<int>(mode); }
 
 }  // namespace
-
-const char* OrchestratorMetrics::ModeName(decoding::SpeculationMode mode) {
-  switch (mode) {
-    case decoding::SpeculationMode::kOff: return "off";
-    case decoding::SpeculationMode::kDraftModel: return "draft";
-    case decoding::SpeculationMode::kSelfSpeculative: return "self";
-    case decoding::SpeculationMode::kNgram: return "ngram";
-  }
-  return "off";
-}
 
 OrchestratorMetrics::OrchestratorMetrics(metrics::Registry& registry) : registry_(registry) {
   ttft_ = &registry.GetHistogram("tandem_orchestrator_time_to_first_token_seconds",
@@ -44,8 +25,21 @@ OrchestratorMetrics::OrchestratorMetrics(metrics::Registry& registry) : registry
   fallbacks_ = &registry.GetCounter(
       "tandem_orchestrator_draft_fallbacks_total",
       "Sequences that finished target-only because the draft service failed or was slow.");
-  for (int m = 0; m < kModes; ++m) {
-    const std::string mode = ModeName(tandem::services::kModes[m]);
+  pre_drafts_ = &registry.GetCounter(
+      "tandem_orchestrator_pre_drafts_total",
+      "Rounds drafted ahead while the previous round was being verified (pipelined drafting).");
+  pre_draft_hits_ = &registry.GetCounter(
+      "tandem_orchestrator_pre_draft_hits_total",
+      "Pre-drafted rounds whose predicted outcome came true: the draft was ready on arrival.");
+  draft_hidden_ = &registry.GetCounter(
+      "tandem_orchestrator_draft_hidden_seconds_total",
+      "Drafting time overlapped with verification (pipelined drafting).");
+  draft_exposed_ = &registry.GetCounter(
+      "tandem_orchestrator_draft_exposed_seconds_total",
+      "Drafting time the decoding loop waited for.");
+  for (decoding::SpeculationMode each : decoding::kAllSpeculationModes) {
+    const int m = ModeIndex(each);
+    const std::string mode = decoding::SpeculationModeName(each);
     generated_[m] = &registry.GetCounter("tandem_orchestrator_generated_tokens_total",
                                          "Tokens generated, by speculation mode.",
                                          {{"mode", mode}});
@@ -89,6 +83,10 @@ void OrchestratorMetrics::RecordSequence(decoding::SpeculationMode mode, int64_t
                                          const decoding::GenerationResult& result) {
   const decoding::SpeculationStats& s = result.stats;
   if (s.fell_back_to_target_only) fallbacks_->Increment();
+  pre_drafts_->Increment(static_cast<double>(s.pre_drafts));
+  pre_draft_hits_->Increment(static_cast<double>(s.pre_draft_hits));
+  draft_hidden_->Increment(absl::ToDoubleSeconds(s.draft_time_hidden));
+  draft_exposed_->Increment(absl::ToDoubleSeconds(s.draft_time));
   const int m = ModeIndex(mode);
   prompt_tokens_->Increment(static_cast<double>(prompt_tokens));
   generated_[m]->Increment(static_cast<double>(result.tokens.size()));

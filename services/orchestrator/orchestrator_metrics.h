@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstdint>
+#include <iterator>
 #include <string>
 
 #include "absl/time/time.h"
@@ -24,6 +25,10 @@ namespace tandem::services {
 //   tandem_orchestrator_active_sequences                     gauge
 //   tandem_orchestrator_replica_failovers_total              counter
 //   tandem_orchestrator_draft_fallbacks_total                counter
+//   tandem_orchestrator_pre_drafts_total                     counter
+//   tandem_orchestrator_pre_draft_hits_total                 counter
+//   tandem_orchestrator_draft_hidden_seconds_total           counter
+//   tandem_orchestrator_draft_exposed_seconds_total          counter
 //
 // `mode` is off | draft | self | ngram; `position` is the draft position
 // 1..16 (acceptance at position i = accepted / drafted at i).
@@ -40,11 +45,9 @@ class OrchestratorMetrics {
   void AddActiveSequences(int64_t n) { active_->Add(static_cast<double>(n)); }
   void RecordFailover() { failovers_->Increment(); }
 
-  static const char* ModeName(decoding::SpeculationMode mode);
-
  private:
   static constexpr int kPositions = 16;
-  static constexpr int kModes = 4;
+  static constexpr int kModes = std::size(decoding::kAllSpeculationModes);
 
   metrics::Registry& registry_;
   metrics::Histogram* ttft_;
@@ -52,6 +55,10 @@ class OrchestratorMetrics {
   metrics::Gauge* active_;
   metrics::Counter* failovers_;
   metrics::Counter* fallbacks_;
+  metrics::Counter* pre_drafts_;
+  metrics::Counter* pre_draft_hits_;
+  metrics::Counter* draft_hidden_;
+  metrics::Counter* draft_exposed_;
   std::array<metrics::Counter*, kModes> generated_;
   std::array<metrics::Counter*, kModes> passes_;
   std::array<std::array<metrics::Counter*, kPositions>, kModes> drafted_, accepted_;

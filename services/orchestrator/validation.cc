@@ -72,6 +72,7 @@ absl::Status ValidateSpeculation(const v1::SpeculationConfig& s, const model::Mo
         "`speculation.self_speculative.exit_layer` is required: the target model has no "
         "default early-exit layer");
   }
+  out.pipelined = !s.disable_pipelining();
   if (s.has_ngram()) {
     const uint32_t mn = s.ngram().min_ngram_size() ? s.ngram().min_ngram_size() : 1;
     const uint32_t mx = s.ngram().max_ngram_size() ? s.ngram().max_ngram_size() : 3;
@@ -87,6 +88,16 @@ absl::Status ValidateSpeculation(const v1::SpeculationConfig& s, const model::Mo
 }
 
 }  // namespace
+
+v1::SpeculationMode SpeculationModeToProto(decoding::SpeculationMode mode) {
+  switch (mode) {
+    case decoding::SpeculationMode::kOff: return v1::SPECULATION_MODE_OFF;
+    case decoding::SpeculationMode::kDraftModel: return v1::SPECULATION_MODE_DRAFT_MODEL;
+    case decoding::SpeculationMode::kSelfSpeculative: return v1::SPECULATION_MODE_SELF_SPECULATIVE;
+    case decoding::SpeculationMode::kNgram: return v1::SPECULATION_MODE_NGRAM;
+  }
+  return v1::SPECULATION_MODE_UNSPECIFIED;
+}
 
 absl::StatusOr<ValidatedGeneration> ValidateGenerate(
     const std::string& request_id, const google::protobuf::RepeatedPtrField<v1::Prompt>& prompts,

@@ -60,6 +60,10 @@ absl::StatusOr<ValidatedGeneration> ValidateGenerate(
     const std::vector<int64_t>& model_eos, const tokenizer::Tokenizer& tokenizer,
     const GenerationLimits& limits);
 
+// The wire enum of a decoding mode (the inverse of the mapping in
+// ValidateGenerate; both live in validation.cc).
+v1::SpeculationMode SpeculationModeToProto(decoding::SpeculationMode mode);
+
 }  // namespace tandem::services
 
 #endif  // TANDEM_SERVICES_ORCHESTRATOR_VALIDATION_H_

@@ -1,0 +1,99 @@
+#include "decoding/draft_model_drafter.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace tandem::decoding {
+
+absl::StatusOr<std::unique_ptr<DraftModelDrafter>> DraftModelDrafter::Open(
+    DraftBackend& backend, const std::vector<int64_t>& prompt, const SessionOptions& options,
+    bool pipelined) {
+  absl::StatusOr<SessionId> id = backend.Open(prompt, options);
+  if (!id.ok()) return id.status();
+  const int64_t context = backend.Info().context_length;
+  return std::unique_ptr<DraftModelDrafter>(
+      new DraftModelDrafter(backend, *id, prompt, context, pipelined));
+}
+
+DraftModelDrafter::~DraftModelDrafter() {
+  if (pending_.has_value()) pending_->result.wait();
+  backend_.Close(id_);
+}
+
+SequenceSync DraftModelDrafter::SyncTo(const std::vector<int64_t>& sequence) {
+  const size_t limit = std::min(view_.size(), sequence.size());
+  size_t common = 0;
+  while (common < limit && view_[common] == sequence[common]) ++common;
+  SequenceSync sync{static_cast<int64_t>(common), {sequence.begin() + common, sequence.end()}};
+  view_ = sequence;
+  return sync;
+}
+
+absl::StatusOr<Proposal> DraftModelDrafter::Propose(const std::vector<int64_t>& committed,
+                                                    int gamma) {
+  if (pending_.has_value()) {
+    PreDraft pre = std::move(*pending_);
+    pending_.reset();
+    const absl::Time wait_start = absl::Now();
+    absl::StatusOr<TimedDraft> ready = pre.result.get();
+    const absl::Duration waited = absl::Now() - wait_start;
+    if (!ready.ok()) {
+      // The session may or may not have applied the pre-draft's sync: only
+      // the prefix both states share is known. Draft afresh (a dead replica
+      // then fails that call too).
+      view_.resize(pre.known_length);
+      ready = TimedDraft{};
+    }
+    const std::vector<int64_t>& got = ready->draft.tokens;
+    const size_t n = pre.after.size();
+    const bool hit = committed.size() == n + 1 && got.size() >= 2 &&
+                     std::equal(pre.after.begin(), pre.after.end(), committed.begin()) &&
+                     committed.back() == got[0];
+    if (hit) {
+      const size_t take = std::min<size_t>(gamma, got.size() - 1);
+      Proposal p;
+      p.draft.tokens.assign(got.begin() + 1, got.begin() + 1 + take);
+      p.draft.dists.assign(ready->draft.dists.begin() + 1,
+                           ready->draft.dists.begin() + 1 + take);
+      p.server_time = ready->server_time;
+      p.pre_drafted = true;
+      p.hidden_time = std::max(absl::ZeroDuration(), (*pre.end - pre.start) - waited);
+      ++stats_.pre_draft_hits;
+      stats_.hidden_time += p.hidden_time;
+      return p;
+    }
+    // A miss: the time waited above is part of this round's exposed draft
+    // time; draft afresh after what was actually committed.
+  }
+  absl::StatusOr<TimedDraft> d = backend_.Propose({id_, SyncTo(committed), gamma});
+  if (!d.ok()) return d.status();
+  Proposal p;
+  p.draft = std::move(d->draft);
+  p.server_time = d->server_time;
+  return p;
+}
+
+void DraftModelDrafter::OnVerifyStarted(const std::vector<int64_t>& committed,
+                                        const Draft& draft, int next_gamma) {
+  if (!pipelined_ || draft.tokens.empty() || next_gamma < 1 || pending_.has_value()) return;
+  // Stay inside the draft model's context (the engine would refuse).
+  const int64_t length = static_cast<int64_t>(committed.size() + draft.tokens.size());
+  if (length + next_gamma + 1 > context_length_) return;
+  PreDraft pre;
+  pre.after = committed;
+  pre.after.insert(pre.after.end(), draft.tokens.begin(), draft.tokens.end());
+  ProposeItem item{id_, SyncTo(pre.after), next_gamma + 1};
+  pre.known_length = item.sync.base_length;
+  pre.start = absl::Now();
+  pre.end = std::make_shared<absl::Time>(pre.start);
+  pre.result = std::async(std::launch::async,
+                          [backend = &backend_, item = std::move(item), end = pre.end] {
+                            absl::StatusOr<TimedDraft> r = backend->Propose(item);
+                            *end = absl::Now();
+                            return r;
+                          });
+  pending_ = std::move(pre);
+  ++stats_.pre_drafts;
+}
+
+}  // namespace tandem::decoding

@@ -1,0 +1,40 @@
+#ifndef TANDEM_DECODING_SPECULATION_OPTIONS_H_
+#define TANDEM_DECODING_SPECULATION_OPTIONS_H_
+
+#include <cstdint>
+
+namespace tandem::decoding {
+
+enum class SpeculationMode {
+  kOff,              // Target-only decoding (γ = 0).
+  kDraftModel,       // A separate draft model (DraftBackend).
+  kSelfSpeculative,  // The target's own first layers (early exit).
+  kNgram,            // Prompt lookup, no model.
+};
+
+// Every mode, in enum order (for metrics that pre-register a series per mode).
+inline constexpr SpeculationMode kAllSpeculationModes[] = {
+    SpeculationMode::kOff, SpeculationMode::kDraftModel, SpeculationMode::kSelfSpeculative,
+    SpeculationMode::kNgram};
+
+// The mode's short name: "off", "draft", "self", "ngram" (metric labels,
+// benchmark flags, logs).
+const char* SpeculationModeName(SpeculationMode mode);
+
+struct SpeculationOptions {
+  SpeculationMode mode = SpeculationMode::kOff;
+  int draft_length = 4;    // γ, or the starting γ when adaptive.
+  bool adaptive = false;
+  int max_draft_length = 8;
+  int64_t exit_layer = 0;  // Self-speculation; 0 = the model's default.
+  int ngram_max = 3;
+  int ngram_min = 1;
+  // Draft model: draft the next round while the target verifies this one
+  // (draft_model_drafter.h). Changes when drafts are computed, never what is
+  // accepted.
+  bool pipelined = true;
+};
+
+}  // namespace tandem::decoding
+
+#endif  // TANDEM_DECODING_SPECULATION_OPTIONS_H_
