@@ -1,0 +1,310 @@
+// The Drafter seam and pipelined drafting: sampled output through the
+// decoding loop with pipelining still follows the target's distribution
+// (chi-square over tokens drafted ahead, with a negative control through the
+// same path that must fail), greedy output is identical with and without
+// pipelining, pre-drafts are used when their outcome comes true, and nothing
+// leaks when a request stops with a pre-draft in flight.
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <memory>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "decoding/draft_model_drafter.h"
+#include "decoding/drafter.h"
+#include "decoding/engines.h"
+#include "decoding/fallback_drafter.h"
+#include "decoding/generator.h"
+#include "decoding/local_backends.h"
+#include "model/testing/fake_model.h"
+#include "model/transformer_model.h"
+#include "tests/model/random_checkpoint.h"
+#include "tests/testing/statistics.h"
+
+namespace tandem::decoding {
+namespace {
+
+constexpr int kVocab = 6;
+
+// A Markov chain over 6 tokens; the draft's rows are perturbed, so it
+// proposes well but not perfectly.
+std::vector<float> MarkovRow(int64_t last, bool draft) {
+  std::vector<float> row(kVocab);
+  for (int v = 0; v < kVocab; ++v) {
+    const double base = std::sin(1.7 * (last + 1) * (v + 1)) * 1.5;
+    row[v] = static_cast<float>(base + (draft ? 0.8 * std::cos(2.3 * v + last) : 0.0));
+  }
+  return row;
+}
+
+std::vector<double> Softmax(const std::vector<float>& row) {
+  std::vector<double> p(row.size());
+  double z = 0;
+  for (size_t i = 0; i < row.size(); ++i) z += p[i] = std::exp(row[i]);
+  for (double& x : p) x /= z;
+  return p;
+}
+
+// Reports each drafted token with the q of the token before it (the first
+// with the last one's): the off-by-one a pipelined drafter could make when
+// it drops the pre-drafted bonus guess from the tokens but not from their
+// distributions. Lossless verification needs the q each token was drawn
+// from, so output through this backend must NOT follow the target (the
+// negative control). (Claiming one-hot q would not do: a fixed proposal is
+// verified exactly whatever it is.)
+class ShiftedQDraft : public DraftBackend {
+ public:
+  explicit ShiftedQDraft(DraftBackend& inner) : inner_(inner) {}
+  model::ModelInfo Info() override { return inner_.Info(); }
+  absl::StatusOr<SessionId> Open(const std::vector<int64_t>& prompt,
+                                 const SessionOptions& options) override {
+    return inner_.Open(prompt, options);
+  }
+  absl::StatusOr<TimedDraft> Propose(const ProposeItem& item) override {
+    absl::StatusOr<TimedDraft> d = inner_.Propose(item);
+    if (d.ok() && d->draft.dists.size() > 1) {
+      std::rotate(d->draft.dists.begin(), d->draft.dists.end() - 1, d->draft.dists.end());
+    }
+    return d;
+  }
+  void Close(SessionId session) override { inner_.Close(session); }
+
+ private:
+  DraftBackend& inner_;
+};
+
+struct ChiSquareRun {
+  tandem::testing::GoodnessOfFit fit;
+  int64_t drafted = 0, accepted = 0, pre_drafts = 0, pre_draft_hits = 0;
+};
+
+// Samples 6 tokens after the prompt with the draft model, γ = 3, pipelined,
+// and tests the joint distribution of the 5th and 6th tokens (always drafted
+// in a later round than the first, so after a pre-draft or a rollback)
+// against the chain's exact marginal.
+ChiSquareRun SampleLateTokens(bool lie_about_q) {
+  model::testing::FakeModel target_model(
+      kVocab, 4, 64, [](const std::vector<int64_t>& p, int64_t) { return MarkovRow(p.back(), false); });
+  model::testing::FakeModel draft_model(
+      kVocab, 2, 64, [](const std::vector<int64_t>& p, int64_t) { return MarkovRow(p.back(), true); });
+  TargetEngine target_engine(target_model, 0);
+  DraftEngine draft_engine(draft_model, 0);
+  LocalTargetBackend target(target_engine);
+  LocalDraftBackend honest(draft_engine);
+  ShiftedQDraft liar(honest);
+  DraftBackend& draft = lie_about_q ? static_cast<DraftBackend&>(liar) : honest;
+
+  ChiSquareRun run;
+  std::vector<int64_t> counts(kVocab * kVocab);
+  const int runs = tandem::testing::StatRounds(20000);
+  for (int i = 0; i < runs; ++i) {
+    GenerateRequest r;
+    r.prompt = {0, 3, 2};
+    r.session.params.temperature = 1.0;
+    r.session.seed = i;
+    r.stop.max_new_tokens = 6;
+    r.speculation.mode = SpeculationMode::kDraftModel;
+    r.speculation.draft_length = 3;
+    r.speculation.pipelined = true;
+    auto out = Generate(r, target, &draft, {});
+    EXPECT_TRUE(out.ok()) << out.status();
+    if (!out.ok() || out->tokens.size() != 6u) return run;
+    ++counts[out->tokens[4].token * kVocab + out->tokens[5].token];
+    run.drafted += out->stats.drafted;
+    run.accepted += out->stats.accepted;
+    run.pre_drafts += out->stats.pre_drafts;
+    run.pre_draft_hits += out->stats.pre_draft_hits;
+  }
+  // P(t4 = a, t5 = b) = (π0 P^4)[a] P[a][b], π0 the first token's law.
+  std::vector<std::vector<double>> P(kVocab);
+  for (int a = 0; a < kVocab; ++a) P[a] = Softmax(MarkovRow(a, false));
+  std::vector<double> pi = Softmax(MarkovRow(2, false));
+  for (int step = 0; step < 4; ++step) {
+    std::vector<double> next(kVocab, 0.0);
+    for (int a = 0; a < kVocab; ++a) {
+      for (int b = 0; b < kVocab; ++b) next[b] += pi[a] * P[a][b];
+    }
+    pi = next;
+  }
+  std::vector<double> expected(kVocab * kVocab);
+  for (int a = 0; a < kVocab; ++a) {
+    for (int b = 0; b < kVocab; ++b) expected[a * kVocab + b] = pi[a] * P[a][b];
+  }
+  run.fit = tandem::testing::ChiSquareTest(counts, expected);
+  EXPECT_EQ(target_model.num_sequences(), 0);
+  EXPECT_EQ(draft_model.num_sequences(), 0);
+  return run;
+}
+
+TEST(PipelinedDraftingTest, SampledTokensAfterPreDraftsFollowTheTarget) {
+  const ChiSquareRun run = SampleLateTokens(/*lie_about_q=*/false);
+  EXPECT_GT(run.fit.p_value, 1e-3) << run.fit.ToString();
+  EXPECT_EQ(run.fit.impossible, 0);
+  // The path under test was really taken: drafts, rejections, pre-drafts
+  // both used and discarded.
+  EXPECT_GT(run.accepted, 0);
+  EXPECT_GT(run.drafted - run.accepted, 0);
+  EXPECT_GT(run.pre_draft_hits, 0);
+  EXPECT_GT(run.pre_drafts - run.pre_draft_hits, 0);
+}
+
+TEST(PipelinedDraftingTest, NegativeControlDrafterThatMisstatesQFails) {
+  const ChiSquareRun run = SampleLateTokens(/*lie_about_q=*/true);
+  EXPECT_LT(run.fit.p_value, 1e-3) << run.fit.ToString();
+  EXPECT_GT(run.pre_draft_hits, 0);
+}
+
+// A tiny random transformer pair (the draft = the target's first 2 layers).
+class Pair {
+ public:
+  Pair() {
+    model::ModelConfig c = model::testing::TinyLlamaConfig();
+    c.max_position_embeddings = 128;
+    model::Checkpoint ck = model::testing::RandomCheckpoint(c, 11);
+    target_model_ = *model::TransformerModel::Create(ck, {});
+    draft_model_ = *model::TransformerModel::Create(model::testing::FirstLayers(ck, 2), {});
+    target_engine_ = std::make_unique<TargetEngine>(*target_model_, 0);
+    draft_engine_ = std::make_unique<DraftEngine>(*draft_model_, 0);
+    target_ = std::make_unique<LocalTargetBackend>(*target_engine_);
+    draft_ = std::make_unique<LocalDraftBackend>(*draft_engine_);
+  }
+  LocalTargetBackend& target() { return *target_; }
+  LocalDraftBackend& draft() { return *draft_; }
+  DraftEngine& draft_engine() { return *draft_engine_; }
+  TargetEngine& target_engine() { return *target_engine_; }
+
+ private:
+  std::unique_ptr<model::TransformerModel> target_model_, draft_model_;
+  std::unique_ptr<TargetEngine> target_engine_;
+  std::unique_ptr<DraftEngine> draft_engine_;
+  std::unique_ptr<LocalTargetBackend> target_;
+  std::unique_ptr<LocalDraftBackend> draft_;
+};
+
+std::vector<int64_t> Ids(const GenerationResult& r) {
+  std::vector<int64_t> out;
+  for (const auto& s : r.tokens) out.push_back(s.token);
+  return out;
+}
+
+TEST(PipelinedDraftingTest, GreedyIdenticalWithAndWithoutPipeliningAndPreDraftsHit) {
+  Pair pair;
+  int64_t hits = 0, misses = 0;
+  for (const std::vector<int64_t>& prompt :
+       std::vector<std::vector<int64_t>>{{1, 2, 3}, {7}, {4, 4, 4, 4}, {9, 8, 7, 6, 5}}) {
+    for (int gamma : {1, 3, 5}) {
+      GenerateRequest r;
+      r.prompt = prompt;
+      r.session.params.temperature = 0;
+      r.stop.max_new_tokens = 48;
+      r.speculation.mode = SpeculationMode::kOff;
+      auto reference = Generate(r, pair.target(), nullptr, {});
+      ASSERT_TRUE(reference.ok()) << reference.status();
+      r.speculation.mode = SpeculationMode::kDraftModel;
+      r.speculation.draft_length = gamma;
+      for (bool pipelined : {false, true}) {
+        r.speculation.pipelined = pipelined;
+        auto got = Generate(r, pair.target(), &pair.draft(), {});
+        ASSERT_TRUE(got.ok()) << got.status();
+        EXPECT_EQ(Ids(*got), Ids(*reference)) << "γ " << gamma << " pipelined " << pipelined;
+        if (!pipelined) EXPECT_EQ(got->stats.pre_drafts, 0);
+        hits += got->stats.pre_draft_hits;
+        misses += got->stats.pre_drafts - got->stats.pre_draft_hits;
+        EXPECT_LE(got->stats.pre_draft_hits, got->stats.pre_drafts);
+      }
+    }
+  }
+  EXPECT_GT(hits, 0);
+  EXPECT_GT(misses, 0);
+  EXPECT_EQ(pair.target_engine().num_sessions(), 0);
+  EXPECT_EQ(pair.draft_engine().num_sessions(), 0);
+}
+
+TEST(PipelinedDraftingTest, StoppingWithAPreDraftInFlightReleasesEverything) {
+  Pair pair;
+  for (int stop_after = 1; stop_after <= 3; ++stop_after) {
+    GenerateRequest r;
+    r.prompt = {3, 1, 4, 1, 5};
+    r.session.params.temperature = 0;
+    r.stop.max_new_tokens = 64;
+    r.speculation.mode = SpeculationMode::kDraftModel;
+    r.speculation.draft_length = 4;
+    int rounds = 0;
+    auto out = Generate(r, pair.target(), &pair.draft(),
+                        [&](absl::Span<const sampling::StepResult>) -> std::optional<FinishReason> {
+                          if (++rounds == stop_after) return FinishReason::kCancelled;
+                          return std::nullopt;
+                        });
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_EQ(out->finish, FinishReason::kCancelled);
+    EXPECT_GE(out->stats.pre_drafts, 1) << "the stop did not happen mid-pipeline";
+    EXPECT_EQ(pair.target_engine().num_sessions(), 0);
+    EXPECT_EQ(pair.draft_engine().num_sessions(), 0);
+  }
+}
+
+// A draft backend that fails every call after the first `ok_calls`.
+class FailingAfter : public DraftBackend {
+ public:
+  FailingAfter(DraftBackend& inner, int ok_calls) : inner_(inner), left_(ok_calls) {}
+  model::ModelInfo Info() override { return inner_.Info(); }
+  absl::StatusOr<SessionId> Open(const std::vector<int64_t>& prompt,
+                                 const SessionOptions& options) override {
+    return inner_.Open(prompt, options);
+  }
+  absl::StatusOr<TimedDraft> Propose(const ProposeItem& item) override {
+    if (left_-- <= 0) return absl::UnavailableError("draft replica gone");
+    return inner_.Propose(item);
+  }
+  void Close(SessionId session) override { inner_.Close(session); }
+
+ private:
+  DraftBackend& inner_;
+  std::atomic<int> left_;
+};
+
+TEST(PipelinedDraftingTest, FailedPreDraftFallsBackToTargetOnlyWithSameOutput) {
+  Pair pair;
+  GenerateRequest r;
+  r.prompt = {2, 7, 1, 8};
+  r.session.params.temperature = 0;
+  r.stop.max_new_tokens = 40;
+  auto reference = Generate(r, pair.target(), nullptr, {});
+  ASSERT_TRUE(reference.ok());
+  for (int ok_calls : {0, 1, 2, 5}) {
+    FailingAfter flaky(pair.draft(), ok_calls);
+    r.speculation.mode = SpeculationMode::kDraftModel;
+    r.speculation.draft_length = 3;
+    auto got = Generate(r, pair.target(), &flaky, {});
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_EQ(Ids(*got), Ids(*reference)) << ok_calls;
+    EXPECT_TRUE(got->stats.fell_back_to_target_only) << ok_calls;
+    EXPECT_EQ(pair.draft_engine().num_sessions(), 0);
+  }
+}
+
+TEST(MakeDrafterTest, OneStrategyPerModeAndDraftModelNeedsADraftBackend) {
+  std::vector<int64_t> prompt = {1, 2};
+  SessionOptions session;
+  SpeculationOptions o;
+  o.mode = SpeculationMode::kOff;
+  auto off = MakeDrafter(o, {nullptr, nullptr, &prompt, &session});
+  ASSERT_TRUE(off.ok());
+  EXPECT_EQ(*off, nullptr);
+  o.mode = SpeculationMode::kNgram;
+  auto ngram = MakeDrafter(o, {nullptr, nullptr, &prompt, &session});
+  ASSERT_TRUE(ngram.ok());
+  ASSERT_NE(*ngram, nullptr);
+  auto p = (*ngram)->Propose({5, 6, 7, 5, 6}, 2);
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->draft.tokens, (std::vector<int64_t>{7, 5}));
+  o.mode = SpeculationMode::kDraftModel;
+  auto none = MakeDrafter(o, {nullptr, nullptr, &prompt, &session});
+  EXPECT_EQ(none.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace tandem::decoding
