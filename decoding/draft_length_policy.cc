@@ -6,15 +6,54 @@
 namespace tandem::decoding {
 
 DraftLengthPolicy::DraftLengthPolicy(int initial, int max, bool adaptive)
-    : initial_(std::max(0, initial)), max_(std::max(1, max)), adaptive_(adaptive) {}
+    : initial_(std::max(0, initial)),
+      max_(std::max(1, max)),
+      adaptive_(adaptive),
+      verify_seconds_(std::max(1, max) + 1, 0.0),
+      updated_at_(std::max(1, max) + 1, -1) {}
+
+bool DraftLengthPolicy::Fresh(int gamma) const {
+  return verify_seconds_[gamma] > 0 && rounds_ - updated_at_[gamma] <= kFreshRounds;
+}
 
 double DraftLengthPolicy::alpha() const {
   // A weak prior (one accepted of two examined) until data arrives.
   return (accepted_ + 1.0) / (examined_ + 2.0);
 }
 
+double DraftLengthPolicy::VerifySeconds(int gamma) const {
+  gamma = std::clamp(gamma, 0, max_);
+  if (Fresh(gamma)) return verify_seconds_[gamma];
+  // Least squares over the γ seen recently (all seen when none is recent):
+  // a cost last measured under other load must not pin the choice.
+  bool any_fresh = false;
+  for (int g = 0; g <= max_; ++g) any_fresh = any_fresh || Fresh(g);
+  double n = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
+  for (int g = 0; g <= max_; ++g) {
+    const double y = verify_seconds_[g];
+    if (y <= 0 || (any_fresh && !Fresh(g))) continue;
+    n += 1;
+    sx += g;
+    sy += y;
+    sxx += double(g) * g;
+    sxy += g * y;
+  }
+  if (n == 0) return 0;
+  const double mean_x = sx / n, mean_y = sy / n;
+  double slope;
+  if (n >= 2 && sxx - n * mean_x * mean_x > 0) {
+    slope = (sxy - n * mean_x * mean_y) / (sxx - n * mean_x * mean_x);
+    slope = std::max(0.0, slope);  // More rows never verify faster.
+  } else {
+    // One γ seen: y = step · (1 + kPriorRowCost γ) through it.
+    slope = mean_y * kPriorRowCost / (1.0 + kPriorRowCost * mean_x);
+  }
+  return std::max(1e-9, mean_y + slope * (gamma - mean_x));
+}
+
 double DraftLengthPolicy::cost_ratio() const {
-  return verify_seconds_ > 0 ? draft_seconds_per_token_ / verify_seconds_ : 0.1;
+  const double step = VerifySeconds(0);
+  return step > 0 ? draft_seconds_per_token_ / step : 0.1;
 }
 
 double DraftLengthPolicy::ExpectedSpeedup(double alpha, double c, int gamma) {
@@ -22,12 +61,19 @@ double DraftLengthPolicy::ExpectedSpeedup(double alpha, double c, int gamma) {
   return (1.0 - std::pow(alpha, gamma + 1)) / ((1.0 - alpha) * (gamma * c + 1.0));
 }
 
+double DraftLengthPolicy::ModelSpeedup(int gamma) const {
+  const double step = VerifySeconds(0);
+  if (step <= 0) return ExpectedSpeedup(alpha(), cost_ratio(), gamma);
+  const double a = std::min(alpha(), 1.0 - 1e-9);
+  const double tokens = (1.0 - std::pow(a, gamma + 1)) / (1.0 - a);
+  return tokens * step / (gamma * draft_seconds_per_token_ + VerifySeconds(gamma));
+}
+
 std::pair<int, double> DraftLengthPolicy::Best() const {
-  const double a = alpha(), c = cost_ratio();
   int best = 1;
-  double best_speedup = ExpectedSpeedup(a, c, 1);
+  double best_speedup = ModelSpeedup(1);
   for (int g = 2; g <= max_; ++g) {
-    const double s = ExpectedSpeedup(a, c, g);
+    const double s = ModelSpeedup(g);
     if (s > best_speedup) {
       best = g;
       best_speedup = s;
@@ -63,19 +109,24 @@ void DraftLengthPolicy::Update(int drafted, int accepted,
                                absl::Duration draft_time,
                                absl::Duration verify_time) {
   ++rounds_;
+  // Exponential decay keeps the estimates tracking the text and the load.
+  constexpr double kDecay = 0.95;
+  constexpr double kWeight = 0.2;
+  const double verify = absl::ToDoubleSeconds(verify_time);
+  const int g = std::clamp(drafted, 0, max_);
+  double& v = verify_seconds_[g];
+  v = !Fresh(g) ? verify : (1 - kWeight) * v + kWeight * verify;
+  updated_at_[g] = rounds_;
   if (drafted <= 0) return;
   // Positions actually examined: every accepted one plus the rejected one.
   const int examined = std::min(drafted, accepted + 1);
-  // Exponential decay keeps the estimates tracking the text.
-  constexpr double kDecay = 0.95;
   accepted_ = accepted_ * kDecay + accepted;
   examined_ = examined_ * kDecay + examined;
   const double draft_per_token = absl::ToDoubleSeconds(draft_time) / drafted;
-  const double verify = absl::ToDoubleSeconds(verify_time);
   draft_seconds_per_token_ = draft_seconds_per_token_ == 0
                                  ? draft_per_token
-                                 : 0.8 * draft_seconds_per_token_ + 0.2 * draft_per_token;
-  verify_seconds_ = verify_seconds_ == 0 ? verify : 0.8 * verify_seconds_ + 0.2 * verify;
+                                 : (1 - kWeight) * draft_seconds_per_token_ +
+                                       kWeight * draft_per_token;
 }
 
 }  // namespace tandem::decoding

@@ -2,6 +2,7 @@
 #define TANDEM_DECODING_DRAFT_LENGTH_POLICY_H_
 
 #include <utility>
+#include <vector>
 
 #include "absl/time/time.h"
 
@@ -9,13 +10,27 @@ namespace tandem::decoding {
 
 // Chooses the draft length γ for each round of one request.
 //  * Fixed: always `initial`.
-//  * Adaptive: estimates the per-position acceptance probability α (accepted
-//    / examined draft positions) and the cost ratio c (draft time per drafted
-//    token / verify time per round) from the rounds so far, and picks the γ in
-//    [1, max] that maximises Leviathan et al.'s expected speedup
-//    S(γ) = (1 − α^(γ+1)) / ((1 − α)(γc + 1)). When even the best S is below 1
-//    speculation does not pay: γ = 0 (plain decoding) for `backoff_rounds`
-//    rounds, then one γ = 1 probe refreshes the estimates.
+//  * Adaptive: from the rounds so far it estimates
+//      α     the per-position acceptance probability (accepted / examined
+//            draft positions, exponentially decayed);
+//      d     the drafting time per drafted token the loop waited for (with
+//            pipelined drafting, the exposed part only);
+//      v(γ)  the time of a verify round with γ drafts. Verification is not
+//            free: on a CPU the target is compute-bound after a few rows, and
+//            under load the batch it joins is fuller. v is tracked per γ
+//            (decayed means) and, for γ not yet seen, taken from the
+//            least-squares line through the γ seen in the last kFreshRounds
+//            rounds (or, with one γ seen, a line with a prior slope of
+//            kPriorRowCost of a step per row);
+//    and picks the γ in [1, max] maximising the expected speedup over
+//    plain decoding
+//        S(γ) = E(α, γ) · v(0) / (γ d + v(γ)),  E = (1 − α^(γ+1)) / (1 − α),
+//    Leviathan et al.'s formula with the measured verify cost in place of
+//    "one step". When even the best S is below 1 speculation does not pay
+//    (a low α, a dear draft, or a saturated target): γ = 0 (plain decoding)
+//    for `kBackoffRounds` rounds, which also measures v(0), then one γ = 1
+//    probe refreshes the estimates.
+// Not thread-safe (one per request).
 class DraftLengthPolicy {
  public:
   DraftLengthPolicy(int initial, int max, bool adaptive);
@@ -25,15 +40,30 @@ class DraftLengthPolicy {
   // What Next() would return now, without advancing anything (a pipelined
   // drafter's guess of the next round's γ).
   int Peek() const;
+  // One finished round: γ it drafted, drafts accepted, the drafting time the
+  // loop waited for and the verify round's time.
   void Update(int drafted, int accepted, absl::Duration draft_time,
               absl::Duration verify_time);
 
   double alpha() const;
+  // Drafting cost per token relative to a plain decode step (v(0)).
   double cost_ratio() const;
+  // The modelled verify time (seconds) of a round with γ drafts; 0 before
+  // any round.
+  double VerifySeconds(int gamma) const;
+  // S(γ) under the current estimates.
+  double ModelSpeedup(int gamma) const;
   static double ExpectedSpeedup(double alpha, double c, int gamma);
 
+  static constexpr int kBackoffRounds = 8;
+  static constexpr double kPriorRowCost = 0.1;
+  // A verify time not refreshed for this many rounds is ignored (the load
+  // may have changed since).
+  static constexpr int kFreshRounds = 32;
+
  private:
-  // The γ maximising the expected speedup, and that speedup.
+  bool Fresh(int gamma) const;
+  // The γ maximising ModelSpeedup, and that speedup.
   std::pair<int, double> Best() const;
 
   int initial_;
@@ -42,10 +72,10 @@ class DraftLengthPolicy {
   double accepted_ = 0;
   double examined_ = 0;
   double draft_seconds_per_token_ = 0;
-  double verify_seconds_ = 0;
+  std::vector<double> verify_seconds_;  // [γ], decayed mean; 0 = unseen.
+  std::vector<int> updated_at_;         // [γ], round of the last update.
   int rounds_ = 0;
   int backoff_left_ = 0;
-  static constexpr int kBackoffRounds = 8;
 };
 
 }  // namespace tandem::decoding

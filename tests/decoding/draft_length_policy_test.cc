@@ -1,0 +1,125 @@
+// DraftLengthPolicy against a simulated target and draft whose true costs
+// and acceptance are known: the adaptive γ converges to the γ that a brute
+// force over the true costs says is best, backs off to plain decoding when
+// no γ pays (a saturated target), and comes back when speculation pays
+// again.
+
+#include "decoding/draft_length_policy.h"
+
+#include <cmath>
+#include <functional>
+#include <map>
+#include <random>
+
+#include <gtest/gtest.h>
+
+namespace tandem::decoding {
+namespace {
+
+struct World {
+  double alpha;                            // Per-position acceptance.
+  double draft_ms_per_token;
+  std::function<double(int)> verify_ms;    // Round time with γ drafts.
+
+  // The true expected speedup over plain decoding (independent of the
+  // policy's own estimator: straight from the definitions).
+  double TrueSpeedup(int gamma) const {
+    double tokens = 0, reach = 1;  // E[tokens] = Σ_{i=0..γ} α^i.
+    for (int i = 0; i <= gamma; ++i, reach *= alpha) tokens += reach;
+    return tokens * verify_ms(0) / (gamma * draft_ms_per_token + verify_ms(gamma));
+  }
+  int BestGamma(int max) const {
+    int best = 1;
+    for (int g = 2; g <= max; ++g) {
+      if (TrueSpeedup(g) > TrueSpeedup(best)) best = g;
+    }
+    return best;
+  }
+};
+
+// Runs `rounds` rounds; returns how often each γ was chosen.
+std::map<int, int> Simulate(DraftLengthPolicy& policy, const World& w, int rounds,
+                            std::mt19937& rng) {
+  std::bernoulli_distribution accept(w.alpha);
+  std::map<int, int> chosen;
+  for (int r = 0; r < rounds; ++r) {
+    const int gamma = policy.Next();
+    ++chosen[gamma];
+    int accepted = 0;
+    while (accepted < gamma && accept(rng)) ++accepted;
+    policy.Update(gamma, accepted, absl::Microseconds(1000 * gamma * w.draft_ms_per_token),
+                  absl::Microseconds(1000 * w.verify_ms(gamma)));
+  }
+  return chosen;
+}
+
+int MostChosen(const std::map<int, int>& chosen) {
+  int best = -1, count = -1;
+  for (const auto& [g, n] : chosen) {
+    if (n > count) best = g, count = n;
+  }
+  return best;
+}
+
+TEST(DraftLengthPolicyTest, FixedAlwaysReturnsTheInitialLength) {
+  DraftLengthPolicy p(5, 8, /*adaptive=*/false);
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(p.Next(), 5);
+    p.Update(5, i % 6, absl::Milliseconds(1), absl::Milliseconds(3));
+  }
+}
+
+TEST(DraftLengthPolicyTest, ConvergesToTheBestGammaForVerifyCostsThatGrowWithRows) {
+  // A CPU target: each extra row costs 40% of a step (compute-bound).
+  const World cpu{0.77, 0.3, [](int g) { return 2.4 * (1 + 0.4 * g); }};
+  // A target whose verify is nearly free (memory-bound): longer drafts pay.
+  const World gpu{0.9, 0.1, [](int g) { return 5.0 * (1 + 0.02 * g); }};
+  for (const World& w : {cpu, gpu}) {
+    std::mt19937 rng(7);
+    DraftLengthPolicy p(4, 8, /*adaptive=*/true);
+    Simulate(p, w, 200, rng);  // Warm up.
+    const std::map<int, int> chosen = Simulate(p, w, 400, rng);
+    const int best = w.BestGamma(8);
+    const int most = MostChosen(chosen);
+    // Within one of the true best and nearly as good (the estimate of α
+    // from a few hundred rounds is noisy).
+    EXPECT_LE(std::abs(most - best), 1) << "best " << best << " chosen " << most;
+    EXPECT_GT(w.TrueSpeedup(most), 0.97 * w.TrueSpeedup(best));
+  }
+  // The two worlds want different lengths: the test can tell them apart.
+  EXPECT_LT(cpu.BestGamma(8) + 2, gpu.BestGamma(8));
+}
+
+TEST(DraftLengthPolicyTest, BacksOffWhenNothingPaysAndComesBack) {
+  std::mt19937 rng(3);
+  DraftLengthPolicy p(4, 8, /*adaptive=*/true);
+  // Saturated target: every drafted row costs a whole step.
+  const World saturated{0.6, 0.5, [](int g) { return 3.0 * (1 + 1.0 * g); }};
+  ASSERT_LT(saturated.TrueSpeedup(saturated.BestGamma(8)), 1.0);
+  Simulate(p, saturated, 50, rng);
+  std::map<int, int> chosen = Simulate(p, saturated, 300, rng);
+  EXPECT_GE(chosen[0], 240) << "plain decoding should dominate";
+  EXPECT_GT(chosen[1], 0) << "it must keep probing";
+  // Load falls: speculation pays again.
+  const World quiet{0.8, 0.2, [](int g) { return 3.0 * (1 + 0.1 * g); }};
+  Simulate(p, quiet, 100, rng);
+  chosen = Simulate(p, quiet, 200, rng);
+  EXPECT_LT(chosen[0], 10);
+  EXPECT_GE(MostChosen(chosen), 3);
+}
+
+TEST(DraftLengthPolicyTest, PeekMatchesNextWithoutAdvancing) {
+  std::mt19937 rng(1);
+  DraftLengthPolicy p(3, 6, /*adaptive=*/true);
+  const World w{0.5, 0.5, [](int g) { return 2.0 * (1 + 0.5 * g); }};
+  for (int i = 0; i < 100; ++i) {
+    const int peek = p.Peek();
+    EXPECT_EQ(p.Peek(), peek);
+    const int next = p.Next();
+    EXPECT_EQ(next, peek) << "round " << i;
+    p.Update(next, 0, absl::Milliseconds(next), absl::Milliseconds(w.verify_ms(next)));
+  }
+}
+
+}  // namespace
+}  // namespace tandem::decoding
