@@ -29,15 +29,27 @@ struct TimedDraft : Timed {
   Draft draft;
 };
 
+// The client's call as the transport that received it sees it. Decoding
+// only asks whether it was cancelled; a backend of the same transport
+// recovers its concrete type (for gRPC, services/orchestrator's
+// GrpcIncomingCall, whose ServerContext propagates the client's deadline and
+// cancellation to the backend's own calls). Thread-safe.
+class IncomingCall {
+ public:
+  virtual ~IncomingCall() = default;
+  virtual bool cancelled() const = 0;
+};
+
 // What one request hands to every backend call made on its behalf.
 struct RequestScope {
   std::string request_id;
   // The client's deadline: no call outlives it.
   absl::Time deadline = absl::InfiniteFuture();
-  // The transport's incoming call (for gRPC, the grpc::ServerContext), so a
-  // remote backend can propagate the client's deadline and cancellation to
-  // its own calls. Opaque here; null when there is none.
-  const void* incoming_call = nullptr;
+  // Not owned; outlives every call made with this scope. Null when the
+  // request did not arrive over a transport (in-process callers, tests).
+  const IncomingCall* incoming_call = nullptr;
+
+  bool cancelled() const { return incoming_call != nullptr && incoming_call->cancelled(); }
 };
 
 class TargetBackend {

@@ -99,9 +99,13 @@ int DraftLengthPolicy::Next() {
   }
   const auto [best, speedup] = Best();
   if (speedup < 1.0) {
-    backoff_left_ = kBackoffRounds;
+    // Each failed probe doubles the next back-off (up to kMaxBackoffRounds):
+    // a mode that never pays costs ever fewer probe rounds.
+    backoff_left_ = backoff_length_;
+    backoff_length_ = std::min(2 * backoff_length_, kMaxBackoffRounds);
     return 0;
   }
+  backoff_length_ = kBackoffRounds;
   return best;
 }
 

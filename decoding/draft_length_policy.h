@@ -28,8 +28,9 @@ namespace tandem::decoding {
 //    Leviathan et al.'s formula with the measured verify cost in place of
 //    "one step". When even the best S is below 1 speculation does not pay
 //    (a low α, a dear draft, or a saturated target): γ = 0 (plain decoding)
-//    for `kBackoffRounds` rounds, which also measures v(0), then one γ = 1
-//    probe refreshes the estimates.
+//    for kBackoffRounds rounds, which also measures v(0), then one γ = 1
+//    probe refreshes the estimates; each probe that still does not pay
+//    doubles the next back-off, up to kMaxBackoffRounds.
 // Not thread-safe (one per request).
 class DraftLengthPolicy {
  public:
@@ -56,6 +57,7 @@ class DraftLengthPolicy {
   static double ExpectedSpeedup(double alpha, double c, int gamma);
 
   static constexpr int kBackoffRounds = 8;
+  static constexpr int kMaxBackoffRounds = 64;
   static constexpr double kPriorRowCost = 0.1;
   // A verify time not refreshed for this many rounds is ignored (the load
   // may have changed since).
@@ -76,6 +78,7 @@ class DraftLengthPolicy {
   std::vector<int> updated_at_;         // [γ], round of the last update.
   int rounds_ = 0;
   int backoff_left_ = 0;
+  int backoff_length_ = kBackoffRounds;
 };
 
 }  // namespace tandem::decoding

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -11,6 +12,7 @@
 #include "services/common/convert.h"
 #include "services/common/log.h"
 #include "services/common/status.h"
+#include "services/orchestrator/grpc_incoming_call.h"
 #include "services/orchestrator/sequence_text.h"
 
 namespace tandem::services {
@@ -102,11 +104,13 @@ struct SequenceBackends {
   }
 };
 
-decoding::RequestScope ScopeOf(const std::string& request_id, grpc::ServerContext* context) {
+// `call` (null without a context) must outlive the scope.
+decoding::RequestScope ScopeOf(const std::string& request_id, grpc::ServerContext* context,
+                               const GrpcIncomingCall* call) {
   decoding::RequestScope scope;
   scope.request_id = request_id;
   if (context != nullptr) {
-    scope.incoming_call = context;
+    scope.incoming_call = call;
     const auto deadline = context->deadline();
     if (deadline != std::chrono::system_clock::time_point::max()) {
       scope.deadline = absl::FromChrono(deadline);
@@ -165,7 +169,9 @@ void GenerationServiceImpl::Release(int64_t n) {
 
 absl::StatusOr<std::vector<GenerationServiceImpl::SequenceOutput>> GenerationServiceImpl::RunBeams(
     const ValidatedGeneration& v, grpc::ServerContext* context, const ChunkFn& on_chunk) {
-  const decoding::RequestScope scope = ScopeOf(v.request_id, context);
+  std::optional<GrpcIncomingCall> call;
+  if (context != nullptr) call.emplace(*context);
+  const decoding::RequestScope scope = ScopeOf(v.request_id, context, call ? &*call : nullptr);
   std::vector<std::vector<SequenceOutput>> per_prompt(v.prompts.size());
   std::vector<absl::Status> status(v.prompts.size());
   std::vector<std::thread> threads;
@@ -233,7 +239,9 @@ absl::StatusOr<std::vector<GenerationServiceImpl::SequenceOutput>> GenerationSer
     ~Releaser() { self->Release(n); }
   } releaser{this, sequences};
   if (v.beam_search) return RunBeams(v, context, on_chunk);
-  const decoding::RequestScope scope = ScopeOf(v.request_id, context);
+  std::optional<GrpcIncomingCall> call;
+  if (context != nullptr) call.emplace(*context);
+  const decoding::RequestScope scope = ScopeOf(v.request_id, context, call ? &*call : nullptr);
   const int per_prompt = v.num_return_sequences;
   const size_t total = v.prompts.size() * per_prompt;
   std::vector<SequenceOutput> outputs(total);
@@ -279,7 +287,7 @@ absl::StatusOr<std::vector<GenerationServiceImpl::SequenceOutput>> GenerationSer
           o.matched_stop = update->matched_stop;
           return decoding::FinishReason::kStopString;
         }
-        if (context != nullptr && context->IsCancelled()) return decoding::FinishReason::kCancelled;
+        if (scope.cancelled()) return decoding::FinishReason::kCancelled;
         return std::nullopt;
       };
       absl::StatusOr<decoding::GenerationResult> result =

@@ -55,11 +55,12 @@ template <typename Service>
 std::unique_ptr<grpc::ClientContext> RemoteSessions<Service>::NewContext(
     const decoding::RequestScope* scope) const {
   std::unique_ptr<grpc::ClientContext> context;
-  if (scope != nullptr && scope->incoming_call != nullptr) {
+  const auto* incoming =
+      scope != nullptr ? dynamic_cast<const GrpcIncomingCall*>(scope->incoming_call) : nullptr;
+  if (incoming != nullptr) {
     // The client's deadline and cancellation reach this call through gRPC's
     // call propagation.
-    context = grpc::ClientContext::FromServerContext(
-        *static_cast<const grpc::ServerContext*>(scope->incoming_call));
+    context = grpc::ClientContext::FromServerContext(incoming->context());
   } else {
     context = std::make_unique<grpc::ClientContext>();
   }

@@ -9,6 +9,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "decoding/backends.h"
+#include "services/orchestrator/grpc_incoming_call.h"
 #include "proto/tandem/v1/draft_service.grpc.pb.h"
 #include "proto/tandem/v1/target_service.grpc.pb.h"
 #include "services/common/channel.h"
@@ -48,7 +49,7 @@ class RemoteSessions {
   void Close(decoding::SessionId session, const decoding::RequestScope* scope);
 
   // A context for one call: the client's deadline and cancellation
-  // propagated from scope->incoming_call (when set), capped at
+  // propagated from scope->incoming_call (when it is a GrpcIncomingCall), capped at
   // call_timeout, with the request id as `x-request-id` metadata.
   std::unique_ptr<grpc::ClientContext> NewContext(const decoding::RequestScope* scope) const;
   // The call's status as absl: a call_timeout expiry before the request's

@@ -74,6 +74,7 @@ v1::GenerationConfig FullGenerationConfig(bool adaptive) {
   spec->mutable_self_speculative()->set_exit_layer(6);
   spec->mutable_ngram()->set_min_ngram_size(2);
   spec->mutable_ngram()->set_max_ngram_size(4);
+  spec->set_disable_pipelining(true);
   v1::OutputOptions* out = c.mutable_output();
   out->set_logprobs(true);
   out->set_top_logprobs(3);
@@ -115,6 +116,9 @@ v1::GenerationStats FullStats() {
   *s->mutable_draft_time() = Millis(200);
   *s->mutable_verify_time() = Millis(900);
   *s->mutable_rpc_time() = Millis(15);
+  s->set_pre_drafts(9);
+  s->set_pre_draft_hits(4);
+  *s->mutable_draft_time_hidden() = Millis(3);
   return g;
 }
 
