@@ -30,6 +30,8 @@ ABSL_FLAG(int, num_return_sequences, 1, "Sequences per prompt");
 ABSL_FLAG(std::string, speculation, "", "draft | self | ngram | off (default: the server's)");
 ABSL_FLAG(std::string, draft_length, "", "Draft length N, or 'adaptive'");
 ABSL_FLAG(int, exit_layer, 0, "Self-speculation exit layer (0 = model default)");
+ABSL_FLAG(bool, pipelined, true,
+          "Draft model: draft the next round while the target verifies (false: draft after)");
 ABSL_FLAG(bool, stream, false, "Stream text as it is generated");
 ABSL_FLAG(int, logprobs, 0, "Print each token's logprob and this many alternatives");
 ABSL_FLAG(int, timeout_s, 300, "Request deadline in seconds");
@@ -101,6 +103,7 @@ int main(int argc, char** argv) {
   o.stop_strings = absl::GetFlag(FLAGS_stop);
   o.num_return_sequences = absl::GetFlag(FLAGS_num_return_sequences);
   o.speculation = absl::GetFlag(FLAGS_speculation);
+  o.pipelined = absl::GetFlag(FLAGS_pipelined);
   const std::string gamma = absl::GetFlag(FLAGS_draft_length);
   if (gamma == "adaptive") {
     o.adaptive = true;

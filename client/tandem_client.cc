@@ -70,6 +70,7 @@ absl::StatusOr<v1::GenerateRequest> BuildRequest(const GenerateOptions& o) {
     spec->set_fixed_draft_length(*o.draft_length);
   }
   if (o.exit_layer) spec->mutable_self_speculative()->set_exit_layer(*o.exit_layer);
+  spec->set_disable_pipelining(!o.pipelined);
   c->mutable_output()->set_logprobs(o.logprobs > 0);
   c->mutable_output()->set_top_logprobs(o.logprobs);
   c->mutable_output()->set_include_speculation_stats(o.speculation_stats);

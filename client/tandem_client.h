@@ -32,6 +32,7 @@ struct GenerateOptions {
   std::optional<uint32_t> draft_length;        // Fixed γ.
   bool adaptive = false;                       // Adaptive γ (overrides draft_length).
   std::optional<uint32_t> exit_layer;          // Self-speculation.
+  bool pipelined = true;                       // Draft model: draft while verifying.
   uint32_t logprobs = 0;                       // Top-N alternatives; > 0 also returns logprobs.
   bool speculation_stats = true;
   std::string request_id;

@@ -34,8 +34,12 @@ const std::vector<std::string> kPrompts = {
 struct Mode {
   std::string name;
   int gamma;
+  bool pipelined = true;
 };
-const std::vector<Mode> kModes = {{"off", 0}, {"draft", 4}, {"self", 3}, {"ngram", 4}};
+// Draft-model mode both pipelined (the default: the next round is drafted
+// while this one is verified) and drafting strictly after each verify.
+const std::vector<Mode> kModes = {
+    {"off", 0}, {"draft", 4}, {"self", 3}, {"ngram", 4}, {"draft", 2, false}};
 
 client::GenerateOptions Greedy(std::vector<std::string> prompts, const Mode& mode, int tokens) {
   client::GenerateOptions o;
@@ -45,6 +49,7 @@ client::GenerateOptions Greedy(std::vector<std::string> prompts, const Mode& mod
   o.min_new_tokens = tokens;  // Full length: EOS is masked until then.
   o.speculation = mode.name;
   if (mode.gamma > 0) o.draft_length = mode.gamma;
+  o.pipelined = mode.pipelined;
   return o;
 }
 
