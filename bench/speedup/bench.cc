@@ -793,12 +793,17 @@ absl::Status RunSpeedupBenchmark(const BenchOptions& options) {
         std::vector<std::string> plan = conc_modes;
         plan.push_back("target");  // Bracket the modes with target-only runs.
         for (const std::string& mode : plan) {
-          Config c{"concurrency", tname, mode, "greedy", mode == "target" ? 0 : best_gamma[mode],
-                   false, level};
-          auto r = RunConfig(c, transports[tname], prompts, options, max_gamma,
-                             options.max_new_tokens, &progress);
-          if (!r.ok()) return r.status();
-          results.push_back(*std::move(r));
+          // Each mode at its best fixed γ and, with --concurrency_adaptive,
+          // adaptive (which should back off when the target is saturated).
+          for (bool adaptive : {false, true}) {
+            if (adaptive && (mode == "target" || !options.concurrency_adaptive)) continue;
+            Config c{"concurrency", tname, mode, "greedy",
+                     mode == "target" ? 0 : (adaptive ? 0 : best_gamma[mode]), adaptive, level};
+            auto r = RunConfig(c, transports[tname], prompts, options, max_gamma,
+                               options.max_new_tokens, &progress);
+            if (!r.ok()) return r.status();
+            results.push_back(*std::move(r));
+          }
         }
       }
     }

@@ -34,6 +34,7 @@ struct BenchOptions {
   uint64_t seed = 1234;
   std::vector<int> concurrency = {1, 4, 16};
   int concurrency_gamma = 0;   // 0: each mode's best greedy γ from the sweep.
+  bool concurrency_adaptive = false;  // Also run adaptive γ at each concurrency.
   int micro_reps = 40;         // Repetitions per direct forward timing.
   int micro_context = 96;      // Cached tokens before the timed forwards.
   int threads = 0;             // LibTorch intra-op threads; 0 = default.

@@ -37,6 +37,7 @@ ABSL_FLAG(double, top_p, 0.95, "top-p of the sampled runs");
 ABSL_FLAG(uint64_t, seed, 1234, "Base seed (request i uses seed + i)");
 ABSL_FLAG(std::string, concurrency, "1,4,16", "Concurrent streams for the concurrency runs (greedy)");
 ABSL_FLAG(int, concurrency_gamma, 0, "γ of the concurrency runs; 0 = each mode's best greedy γ");
+ABSL_FLAG(bool, concurrency_adaptive, false, "Also run adaptive γ at each concurrency level");
 ABSL_FLAG(int, micro_reps, 40, "Repetitions per direct forward timing");
 ABSL_FLAG(int, threads, 0, "LibTorch intra-op threads; 0 = default");
 ABSL_FLAG(bool, quick, false, "About a minute: 3 prompts x 32 tokens, γ in {1,2,4,8}, concurrency 1,4");
@@ -88,6 +89,7 @@ int main(int argc, char** argv) {
   o.top_p = absl::GetFlag(FLAGS_top_p);
   o.seed = absl::GetFlag(FLAGS_seed);
   o.concurrency_gamma = absl::GetFlag(FLAGS_concurrency_gamma);
+  o.concurrency_adaptive = absl::GetFlag(FLAGS_concurrency_adaptive);
   o.micro_reps = absl::GetFlag(FLAGS_micro_reps);
   o.threads = absl::GetFlag(FLAGS_threads);
   o.progress = absl::GetFlag(FLAGS_progress);

@@ -3,8 +3,8 @@
 
     /usr/bin/python3 bench/speedup/plot.py /tmp/tandem_speedup/results.json docs/images
 
-Writes speedup_vs_gamma.png, speedup_per_position.png and
-speedup_concurrency.png (prefix with --prefix). Needs matplotlib (Debian's
+Writes speedup_vs_gamma.png, speedup_per_position.png,
+speedup_concurrency.png and speedup_time_split.png (prefix with --prefix). Needs matplotlib (Debian's
 python3-matplotlib; call /usr/bin/python3 when a pyenv python3 is on PATH).
 """
 
@@ -17,8 +17,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-MODE_NAMES = {"draft": "draft model", "self": "self-spec (early exit)", "ngram": "n-gram lookup"}
-MODE_COLORS = {"draft": "tab:blue", "self": "tab:orange", "ngram": "tab:green", "target": "black"}
+MODE_NAMES = {"draft": "draft model (pipelined)", "draft-seq": "draft model (sequential)",
+              "self": "self-spec (early exit)", "ngram": "n-gram lookup"}
+MODE_COLORS = {"draft": "tab:blue", "draft-seq": "tab:purple", "self": "tab:orange",
+               "ngram": "tab:green", "target": "black"}
+MODES = ("draft", "draft-seq", "self", "ngram")
 
 
 def sweep_rows(results, **match):
@@ -36,7 +39,7 @@ def plot_speedup_vs_gamma(data, path):
     samplings = [s for s in ("greedy", "sampled") if any(r["sampling"] == s for r in results)]
     fig, axes = plt.subplots(1, len(samplings), figsize=(6.5 * len(samplings), 4.6), squeeze=False)
     for ax, sampling in zip(axes[0], samplings):
-        for mode in ("draft", "self", "ngram"):
+        for mode in MODES:
             for transport, style in (("grpc", "-"), ("local", ":")):
                 rows = [r for r in sweep_rows(results, mode=mode, sampling=sampling, transport=transport)
                         if not r["adaptive"]]
@@ -75,7 +78,7 @@ def plot_per_position(data, path):
     samplings = [s for s in ("greedy", "sampled") if any(r["sampling"] == s for r in results)]
     fig, axes = plt.subplots(1, len(samplings), figsize=(6.5 * len(samplings), 4.4), squeeze=False)
     for ax, sampling in zip(axes[0], samplings):
-        for mode in ("draft", "self", "ngram"):
+        for mode in MODES:
             rows = [r for r in sweep_rows(results, mode=mode, sampling=sampling, gamma=max_gamma)
                     if not r["adaptive"]]
             rows.sort(key=lambda r: r["transport"] != "grpc")
@@ -107,8 +110,9 @@ def plot_concurrency(data, path):
     fig, axes = plt.subplots(1, len(transports), figsize=(6.5 * len(transports), 4.4), squeeze=False)
     gammas = data.get("concurrency_gamma", {})
     for ax, transport in zip(axes[0], transports):
-        for mode in ("target", "draft", "self", "ngram"):
-            sel = [r for r in rows if r["transport"] == transport and r["mode"] == mode]
+        for mode in ("target",) + MODES:
+            sel = [r for r in rows if r["transport"] == transport and r["mode"] == mode
+                   and not r["adaptive"]]
             if not sel:
                 continue
             levels = sorted({r["concurrency"] for r in sel})
@@ -133,6 +137,50 @@ def plot_concurrency(data, path):
     return True
 
 
+def plot_time_split(data, path):
+    """Stacked per-round time (exposed draft, verify in the server, RPC) for
+    target-only and each mode's rows at every γ, gRPC greedy, 1 stream:
+    pipelined vs sequential drafting side by side."""
+    rows = [r for r in sweep_rows(data["results"], transport="grpc", sampling="greedy")
+            if not r["adaptive"] and r["mode"] in ("target", "draft", "draft-seq")]
+    if not rows:
+        return False
+    target = [r for r in rows if r["mode"] == "target"][:1]
+    gammas = sorted({r["gamma"] for r in rows if r["mode"] != "target"})
+    bars, labels = [], []
+    for r in target:
+        bars.append(r)
+        labels.append("target-only")
+    for g in gammas:
+        for mode in ("draft-seq", "draft"):
+            sel = [r for r in rows if r["mode"] == mode and r["gamma"] == g]
+            if sel:
+                bars.append(sel[0])
+                labels.append(f"γ={g}\n{'pipe' if mode == 'draft' else 'seq'}")
+    fig, ax = plt.subplots(figsize=(max(6.5, 0.7 * len(bars)), 4.4))
+    xs = range(len(bars))
+    draft = [r["round_draft_ms"] for r in bars]
+    verify = [r["round_verify_server_ms"] for r in bars]
+    rpc = [max(0.0, r["round_total_ms"] - r["round_draft_ms"] - r["round_verify_server_ms"]) for r in bars]
+    ax.bar(xs, draft, color="tab:blue", label="drafting waited for (exposed)")
+    ax.bar(xs, verify, bottom=draft, color="tab:gray", label="verify (target server)")
+    ax.bar(xs, rpc, bottom=[a + b for a, b in zip(draft, verify)], color="tab:red", alpha=0.6,
+           label="RPC + loop")
+    for x, r in zip(xs, bars):
+        ax.text(x, r["round_total_ms"] + 0.05, f"{r['mean_accepted_length']:.2f}\ntok", ha="center",
+                fontsize=6)
+    ax.set_xticks(list(xs))
+    ax.set_xticklabels(labels, fontsize=7)
+    ax.set_ylabel("ms per round")
+    ax.set_title("gRPC, greedy, 1 stream: where a round's time goes (tokens per round on top)", fontsize=9)
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("results", help="results.json written by //bench/speedup")
@@ -151,6 +199,9 @@ def main():
     written.append(p)
     p = os.path.join(args.outdir, args.prefix + "concurrency.png")
     if plot_concurrency(data, p):
+        written.append(p)
+    p = os.path.join(args.outdir, args.prefix + "time_split.png")
+    if plot_time_split(data, p):
         written.append(p)
     for w in written:
         print("wrote", w)
