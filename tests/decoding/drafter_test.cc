@@ -21,6 +21,7 @@
 #include "decoding/local_backends.h"
 #include "model/testing/fake_model.h"
 #include "model/transformer_model.h"
+#include "tests/decoding/local_pair.h"
 #include "tests/model/random_checkpoint.h"
 #include "tests/testing/statistics.h"
 
@@ -157,32 +158,7 @@ TEST(PipelinedDraftingTest, NegativeControlDrafterThatMisstatesQFails) {
   EXPECT_GT(run.pre_draft_hits, 0);
 }
 
-// A tiny random transformer pair (the draft = the target's first 2 layers).
-class Pair {
- public:
-  Pair() {
-    model::ModelConfig c = model::testing::TinyLlamaConfig();
-    c.max_position_embeddings = 128;
-    model::Checkpoint ck = model::testing::RandomCheckpoint(c, 11);
-    target_model_ = *model::TransformerModel::Create(ck, {});
-    draft_model_ = *model::TransformerModel::Create(model::testing::FirstLayers(ck, 2), {});
-    target_engine_ = std::make_unique<TargetEngine>(*target_model_, 0);
-    draft_engine_ = std::make_unique<DraftEngine>(*draft_model_, 0);
-    target_ = std::make_unique<LocalTargetBackend>(*target_engine_);
-    draft_ = std::make_unique<LocalDraftBackend>(*draft_engine_);
-  }
-  LocalTargetBackend& target() { return *target_; }
-  LocalDraftBackend& draft() { return *draft_; }
-  DraftEngine& draft_engine() { return *draft_engine_; }
-  TargetEngine& target_engine() { return *target_engine_; }
-
- private:
-  std::unique_ptr<model::TransformerModel> target_model_, draft_model_;
-  std::unique_ptr<TargetEngine> target_engine_;
-  std::unique_ptr<DraftEngine> draft_engine_;
-  std::unique_ptr<LocalTargetBackend> target_;
-  std::unique_ptr<LocalDraftBackend> draft_;
-};
+using Pair = testing::LocalPair;
 
 std::vector<int64_t> Ids(const GenerationResult& r) {
   std::vector<int64_t> out;

@@ -19,6 +19,7 @@
 #include "decoding/ngram_drafter.h"
 #include "model/testing/fake_model.h"
 #include "model/transformer_model.h"
+#include "tests/decoding/local_pair.h"
 #include "tests/model/random_checkpoint.h"
 #include "tests/testing/statistics.h"
 
@@ -33,35 +34,7 @@ std::vector<int64_t> Ids(const GenerationResult& r) {
   return out;
 }
 
-// A tiny random target (4 layers, early exit at 2) and a draft made of the
-// target's first two layers: similar enough to accept often, different
-// enough to reject often.
-class Pair {
- public:
-  Pair() {
-    model::ModelConfig c = model::testing::TinyLlamaConfig();
-    c.max_position_embeddings = 128;
-    model::Checkpoint ck = model::testing::RandomCheckpoint(c, 7);
-    target_model_ = *model::TransformerModel::Create(ck, {});
-    draft_model_ = *model::TransformerModel::Create(model::testing::FirstLayers(ck, 2), {});
-    target_engine_ = std::make_unique<TargetEngine>(*target_model_, 0);
-    draft_engine_ = std::make_unique<DraftEngine>(*draft_model_, 0);
-    target_ = std::make_unique<LocalTargetBackend>(*target_engine_);
-    draft_ = std::make_unique<LocalDraftBackend>(*draft_engine_);
-  }
-  LocalTargetBackend& target() { return *target_; }
-  LocalDraftBackend& draft() { return *draft_; }
-  TargetEngine& target_engine() { return *target_engine_; }
-  model::TransformerModel& target_model() { return *target_model_; }
-  model::TransformerModel& draft_model() { return *draft_model_; }
-
- private:
-  std::unique_ptr<model::TransformerModel> target_model_, draft_model_;
-  std::unique_ptr<TargetEngine> target_engine_;
-  std::unique_ptr<DraftEngine> draft_engine_;
-  std::unique_ptr<LocalTargetBackend> target_;
-  std::unique_ptr<LocalDraftBackend> draft_;
-};
+using Pair = testing::LocalPair;
 
 GenerateRequest Greedy(std::vector<int64_t> prompt, SpeculationMode mode,
                        int gamma = 3, bool adaptive = false) {
