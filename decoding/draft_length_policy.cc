@@ -61,12 +61,25 @@ double DraftLengthPolicy::ExpectedSpeedup(double alpha, double c, int gamma) {
   return (1.0 - std::pow(alpha, gamma + 1)) / ((1.0 - alpha) * (gamma * c + 1.0));
 }
 
+double DraftLengthPolicy::MarginalSeconds(int rows) const {
+  const int n = static_cast<int>(marginal_.size());
+  if (n == 0 || rows <= 0) return 0;
+  if (rows <= n) return marginal_[rows - 1];
+  const double slope = n >= 2 ? std::max(0.0, marginal_[n - 1] - marginal_[n - 2]) : marginal_[0];
+  return marginal_[n - 1] + slope * (rows - n);
+}
+
 double DraftLengthPolicy::ModelSpeedup(int gamma) const {
   const double step = VerifySeconds(0);
   if (step <= 0) return ExpectedSpeedup(alpha(), cost_ratio(), gamma);
   const double a = std::min(alpha(), 1.0 - 1e-9);
   const double tokens = (1.0 - std::pow(a, gamma + 1)) / (1.0 - a);
-  return tokens * step / (gamma * draft_seconds_per_token_ + VerifySeconds(gamma));
+  const double drafting = gamma * draft_seconds_per_token_;
+  double s = tokens * step / (drafting + VerifySeconds(gamma));
+  if (!marginal_.empty() && MarginalSeconds(1) > 0) {
+    s = std::min(s, tokens * MarginalSeconds(1) / (MarginalSeconds(gamma + 1) + drafting));
+  }
+  return s;
 }
 
 std::pair<int, double> DraftLengthPolicy::Best() const {
@@ -111,11 +124,20 @@ int DraftLengthPolicy::Next() {
 
 void DraftLengthPolicy::Update(int drafted, int accepted,
                                absl::Duration draft_time,
-                               absl::Duration verify_time) {
+                               absl::Duration verify_time,
+                               absl::Span<const float> marginal_seconds) {
   ++rounds_;
+  if (!marginal_seconds.empty()) {
+    if (marginal_.size() != marginal_seconds.size()) {
+      marginal_.assign(marginal_seconds.begin(), marginal_seconds.end());
+    } else {
+      for (size_t i = 0; i < marginal_.size(); ++i) {
+        marginal_[i] = (1 - kWeight) * marginal_[i] + kWeight * marginal_seconds[i];
+      }
+    }
+  }
   // Exponential decay keeps the estimates tracking the text and the load.
   constexpr double kDecay = 0.95;
-  constexpr double kWeight = 0.2;
   const double verify = absl::ToDoubleSeconds(verify_time);
   const int g = std::clamp(drafted, 0, max_);
   double& v = verify_seconds_[g];

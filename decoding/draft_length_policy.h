@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 
 namespace tandem::decoding {
 
@@ -26,7 +27,13 @@ namespace tandem::decoding {
 //    plain decoding
 //        S(γ) = E(α, γ) · v(0) / (γ d + v(γ)),  E = (1 − α^(γ+1)) / (1 − α),
 //    Leviathan et al.'s formula with the measured verify cost in place of
-//    "one step". When even the best S is below 1 speculation does not pay
+//    "one step". When the target reports its load signal (the marginal
+//    cost m(k) of k rows of this session in a step shared with the other
+//    sessions' rows; step_cost_model.h), speculation must also pay for the
+//    target's throughput: S is capped by
+//        S_target(γ) = E(α, γ) · m(1) / (m(γ + 1) + γ d),
+//    which is ≈ Leviathan's when the session is alone and drops below 1
+//    when the target is compute-saturated (m(k) ≈ k m(1)). When even the best S is below 1 speculation does not pay
 //    (a low α, a dear draft, or a saturated target): γ = 0 (plain decoding)
 //    for kBackoffRounds rounds, which also measures v(0), then one γ = 1
 //    probe refreshes the estimates; each probe that still does not pay
@@ -42,9 +49,10 @@ class DraftLengthPolicy {
   // drafter's guess of the next round's γ).
   int Peek() const;
   // One finished round: γ it drafted, drafts accepted, the drafting time the
-  // loop waited for and the verify round's time.
+  // loop waited for, the verify round's time, and the target's load signal
+  // (seconds for 1, 2, ... rows; empty when the target sends none).
   void Update(int drafted, int accepted, absl::Duration draft_time,
-              absl::Duration verify_time);
+              absl::Duration verify_time, absl::Span<const float> marginal_seconds = {});
 
   double alpha() const;
   // Drafting cost per token relative to a plain decode step (v(0)).
@@ -52,8 +60,13 @@ class DraftLengthPolicy {
   // The modelled verify time (seconds) of a round with γ drafts; 0 before
   // any round.
   double VerifySeconds(int gamma) const;
-  // S(γ) under the current estimates.
+  // S(γ) under the current estimates (the minimum of the request's own
+  // view and the target's, when the target sends its load signal).
   double ModelSpeedup(int gamma) const;
+  // The target's marginal seconds for `rows` rows of this session (decayed
+  // mean of the reports, extrapolated linearly past the reported rows); 0
+  // without reports.
+  double MarginalSeconds(int rows) const;
   static double ExpectedSpeedup(double alpha, double c, int gamma);
 
   static constexpr int kBackoffRounds = 8;
@@ -62,6 +75,9 @@ class DraftLengthPolicy {
   // A verify time not refreshed for this many rounds is ignored (the load
   // may have changed since).
   static constexpr int kFreshRounds = 32;
+  // Weight of a new measurement in the decayed means (verify times, drafting
+  // cost, load signal).
+  static constexpr double kWeight = 0.2;
 
  private:
   bool Fresh(int gamma) const;
@@ -76,6 +92,7 @@ class DraftLengthPolicy {
   double draft_seconds_per_token_ = 0;
   std::vector<double> verify_seconds_;  // [γ], decayed mean; 0 = unseen.
   std::vector<int> updated_at_;         // [γ], round of the last update.
+  std::vector<double> marginal_;        // [rows − 1], decayed mean.
   int rounds_ = 0;
   int backoff_left_ = 0;
   int backoff_length_ = kBackoffRounds;

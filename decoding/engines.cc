@@ -180,8 +180,13 @@ std::vector<StepOutcome> TargetEngine::Step(absl::Span<const StepItem> items) {
         items[i]);
   }
   if (jobs.empty()) return out;
+  const absl::Time start = absl::Now();
   std::vector<model::ForwardRequest> batch;
-  for (const Job& job : jobs) batch.push_back({job.session->sequence, job.feed, 0, job.all_logits});
+  int64_t rows = 0;
+  for (const Job& job : jobs) {
+    batch.push_back({job.session->sequence, job.feed, 0, job.all_logits});
+    rows += static_cast<int64_t>(job.feed.size());
+  }
   absl::StatusOr<std::vector<at::Tensor>> logits = model.Forward(batch);
   for (size_t k = 0; k < jobs.size(); ++k) {
     Job& job = jobs[k];
@@ -196,6 +201,15 @@ std::vector<StepOutcome> TargetEngine::Step(absl::Span<const StepItem> items) {
           Finish(item, job, (*logits)[k], outcome);
         },
         items[job.index]);
+  }
+  // The step's whole cost (forward and verification), then each verify
+  // item's marginal cost against the other rows it shared the step with.
+  if (logits.ok()) step_cost_.Record(rows, absl::Now() - start);
+  for (const Job& job : jobs) {
+    if (auto* v = std::get_if<VerifyOutcome>(&out[job.index]); v != nullptr && v->status.ok()) {
+      v->marginal_seconds =
+          step_cost_.Marginal(rows - static_cast<int64_t>(job.feed.size()), kMarginalRows);
+    }
   }
   return out;
 }

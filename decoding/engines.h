@@ -14,6 +14,7 @@
 #include "absl/types/span.h"
 #include "decoding/draft_steps.h"
 #include "decoding/session_table.h"
+#include "decoding/step_cost_model.h"
 #include "sampling/speculative_verifier.h"
 
 namespace tandem::decoding {
@@ -28,7 +29,15 @@ struct VerifyOutcome {
   absl::Status status;
   sampling::VerifyResult result;
   int64_t committed_length = 0;  // The session's committed tokens afterwards.
+  // The load signal (step_cost_model.h): seconds that j = 1..kMarginalRows
+  // rows of this session cost in a step with the step's other rows, as the
+  // engine has measured its steps. Empty before the engine has timed a step.
+  std::vector<float> marginal_seconds;
 };
+
+// Rows the load signal covers (a draft of up to 8 tokens plus its pending
+// token); callers extrapolate beyond.
+inline constexpr int kMarginalRows = 9;
 
 struct EarlyExitItem {
   SessionId session = 0;
@@ -141,6 +150,7 @@ class TargetEngine {
   void Finish(const ScoreItem& item, Job& job, const at::Tensor& logits, ScoreOutcome& out);
 
   SessionTable sessions_;
+  StepCostModel step_cost_;
 };
 
 // Proposes drafts with a (small) draft model.

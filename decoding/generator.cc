@@ -109,7 +109,8 @@ absl::StatusOr<GenerationResult> Generate(const GenerateRequest& request,
       stats.rpc_time += std::max(absl::ZeroDuration(),
                                  draft_time + verify_time - server_time);
     }
-    policy.Update(drafted, round.num_accepted, draft_time, verify_time);
+    policy.Update(drafted, round.num_accepted, draft_time, verify_time,
+                  verified->outcome.marginal_seconds);
     gamma = drafter == nullptr ? 0 : policy.Next();
 
     // Commit, cutting at EOS and at the budget.

@@ -173,6 +173,9 @@ absl::StatusOr<decoding::TimedVerify> RemoteTargetBackend::Verify(
     out.outcome.result.emitted.push_back(FromProto(t));
   }
   out.outcome.committed_length = r.sequence_length();
+  for (uint32_t us : r.marginal_step_us()) {
+    out.outcome.marginal_seconds.push_back(static_cast<float>(us) * 1e-6f);
+  }
   return out;
 }
 

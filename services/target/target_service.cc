@@ -1,5 +1,7 @@
 #include "services/target/target_service.h"
 
+#include <algorithm>
+#include <cmath>
 #include <future>
 #include <optional>
 #include <utility>
@@ -160,6 +162,9 @@ grpc::Status TargetServiceImpl::RunVerify(const RpcCall& call, const v1::VerifyR
       ToProto(step, true, static_cast<int>(step.top.size()), result->add_emitted_tokens());
     }
     result->set_sequence_length(outcome.committed_length);
+    for (float s : outcome.marginal_seconds) {
+      result->add_marginal_step_us(static_cast<uint32_t>(std::lround(std::max(0.0f, s) * 1e6f)));
+    }
   }
   ToProto(absl::Now() - start, response->mutable_server_time());
   return grpc::Status::OK;

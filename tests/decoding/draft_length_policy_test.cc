@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <random>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -108,6 +109,41 @@ TEST(DraftLengthPolicyTest, BacksOffWhenNothingPaysAndComesBack) {
   chosen = Simulate(p, quiet, 200, rng);
   EXPECT_LT(chosen[0], 10);
   EXPECT_GE(MostChosen(chosen), 3);
+}
+
+// The request's own view says speculation pays (its verify round barely
+// grows with γ: it waits for a step that runs anyway), but the target
+// reports that it is compute-saturated (each extra row costs a row's
+// compute beside the other sessions' rows). The policy must follow the
+// target; and when the same request is alone, speculate as before.
+TEST(DraftLengthPolicyTest, FollowsTheTargetsLoadSignal) {
+  const World own_view{0.76, 0.3, [](int g) { return 12.0 * (1 + 0.05 * g); }};
+  ASSERT_GT(own_view.TrueSpeedup(own_view.BestGamma(8)), 1.5);
+  const auto run = [&](const std::vector<float>& marginal) {
+    std::mt19937 rng(5);
+    std::bernoulli_distribution accept(own_view.alpha);
+    DraftLengthPolicy p(4, 8, /*adaptive=*/true);
+    std::map<int, int> chosen;
+    for (int r = 0; r < 400; ++r) {
+      const int gamma = p.Next();
+      if (r >= 100) ++chosen[gamma];
+      int accepted = 0;
+      while (accepted < gamma && accept(rng)) ++accepted;
+      p.Update(gamma, accepted, absl::Microseconds(1000 * gamma * own_view.draft_ms_per_token),
+               absl::Microseconds(1000 * own_view.verify_ms(gamma)), marginal);
+    }
+    return chosen;
+  };
+  std::vector<float> saturated, alone;
+  for (int k = 1; k <= 9; ++k) {
+    saturated.push_back(0.6e-3f * k);                       // k rows' compute.
+    alone.push_back(1e-3f * std::max(2.0f, 0.6f * k));      // Memory-bound step.
+  }
+  std::map<int, int> busy = run(saturated);
+  EXPECT_GE(busy[0], 280) << "a saturated target: plain decoding";
+  std::map<int, int> quiet = run(alone);
+  EXPECT_LT(quiet[0], 10);
+  EXPECT_GE(MostChosen(quiet), 2);
 }
 
 TEST(DraftLengthPolicyTest, PeekMatchesNextWithoutAdvancing) {

@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/time/clock.h"
+
 #include "decoding/engines.h"
 #include "model/transformer_model.h"
 #include "tests/model/random_checkpoint.h"
@@ -24,6 +26,7 @@ class CountingModel : public model::Model {
     int64_t rows = 0;
     for (const auto& r : batch) rows += static_cast<int64_t>(r.tokens.size());
     calls.push_back({static_cast<int64_t>(batch.size()), rows});
+    if (base + per_row > absl::ZeroDuration()) absl::SleepFor(base + per_row * rows);
     return inner_.Forward(batch);
   }
   int64_t Length(model::SequenceId s) const override { return inner_.Length(s); }
@@ -40,6 +43,9 @@ class CountingModel : public model::Model {
     int64_t requests, rows;
   };
   std::vector<Call> calls;
+  // When set, each Forward also sleeps base + per_row × rows (a model whose
+  // step cost is known, for the load signal).
+  absl::Duration base, per_row;
 
  private:
   model::Model& inner_;
@@ -147,6 +153,48 @@ TEST(TargetStepTest, PrefillChunksAndScoresRideInTheSameForwardAsVerifyRows) {
     EXPECT_EQ(scored.candidates[i].token, expected[0].candidates[i].token);
     EXPECT_EQ(scored.candidates[i].logprob, expected[0].candidates[i].logprob);  // Bitwise.
   }
+}
+
+// The load signal: a verify item's marginal cost is measured against the
+// other rows of its step. The model sleeps 4 ms + 0.25 ms per row, so alone
+// one row costs the whole step (>= 4 ms), while beside a 40-row prefill
+// chunk it costs about one row (0.25 ms; generous bounds for a shared CI
+// machine).
+TEST(TargetStepTest, VerifyOutcomesCarryTheirMarginalCostAgainstTheStepsOtherRows) {
+  auto inner = TinyTarget();
+  CountingModel model(*inner);
+  model.base = absl::Milliseconds(4);
+  model.per_row = absl::Microseconds(250);
+  TargetEngine engine(model, 0);
+  SessionId running = *engine.Open(Prompt(10, 2), GreedyOptions());
+  int64_t length = 10;
+  // Alone: a few plain steps teach the engine T(1).
+  std::vector<float> alone;
+  for (int i = 0; i < 3; ++i) {
+    std::vector<VerifyOutcome> o = engine.Verify({VerifyItem{running, {length, {}}, {}}});
+    ASSERT_TRUE(o[0].status.ok()) << o[0].status;
+    alone = o[0].marginal_seconds;
+    ++length;
+  }
+  ASSERT_EQ(alone.size(), static_cast<size_t>(kMarginalRows));
+  EXPECT_GE(alone[0], 4e-3);
+  for (size_t j = 1; j < alone.size(); ++j) EXPECT_GE(alone[j], alone[j - 1]);
+  // Beside prefill chunks of 40 rows (twice, with one and with two decode
+  // rows, so the engine has seen both sides of the verify's rows).
+  std::vector<float> shared;
+  for (int chunk : {40, 40, 40}) {
+    SessionId opening = *engine.Register(Prompt(64, chunk + length), GreedyOptions());
+    std::vector<StepOutcome> out = engine.Step(
+        {StepItem(VerifyItem{running, {length, {}}, {}}), StepItem(PrefillItem{opening, chunk})});
+    const VerifyOutcome& v = std::get<VerifyOutcome>(out[0]);
+    ASSERT_TRUE(v.status.ok()) << v.status;
+    shared = v.marginal_seconds;
+    ++length;
+    ASSERT_TRUE(engine.Close(opening).ok());
+  }
+  ASSERT_EQ(shared.size(), static_cast<size_t>(kMarginalRows));
+  EXPECT_LT(shared[0], 0.5 * alone[0]) << "a row beside 40 others is not a whole step";
+  EXPECT_GT(shared[4], 2.0 * shared[0]) << "beside a full step, rows cost about linearly";
 }
 
 TEST(TargetStepTest, BadItemsFailAloneAndChangeNothing) {

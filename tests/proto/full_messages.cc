@@ -314,6 +314,8 @@ void AddTargetMessages(std::vector<std::unique_ptr<Message>>& out) {
   *vr->add_emitted_tokens() = FullToken(3);
   *vr->add_emitted_tokens() = FullToken(8);
   vr->set_sequence_length(20);
+  vr->add_marginal_step_us(2000);
+  vr->add_marginal_step_us(2100);
   *verified.mutable_server_time() = Millis(12);
   Add(out, std::move(verified));
 

@@ -1,0 +1,47 @@
+#ifndef TANDEM_DECODING_STEP_COST_MODEL_H_
+#define TANDEM_DECODING_STEP_COST_MODEL_H_
+
+#include <cstdint>
+#include <map>
+#include <vector>
+
+#include "absl/time/time.h"
+
+namespace tandem::decoding {
+
+// How long one engine step takes as a function of the rows it runs, learned
+// from the steps themselves (decayed means per row count, row counts above
+// 32 in buckets), and what extra rows cost on top of a step.
+//
+// This is the load signal for speculation: a request deciding its draft
+// length needs the *marginal* cost of its rows in the step it will share
+// with other sessions. Alone (0 other rows) that is T(k) — the first row
+// pays for streaming the weights, later ones ride along while the step is
+// memory-bound. In a step full of other rows it is T(o + k) − T(o), about
+// k rows' compute: there plain decoding yields one token per row and
+// speculation fewer (E(α, γ) / (γ + 1) < 1), so it should stop.
+//
+// Estimates between measured row counts are linear interpolations through
+// (0, 0) and the measurements; beyond the largest, the last slope (or T/rows
+// with one point) extends them; marginals are never negative. Not
+// thread-safe (the engine's step runs under its mutex).
+class StepCostModel {
+ public:
+  void Record(int64_t rows, absl::Duration time);
+  // T(rows) in seconds; 0 for rows <= 0 or before any Record.
+  double Seconds(int64_t rows) const;
+  // [T(others + j) − T(others)] for j = 1..max_rows, in seconds; empty
+  // before any Record.
+  std::vector<float> Marginal(int64_t others, int max_rows) const;
+  bool empty() const { return seconds_.empty(); }
+
+  static constexpr double kWeight = 0.1;  // Of a new measurement in the mean.
+
+ private:
+  static int64_t Bucket(int64_t rows);
+  std::map<int64_t, double> seconds_;  // Bucket → decayed mean step time.
+};
+
+}  // namespace tandem::decoding
+
+#endif  // TANDEM_DECODING_STEP_COST_MODEL_H_

@@ -1,0 +1,64 @@
+// StepCostModel: interpolation through the origin and the measured row
+// counts, extrapolation past them, marginal costs against other rows, and
+// decayed means. Expected values are computed by hand from the hinge curve
+// T(R) = max(2, 0.5 R) ms (memory-bound to 4 rows, compute-bound after).
+
+#include "decoding/step_cost_model.h"
+
+#include <gtest/gtest.h>
+
+namespace tandem::decoding {
+namespace {
+
+double HingeMs(int rows) { return std::max(2.0, 0.5 * rows); }
+
+StepCostModel Hinge() {
+  StepCostModel m;
+  for (int rows : {1, 2, 4, 8, 16, 32}) m.Record(rows, absl::Microseconds(1000 * HingeMs(rows)));
+  return m;
+}
+
+TEST(StepCostModelTest, EmptyUntilAStepIsRecorded) {
+  StepCostModel m;
+  EXPECT_TRUE(m.empty());
+  EXPECT_EQ(m.Seconds(3), 0);
+  EXPECT_TRUE(m.Marginal(0, 9).empty());
+  m.Record(0, absl::Milliseconds(5));  // No rows: ignored.
+  EXPECT_TRUE(m.empty());
+}
+
+TEST(StepCostModelTest, InterpolatesAndExtrapolates) {
+  const StepCostModel m = Hinge();
+  EXPECT_NEAR(m.Seconds(1), 2e-3, 1e-9);
+  EXPECT_NEAR(m.Seconds(3), 2e-3, 1e-9);     // Between 2 (2 ms) and 4 (2 ms).
+  EXPECT_NEAR(m.Seconds(12), 6e-3, 1e-9);    // Between 8 (4 ms) and 16 (8 ms).
+  EXPECT_NEAR(m.Seconds(48), 24e-3, 1e-9);   // Past 32: slope of the last two points.
+  EXPECT_EQ(m.Seconds(0), 0);
+}
+
+TEST(StepCostModelTest, MarginalAloneIsTheStepAndInAFullStepIsTheRowsCompute) {
+  const StepCostModel m = Hinge();
+  const std::vector<float> alone = m.Marginal(0, 9);
+  ASSERT_EQ(alone.size(), 9u);
+  EXPECT_NEAR(alone[0], 2e-3, 1e-7);  // The first row pays the whole step.
+  EXPECT_NEAR(alone[2], 2e-3, 1e-7);  // Three rows: still memory-bound.
+  EXPECT_NEAR(alone[7], 4e-3, 1e-7);  // Eight rows: T(8).
+  const std::vector<float> shared = m.Marginal(16, 9);  // Beside 16 other rows.
+  for (int j = 1; j <= 9; ++j) EXPECT_NEAR(shared[j - 1], 0.5e-3 * j, 1e-7) << j;
+  // Speculating γ = 2 beside 16 rows costs 3 rows; alone it costs 1 step.
+  EXPECT_GT(shared[2] / shared[0], 2.9);
+  EXPECT_LT(alone[2] / alone[0], 1.01);
+}
+
+TEST(StepCostModelTest, MarginalsNeverDecreaseAndMeansDecay) {
+  StepCostModel m;
+  m.Record(1, absl::Milliseconds(3));
+  m.Record(2, absl::Milliseconds(2));  // Noise: fewer ms for more rows.
+  const std::vector<float> marginal = m.Marginal(0, 4);
+  for (size_t j = 1; j < marginal.size(); ++j) EXPECT_GE(marginal[j], marginal[j - 1]);
+  m.Record(1, absl::Milliseconds(13));
+  EXPECT_NEAR(m.Seconds(1), (0.9 * 3 + 0.1 * 13) * 1e-3, 1e-9);
+}
+
+}  // namespace
+}  // namespace tandem::decoding
