@@ -202,13 +202,25 @@ std::vector<StepOutcome> TargetEngine::Step(absl::Span<const StepItem> items) {
         },
         items[job.index]);
   }
-  // The step's whole cost (forward and verification), then each verify
-  // item's marginal cost against the other rows it shared the step with.
-  if (logits.ok()) step_cost_.Record(rows, absl::Now() - start);
+  // The step's whole cost (forward and verification), how busy the engine
+  // is, then each verify item's marginal cost against the other rows it
+  // shared the step with.
+  const absl::Time end = absl::Now();
+  if (logits.ok()) step_cost_.Record(rows, end - start);
+  busy_.Record(start, end);
+  const double busy = busy_.fraction();
   for (const Job& job : jobs) {
-    if (auto* v = std::get_if<VerifyOutcome>(&out[job.index]); v != nullptr && v->status.ok()) {
-      v->marginal_seconds =
-          step_cost_.Marginal(rows - static_cast<int64_t>(job.feed.size()), kMarginalRows);
+    auto* v = std::get_if<VerifyOutcome>(&out[job.index]);
+    if (v == nullptr || !v->status.ok()) continue;
+    // Rows beside others cost the others' time only while the engine is
+    // saturated; when it idles between steps they would mostly have run in
+    // a step of their own.
+    const int64_t others = rows - static_cast<int64_t>(job.feed.size());
+    const std::vector<float> shared = step_cost_.Marginal(others, kMarginalRows);
+    const std::vector<float> alone = step_cost_.Marginal(0, kMarginalRows);
+    v->marginal_seconds.resize(shared.size());
+    for (size_t j = 0; j < shared.size(); ++j) {
+      v->marginal_seconds[j] = static_cast<float>(busy * shared[j] + (1 - busy) * alone[j]);
     }
   }
   return out;

@@ -31,7 +31,9 @@ struct VerifyOutcome {
   int64_t committed_length = 0;  // The session's committed tokens afterwards.
   // The load signal (step_cost_model.h): seconds that j = 1..kMarginalRows
   // rows of this session cost in a step with the step's other rows, as the
-  // engine has measured its steps. Empty before the engine has timed a step.
+  // engine has measured its steps, weighted by how busy the engine is
+  // (busy · cost beside the others + idle · cost alone). Empty before the
+  // engine has timed a step.
   std::vector<float> marginal_seconds;
 };
 
@@ -151,6 +153,7 @@ class TargetEngine {
 
   SessionTable sessions_;
   StepCostModel step_cost_;
+  BusyFraction busy_;
 };
 
 // Proposes drafts with a (small) draft model.

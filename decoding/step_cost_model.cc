@@ -56,4 +56,15 @@ std::vector<float> StepCostModel::Marginal(int64_t others, int max_rows) const {
   return out;
 }
 
+void BusyFraction::Record(absl::Time start, absl::Time end) {
+  if (last_end_ != absl::InfinitePast() && start >= last_end_) {
+    const double busy = absl::ToDoubleSeconds(end - start);
+    const double idle = absl::ToDoubleSeconds(start - last_end_);
+    if (busy + idle > 0) {
+      fraction_ = (1 - kWeight) * fraction_ + kWeight * busy / (busy + idle);
+    }
+  }
+  last_end_ = end;
+}
+
 }  // namespace tandem::decoding

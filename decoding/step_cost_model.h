@@ -42,6 +42,22 @@ class StepCostModel {
   std::map<int64_t, double> seconds_;  // Bucket → decayed mean step time.
 };
 
+// The fraction of wall time an engine spends in steps (decayed over recent
+// steps): the gap between one step's end and the next step's start is idle.
+// Not thread-safe.
+class BusyFraction {
+ public:
+  void Record(absl::Time start, absl::Time end);
+  // In [0, 1]; 1 before the first gap is known (assume saturated).
+  double fraction() const { return fraction_; }
+
+  static constexpr double kWeight = 0.05;
+
+ private:
+  absl::Time last_end_ = absl::InfinitePast();
+  double fraction_ = 1.0;
+};
+
 }  // namespace tandem::decoding
 
 #endif  // TANDEM_DECODING_STEP_COST_MODEL_H_

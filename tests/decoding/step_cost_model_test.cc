@@ -62,3 +62,27 @@ TEST(StepCostModelTest, MarginalsNeverDecreaseAndMeansDecay) {
 
 }  // namespace
 }  // namespace tandem::decoding
+
+namespace tandem::decoding {
+namespace {
+
+TEST(BusyFractionTest, TracksTheShareOfTimeInSteps) {
+  BusyFraction b;
+  EXPECT_EQ(b.fraction(), 1.0);  // Unknown: assume saturated.
+  absl::Time t = absl::UnixEpoch();
+  // 1 ms steps with 3 ms gaps: busy 25% of the time.
+  for (int i = 0; i < 400; ++i) {
+    b.Record(t, t + absl::Milliseconds(1));
+    t += absl::Milliseconds(4);
+  }
+  EXPECT_NEAR(b.fraction(), 0.25, 0.01);
+  // Back to back: saturated.
+  for (int i = 0; i < 400; ++i) {
+    b.Record(t, t + absl::Milliseconds(1));
+    t += absl::Milliseconds(1);
+  }
+  EXPECT_NEAR(b.fraction(), 1.0, 0.01);
+}
+
+}  // namespace
+}  // namespace tandem::decoding
