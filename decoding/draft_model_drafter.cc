@@ -82,7 +82,9 @@ void DraftModelDrafter::OnVerifyStarted(const std::vector<int64_t>& committed,
   PreDraft pre;
   pre.after = committed;
   pre.after.insert(pre.after.end(), draft.tokens.begin(), draft.tokens.end());
-  ProposeItem item{id_, SyncTo(pre.after), next_gamma + 1};
+  // g is only a guess at the target's bonus token (never proposed): its most
+  // likely value is the draft's argmax, also when sampling.
+  ProposeItem item{id_, SyncTo(pre.after), next_gamma + 1, /*guess_first=*/true};
   pre.known_length = item.sync.base_length;
   pre.start = absl::Now();
   pre.end = std::make_shared<absl::Time>(pre.start);

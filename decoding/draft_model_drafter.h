@@ -18,7 +18,8 @@ namespace tandem::decoding {
 // Pipelined (the default): when a draft goes to the target, this drafter
 // immediately asks the draft model, on another thread, for the round after
 // it under the most likely outcome: every drafted token accepted and the
-// target's bonus token equal to the draft's own next token g. It drafts
+// target's bonus token equal to the draft's most likely next token g (its
+// argmax, also when sampling: g is a guess, never proposed). It drafts
 // next_gamma + 1 tokens [g, x1, x2, ...] after committed + draft. If the
 // verification does commit draft + [g], the next Propose returns x1, x2, ...
 // at once (a hit: the drafting was hidden behind verification); otherwise it

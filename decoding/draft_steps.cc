@@ -11,7 +11,7 @@ absl::Status PickNext(const at::Tensor& raw_row, DraftJob& job, Draft& draft) {
   const std::vector<sampling::TokenHistory> histories = {{history, s.prompt_length}};
   absl::StatusOr<at::Tensor> processed = s.selector->Process(histories, raw_row);
   if (!processed.ok()) return processed.status();
-  if (s.selector->params().greedy()) {
+  if (s.selector->params().greedy() || (job.greedy_first && draft.tokens.empty())) {
     absl::StatusOr<int64_t> token = sampling::ArgmaxToken((*processed)[0]);
     if (!token.ok()) return token.status();
     draft.tokens.push_back(*token);

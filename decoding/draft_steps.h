@@ -23,6 +23,7 @@ struct DraftJob {
   int gamma = 0;              // Tokens to draft, >= 0.
   int64_t exit_layer = 0;     // 0: all layers (a draft model); else early exit.
   sampling::Rng* rng = nullptr;  // The draft's own random stream.
+  bool greedy_first = false;     // Step 0 takes the argmax even when sampling.
 };
 
 struct DraftOutcome {
@@ -34,9 +35,10 @@ struct DraftOutcome {
 // over every job still drafting (step 0 feeds `feed`, later steps the token
 // drafted before), then picks each job's next token with its session's
 // processors on history committed + drafts so far: argmax with a one-hot
-// distribution when greedy, else a sample from exp(log_softmax) with exactly
-// those probabilities packed (sparse or dense) for the verifier. The last
-// drafted token is not run through the model.
+// distribution when greedy (or at step 0 with greedy_first), else a sample
+// from exp(log_softmax) with exactly those probabilities packed (sparse or
+// dense) for the verifier. The last drafted token is not run through the
+// model.
 std::vector<DraftOutcome> RunDraftSteps(model::Model& model,
                                         std::vector<DraftJob>& jobs);
 

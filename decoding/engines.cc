@@ -284,7 +284,10 @@ std::vector<DraftOutcome> TargetEngine::DraftEarlyExit(
                             p->session->draft_rng.get()});
     job_item.push_back(i);
   }
+  const absl::Time start = absl::Now();
   std::vector<DraftOutcome> drafted = RunDraftSteps(model, jobs);
+  // Self-speculative drafting occupies the engine like a step does.
+  if (!jobs.empty()) busy_.Record(start, absl::Now());
   for (size_t k = 0; k < jobs.size(); ++k) out[job_item[k]] = std::move(drafted[k]);
   return out;
 }
@@ -355,7 +358,7 @@ std::vector<DraftOutcome> DraftEngine::Propose(
       continue;
     }
     jobs.push_back(DraftJob{p->session, std::move(p->feed), item.gamma, 0,
-                            p->session->draft_rng.get()});
+                            p->session->draft_rng.get(), item.guess_first});
     job_item.push_back(i);
   }
   std::vector<DraftOutcome> drafted = RunDraftSteps(model, jobs);

@@ -82,6 +82,10 @@ struct ProposeItem {
   SessionId session = 0;
   SequenceSync sync;
   int gamma = 0;
+  // The first token is a guess, not a proposal (pipelined drafting guesses
+  // the target's bonus token): take the draft's most likely token even when
+  // sampling. Its distribution is then one-hot and must not be verified.
+  bool guess_first = false;
 };
 
 // Verifies drafts (and decodes plain steps) with the target model.

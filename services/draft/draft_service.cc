@@ -85,7 +85,8 @@ grpc::Status DraftServiceImpl::RunPropose(const RpcCall& call, const v1::Propose
       continue;
     }
     auto queued = propose_->TrySubmit({item.session_id(), FromProto(item.sync()),
-                                       static_cast<int>(item.num_draft_tokens())});
+                                       static_cast<int>(item.num_draft_tokens()),
+                                       item.guess_first()});
     if (!queued) {
       early[i] = QueueFull();
       continue;

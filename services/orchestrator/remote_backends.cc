@@ -244,6 +244,7 @@ absl::StatusOr<decoding::TimedDraft> RemoteDraftBackend::Propose(
   wire->set_session_id(item.session);
   ToProto(item.sync, wire->mutable_sync());
   wire->set_num_draft_tokens(item.gamma);
+  wire->set_guess_first(item.guess_first);
   std::unique_ptr<grpc::ClientContext> context = remote_.NewContext(scope);
   v1::ProposeResponse response;
   grpc::Status s = remote_.stub().Propose(context.get(), request, &response);

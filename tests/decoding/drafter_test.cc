@@ -262,6 +262,33 @@ TEST(PipelinedDraftingTest, FailedPreDraftFallsBackToTargetOnlyWithSameOutput) {
   }
 }
 
+TEST(DraftEngineGuessTest, GuessFirstTakesTheArgmaxEvenWhenSampling) {
+  Pair pair;
+  SessionOptions greedy;
+  greedy.params.temperature = 0;
+  SessionOptions sampled;
+  sampled.params.temperature = 1.5;  // Flat enough that samples often miss the argmax.
+  const std::vector<int64_t> prompt = {5, 6, 7};
+  SessionId g = *pair.draft_engine().Open(prompt, greedy);
+  const int64_t argmax = pair.draft_engine().Propose({ProposeItem{g, {3, {}}, 1}})[0].draft.tokens[0];
+  int guessed_argmax = 0, sampled_argmax = 0;
+  for (uint64_t seed = 0; seed < 40; ++seed) {
+    sampled.seed = seed;
+    SessionId s = *pair.draft_engine().Open(prompt, sampled);
+    std::vector<DraftOutcome> guess =
+        pair.draft_engine().Propose({ProposeItem{s, {3, {}}, 3, /*guess_first=*/true}});
+    ASSERT_TRUE(guess[0].status.ok()) << guess[0].status;
+    ASSERT_EQ(guess[0].draft.tokens.size(), 3u);
+    guessed_argmax += guess[0].draft.tokens[0] == argmax;
+    std::vector<DraftOutcome> plain = pair.draft_engine().Propose({ProposeItem{s, {3, {}}, 1}});
+    sampled_argmax += plain[0].draft.tokens[0] == argmax;
+    ASSERT_TRUE(pair.draft_engine().Close(s).ok());
+  }
+  EXPECT_EQ(guessed_argmax, 40);
+  EXPECT_LT(sampled_argmax, 40) << "the control: plain sampled drafts do leave the argmax";
+  ASSERT_TRUE(pair.draft_engine().Close(g).ok());
+}
+
 TEST(MakeDrafterTest, OneStrategyPerModeAndDraftModelNeedsADraftBackend) {
   std::vector<int64_t> prompt = {1, 2};
   SessionOptions session;

@@ -287,6 +287,7 @@ void AddDraftMessages(std::vector<std::unique_ptr<Message>>& out) {
   item->set_session_id(0x2a);
   *item->mutable_sync() = FullSync();
   item->set_num_draft_tokens(4);
+  item->set_guess_first(true);
   item->set_encoding(v1::DISTRIBUTION_ENCODING_SPARSE);
   Add(out, std::move(req));
 
