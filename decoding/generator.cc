@@ -95,6 +95,7 @@ absl::StatusOr<GenerationResult> Generate(const GenerateRequest& request,
     server_time += verified->server_time;
     const sampling::VerifyResult& round = verified->outcome.result;
     ++stats.rounds;
+    if (drafted == 0) ++stats.plain_rounds;
     stats.drafted += drafted;
     stats.accepted += round.num_accepted;
     if (static_cast<int>(stats.drafted_at.size()) < drafted) {

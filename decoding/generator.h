@@ -27,6 +27,9 @@ struct StopOptions {
 // The metrics named in docs/speculative_decoding.md.
 struct SpeculationStats {
   int64_t rounds = 0;  // Target passes.
+  // Rounds that verified no draft: γ = 0 chosen (adaptive back-off, budget)
+  // or nothing proposed (no n-gram match, a fallen-back draft service).
+  int64_t plain_rounds = 0;
   int64_t drafted = 0;
   int64_t accepted = 0;
   std::vector<int64_t> drafted_at;   // Per draft position (0-based).

@@ -401,6 +401,7 @@ grpc::Status GenerationServiceImpl::DoGenerate(grpc::ServerContext* context,
     total.stats.drafted += o.result.stats.drafted;
     total.stats.accepted += o.result.stats.accepted;
     total.stats.rounds += o.result.stats.rounds;
+    total.stats.plain_rounds += o.result.stats.plain_rounds;
     total.stats.draft_time += o.result.stats.draft_time;
     total.stats.verify_time += o.result.stats.verify_time;
     total.stats.rpc_time += o.result.stats.rpc_time;

@@ -46,6 +46,11 @@ OrchestratorMetrics::OrchestratorMetrics(metrics::Registry& registry) : registry
     passes_[m] = &registry.GetCounter("tandem_orchestrator_verify_passes_total",
                                       "Target passes (verify rounds), by speculation mode.",
                                       {{"mode", mode}});
+    plain_[m] = &registry.GetCounter(
+        "tandem_orchestrator_plain_rounds_total",
+        "Target passes that verified no draft (γ = 0: adaptive back-off under load or low "
+        "acceptance, no n-gram match, draft fallback), by speculation mode.",
+        {{"mode", mode}});
     for (int p = 0; p < kPositions; ++p) {
       const metrics::Labels labels = {{"mode", mode}, {"position", absl::StrCat(p + 1)}};
       drafted_[m][p] = &registry.GetCounter("tandem_orchestrator_drafted_tokens_total",
@@ -91,6 +96,7 @@ void OrchestratorMetrics::RecordSequence(decoding::SpeculationMode mode, int64_t
   prompt_tokens_->Increment(static_cast<double>(prompt_tokens));
   generated_[m]->Increment(static_cast<double>(result.tokens.size()));
   passes_[m]->Increment(static_cast<double>(s.rounds));
+  plain_[m]->Increment(static_cast<double>(s.plain_rounds));
   if (!result.tokens.empty()) ttft_->Observe(absl::ToDoubleSeconds(result.time_to_first_token));
   const size_t positions = std::min<size_t>(s.drafted_at.size(), kPositions);
   for (size_t p = 0; p < positions; ++p) {

@@ -22,6 +22,7 @@ namespace tandem::services {
 //   tandem_orchestrator_drafted_tokens_total{mode,position}  counter
 //   tandem_orchestrator_accepted_tokens_total{mode,position} counter
 //   tandem_orchestrator_verify_passes_total{mode}            counter
+//   tandem_orchestrator_plain_rounds_total{mode}             counter
 //   tandem_orchestrator_active_sequences                     gauge
 //   tandem_orchestrator_replica_failovers_total              counter
 //   tandem_orchestrator_draft_fallbacks_total                counter
@@ -31,7 +32,9 @@ namespace tandem::services {
 //   tandem_orchestrator_draft_exposed_seconds_total          counter
 //
 // `mode` is off | draft | self | ngram; `position` is the draft position
-// 1..16 (acceptance at position i = accepted / drafted at i).
+// 1..16 (acceptance at position i = accepted / drafted at i). The γ chosen
+// per round follows from these: rounds with γ >= i = drafted{position=i},
+// rounds at γ = 0 = plain_rounds.
 class OrchestratorMetrics {
  public:
   explicit OrchestratorMetrics(metrics::Registry& registry = metrics::Registry::Default());
@@ -61,6 +64,7 @@ class OrchestratorMetrics {
   metrics::Counter* draft_exposed_;
   std::array<metrics::Counter*, kModes> generated_;
   std::array<metrics::Counter*, kModes> passes_;
+  std::array<metrics::Counter*, kModes> plain_;
   std::array<std::array<metrics::Counter*, kPositions>, kModes> drafted_, accepted_;
 };
 

@@ -179,6 +179,7 @@ TEST(PipelinedDraftingTest, GreedyIdenticalWithAndWithoutPipeliningAndPreDraftsH
       r.speculation.mode = SpeculationMode::kOff;
       auto reference = Generate(r, pair.target(), nullptr, {});
       ASSERT_TRUE(reference.ok()) << reference.status();
+      EXPECT_EQ(reference->stats.plain_rounds, reference->stats.rounds);
       r.speculation.mode = SpeculationMode::kDraftModel;
       r.speculation.draft_length = gamma;
       for (bool pipelined : {false, true}) {
@@ -190,6 +191,7 @@ TEST(PipelinedDraftingTest, GreedyIdenticalWithAndWithoutPipeliningAndPreDraftsH
         hits += got->stats.pre_draft_hits;
         misses += got->stats.pre_drafts - got->stats.pre_draft_hits;
         EXPECT_LE(got->stats.pre_draft_hits, got->stats.pre_drafts);
+        EXPECT_LT(got->stats.plain_rounds, got->stats.rounds);
       }
     }
   }
