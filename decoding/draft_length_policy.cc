@@ -77,7 +77,9 @@ double DraftLengthPolicy::ModelSpeedup(int gamma) const {
   const double drafting = gamma * draft_seconds_per_token_;
   double s = tokens * step / (drafting + VerifySeconds(gamma));
   if (!marginal_.empty() && MarginalSeconds(1) > 0) {
-    s = std::min(s, tokens * MarginalSeconds(1) / (MarginalSeconds(gamma + 1) + drafting));
+    const double o = transport_seconds_;
+    s = std::min(s, tokens * (MarginalSeconds(1) + o) /
+                        (MarginalSeconds(gamma + 1) + o + drafting));
   }
   return s;
 }
@@ -125,8 +127,11 @@ int DraftLengthPolicy::Next() {
 void DraftLengthPolicy::Update(int drafted, int accepted,
                                absl::Duration draft_time,
                                absl::Duration verify_time,
-                               absl::Span<const float> marginal_seconds) {
+                               absl::Span<const float> marginal_seconds,
+                               absl::Duration transport) {
   ++rounds_;
+  const double t = absl::ToDoubleSeconds(transport);
+  transport_seconds_ = rounds_ == 1 ? t : (1 - kWeight) * transport_seconds_ + kWeight * t;
   if (!marginal_seconds.empty()) {
     if (marginal_.size() != marginal_seconds.size()) {
       marginal_.assign(marginal_seconds.begin(), marginal_seconds.end());
@@ -137,7 +142,7 @@ void DraftLengthPolicy::Update(int drafted, int accepted,
     }
   }
   // Exponential decay keeps the estimates tracking the text and the load.
-  constexpr double kDecay = 0.95;
+  constexpr double kDecay = 0.98;
   const double verify = absl::ToDoubleSeconds(verify_time);
   const int g = std::clamp(drafted, 0, max_);
   double& v = verify_seconds_[g];

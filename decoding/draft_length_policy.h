@@ -33,7 +33,9 @@ namespace tandem::decoding {
 //    target's throughput: S is capped by
 //        S_target(γ) = E(α, γ) · m(1) / (m(γ + 1) + γ d),
 //    which is ≈ Leviathan's when the session is alone and drops below 1
-//    when the target is compute-saturated (m(k) ≈ k m(1)). When even the best S is below 1 speculation does not pay
+//    when the target is compute-saturated (m(k) ≈ k m(1)); the round's
+//    transport latency o (RPC, measured) is added to both m's, since every
+//    round pays it whatever its rows. When even the best S is below 1 speculation does not pay
 //    (a low α, a dear draft, or a saturated target): γ = 0 (plain decoding)
 //    for kBackoffRounds rounds, which also measures v(0), then one γ = 1
 //    probe refreshes the estimates; each probe that still does not pay
@@ -51,8 +53,12 @@ class DraftLengthPolicy {
   // One finished round: γ it drafted, drafts accepted, the drafting time the
   // loop waited for, the verify round's time, and the target's load signal
   // (seconds for 1, 2, ... rows; empty when the target sends none).
+  // `transport` is the part of verify_time spent outside the target's own
+  // handling (RPC), when known: a per-round latency that speculation
+  // amortizes but that costs the target nothing.
   void Update(int drafted, int accepted, absl::Duration draft_time,
-              absl::Duration verify_time, absl::Span<const float> marginal_seconds = {});
+              absl::Duration verify_time, absl::Span<const float> marginal_seconds = {},
+              absl::Duration transport = absl::ZeroDuration());
 
   double alpha() const;
   // Drafting cost per token relative to a plain decode step (v(0)).
@@ -93,6 +99,7 @@ class DraftLengthPolicy {
   std::vector<double> verify_seconds_;  // [γ], decayed mean; 0 = unseen.
   std::vector<int> updated_at_;         // [γ], round of the last update.
   std::vector<double> marginal_;        // [rows − 1], decayed mean.
+  double transport_seconds_ = 0;        // Decayed mean per round.
   int rounds_ = 0;
   int backoff_left_ = 0;
   int backoff_length_ = kBackoffRounds;

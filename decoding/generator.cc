@@ -110,8 +110,14 @@ absl::StatusOr<GenerationResult> Generate(const GenerateRequest& request,
       stats.rpc_time += std::max(absl::ZeroDuration(),
                                  draft_time + verify_time - server_time);
     }
+    // The verify call's time outside the target's own handling (transport,
+    // queues on the way): latency every round pays, not target compute.
+    const absl::Duration transport =
+        verified->server_time > absl::ZeroDuration()
+            ? std::max(absl::ZeroDuration(), verify_time - verified->server_time)
+            : absl::ZeroDuration();
     policy.Update(drafted, round.num_accepted, draft_time, verify_time,
-                  verified->outcome.marginal_seconds);
+                  verified->outcome.marginal_seconds, transport);
     gamma = drafter == nullptr ? 0 : policy.Next();
 
     // Commit, cutting at EOS and at the budget.
