@@ -187,7 +187,9 @@ TEST(PipelinedDraftingTest, GreedyIdenticalWithAndWithoutPipeliningAndPreDraftsH
         auto got = Generate(r, pair.target(), &pair.draft(), {});
         ASSERT_TRUE(got.ok()) << got.status();
         EXPECT_EQ(Ids(*got), Ids(*reference)) << "γ " << gamma << " pipelined " << pipelined;
-        if (!pipelined) EXPECT_EQ(got->stats.pre_drafts, 0);
+        if (!pipelined) {
+          EXPECT_EQ(got->stats.pre_drafts, 0);
+        }
         hits += got->stats.pre_draft_hits;
         misses += got->stats.pre_drafts - got->stats.pre_draft_hits;
         EXPECT_LE(got->stats.pre_draft_hits, got->stats.pre_drafts);
