@@ -38,9 +38,12 @@ struct World {
   }
 };
 
-// Runs `rounds` rounds; returns how often each γ was chosen.
+// Runs `rounds` rounds, passing the target's load signal `marginal` and the
+// round's `transport` latency when given; returns how often each γ was
+// chosen.
 std::map<int, int> Simulate(DraftLengthPolicy& policy, const World& w, int rounds,
-                            std::mt19937& rng) {
+                            std::mt19937& rng, const std::vector<float>& marginal = {},
+                            absl::Duration transport = absl::ZeroDuration()) {
   std::bernoulli_distribution accept(w.alpha);
   std::map<int, int> chosen;
   for (int r = 0; r < rounds; ++r) {
@@ -49,7 +52,7 @@ std::map<int, int> Simulate(DraftLengthPolicy& policy, const World& w, int round
     int accepted = 0;
     while (accepted < gamma && accept(rng)) ++accepted;
     policy.Update(gamma, accepted, absl::Microseconds(1000 * gamma * w.draft_ms_per_token),
-                  absl::Microseconds(1000 * w.verify_ms(gamma)));
+                  absl::Microseconds(1000 * w.verify_ms(gamma)), marginal, transport);
   }
   return chosen;
 }
@@ -121,18 +124,9 @@ TEST(DraftLengthPolicyTest, FollowsTheTargetsLoadSignal) {
   ASSERT_GT(own_view.TrueSpeedup(own_view.BestGamma(8)), 1.5);
   const auto run = [&](const std::vector<float>& marginal) {
     std::mt19937 rng(5);
-    std::bernoulli_distribution accept(own_view.alpha);
     DraftLengthPolicy p(4, 8, /*adaptive=*/true);
-    std::map<int, int> chosen;
-    for (int r = 0; r < 400; ++r) {
-      const int gamma = p.Next();
-      if (r >= 100) ++chosen[gamma];
-      int accepted = 0;
-      while (accepted < gamma && accept(rng)) ++accepted;
-      p.Update(gamma, accepted, absl::Microseconds(1000 * gamma * own_view.draft_ms_per_token),
-               absl::Microseconds(1000 * own_view.verify_ms(gamma)), marginal);
-    }
-    return chosen;
+    Simulate(p, own_view, 100, rng, marginal);  // Warm up.
+    return Simulate(p, own_view, 300, rng, marginal);
   };
   std::vector<float> saturated, alone;
   for (int k = 1; k <= 9; ++k) {
@@ -165,18 +159,9 @@ TEST(DraftLengthPolicyTest, TransportLatencyIsAmortizedNotChargedToTheTarget) {
   for (int k = 1; k <= 9; ++k) alone.push_back(static_cast<float>(step_ms(k) * 1e-3));
   const auto run = [&](absl::Duration transport) {
     std::mt19937 rng(9);
-    std::bernoulli_distribution accept(w.alpha);
     DraftLengthPolicy p(2, 8, /*adaptive=*/true);
-    std::map<int, int> chosen;
-    for (int r = 0; r < 600; ++r) {
-      const int gamma = p.Next();
-      if (r >= 100) ++chosen[gamma];
-      int accepted = 0;
-      while (accepted < gamma && accept(rng)) ++accepted;
-      p.Update(gamma, accepted, absl::Microseconds(1000 * gamma * w.draft_ms_per_token),
-               absl::Microseconds(1000 * w.verify_ms(gamma)), alone, transport);
-    }
-    return chosen;
+    Simulate(p, w, 100, rng, alone, transport);  // Warm up.
+    return Simulate(p, w, 500, rng, alone, transport);
   };
   std::map<int, int> told = run(absl::Microseconds(400));
   EXPECT_LT(told[0], 200) << "backed off although γ = 1 pays";
