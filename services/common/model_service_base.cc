@@ -194,6 +194,16 @@ grpc::Status ModelServiceBase::DoOpen(const RpcCall& call, const v1::OpenSession
     std::lock_guard<std::mutex> lock(engine_mutex_);
     RefreshGaugesLocked();
   }
+  if (call.context != nullptr && call.context->IsCancelled()) {
+    // The caller is gone (cancelled, or its deadline passed while the
+    // session opened): it will never learn the id, so nobody would close it.
+    leases_.Remove(*id);
+    std::lock_guard<std::mutex> lock(engine_mutex_);
+    (void)close_(*id);
+    RefreshGaugesLocked();
+    return ToGrpcStatus(absl::CancelledError(
+        "the caller went away (cancelled or past its deadline) while the session opened"));
+  }
   metrics_.SessionOpened();
   RememberRequestId(*id, call.request_id);
   const absl::Duration prefill = absl::Now() - start;

@@ -38,7 +38,8 @@ ABSL_FLAG(int, target_call_timeout_ms, 30000,
 ABSL_FLAG(int, draft_call_timeout_ms, 2000,
           "Longest one draft call may take before the request continues target-only");
 ABSL_FLAG(int64_t, max_active_sequences, 256,
-          "Sequences run at once; requests beyond get RESOURCE_EXHAUSTED");
+          "Sequences run at once; requests beyond get RESOURCE_EXHAUSTED. Capped at the "
+          "targets' total --max_sessions");
 ABSL_FLAG(std::string, metrics_listen, "",
           "host:port of the Prometheus /metrics and /healthz endpoint; empty = off");
 ABSL_FLAG(std::string, log_level, "info", "JSON log lines on stderr: debug | info | warn | error");
@@ -187,6 +188,24 @@ int main(int argc, char** argv) {
   limits.max_new_tokens = absl::GetFlag(FLAGS_max_new_tokens_limit);
   limits.default_max_new_tokens = absl::GetFlag(FLAGS_default_max_new_tokens);
   limits.max_active_sequences = absl::GetFlag(FLAGS_max_active_sequences);
+  // Admit no more sequences than the targets hold sessions for: every
+  // sequence holds a target session, and one admitted past that would only
+  // get RESOURCE_EXHAUSTED downstream. (A sequence without a draft session
+  // falls back to target-only, so the drafts do not cap admission.)
+  const auto capacity = [](const auto& replicas) {
+    int64_t total = 0;
+    for (const auto& r : replicas) {
+      if (r->max_sessions() <= 0) return int64_t{0};  // Unlimited.
+      total += r->max_sessions();
+    }
+    return total;
+  };
+  if (const int64_t cap = capacity(target_backends);
+      cap > 0 && cap < limits.max_active_sequences) {
+    std::cerr << "orchestrator: --max_active_sequences " << limits.max_active_sequences
+              << " capped to " << cap << ", the sessions the targets hold (--max_sessions)\n";
+    limits.max_active_sequences = cap;
+  }
   GenerationServiceImpl service(backends, **tokenizer, limits);
   ServerRunOptions run;
   run.listen = absl::GetFlag(FLAGS_listen);

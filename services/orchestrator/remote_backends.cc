@@ -95,7 +95,14 @@ absl::Status RemoteSessions<Service>::Connect(absl::Duration timeout) {
   info_ = FromProto(r->model());
   eos_.assign(r->model().eos_token_ids().begin(), r->model().eos_token_ids().end());
   tokenizer_identity_ = r->model().tokenizer().name();
+  max_sessions_ = r->limits().max_sessions();
   return absl::OkStatus();
+}
+
+template <typename Service>
+int64_t RemoteSessions<Service>::max_sessions() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return max_sessions_;
 }
 
 template <typename Service>
@@ -126,9 +133,17 @@ absl::StatusOr<decoding::SessionId> RemoteSessions<Service>::Open(
     const std::vector<int64_t>& prompt, const decoding::SessionOptions& options,
     const decoding::RequestScope* scope) {
   std::unique_ptr<grpc::ClientContext> context = NewContext(scope);
+  v1::OpenSessionRequest request = OpenRequest(prompt, options, request_id(scope));
+  if (scope != nullptr && scope->deadline != absl::InfiniteFuture()) {
+    // If this call's reply is lost (the request's deadline passes while the
+    // server opens the session) nobody will close the session: its first
+    // lease ends shortly after the request could have used it. Every later
+    // call on the session renews the lease to the server's full TTL.
+    ToProto(std::max(absl::Seconds(1), scope->deadline - absl::Now() + absl::Seconds(1)),
+            request.mutable_ttl_hint());
+  }
   v1::OpenSessionResponse response;
-  grpc::Status s =
-      stub_->OpenSession(context.get(), OpenRequest(prompt, options, request_id(scope)), &response);
+  grpc::Status s = stub_->OpenSession(context.get(), request, &response);
   if (!s.ok()) return Convert(s, scope);
   return response.session_id();
 }

@@ -42,6 +42,9 @@ class RemoteSessions {
   model::ModelInfo Info();
   std::vector<int64_t> eos_token_ids();
   std::string tokenizer_identity();
+  // The server's session limit (ServerLimits.max_sessions) as of Connect; 0
+  // = unlimited or not known.
+  int64_t max_sessions();
   absl::StatusOr<decoding::SessionId> Open(const std::vector<int64_t>& prompt,
                                            const decoding::SessionOptions& options,
                                            const decoding::RequestScope* scope);
@@ -67,6 +70,7 @@ class RemoteSessions {
   std::optional<model::ModelInfo> info_;
   std::vector<int64_t> eos_;
   std::string tokenizer_identity_;
+  int64_t max_sessions_ = 0;
 };
 
 // decoding::TargetBackend over a TargetService. Thread-safe. Calls made
@@ -82,6 +86,7 @@ class RemoteTargetBackend : public decoding::TargetBackend {
   }
   std::vector<int64_t> eos_token_ids() { return remote_.eos_token_ids(); }
   std::string tokenizer_identity() { return remote_.tokenizer_identity(); }
+  int64_t max_sessions() { return remote_.max_sessions(); }
 
   std::unique_ptr<decoding::TargetBackend> ForRequest(
       const decoding::RequestScope& scope) override;
@@ -139,6 +144,7 @@ class RemoteDraftBackend : public decoding::DraftBackend {
     return remote_.Connect(timeout);
   }
   std::string tokenizer_identity() { return remote_.tokenizer_identity(); }
+  int64_t max_sessions() { return remote_.max_sessions(); }
 
   std::unique_ptr<decoding::DraftBackend> ForRequest(const decoding::RequestScope& scope) override;
   model::ModelInfo Info() override { return remote_.Info(); }

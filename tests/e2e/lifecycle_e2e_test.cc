@@ -90,6 +90,39 @@ TEST(LifecycleE2eTest, ClientDeadlineStopsGenerationAndReleasesSessionsWithinASe
   EXPECT_LE(WaitForRelease(*cluster, absl::Seconds(1)), absl::Seconds(1));
 }
 
+// Requests whose deadline expires while their sessions are being opened
+// (1-10 ms deadlines, concurrent) must not leave sessions behind: the model
+// servers drop an open whose caller is gone, and the orchestrator gives every
+// session a lease that ends soon after its request's deadline, so even an
+// open whose reply is lost in flight is reaped within seconds, not the
+// 300 s TTL. Later requests then find every session free.
+TEST(LifecycleE2eTest, ExpiredDeadlinesDuringOpenLeakNoSessions) {
+  auto cluster = testing::E2eCluster::Start();
+  ASSERT_NE(cluster, nullptr);
+  std::vector<std::thread> threads;
+  std::atomic<int> failed{0};
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      client::TandemClient c(cluster->address());
+      for (int i = 0; i < 15; ++i) {
+        auto r = c.Generate(
+            *client::BuildRequest(Long("And God said, Let there be light", 32,
+                                       (i % 3 == 0) ? "draft" : (i % 3 == 1) ? "ngram" : "off")),
+            absl::Milliseconds(1 + (t + i) % 10));
+        failed += r.ok() ? 0 : 1;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_GT(failed.load(), 60) << "the deadlines were not short enough to test anything";
+  EXPECT_LE(WaitForRelease(*cluster, absl::Seconds(5)), absl::Seconds(5))
+      << "target sessions " << cluster->target_service().open_sessions() << ", draft sessions "
+      << cluster->draft_service().open_sessions();
+  client::TandemClient c(cluster->address());
+  auto ok = c.Generate(*client::BuildRequest(Long("In the beginning", 16)), absl::Seconds(30));
+  EXPECT_TRUE(ok.ok()) << ok.status();
+}
+
 TEST(LifecycleE2eTest, AdmissionLimitAnswersResourceExhaustedAtOnce) {
   testing::E2eOptions options;
   options.limits.max_active_sequences = 2;
