@@ -56,10 +56,8 @@ absl::StatusOr<Proposal> DraftModelDrafter::Propose(const std::vector<int64_t>& 
       p.draft.dists.assign(ready->draft.dists.begin() + 1,
                            ready->draft.dists.begin() + 1 + take);
       p.server_time = ready->server_time;
-      p.pre_drafted = true;
-      p.hidden_time = std::max(absl::ZeroDuration(), (*pre.end - pre.start) - waited);
       ++stats_.pre_draft_hits;
-      stats_.hidden_time += p.hidden_time;
+      stats_.hidden_time += std::max(absl::ZeroDuration(), (*pre.end - pre.start) - waited);
       return p;
     }
     // A miss: the time waited above is part of this round's exposed draft

@@ -9,16 +9,6 @@
 
 namespace tandem::decoding {
 
-const char* SpeculationModeName(SpeculationMode mode) {
-  switch (mode) {
-    case SpeculationMode::kOff: return "off";
-    case SpeculationMode::kDraftModel: return "draft";
-    case SpeculationMode::kSelfSpeculative: return "self";
-    case SpeculationMode::kNgram: return "ngram";
-  }
-  return "unknown";
-}
-
 absl::StatusOr<std::unique_ptr<Drafter>> MakeDrafter(const SpeculationOptions& options,
                                                      const DrafterDeps& deps) {
   switch (options.mode) {

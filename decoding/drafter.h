@@ -30,12 +30,6 @@ namespace tandem::decoding {
 struct Proposal {
   Draft draft;
   absl::Duration server_time;
-  // Pipelined drafters: the draft was ready when asked for (drafted while
-  // the previous round was being verified).
-  bool pre_drafted = false;
-  // Of this proposal's wall time, drafting that overlapped verification
-  // (hidden) and drafting the loop waited for (exposed).
-  absl::Duration hidden_time;
 };
 
 // Counters a drafter keeps over its request (SpeculationStats copies them).

@@ -209,6 +209,7 @@ std::vector<StepOutcome> TargetEngine::Step(absl::Span<const StepItem> items) {
   if (logits.ok()) step_cost_.Record(rows, end - start);
   busy_.Record(start, end);
   const double busy = busy_.fraction();
+  const std::vector<float> alone = step_cost_.Marginal(0, kMarginalRows);
   for (const Job& job : jobs) {
     auto* v = std::get_if<VerifyOutcome>(&out[job.index]);
     if (v == nullptr || !v->status.ok()) continue;
@@ -217,7 +218,6 @@ std::vector<StepOutcome> TargetEngine::Step(absl::Span<const StepItem> items) {
     // a step of their own.
     const int64_t others = rows - static_cast<int64_t>(job.feed.size());
     const std::vector<float> shared = step_cost_.Marginal(others, kMarginalRows);
-    const std::vector<float> alone = step_cost_.Marginal(0, kMarginalRows);
     v->marginal_seconds.resize(shared.size());
     for (size_t j = 0; j < shared.size(); ++j) {
       v->marginal_seconds[j] = static_cast<float>(busy * shared[j] + (1 - busy) * alone[j]);

@@ -104,14 +104,13 @@ struct SequenceBackends {
   }
 };
 
-// `call` (null without a context) must outlive the scope.
-decoding::RequestScope ScopeOf(const std::string& request_id, grpc::ServerContext* context,
-                               const GrpcIncomingCall* call) {
+// `call` (null without a server context) must outlive the scope.
+decoding::RequestScope ScopeOf(const std::string& request_id, const GrpcIncomingCall* call) {
   decoding::RequestScope scope;
   scope.request_id = request_id;
-  if (context != nullptr) {
+  if (call != nullptr) {
     scope.incoming_call = call;
-    const auto deadline = context->deadline();
+    const auto deadline = call->context().deadline();
     if (deadline != std::chrono::system_clock::time_point::max()) {
       scope.deadline = absl::FromChrono(deadline);
     }
@@ -171,7 +170,7 @@ absl::StatusOr<std::vector<GenerationServiceImpl::SequenceOutput>> GenerationSer
     const ValidatedGeneration& v, grpc::ServerContext* context, const ChunkFn& on_chunk) {
   std::optional<GrpcIncomingCall> call;
   if (context != nullptr) call.emplace(*context);
-  const decoding::RequestScope scope = ScopeOf(v.request_id, context, call ? &*call : nullptr);
+  const decoding::RequestScope scope = ScopeOf(v.request_id, call ? &*call : nullptr);
   std::vector<std::vector<SequenceOutput>> per_prompt(v.prompts.size());
   std::vector<absl::Status> status(v.prompts.size());
   std::vector<std::thread> threads;
@@ -241,7 +240,7 @@ absl::StatusOr<std::vector<GenerationServiceImpl::SequenceOutput>> GenerationSer
   if (v.beam_search) return RunBeams(v, context, on_chunk);
   std::optional<GrpcIncomingCall> call;
   if (context != nullptr) call.emplace(*context);
-  const decoding::RequestScope scope = ScopeOf(v.request_id, context, call ? &*call : nullptr);
+  const decoding::RequestScope scope = ScopeOf(v.request_id, call ? &*call : nullptr);
   const int per_prompt = v.num_return_sequences;
   const size_t total = v.prompts.size() * per_prompt;
   std::vector<SequenceOutput> outputs(total);

@@ -192,16 +192,10 @@ int main(int argc, char** argv) {
   // sequence holds a target session, and one admitted past that would only
   // get RESOURCE_EXHAUSTED downstream. (A sequence without a draft session
   // falls back to target-only, so the drafts do not cap admission.)
-  const auto capacity = [](const auto& replicas) {
-    int64_t total = 0;
-    for (const auto& r : replicas) {
-      if (r->max_sessions() <= 0) return int64_t{0};  // Unlimited.
-      total += r->max_sessions();
-    }
-    return total;
-  };
-  if (const int64_t cap = capacity(target_backends);
-      cap > 0 && cap < limits.max_active_sequences) {
+  std::vector<int64_t> target_sessions;
+  for (const auto& t : target_backends) target_sessions.push_back(t->max_sessions());
+  if (const int64_t cap = AdmissionLimit(limits.max_active_sequences, target_sessions);
+      cap < limits.max_active_sequences) {
     std::cerr << "orchestrator: --max_active_sequences " << limits.max_active_sequences
               << " capped to " << cap << ", the sessions the targets hold (--max_sessions)\n";
     limits.max_active_sequences = cap;

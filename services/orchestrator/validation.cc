@@ -1,5 +1,7 @@
 #include "services/orchestrator/validation.h"
 
+#include <algorithm>
+
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "services/common/convert.h"
@@ -88,6 +90,15 @@ absl::Status ValidateSpeculation(const v1::SpeculationConfig& s, const model::Mo
 }
 
 }  // namespace
+
+int64_t AdmissionLimit(int64_t requested, const std::vector<int64_t>& target_max_sessions) {
+  int64_t total = 0;
+  for (int64_t n : target_max_sessions) {
+    if (n <= 0) return requested;
+    total += n;
+  }
+  return total > 0 ? std::min(requested, total) : requested;
+}
 
 v1::SpeculationMode SpeculationModeToProto(decoding::SpeculationMode mode) {
   switch (mode) {

@@ -60,6 +60,13 @@ absl::StatusOr<ValidatedGeneration> ValidateGenerate(
     const std::vector<int64_t>& model_eos, const tokenizer::Tokenizer& tokenizer,
     const GenerationLimits& limits);
 
+// The admission limit for `requested` concurrent sequences when the target
+// replicas hold `target_max_sessions` sessions each (0 = unlimited): every
+// sequence holds a target session, so admitting more than their total only
+// defers RESOURCE_EXHAUSTED downstream. Returns min(requested, total), or
+// `requested` when any replica is unlimited or there are none.
+int64_t AdmissionLimit(int64_t requested, const std::vector<int64_t>& target_max_sessions);
+
 // The wire enum of a decoding mode (the inverse of the mapping in
 // ValidateGenerate; both live in validation.cc).
 v1::SpeculationMode SpeculationModeToProto(decoding::SpeculationMode mode);

@@ -99,5 +99,13 @@ TEST_F(ValidationTest, LengthPenaltyMustBeInRange) {
           .ok());
 }
 
+TEST(AdmissionLimitTest, CappedAtTheTargetsTotalSessions) {
+  EXPECT_EQ(AdmissionLimit(256, {64}), 64);
+  EXPECT_EQ(AdmissionLimit(256, {64, 32}), 96);    // Replicas add up.
+  EXPECT_EQ(AdmissionLimit(50, {64, 32}), 50);     // Already below.
+  EXPECT_EQ(AdmissionLimit(256, {64, 0}), 256);    // One replica unlimited.
+  EXPECT_EQ(AdmissionLimit(256, {}), 256);         // Nothing known.
+}
+
 }  // namespace
 }  // namespace tandem::services
