@@ -35,8 +35,6 @@ struct ServerRunOptions {
   HttpServerOptions http;
   std::function<void(httplib::Server& server, std::shared_ptr<grpc::Channel> in_process)>
       http_routes;
-  // Called on shutdown before gRPC drains, e.g. to cancel HTTP streams.
-  std::function<void()> before_shutdown;
 };
 
 // A started gRPC server with health checking and reflection enabled.

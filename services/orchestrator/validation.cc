@@ -142,6 +142,9 @@ absl::StatusOr<ValidatedGeneration> ValidateGenerate(
         }
         ids.push_back(id);
       }
+    } else if (p.has_chat()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "`prompts[", i, "].chat`: this orchestrator has no chat template"));
     } else if (p.has_text() && !p.text().empty()) {
       absl::StatusOr<std::vector<int32_t>> encoded = tokenizer.Encode(p.text());
       if (!encoded.ok()) {
