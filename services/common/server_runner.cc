@@ -55,6 +55,11 @@ absl::StatusOr<std::unique_ptr<RunningServer>> RunningServer::Start(
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options.listen, " (address in use or invalid)"));
   }
+  if (grpc::HealthCheckServiceInterface* health = running->server_->GetHealthCheckService()) {
+    for (const std::string& name : options.health_service_names) {
+      health->SetServingStatus(name, true);
+    }
+  }
   const std::string host = options.listen.substr(0, options.listen.rfind(':'));
   running->address_ = absl::StrCat(host, ":", running->port_);
   if (!options.http.listen.empty()) {

@@ -155,6 +155,22 @@ int main(int argc, char** argv) {
     backends.eos_token_ids = {*(*tokenizer)->eos_id()};
   }
   const int64_t vocab = target_backends[0]->Info().vocab_size;
+  // The orchestrator's tokenizer turns prompts into the target's token ids and
+  // ids back into text: a different vocabulary would serve garbage.
+  if ((*tokenizer)->vocab_size() > vocab) {
+    std::cerr << "error: --tokenizer has " << (*tokenizer)->vocab_size()
+              << " tokens but the target model's vocabulary has " << vocab
+              << "; use the target's tokenizer\n";
+    return 1;
+  }
+  if (const std::string target_id = target_backends[0]->tokenizer_identity();
+      !target_id.empty() && tandem::tokenizer::IdentityFingerprint(target_id) !=
+                                tandem::tokenizer::IdentityFingerprint((*tokenizer)->identity())) {
+    std::cerr << "error: --tokenizer is \"" << (*tokenizer)->identity()
+              << "\" but the target serves with \"" << target_id
+              << "\"; the orchestrator must use the target's tokenizer\n";
+    return 1;
+  }
   for (const std::string& address : Addresses(absl::GetFlag(FLAGS_draft))) {
     RemoteOptions remote;
     remote.address = address;
@@ -213,6 +229,7 @@ int main(int argc, char** argv) {
   run.name = "orchestrator";
   run.credentials = *credentials;
   run.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  run.health_service_names = {tandem::v1::GenerationService::service_full_name()};
   if (!absl::GetFlag(FLAGS_http_listen).empty()) {
     if (absl::GetFlag(FLAGS_http_threads) < 1) {
       std::cerr << "error: --http_threads must be >= 1\n";

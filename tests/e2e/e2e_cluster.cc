@@ -48,6 +48,7 @@ std::unique_ptr<E2eCluster> E2eCluster::Start(const E2eOptions& options) {
   c->generation_ = std::make_unique<services::GenerationServiceImpl>(backends, *c->tokenizer_,
                                                                      options.limits);
   services::ServerRunOptions run{"127.0.0.1:0", "", "orchestrator"};
+  run.health_service_names = {v1::GenerationService::service_full_name()};
   if (options.http) {
     run.http.listen = "127.0.0.1:0";
     services::openai::RoutesOptions api;
