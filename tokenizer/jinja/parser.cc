@@ -450,9 +450,6 @@ class Parser {
         } else if (t.text == "none" || t.text == "None") {
           node->literal = Value::None();
         } else {
-          if (IsGlobalFunction(t.text) && !(Peek().type == TokenType::kOperator && Peek().text == "(")) {
-            return Fail(absl::StrCat("unsupported use of the function '", t.text, "' without calling it"));
-          }
           node->kind = ExprKind::kName;
           node->name = t.text;
         }
@@ -703,6 +700,13 @@ class Parser {
       return absl::InvalidArgumentError(
           absl::StrCat("chat template line ", line, ": unsupported test '", node->name, "'"));
     }
+    if (node->target->kind == ExprKind::kName && IsGlobalFunction(node->target->name) &&
+        (node->name == "defined" || node->name == "undefined")) {
+      // `strftime_now is defined`: the globals always are.
+      auto folded = MakeExpr(ExprKind::kLiteral, line);
+      folded->literal = Value::Bool((node->name == "defined") != node->negated);
+      return folded;
+    }
     const Token& t = Cur();
     const bool arg_start =
         t.type == TokenType::kName || t.type == TokenType::kString ||
@@ -725,35 +729,42 @@ class Parser {
   int loop_depth_ = 0;
 };
 
-bool ContainsSafe(const Expr* e) {
-  if (e == nullptr) return false;
-  if (e->kind == ExprKind::kFilter && e->name == "safe") return true;
-  if (ContainsSafe(e->target.get())) return true;
+// Constructs only checkable once an expression is complete:
+//  - `safe` makes a Markup string, which escapes what is later added to it:
+//    only allowed (and then a no-op) as the outermost filter of a {{ }};
+//  - a global function used as a value (other than `f is defined`).
+absl::Status CheckExpr(const Expr* e) {
+  if (e == nullptr) return absl::OkStatus();
+  if (e->kind == ExprKind::kFilter && e->name == "safe") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "chat template line ", e->line,
+        ": unsupported use of the filter 'safe' (only as the last filter of a {{ }})"));
+  }
+  if (e->kind == ExprKind::kName && IsGlobalFunction(e->name)) {
+    return absl::InvalidArgumentError(absl::StrCat("chat template line ", e->line,
+                                                   ": unsupported use of the function '", e->name,
+                                                   "' without calling it"));
+  }
+  if (auto s = CheckExpr(e->target.get()); !s.ok()) return s;
   for (const auto& a : e->args) {
-    if (ContainsSafe(a.get())) return true;
+    if (auto s = CheckExpr(a.get()); !s.ok()) return s;
   }
   for (const auto& [k, v] : e->kwargs) {
-    if (ContainsSafe(v.get())) return true;
+    if (auto s = CheckExpr(v.get()); !s.ok()) return s;
   }
-  return false;
+  return absl::OkStatus();
 }
 
-// `safe` makes a Markup string, which escapes what is later added to it:
-// only allowed (and then a no-op) as the outermost filter of a {{ }}.
-absl::Status CheckSafe(const Body& body) {
+absl::Status CheckBody(const Body& body) {
   for (const auto& s : body) {
-    bool bad = ContainsSafe(s->expr.get()) || ContainsSafe(s->filter.get());
+    if (auto st = CheckExpr(s->expr.get()); !st.ok()) return st;
+    if (auto st = CheckExpr(s->filter.get()); !st.ok()) return st;
     for (const auto& [cond, branch] : s->branches) {
-      bad = bad || ContainsSafe(cond.get());
-      if (auto st = CheckSafe(branch); !st.ok()) return st;
+      if (auto st = CheckExpr(cond.get()); !st.ok()) return st;
+      if (auto st = CheckBody(branch); !st.ok()) return st;
     }
-    if (bad) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "chat template line ", s->line,
-          ": unsupported use of the filter 'safe' (only as the last filter of a {{ }})"));
-    }
-    if (auto st = CheckSafe(s->body); !st.ok()) return st;
-    if (auto st = CheckSafe(s->else_body); !st.ok()) return st;
+    if (auto st = CheckBody(s->body); !st.ok()) return st;
+    if (auto st = CheckBody(s->else_body); !st.ok()) return st;
   }
   return absl::OkStatus();
 }
@@ -763,7 +774,7 @@ absl::Status CheckSafe(const Body& body) {
 absl::StatusOr<Body> Parse(std::vector<Token> tokens) {
   auto body = Parser(std::move(tokens)).ParseTemplate();
   if (!body.ok()) return body;
-  if (auto s = CheckSafe(*body); !s.ok()) return s;
+  if (auto s = CheckBody(*body); !s.ok()) return s;
   return body;
 }
 
