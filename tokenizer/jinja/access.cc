@@ -122,6 +122,10 @@ absl::StatusOr<Value> GetSlice(const Value& obj, const Value& start, const Value
   for (int i = 0; i < 3; ++i) {
     if (parts[i]->kind() == ValueKind::kInt || parts[i]->kind() == ValueKind::kBool) {
       bounds[i] = parts[i]->int_value();
+    } else if (parts[i]->is_undefined()) {
+      // Undefined.__index__ raises the TypeError itself (not turned into undefined).
+      return absl::InvalidArgumentError(
+          "slice indices must be integers or None or have an __index__ method");
     } else if (!parts[i]->is_none()) {
       // Python raises TypeError, which jinja2's getitem turns into undefined.
       return Value::Undefined(absl::StrCat(ObjectTypeRepr(obj), " has no element slice"));
