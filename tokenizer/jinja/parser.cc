@@ -434,8 +434,8 @@ class Parser {
     } else {
       node = ParsePrimary();
     }
-    if (node.ok()) node = ParsePostfix(std::move(*node));
-    if (node.ok() && with_filter) node = ParseFilterExpr(std::move(*node));
+    if (node.ok()) node = ParseSuffixes(std::move(*node), false);
+    if (node.ok() && with_filter) node = ParseSuffixes(std::move(*node), true);
     --depth_;
     return node;
   }
@@ -508,27 +508,16 @@ class Parser {
     return node;
   }
 
-  absl::StatusOr<ExprPtr> ParsePostfix(ExprPtr node) {
+  // jinja2's parse_postfix (attributes, subscripts, calls) or, with
+  // `filters`, its parse_filter_expr (filters, tests, calls).
+  absl::StatusOr<ExprPtr> ParseSuffixes(ExprPtr node, bool filters) {
     while (true) {
       absl::StatusOr<ExprPtr> next = std::move(node);
-      if (IsOp(".") || IsOp("[")) {
+      if (!filters && (IsOp(".") || IsOp("["))) {
         next = ParseSubscript(std::move(*next));
-      } else if (IsOp("(")) {
-        next = ParseCall(std::move(*next));
-      } else {
-        return next;
-      }
-      if (!next.ok()) return next;
-      node = std::move(*next);
-    }
-  }
-
-  absl::StatusOr<ExprPtr> ParseFilterExpr(ExprPtr node) {
-    while (true) {
-      absl::StatusOr<ExprPtr> next = std::move(node);
-      if (IsOp("|")) {
+      } else if (filters && IsOp("|")) {
         next = ParseFilter(std::move(*next));
-      } else if (IsName("is")) {
+      } else if (filters && IsName("is")) {
         next = ParseTest(std::move(*next));
       } else if (IsOp("(")) {
         next = ParseCall(std::move(*next));
@@ -716,7 +705,7 @@ class Parser {
     } else if (arg_start && !IsName("else") && !IsName("or") && !IsName("and")) {
       if (IsName("is")) return Fail("cannot chain multiple tests with 'is'");
       auto arg = ParsePrimary();
-      if (arg.ok()) arg = ParsePostfix(std::move(*arg));
+      if (arg.ok()) arg = ParseSuffixes(std::move(*arg), false);
       if (!arg.ok()) return arg;
       node->args.push_back(std::move(*arg));
     }
