@@ -18,6 +18,8 @@ APT_PACKAGES=(
   # Tokenizer training, model training and benchmark charts.
   sentencepiece python3 python3-torch python3-numpy python3-matplotlib
   python3-sentencepiece
+  # The chat-template oracle (tests/tokenizer/hf_chat_template_oracle.py).
+  python3-jinja2
   # Public-domain corpora for the demo models.
   sword-text-web bible-kjv bible-kjv-text dict-jargon dict-devil
 )
