@@ -134,8 +134,12 @@ decoding::RequestScope ScopeOf(const std::string& request_id, const GrpcIncoming
 
 GenerationServiceImpl::GenerationServiceImpl(Backends backends,
                                              const tokenizer::Tokenizer& tokenizer,
-                                             GenerationLimits limits)
-    : backends_(std::move(backends)), tokenizer_(tokenizer), limits_(limits) {
+                                             GenerationLimits limits,
+                                             const tokenizer::LoadedChatTemplate* chat_template)
+    : backends_(std::move(backends)),
+      tokenizer_(tokenizer),
+      chat_template_(chat_template),
+      limits_(limits) {
   limits_.draft_available = !backends_.drafts.empty();
   if (!limits_.draft_available && limits_.default_mode == decoding::SpeculationMode::kDraftModel) {
     limits_.default_mode = decoding::SpeculationMode::kOff;
@@ -146,7 +150,7 @@ absl::StatusOr<ValidatedGeneration> GenerationServiceImpl::Validate(
     const std::string& request_id, const google::protobuf::RepeatedPtrField<v1::Prompt>& prompts,
     const v1::GenerationConfig& config) {
   return ValidateGenerate(request_id, prompts, config, backends_.targets[0]->Info(),
-                          backends_.eos_token_ids, tokenizer_, limits_);
+                          backends_.eos_token_ids, tokenizer_, limits_, chat_template_);
 }
 
 decoding::FailoverListener GenerationServiceImpl::FailoverLogger(const std::string& request_id) {

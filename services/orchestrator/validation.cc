@@ -13,6 +13,49 @@ absl::Status Invalid(absl::string_view field, absl::string_view range, int64_t g
   return absl::InvalidArgumentError(absl::StrCat("`", field, "` must be ", range, ", got ", got));
 }
 
+// The prompt a chat template makes of a conversation, tokenized as HF's
+// apply_chat_template(tokenize=True) does: the template writes the special
+// tokens, so none are added, and their text is recognised.
+absl::StatusOr<std::vector<int32_t>> EncodeChat(const v1::ChatPrompt& chat,
+                                                const std::string& field,
+                                                const tokenizer::LoadedChatTemplate* chat_template,
+                                                const tokenizer::Tokenizer& tokenizer) {
+  if (chat_template == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "`", field, "`: this orchestrator has no chat template (the tokenizer has none; start it "
+        "with --chat_template)"));
+  }
+  if (chat.messages().empty() || chat.messages_size() > 1024) {
+    return Invalid(field + ".messages", "1 to 1024 messages", chat.messages_size());
+  }
+  std::vector<tokenizer::ChatMessage> messages;
+  for (int m = 0; m < chat.messages_size(); ++m) {
+    if (chat.messages(m).role().empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("`", field, ".messages[", m, "].role` must not be empty"));
+    }
+    messages.push_back({chat.messages(m).role(), chat.messages(m).content()});
+  }
+  tokenizer::ChatTemplateOptions options = chat_template->DefaultOptions();
+  options.add_generation_prompt = !chat.has_add_generation_prompt() || chat.add_generation_prompt();
+  absl::StatusOr<std::string> text = chat_template->chat_template.Render(messages, options);
+  if (!text.ok()) {
+    return absl::Status(text.status().code() == absl::StatusCode::kResourceExhausted
+                            ? absl::StatusCode::kInvalidArgument
+                            : text.status().code(),
+                        absl::StrCat("`", field, "`: the chat template says: ",
+                                     text.status().message()));
+  }
+  tokenizer::EncodeOptions encode;
+  encode.add_special_tokens = false;
+  encode.parse_special = true;
+  absl::StatusOr<std::vector<int32_t>> ids = tokenizer.Encode(*text, encode);
+  if (!ids.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("`", field, "`: ", ids.status().message()));
+  }
+  return ids;
+}
+
 absl::Status ValidateSpeculation(const v1::SpeculationConfig& s, const model::ModelInfo& target,
                                  const GenerationLimits& limits,
                                  decoding::SpeculationOptions& out) {
@@ -114,7 +157,7 @@ absl::StatusOr<ValidatedGeneration> ValidateGenerate(
     const std::string& request_id, const google::protobuf::RepeatedPtrField<v1::Prompt>& prompts,
     const v1::GenerationConfig& config, const model::ModelInfo& target,
     const std::vector<int64_t>& model_eos, const tokenizer::Tokenizer& tokenizer,
-    const GenerationLimits& limits) {
+    const GenerationLimits& limits, const tokenizer::LoadedChatTemplate* chat_template) {
   ValidatedGeneration v;
   if (request_id.size() > 128) {
     return absl::InvalidArgumentError("`request_id` must be at most 128 bytes");
@@ -143,8 +186,10 @@ absl::StatusOr<ValidatedGeneration> ValidateGenerate(
         ids.push_back(id);
       }
     } else if (p.has_chat()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "`prompts[", i, "].chat`: this orchestrator has no chat template"));
+      absl::StatusOr<std::vector<int32_t>> encoded =
+          EncodeChat(p.chat(), absl::StrCat("prompts[", i, "].chat"), chat_template, tokenizer);
+      if (!encoded.ok()) return encoded.status();
+      ids.assign(encoded->begin(), encoded->end());
     } else if (p.has_text() && !p.text().empty()) {
       absl::StatusOr<std::vector<int32_t>> encoded = tokenizer.Encode(p.text());
       if (!encoded.ok()) {
