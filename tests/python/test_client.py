@@ -1,0 +1,163 @@
+"""tandem.Client against real servers (see conftest.py)."""
+
+from __future__ import annotations
+
+import time
+from typing import List
+
+import grpc
+import pytest
+
+import tandem
+from conftest import LOGS, TLS, TOKEN
+
+PROMPT = "In the beginning God created the heaven and the earth."
+GREEDY = dict(temperature=0.0, max_new_tokens=40, ignore_eos=True)
+
+
+def ids(tokens: "tuple[tandem.Token, ...]") -> List[int]:
+    return [t.id for t in tokens]
+
+
+@pytest.fixture()
+def client(address: str):
+    with tandem.Client(address, timeout=60) as c:
+        yield c
+
+
+@pytest.mark.parametrize("mode", ["draft", "self", "ngram"])
+def test_greedy_output_is_identical_in_every_speculation_mode(client, mode):
+    off = client.generate(PROMPT, speculation="off", **GREEDY)
+    result = client.generate(PROMPT, speculation=mode, draft_length=4, **GREEDY)
+    assert ids(result.tokens) == ids(off.tokens)
+    assert result.text == off.text and len(result.tokens) == 40
+    assert result.finish_reason == "length"
+    assert result.stats.speculation is not None and result.stats.speculation.mode == mode
+    assert result.stats.generated_tokens == 40
+
+
+def test_draft_model_speculation_reports_its_statistics(client):
+    stats = client.generate(PROMPT, speculation="draft", draft_length=4, **GREEDY).stats
+    spec = stats.speculation
+    assert spec is not None and spec.drafted_tokens > 0
+    assert 0 <= spec.accepted_tokens <= spec.drafted_tokens
+    assert spec.target_passes > 0 and spec.mean_accepted_length >= 1
+    assert [p.position for p in spec.per_position_acceptance] == [1, 2, 3, 4]
+    assert stats.total_time > 0 and stats.prompt_tokens > 0
+
+
+def test_stream_deltas_concatenate_to_the_unary_text(client):
+    unary = client.generate(PROMPT, speculation="draft", **GREEDY)
+    events = list(client.generate_stream(PROMPT, speculation="draft", **GREEDY))
+    chunks = [e for e in events if isinstance(e, tandem.StreamChunk)]
+    assert len(chunks) > 1
+    assert "".join(c.text_delta for c in chunks) == unary.text
+    assert [t for c in chunks for t in ids(c.tokens)] == ids(unary.tokens)
+    assert isinstance(events[-1], tandem.SequenceEnd)
+    assert sum(isinstance(e, tandem.SequenceEnd) for e in events) == 1
+    assert events[-1].finish_reason == "length" and events[-1].stats.generated_tokens == 40
+
+
+def test_seeded_sequences_are_reproducible(client):
+    options = dict(n=3, temperature=1.0, top_k=50, seed=1234, max_new_tokens=16)
+    first = client.generate(PROMPT, **options)
+    second = client.generate(PROMPT, **options)
+    assert [(s.prompt_index, s.sequence_index) for s in first.sequences] == [(0, 0), (0, 1), (0, 2)]
+    assert [s.text for s in first.sequences] == [s.text for s in second.sequences]
+    assert [s.seed for s in first.sequences] == [s.seed for s in second.sequences]
+    again = client.generate(PROMPT, n=1, temperature=1.0, top_k=50,
+                            seed=first.sequences[2].seed, max_new_tokens=16)
+    assert again.text == first.sequences[2].text
+
+
+def test_stop_string_ends_the_sequence_before_it(client):
+    full = client.generate(PROMPT, **GREEDY).text
+    words = full.split()
+    stop = words[len(words) // 2]
+    result = client.generate(PROMPT, stop=["no such text", stop], **GREEDY)
+    assert result.finish_reason == "stop_string"
+    assert result.sequences[0].matched_stop_string == stop
+    assert result.text == full[:full.index(stop)]
+
+
+def test_logprobs_with_top_alternatives(client):
+    result = client.generate(PROMPT, logprobs=True, top_logprobs=3, **GREEDY)
+    for token in result.tokens:
+        assert token.logprob is not None and token.logprob <= 0
+        assert len(token.top_logprobs) == 3
+        best = token.top_logprobs[0]
+        assert best.id == token.id and best.logprob == pytest.approx(token.logprob, abs=1e-5)
+        assert [a.logprob for a in token.top_logprobs] == sorted(
+            (a.logprob for a in token.top_logprobs), reverse=True)
+    assert b"".join(t.piece for t in result.tokens).decode() == result.text
+    assert all(t.logprob is None for t in client.generate(PROMPT, **GREEDY).tokens)
+
+
+def test_token_id_and_several_prompts(client):
+    first = client.generate(PROMPT, max_new_tokens=8, temperature=0.0)
+    result = client.generate(prompts=[PROMPT, ids(first.tokens)], max_new_tokens=8,
+                             temperature=0.0)
+    assert [s.prompt_index for s in result.sequences] == [0, 1]
+    assert result.sequences[0].text == first.text
+
+
+def test_out_of_range_option_raises_invalid_argument_naming_the_field(client):
+    with pytest.raises(tandem.InvalidArgumentError) as error:
+        client.generate(PROMPT, top_p=1.5)
+    assert isinstance(error.value, tandem.TandemError)
+    assert error.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert "top_p" in error.value.message
+    assert not error.value.retryable
+
+
+def test_errors_the_request_cannot_express_are_raised_before_any_call(client):
+    with pytest.raises(TypeError, match="unknown option"):
+        client.generate(PROMPT, max_tokens=4)
+    with pytest.raises(ValueError, match="speculation"):
+        client.generate(PROMPT, speculation="medusa")
+    with pytest.raises(TypeError, match="exactly one"):
+        client.generate(PROMPT, prompts=[PROMPT])
+
+
+def test_chat_without_a_template_is_a_failed_precondition(client):
+    with pytest.raises(tandem.FailedPreconditionError):
+        client.generate(messages=[{"role": "user", "content": "Hello"}], max_new_tokens=4)
+
+
+def test_health_reports_serving(client):
+    assert client.health() == "SERVING"
+    assert client.health("") == "SERVING"
+    with pytest.raises(tandem.TandemError) as error:
+        client.health("no.such.Service")
+    assert error.value.code == grpc.StatusCode.NOT_FOUND
+
+
+def wait_for_log(name: str, *needles: str, timeout: float = 20) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in (LOGS / f"{name}.log").read_text().splitlines():
+            if all(n in line for n in needles):
+                return line
+        time.sleep(0.05)
+    raise AssertionError(f"no {needles} in {name}.log")
+
+
+def test_leaving_a_stream_early_cancels_it_on_the_server(client):
+    stream = client.generate_stream(PROMPT, request_id="py-sync-cancel", speculation="off",
+                                    temperature=0.0, max_new_tokens=800, ignore_eos=True)
+    for event in stream:
+        assert isinstance(event, tandem.StreamChunk)
+        break
+    stream.close()
+    wait_for_log("orchestrator", "request_finished", "py-sync-cancel", "CANCELLED")
+    assert client.generate(PROMPT, max_new_tokens=4).stats.generated_tokens >= 1
+
+
+def test_tls_with_a_bearer_token(tls_address):
+    with tandem.Client(tls_address, tls_ca=str(TLS / "ca.crt"), token=TOKEN, timeout=60) as c:
+        assert c.generate(PROMPT, max_new_tokens=4, temperature=0.0).stats.generated_tokens == 4
+    with tandem.Client(tls_address, tls_ca=(TLS / "ca.crt").read_bytes(), token="wrong") as c:
+        with pytest.raises(tandem.UnauthenticatedError):
+            c.generate(PROMPT, max_new_tokens=4)
+    with pytest.raises(ValueError, match="TLS"):
+        tandem.Client(tls_address, token=TOKEN)
