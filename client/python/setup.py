@@ -32,8 +32,8 @@ _IMPORT = re.compile(r"^from proto\.", re.MULTILINE)
 
 
 def _proto_root() -> Path:
-    candidates = [Path(os.environ["TANDEM_PROTO_ROOT"])] if os.environ.get("TANDEM_PROTO_ROOT") else []
-    candidates.append(HERE.parent.parent)
+    given = os.environ.get("TANDEM_PROTO_ROOT")
+    candidates = ([Path(given)] if given else []) + [HERE.parent.parent]
     for root in candidates:
         if all((root / p).is_file() for p in PROTOS):
             return root.resolve()
@@ -52,7 +52,7 @@ def _tool(env: str, name: str, package: str) -> str:
 
 
 def generate_stubs(out_dir: Path) -> None:
-    """Writes tandem/_gen/proto/tandem/v1/{common,generation_service}_pb2{,_grpc}.py(i) under out_dir."""
+    """Writes tandem/_gen/proto/tandem/v1/*_pb2{,_grpc}.py and *_pb2.pyi under out_dir."""
     root = _proto_root()
     gen = out_dir / GEN_PACKAGE.replace(".", "/")
     if gen.exists():

@@ -12,7 +12,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
-from typing import Dict, Iterator, List
+from typing import IO, Iterator, List
 
 import pytest
 
@@ -25,8 +25,8 @@ TOKEN = "python-client-test-token"
 
 class Servers:
     def __init__(self) -> None:
-        self.processes: List[subprocess.Popen] = []
-        self.ports: Dict[str, int] = {}
+        self.processes: List["subprocess.Popen[bytes]"] = []
+        self.logs: List[IO[bytes]] = []
         self.backends: List[str] = []  # The orchestrator's --target, --draft and --tokenizer.
 
     def start(self, name: str, binary: str, *flags: str) -> str:
@@ -34,6 +34,7 @@ class Servers:
         port_file = TMP / f"{name}.port"
         port_file.unlink(missing_ok=True)
         log = open(LOGS / f"{name}.log", "wb")
+        self.logs.append(log)
         process = subprocess.Popen(
             [str(RUNFILES / "services" / binary / binary), "--listen=127.0.0.1:0",
              f"--port_file={port_file}", *flags],
@@ -45,8 +46,7 @@ class Servers:
                 raise RuntimeError(f"{name} did not start; log:\n"
                                    + (LOGS / f"{name}.log").read_text()[-3000:])
             time.sleep(0.05)
-        self.ports[name] = int(port_file.read_text())
-        return f"127.0.0.1:{self.ports[name]}"
+        return f"127.0.0.1:{int(port_file.read_text())}"
 
     def stop(self) -> None:
         for process in reversed(self.processes):
@@ -57,6 +57,8 @@ class Servers:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        for log in self.logs:
+            log.close()
 
 
 @pytest.fixture(scope="session")

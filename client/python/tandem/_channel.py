@@ -31,7 +31,8 @@ def credentials(tls_ca: Optional[Pem], tls_cert: Optional[Pem], tls_key: Optiona
             raise ValueError("a token needs TLS: give tls_ca (or tls_cert/tls_key)")
         return None
     creds = grpc.ssl_channel_credentials(
-        root_certificates=_read(tls_ca), private_key=_read(tls_key), certificate_chain=_read(tls_cert))
+        root_certificates=_read(tls_ca), private_key=_read(tls_key),
+        certificate_chain=_read(tls_cert))
     if token is not None:
         creds = grpc.composite_channel_credentials(creds, grpc.access_token_call_credentials(token))
     return creds

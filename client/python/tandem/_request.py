@@ -2,7 +2,8 @@
 
 Options left out are left unset in the request, so the server's defaults (or a preset) apply.
 Ranges are checked by the server (InvalidArgumentError naming the field); this module only rejects
-what cannot be expressed in the request: unknown option names, unknown mode names, wrong prompt types.
+what cannot be expressed in the request: unknown option names, unknown mode names, wrong prompt
+types.
 """
 
 from __future__ import annotations
@@ -108,8 +109,10 @@ def _set_prompt(out: gs_pb2.Prompt, prompt: Prompt) -> None:
 def _set_chat(out: gs_pb2.Prompt, messages: Sequence[Message], options: Mapping[str, Any]) -> None:
     chat = out.chat
     for m in messages:
-        role, content = (m.role, m.content) if isinstance(m, ChatMessage) else (m["role"], m["content"])
-        chat.messages.add(role=role, content=content)
+        if isinstance(m, ChatMessage):
+            chat.messages.add(role=m.role, content=m.content)
+        else:
+            chat.messages.add(role=m["role"], content=m["content"])
     if "add_generation_prompt" in options:
         chat.add_generation_prompt = options["add_generation_prompt"]
 
@@ -174,7 +177,7 @@ def _set_speculation(s: common_pb2.SpeculationConfig, o: Mapping[str, Any]) -> N
 def build_request(prompt: Optional[Prompt], prompts: Optional[Sequence[Prompt]],
                   messages: Optional[Sequence[Message]], request_id: str,
                   options: Mapping[str, Any]) -> gs_pb2.GenerateRequest:
-    """The request for one generate() call. TypeError / ValueError for what the request cannot say."""
+    """The request of one generate() call; TypeError / ValueError for what it cannot say."""
     unknown = sorted(set(options) - _OPTION_NAMES)
     if unknown:
         raise TypeError(f"unknown option(s): {', '.join(unknown)}")

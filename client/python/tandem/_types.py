@@ -1,4 +1,4 @@
-"""Typed results: frozen dataclasses converted from the tandem.v1 messages (durations in seconds)."""
+"""Typed results: frozen dataclasses converted from tandem.v1 messages (durations in seconds)."""
 
 from __future__ import annotations
 
@@ -161,7 +161,8 @@ def _speculation_from_proto(s: common_pb2.SpeculationStats) -> SpeculationStats:
         mean_accepted_length=s.mean_accepted_length,
         target_passes=s.target_passes,
         per_position_acceptance=tuple(
-            PositionAcceptance(p.position, p.drafted, p.accepted) for p in s.per_position_acceptance),
+            PositionAcceptance(p.position, p.drafted, p.accepted)
+            for p in s.per_position_acceptance),
         draft_time=_seconds(s.draft_time),
         verify_time=_seconds(s.verify_time),
         rpc_time=_seconds(s.rpc_time),

@@ -6,7 +6,7 @@ Create it inside the event loop that uses it (grpc.aio channels belong to one lo
 from __future__ import annotations
 
 from types import TracebackType
-from typing import AsyncGenerator, Optional, Sequence, Type
+from typing import AsyncGenerator, Awaitable, Callable, Optional, Sequence, Type, cast
 
 import grpc
 import grpc.aio
@@ -30,7 +30,9 @@ class AsyncClient(ClientBase):
             self._channel = grpc.aio.secure_channel(self.address, self._credentials,
                                                     self._channel_options)
         self.stub = GenerationServiceStub(self._channel)
-        self._health = self._channel.unary_unary(_health.METHOD)
+        # No serializers: bytes in, bytes out (see _health).
+        self._health = cast(Callable[..., Awaitable[bytes]],
+                            self._channel.unary_unary(_health.METHOD))
 
     async def generate(self, prompt: Optional[Prompt] = None, *,
                        prompts: Optional[Sequence[Prompt]] = None,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Generator, Optional, Sequence, Type
+from typing import Callable, Generator, Optional, Sequence, Type, cast
 
 import grpc
 
@@ -29,15 +29,16 @@ class Client(ClientBase):
             self._channel = grpc.secure_channel(self.address, self._credentials,
                                                 self._channel_options)
         self.stub = GenerationServiceStub(self._channel)
-        self._health = self._channel.unary_unary(_health.METHOD)
+        # No serializers: bytes in, bytes out (see _health).
+        self._health = cast(Callable[..., bytes], self._channel.unary_unary(_health.METHOD))
 
     def generate(self, prompt: Optional[Prompt] = None, *,
                  prompts: Optional[Sequence[Prompt]] = None,
                  messages: Optional[Sequence[Message]] = None, request_id: str = "",
                  timeout: Optional[float] = None,
                  **options: Unpack[GenerateOptions]) -> GenerateResult:
-        """Generates every sequence of one prompt (text or token ids), of prompts=[...], or of one
-        chat conversation (messages=[{"role": "user", "content": ...}]), and returns them together."""
+        """Generates every sequence of one prompt (text or token ids), of prompts=[...], or of
+        one chat conversation (messages=[{"role": "user", "content": ...}]); returns them all."""
         request = build_request(prompt, prompts, messages, request_id, options)
         try:
             response = self.stub.Generate(request, timeout=self._deadline(timeout))
@@ -75,7 +76,8 @@ class Client(ClientBase):
         """grpc.health.v1 Check: "SERVING", "NOT_SERVING" or "UNKNOWN"; NOT_FOUND (TandemError)
         for a service the server does not know. service="" asks about the server as a whole."""
         try:
-            response = self._health(_health.encode_request(service), timeout=self._deadline(timeout))
+            response = self._health(_health.encode_request(service),
+                                    timeout=self._deadline(timeout))
         except grpc.RpcError as e:
             raise from_rpc_error(e) from None
         return _health.decode_response(response)
