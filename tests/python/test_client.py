@@ -118,6 +118,8 @@ def test_out_of_range_option_raises_invalid_argument_naming_the_field(
     assert error.value.code == grpc.StatusCode.INVALID_ARGUMENT
     assert "top_p" in error.value.message
     assert not error.value.retryable
+    with pytest.raises(tandem.InvalidArgumentError, match="top_p"):
+        list(client.generate_stream(PROMPT, top_p=1.5))
 
 
 def test_errors_the_request_cannot_express_are_raised_before_any_call(

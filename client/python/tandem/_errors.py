@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Dict, Type
+from contextlib import contextmanager
+from typing import Dict, Iterator, Type
 
 import grpc
 
@@ -73,3 +74,12 @@ def from_rpc_error(error: grpc.RpcError) -> TandemError:
     code: grpc.StatusCode = error.code()  # type: ignore[attr-defined]
     message: str = error.details() or ""  # type: ignore[attr-defined]
     return _BY_CODE.get(code, TandemError)(code, message)
+
+
+@contextmanager
+def raising_tandem_errors() -> Iterator[None]:
+    """Turns a grpc.RpcError raised inside the block into its TandemError."""
+    try:
+        yield
+    except grpc.RpcError as e:
+        raise from_rpc_error(e) from None

@@ -8,12 +8,11 @@ from __future__ import annotations
 from types import TracebackType
 from typing import AsyncGenerator, Awaitable, Callable, Optional, Sequence, Type, cast
 
-import grpc
 import grpc.aio
 
 from tandem import _health
 from tandem._base import GENERATION_SERVICE, ClientBase, Unpack
-from tandem._errors import from_rpc_error
+from tandem._errors import raising_tandem_errors
 from tandem._gen.proto.tandem.v1 import generation_service_pb2 as gs_pb2
 from tandem._gen.proto.tandem.v1.generation_service_pb2_grpc import GenerationServiceStub
 from tandem._request import GenerateOptions, Message, Prompt, build_request, stream_request
@@ -41,10 +40,8 @@ class AsyncClient(ClientBase):
                        **options: Unpack[GenerateOptions]) -> GenerateResult:
         """As Client.generate()."""
         request = build_request(prompt, prompts, messages, request_id, options)
-        try:
+        with raising_tandem_errors():
             response = await self.stub.Generate(request, timeout=self._deadline(timeout))
-        except grpc.RpcError as e:
-            raise from_rpc_error(e) from None
         return result_from_proto(response)
 
     def generate_stream(self, prompt: Optional[Prompt] = None, *,
@@ -62,23 +59,20 @@ class AsyncClient(ClientBase):
                       timeout: Optional[float]) -> AsyncGenerator[StreamEvent, None]:
         call = self.stub.GenerateStream(request, timeout=timeout)
         try:
-            async for message in call:
-                event = event_from_proto(message)
-                if event is not None:
-                    yield event
-        except grpc.RpcError as e:
-            raise from_rpc_error(e) from None
+            with raising_tandem_errors():
+                async for message in call:
+                    event = event_from_proto(message)
+                    if event is not None:
+                        yield event
         finally:
             call.cancel()  # A no-op after the stream ended; frees the server's work otherwise.
 
     async def health(self, service: str = GENERATION_SERVICE, *,
                      timeout: Optional[float] = None) -> str:
         """As Client.health()."""
-        try:
+        with raising_tandem_errors():
             response = await self._health(_health.encode_request(service),
                                           timeout=self._deadline(timeout))
-        except grpc.RpcError as e:
-            raise from_rpc_error(e) from None
         return _health.decode_response(response)
 
     async def close(self) -> None:

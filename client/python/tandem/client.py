@@ -9,7 +9,7 @@ import grpc
 
 from tandem import _health
 from tandem._base import GENERATION_SERVICE, ClientBase, Unpack
-from tandem._errors import from_rpc_error
+from tandem._errors import raising_tandem_errors
 from tandem._gen.proto.tandem.v1 import generation_service_pb2 as gs_pb2
 from tandem._gen.proto.tandem.v1.generation_service_pb2_grpc import GenerationServiceStub
 from tandem._request import GenerateOptions, Message, Prompt, build_request, stream_request
@@ -40,10 +40,8 @@ class Client(ClientBase):
         """Generates every sequence of one prompt (text or token ids), of prompts=[...], or of
         one chat conversation (messages=[{"role": "user", "content": ...}]); returns them all."""
         request = build_request(prompt, prompts, messages, request_id, options)
-        try:
+        with raising_tandem_errors():
             response = self.stub.Generate(request, timeout=self._deadline(timeout))
-        except grpc.RpcError as e:
-            raise from_rpc_error(e) from None
         return result_from_proto(response)
 
     def generate_stream(self, prompt: Optional[Prompt] = None, *,
@@ -62,12 +60,11 @@ class Client(ClientBase):
                 timeout: Optional[float]) -> Generator[StreamEvent, None, None]:
         call = self.stub.GenerateStream(request, timeout=timeout)
         try:
-            for message in call:
-                event = event_from_proto(message)
-                if event is not None:
-                    yield event
-        except grpc.RpcError as e:
-            raise from_rpc_error(e) from None
+            with raising_tandem_errors():
+                for message in call:
+                    event = event_from_proto(message)
+                    if event is not None:
+                        yield event
         finally:
             call.cancel()  # A no-op after the stream ended; frees the server's work otherwise.
 
@@ -75,11 +72,9 @@ class Client(ClientBase):
                timeout: Optional[float] = None) -> str:
         """grpc.health.v1 Check: "SERVING", "NOT_SERVING" or "UNKNOWN"; NOT_FOUND (TandemError)
         for a service the server does not know. service="" asks about the server as a whole."""
-        try:
+        with raising_tandem_errors():
             response = self._health(_health.encode_request(service),
                                     timeout=self._deadline(timeout))
-        except grpc.RpcError as e:
-            raise from_rpc_error(e) from None
         return _health.decode_response(response)
 
     def close(self) -> None:
