@@ -421,6 +421,17 @@ grpc::Status GenerationServiceImpl::DoGenerate(grpc::ServerContext* context,
     total.stats.pre_drafts += o.result.stats.pre_drafts;
     total.stats.pre_draft_hits += o.result.stats.pre_draft_hits;
     total.stats.draft_time_hidden += o.result.stats.draft_time_hidden;
+    // Per draft position, summed over the sequences.
+    const auto& drafted_at = o.result.stats.drafted_at;
+    const auto& accepted_at = o.result.stats.accepted_at;
+    if (total.stats.drafted_at.size() < drafted_at.size()) {
+      total.stats.drafted_at.resize(drafted_at.size());
+      total.stats.accepted_at.resize(drafted_at.size());
+    }
+    for (size_t i = 0; i < drafted_at.size(); ++i) {
+      total.stats.drafted_at[i] += drafted_at[i];
+      if (i < accepted_at.size()) total.stats.accepted_at[i] += accepted_at[i];
+    }
     if (total.time_to_first_token == absl::ZeroDuration() ||
         o.result.time_to_first_token < total.time_to_first_token) {
       total.time_to_first_token = o.result.time_to_first_token;

@@ -42,7 +42,6 @@ def test_greedy_output_is_identical_in_every_speculation_mode(
 
 
 def test_draft_model_speculation_reports_its_statistics(client: tandem.Client) -> None:
-    # Per sequence: the request's totals leave per_position_acceptance out.
     result = client.generate(PROMPT, **greedy(speculation="draft", draft_length=4))
     stats = result.sequences[0].stats
     spec = stats.speculation
@@ -51,6 +50,11 @@ def test_draft_model_speculation_reports_its_statistics(client: tandem.Client) -
     assert spec.target_passes > 0 and spec.mean_accepted_length >= 1
     assert [p.position for p in spec.per_position_acceptance] == [1, 2, 3, 4]
     assert stats.total_time > 0 and stats.prompt_tokens > 0
+    # The request's totals sum the sequences, per position too.
+    total = result.stats.speculation
+    assert total is not None
+    assert [(p.drafted, p.accepted) for p in total.per_position_acceptance] == [
+        (p.drafted, p.accepted) for p in spec.per_position_acceptance]
 
 
 def test_stream_deltas_concatenate_to_the_unary_text(client: tandem.Client) -> None:
