@@ -19,7 +19,8 @@ absl::Status PickNext(const at::Tensor& raw_row, DraftJob& job, Draft& draft) {
     return absl::OkStatus();
   }
   at::Tensor probs = (*processed)[0].log_softmax(-1).exp();
-  absl::StatusOr<int64_t> token = sampling::SampleToken(probs, *job.rng);
+  absl::StatusOr<int64_t> token = sampling::SampleToken(
+      probs, *job.rng, static_cast<int64_t>(history.size()), sampling::RandomPurpose::kDraft);
   if (!token.ok()) return token.status();
   draft.tokens.push_back(*token);
   draft.dists.push_back(sampling::PackDraftDistribution(probs));

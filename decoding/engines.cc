@@ -140,7 +140,7 @@ void TargetEngine::Finish(const VerifyItem& item, Job& job, const at::Tensor& lo
   absl::StatusOr<sampling::VerifyResult> result =
       processed.ok()
           ? sampling::VerifyDraft(*processed, draft.tokens, draft.dists,
-                                  {s.selector->params().greedy(), s.top_logprobs}, *s.rng)
+                                  {s.selector->params().greedy(), s.top_logprobs}, *s.rng, n)
           : absl::StatusOr<sampling::VerifyResult>(processed.status());
   // Whatever happened, the cache keeps only committed positions.
   const int64_t keep = n + (result.ok() ? result->num_accepted : -1);

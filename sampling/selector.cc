@@ -33,7 +33,8 @@ absl::StatusOr<int64_t> ArgmaxToken(const at::Tensor& logits_row) {
   return best;
 }
 
-absl::StatusOr<int64_t> SampleToken(const at::Tensor& weights_row, Rng& rng) {
+absl::StatusOr<int64_t> SampleToken(const at::Tensor& weights_row, const Rng& rng,
+                                    int64_t position, RandomPurpose purpose) {
   if (!weights_row.defined() || weights_row.dim() != 1 ||
       weights_row.numel() == 0) {
     return absl::InvalidArgumentError("sampling needs a non-empty 1-D row");
@@ -53,7 +54,7 @@ absl::StatusOr<int64_t> SampleToken(const at::Tensor& weights_row, Rng& rng) {
     return absl::InvalidArgumentError(
         "every token is excluded: the distribution has no mass");
   }
-  const double target = rng.Uniform() * total;
+  const double target = rng.Uniform(position, purpose) * total;
   double cumulative = 0.0;
   int64_t last_positive = -1;
   for (int64_t i = 0; i < n; ++i) {
@@ -122,7 +123,9 @@ absl::StatusOr<std::vector<StepResult>> TokenSelector::Select(
   for (int64_t r = 0; r < logits->size(0); ++r) {
     absl::StatusOr<int64_t> token =
         params_.greedy() ? ArgmaxToken(logits->select(0, r))
-                         : SampleToken(log_probs.select(0, r).exp(), *rngs[r]);
+                         : SampleToken(log_probs.select(0, r).exp(), *rngs[r],
+                                       static_cast<int64_t>(histories[r].tokens.size()),
+                                       RandomPurpose::kSample);
     if (!token.ok()) return token.status();
     results.push_back(DescribeToken(log_probs.select(0, r), *token, top_n));
   }

@@ -37,9 +37,12 @@ struct StepResult {
 absl::StatusOr<int64_t> ArgmaxToken(const at::Tensor& logits_row);
 
 // Draws an index with probability proportional to `weights_row` (1-D,
-// non-negative, any device; need not sum to 1) using one rng.Uniform().
-// InvalidArgument if the total weight is not positive and finite.
-absl::StatusOr<int64_t> SampleToken(const at::Tensor& weights_row, Rng& rng);
+// non-negative, any device; need not sum to 1) using the uniform
+// rng.Uniform(position, purpose): the decision about the token at sequence
+// position `position`. InvalidArgument if the total weight is not positive
+// and finite.
+absl::StatusOr<int64_t> SampleToken(const at::Tensor& weights_row, const Rng& rng,
+                                    int64_t position, RandomPurpose purpose);
 
 // prob, logprob and the top_n alternatives of `token` under the distribution
 // whose log-probabilities are `log_probs_row`.

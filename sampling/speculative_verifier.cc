@@ -55,7 +55,7 @@ absl::StatusOr<VerifyResult> VerifyGreedy(const at::Tensor& logits,
 absl::StatusOr<VerifyResult> VerifyDraft(
     const at::Tensor& target_logits, absl::Span<const int64_t> draft_tokens,
     absl::Span<const DraftDistribution> draft_dists,
-    const VerifyOptions& options, Rng& rng) {
+    const VerifyOptions& options, const Rng& rng, int64_t first_position) {
   if (absl::Status s =
           CheckInputs(target_logits, draft_tokens, draft_dists, options);
       !s.ok()) {
@@ -95,7 +95,7 @@ absl::StatusOr<VerifyResult> VerifyDraft(
           "draft token ", i, " (", x,
           ") has zero probability under its own draft distribution"));
     }
-    const double u = rng.Uniform();
+    const double u = rng.Uniform(first_position + i, RandomPurpose::kAccept);
     if (u < p_drafted[i] / *q) {
       result.emitted.push_back(
           DescribeToken(log_probs.select(0, i), x, options.top_n));
@@ -107,19 +107,21 @@ absl::StatusOr<VerifyResult> VerifyDraft(
         (probs.select(0, i) -
          DraftDense(draft_dists[i], x, vocab, probs.device()))
             .clamp_min(0.0);
-    absl::StatusOr<int64_t> token = SampleToken(residual, rng);
+    absl::StatusOr<int64_t> token =
+        SampleToken(residual, rng, first_position + i, RandomPurpose::kResidual);
     if (!token.ok()) {
       // p_i <= q_i everywhere (equal up to rounding): a rejection then has
       // probability ~0; fall back to p_i itself, which is what the residual
       // approaches.
-      token = SampleToken(probs.select(0, i), rng);
+      token = SampleToken(probs.select(0, i), rng, first_position + i, RandomPurpose::kResidual);
       if (!token.ok()) return token.status();
     }
     result.emitted.push_back(
         DescribeToken(log_probs.select(0, i), *token, options.top_n));
     return result;
   }
-  absl::StatusOr<int64_t> bonus = SampleToken(probs.select(0, gamma), rng);
+  absl::StatusOr<int64_t> bonus =
+      SampleToken(probs.select(0, gamma), rng, first_position + gamma, RandomPurpose::kSample);
   if (!bonus.ok()) return bonus.status();
   result.emitted.push_back(
       DescribeToken(log_probs.select(0, gamma), *bonus, options.top_n));

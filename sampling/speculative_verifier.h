@@ -49,15 +49,19 @@ struct VerifyResult {
 // Sampling: x_i is accepted with probability min(1, p_i(x_i) / q_i(x_i)); at
 // the first rejection a token is drawn from norm(max(0, p_i - q_i)); if all
 // are accepted a bonus token is drawn from p_{γ+1}. Always emits between 1
-// and γ+1 tokens. Consumes one rng.Uniform() per examined draft plus one per
-// sampled correction/bonus token, so a seed reproduces the result.
+// and γ+1 tokens. Draft token x_i sits at sequence position
+// first_position + i; its accept test uses rng.Uniform(that position,
+// kAccept), a correction there kResidual, and the bonus token (position
+// first_position + γ) kSample, as plain decoding would. A seed therefore
+// reproduces the result, and a retry of the same round (after a failover)
+// makes the same decisions.
 // InvalidArgument on shape mismatches, token ids outside [0, V), malformed or
 // zero q_i(x_i) (a token cannot have been drawn from a distribution that gives
 // it no mass), or a target row with no selectable token.
 absl::StatusOr<VerifyResult> VerifyDraft(
     const at::Tensor& target_logits, absl::Span<const int64_t> draft_tokens,
     absl::Span<const DraftDistribution> draft_dists,
-    const VerifyOptions& options, Rng& rng);
+    const VerifyOptions& options, const Rng& rng, int64_t first_position);
 
 // Processes the target's raw logits [γ+1, V] for verification: row i is
 // processed with history `prefix` + x_1..x_i, exactly as target-only decoding

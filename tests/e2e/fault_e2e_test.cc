@@ -195,6 +195,41 @@ TEST_F(FaultE2eTest, TargetReplicaKilledMidStreamIsReplacedWithIdenticalOutput) 
   EXPECT_EQ(Unary(Greedy(kPrompts[1], "draft")), expected[1]);
 }
 
+// Sampling keys every random decision by (seed, position, purpose), so a
+// sequence re-prefilled on another replica draws what the dead replica would
+// have: the seeded sample is the undisturbed one (fixed γ: same schedule).
+TEST_F(FaultE2eTest, SampledStreamsKilledMidStreamReproduceTheUndisturbedSample) {
+  auto sampled = [](const std::string& prompt, uint64_t seed) {
+    client::GenerateOptions o = Greedy(prompt, "draft");
+    o.temperature = 1.0f;
+    o.top_p = 0.95f;
+    o.seed = seed;
+    return o;
+  };
+  const client::GenerateOptions o0 = sampled(kPrompts[0], 17), o1 = sampled(kPrompts[1], 23);
+  const std::vector<uint32_t> expected0 = Unary(o0), expected1 = Unary(o1);
+  ASSERT_EQ(expected0.size(), 160u);
+  ASSERT_NE(expected0, Unary(sampled(kPrompts[0], 18)));  // The seed matters.
+  Stream s0, s1;
+  std::thread t0 = StartStream(o0, s0);
+  std::thread t1 = StartStream(o1, s1);
+  WaitForChunks({&s0, &s1});
+  const bool both_running = !s0.finished && !s1.finished;
+  target_a_->Signal(SIGKILL);
+  t0.join();
+  t1.join();
+  ASSERT_TRUE(both_running) << "a stream ended before the kill; the test proves nothing";
+  ASSERT_TRUE(s0.status.ok()) << s0.status;
+  ASSERT_TRUE(s1.status.ok()) << s1.status;
+  auto metrics = testing::HttpGet(metrics_port_, "/metrics");
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  auto failovers = testing::MetricValue(*metrics, "tandem_orchestrator_replica_failovers_total");
+  ASSERT_TRUE(failovers.ok()) << failovers.status();
+  EXPECT_GE(*failovers, 1);  // One of them really moved.
+  EXPECT_EQ(s0.ids, expected0);
+  EXPECT_EQ(s1.ids, expected1);
+}
+
 TEST_F(FaultE2eTest, FrozenTargetReplicaCountsAsDownAfterTheCallTimeout) {
   const std::vector<uint32_t> expected = Unary(Greedy(kPrompts[0], "ngram"));
   Stream s0, s1;

@@ -16,17 +16,43 @@ using ::testing::HasSubstr;
 using testing::LogRow;
 using testing::NoHistory;
 
-TEST(RngTest, SameSeedSameStreamDifferentSeedDifferentStream) {
+TEST(RngTest, SameSeedSameDrawsDifferentSeedDifferentDraws) {
   Rng a(42), b(42), c(43);
   bool differs = false;
   for (int i = 0; i < 100; ++i) {
-    const double x = a.Uniform();
-    EXPECT_EQ(x, b.Uniform());
-    differs |= x != c.Uniform();
+    const double x = a.Uniform(i, RandomPurpose::kSample);
+    EXPECT_EQ(x, b.Uniform(i, RandomPurpose::kSample));
+    differs |= x != c.Uniform(i, RandomPurpose::kSample);
     EXPECT_GE(x, 0.0);
     EXPECT_LT(x, 1.0);
   }
   EXPECT_TRUE(differs);
+}
+
+// Philox4x32-10 known-answer vectors from Random123 (kat_vectors, D. E. Shaw
+// Research), an implementation independent of LibTorch's: they pin the key
+// and counter layout documented in rng.h.
+TEST(RngTest, PhiloxKnownAnswers) {
+  EXPECT_EQ(Rng(0).Block(0, 0),
+            (std::array<uint32_t, 4>{0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8}));
+  EXPECT_EQ(Rng(0xffffffffffffffffull).Block(0xffffffffffffffffull, 0xffffffffffffffffull),
+            (std::array<uint32_t, 4>{0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd}));
+  // ctr = 243f6a88 85a308d3 13198a2e 03707344, key = a4093822 299f31d0 (pi).
+  EXPECT_EQ(Rng(0x299f31d0a4093822ull).Block(0x0370734413198a2eull, 0x85a308d3243f6a88ull),
+            (std::array<uint32_t, 4>{0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1}));
+}
+
+// The draw for a (position, purpose) does not depend on what was drawn
+// before, in which order, or by which Rng object: that is what makes a seeded
+// sample survive batching and failover.
+TEST(RngTest, DrawsDependOnlyOnSeedPositionAndPurpose) {
+  Rng a(9), b(9);
+  std::vector<double> forward, backward(50);
+  for (int i = 0; i < 50; ++i) forward.push_back(a.Uniform(i, RandomPurpose::kAccept));
+  for (int i = 49; i >= 0; --i) backward[i] = b.Uniform(i, RandomPurpose::kAccept);
+  EXPECT_EQ(forward, backward);
+  EXPECT_NE(a.Uniform(3, RandomPurpose::kAccept), a.Uniform(3, RandomPurpose::kResidual));
+  EXPECT_NE(a.Uniform(3, RandomPurpose::kAccept), a.Uniform(4, RandomPurpose::kAccept));
 }
 
 TEST(ArgmaxTokenTest, PicksLargestLowestIndexOnTies) {
@@ -40,7 +66,9 @@ TEST(SampleTokenTest, MatchesWeightsChiSquare) {
   at::Tensor weights = LogRow(probs)[0].exp();
   Rng rng(7);
   std::vector<int64_t> counts(probs.size());
-  for (int i = 0; i < 100000; ++i) ++counts[*SampleToken(weights, rng)];
+  for (int i = 0; i < 100000; ++i) {
+    ++counts[*SampleToken(weights, rng, i, RandomPurpose::kSample)];
+  }
   const auto fit = tandem::testing::ChiSquareTest(counts, probs);
   EXPECT_GT(fit.p_value, 1e-3) << fit.ToString();
   EXPECT_EQ(fit.impossible, 0);
@@ -48,11 +76,11 @@ TEST(SampleTokenTest, MatchesWeightsChiSquare) {
 
 TEST(SampleTokenTest, RejectsEmptyOrNegativeMass) {
   Rng rng(1);
-  EXPECT_THAT(SampleToken(at::zeros({3}), rng).status().message(),
+  EXPECT_THAT(SampleToken(at::zeros({3}), rng, 0, RandomPurpose::kSample).status().message(),
               HasSubstr("no mass"));
   at::Tensor negative = at::ones({3});
   negative[1] = -1.0f;
-  EXPECT_FALSE(SampleToken(negative, rng).ok());
+  EXPECT_FALSE(SampleToken(negative, rng, 0, RandomPurpose::kSample).ok());
 }
 
 TEST(DescribeTokenTest, ReportsLogprobAndTopAlternatives) {
@@ -79,8 +107,12 @@ TEST(TokenSelectorTest, SameSeedSameTokensAndSamplesStayInSupport) {
     Rng rng(seed);
     std::vector<Rng*> rngs = {&rng};
     std::vector<int64_t> out;
+    std::vector<int64_t> tokens;
     for (int i = 0; i < 200; ++i) {
+      // Each step decides the next position (the history grows).
+      h[0].tokens = tokens;
       auto step = (*selector)->Select(h, logits, rngs, 0);
+      tokens.push_back(0);
       EXPECT_TRUE(step.ok());
       out.push_back((*step)[0].token);
     }

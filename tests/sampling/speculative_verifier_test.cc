@@ -105,7 +105,8 @@ Counts Simulate(const std::vector<Dist>& p, const std::vector<Dist>& q,
   Counts c{std::vector<int64_t>(vocab), std::vector<int64_t>(vocab), 0};
   for (int round = 0; round < kRounds; ++round) {
     Draft d = MakeDraft(q, form, fixed, draft_gen);
-    auto r = VerifyDraft(target, d.tokens, d.dists, VerifyOptions{}, rng);
+    // Each round decides fresh positions (as a sequence's rounds do).
+    auto r = VerifyDraft(target, d.tokens, d.dists, VerifyOptions{}, rng, round * 64);
     EXPECT_TRUE(r.ok()) << r.status();
     if (!r.ok()) return c;
     const size_t emitted = r->emitted.size();
@@ -280,7 +281,7 @@ TEST(HistoryDependentExactnessTest, RepetitionPenaltyPerDraftPosition) {
     }
     auto target = ProcessDraftPositions(**selector, prefix, drafts, target_raw);
     ASSERT_TRUE(target.ok());
-    auto r = VerifyDraft(*target, drafts, dists, VerifyOptions{}, rng);
+    auto r = VerifyDraft(*target, drafts, dists, VerifyOptions{}, rng, round * 64);
     ASSERT_TRUE(r.ok()) << r.status();
     ++first[r->emitted[0].token];
     if (r->emitted.size() >= 2 && r->emitted[0].token == a) {
@@ -306,7 +307,7 @@ std::vector<int64_t> Tokens(const VerifyResult& r) {
 TEST(GreedyVerifyTest, AllAcceptedPlusBonus) {
   Rng rng(1);
   auto r = VerifyDraft(ArgmaxRows({3, 5, 1}, 8), {3, 5}, {},
-                       VerifyOptions{/*greedy=*/true}, rng);
+                       VerifyOptions{/*greedy=*/true}, rng, 0);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->num_accepted, 2);
   EXPECT_THAT(Tokens(*r), ElementsAre(3, 5, 1));
@@ -315,7 +316,7 @@ TEST(GreedyVerifyTest, AllAcceptedPlusBonus) {
 TEST(GreedyVerifyTest, FirstPositionMismatchEmitsTargetArgmax) {
   Rng rng(1);
   auto r = VerifyDraft(ArgmaxRows({3, 5, 1}, 8), {4, 5}, {},
-                       VerifyOptions{/*greedy=*/true}, rng);
+                       VerifyOptions{/*greedy=*/true}, rng, 0);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->num_accepted, 0);
   EXPECT_THAT(Tokens(*r), ElementsAre(3));
@@ -324,7 +325,7 @@ TEST(GreedyVerifyTest, FirstPositionMismatchEmitsTargetArgmax) {
 TEST(GreedyVerifyTest, MidDraftMismatch) {
   Rng rng(1);
   auto r = VerifyDraft(ArgmaxRows({3, 5, 1, 2}, 8), {3, 6, 1}, {},
-                       VerifyOptions{/*greedy=*/true}, rng);
+                       VerifyOptions{/*greedy=*/true}, rng, 0);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->num_accepted, 1);
   EXPECT_THAT(Tokens(*r), ElementsAre(3, 5));
@@ -332,7 +333,7 @@ TEST(GreedyVerifyTest, MidDraftMismatch) {
 
 TEST(GreedyVerifyTest, EmptyDraftIsOneTargetStep) {
   Rng rng(1);
-  auto r = VerifyDraft(ArgmaxRows({6}, 8), {}, {}, VerifyOptions{true, 2}, rng);
+  auto r = VerifyDraft(ArgmaxRows({6}, 8), {}, {}, VerifyOptions{true, 2}, rng, 0);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->num_accepted, 0);
   EXPECT_THAT(Tokens(*r), ElementsAre(6));
@@ -350,7 +351,7 @@ TEST(VerifyPropertiesTest, EmitsOneToGammaPlusOneWithAcceptedPrefix) {
     Draft d = MakeDraft(q, trial % 3 == 0 ? DraftForm::kSparse : DraftForm::kDense,
                         {}, gen);
     const bool greedy = trial % 4 == 0;
-    auto r = VerifyDraft(ToLogits(p), d.tokens, d.dists, VerifyOptions{greedy}, rng);
+    auto r = VerifyDraft(ToLogits(p), d.tokens, d.dists, VerifyOptions{greedy}, rng, trial * 16);
     ASSERT_TRUE(r.ok()) << r.status();
     ASSERT_GE(r->emitted.size(), 1u);
     ASSERT_LE(r->emitted.size(), static_cast<size_t>(gamma) + 1);
@@ -368,8 +369,8 @@ TEST(VerifyPropertiesTest, SameSeedSameResult) {
   Draft d = MakeDraft(q, DraftForm::kDense, {}, gen);
   for (int trial = 0; trial < 20; ++trial) {
     Rng a(trial), b(trial);
-    auto ra = VerifyDraft(ToLogits(p), d.tokens, d.dists, {}, a);
-    auto rb = VerifyDraft(ToLogits(p), d.tokens, d.dists, {}, b);
+    auto ra = VerifyDraft(ToLogits(p), d.tokens, d.dists, {}, a, 7);
+    auto rb = VerifyDraft(ToLogits(p), d.tokens, d.dists, {}, b, 7);
     ASSERT_TRUE(ra.ok() && rb.ok());
     EXPECT_EQ(Tokens(*ra), Tokens(*rb));
   }
@@ -380,24 +381,24 @@ TEST(VerifyErrorsTest, RejectsMalformedInput) {
   const at::Tensor p = ToLogits({kP, kP});
   // Wrong number of rows.
   EXPECT_THAT(VerifyDraft(p, {1, 2}, {DraftDistribution::None(), DraftDistribution::None()},
-                          {}, rng).status().message(),
+                          {}, rng, 0).status().message(),
               HasSubstr("shape [3, vocab]"));
   // Draft token outside the vocabulary.
-  EXPECT_THAT(VerifyDraft(p, {8}, {DraftDistribution::None()}, {}, rng).status().message(),
+  EXPECT_THAT(VerifyDraft(p, {8}, {DraftDistribution::None()}, {}, rng, 0).status().message(),
               HasSubstr("outside the vocabulary"));
   // Missing distributions.
-  EXPECT_THAT(VerifyDraft(p, {1}, {}, {}, rng).status().message(),
+  EXPECT_THAT(VerifyDraft(p, {1}, {}, {}, rng, 0).status().message(),
               HasSubstr("0 draft distributions"));
   // A drafted token its own distribution gives no mass.
-  EXPECT_THAT(VerifyDraft(p, {1}, {DraftDistribution::Sparse({0}, {1.0f})}, {}, rng)
+  EXPECT_THAT(VerifyDraft(p, {1}, {DraftDistribution::Sparse({0}, {1.0f})}, {}, rng, 0)
                   .status().message(),
               HasSubstr("zero probability"));
   // Sparse ids outside the vocabulary.
-  EXPECT_EQ(VerifyDraft(p, {1}, {DraftDistribution::Sparse({1, 99}, {0.5f, 0.5f})}, {}, rng)
+  EXPECT_EQ(VerifyDraft(p, {1}, {DraftDistribution::Sparse({1, 99}, {0.5f, 0.5f})}, {}, rng, 0)
                 .status().code(),
             absl::StatusCode::kInvalidArgument);
   // Dense of the wrong size.
-  EXPECT_EQ(VerifyDraft(p, {1}, {DraftDistribution::Dense(at::ones({3}))}, {}, rng)
+  EXPECT_EQ(VerifyDraft(p, {1}, {DraftDistribution::Dense(at::ones({3}))}, {}, rng, 0)
                 .status().code(),
             absl::StatusCode::kInvalidArgument);
 }

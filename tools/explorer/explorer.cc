@@ -107,12 +107,17 @@ absl::StatusOr<Exploration> Explore(const Example& example,
   x.processed_probs = ToProbs((*processed)[0]);
   x.num_samples = num_samples;
   x.sample_counts.assign(vocab, 0);
-  sampling::Rng rng(params.seed.value_or(0));
-  std::vector<sampling::Rng*> rngs = {&rng};
+  // Independent seeded draws from the processed distribution: draw i uses the
+  // uniform the Rng keys to position i (rng.h).
+  const sampling::Rng rng(params.seed.value_or(0));
+  const at::Tensor weights = (*processed)[0].log_softmax(-1).exp();
   for (int i = 0; i < num_samples; ++i) {
-    auto step = (*selector)->Select(histories, raw, rngs, /*top_n=*/0);
-    if (!step.ok()) return step.status();
-    ++x.sample_counts[(*step)[0].token];
+    absl::StatusOr<int64_t> token =
+        (*selector)->params().greedy()
+            ? sampling::ArgmaxToken((*processed)[0])
+            : sampling::SampleToken(weights, rng, i, sampling::RandomPurpose::kSample);
+    if (!token.ok()) return token.status();
+    ++x.sample_counts[*token];
   }
   return x;
 }
