@@ -39,6 +39,13 @@ class GenerationServiceImpl final : public v1::GenerationService::Service {
                               const v1::GenerateStreamRequest* request,
                               grpc::ServerWriter<v1::GenerateStreamResponse>* writer) override;
 
+  // Server shutdown (ServerRunOptions::end_in_flight): every running
+  // sequence ends after its current round with FINISH_REASON_CANCELLED, so
+  // its RPC completes OK, with every sequence's end, before the server's
+  // drain deadline cancels what remains. Beam searches are not interrupted.
+  // Irreversible. Thread-safe.
+  void EndInFlight();
+
  private:
   struct SequenceOutput;
   using ChunkFn = std::function<bool(const v1::StreamChunk&)>;
@@ -66,6 +73,7 @@ class GenerationServiceImpl final : public v1::GenerationService::Service {
   // Counts and logs each session moved to another replica.
   decoding::FailoverListener FailoverLogger(const std::string& request_id);
   void Release(int64_t n);
+  int64_t ActiveSequences();
   absl::StatusOr<std::vector<SequenceOutput>> RunAll(const ValidatedGeneration& v,
                                                      grpc::ServerContext* context,
                                                      const ChunkFn& on_chunk);
@@ -74,6 +82,7 @@ class GenerationServiceImpl final : public v1::GenerationService::Service {
   const tokenizer::Tokenizer& tokenizer_;
   GenerationLimits limits_;
   std::atomic<uint64_t> next_replica_{0};
+  std::atomic<bool> ending_{false};
   OrchestratorMetrics metrics_;
   std::mutex admission_mu_;
   int64_t active_sequences_ = 0;
