@@ -125,9 +125,14 @@ class FaultE2eTest : public ::testing::Test {
   };
 
   std::thread StartStream(const client::GenerateOptions& o, Stream& s) {
-    return std::thread([this, o, &s] {
-      client::TandemClient c(address_);
-      s.status = c.GenerateStream(*client::BuildRequest(o), [&](const v1::GenerateStreamResponse& m) {
+    return StartStream(*client::BuildRequest(o), address_, s);
+  }
+
+  static std::thread StartStream(const v1::GenerateRequest& request, const std::string& address,
+                                 Stream& s) {
+    return std::thread([request, address, &s] {
+      client::TandemClient c(address);
+      s.status = c.GenerateStream(request, [&](const v1::GenerateStreamResponse& m) {
         if (m.has_chunk()) {
           for (const auto& t : m.chunk().tokens()) s.ids.push_back(t.token_id());
           ++s.chunks;
@@ -293,18 +298,7 @@ TEST_F(FaultE2eTest, SigtermEndsStreamsThatOutlastTheDrainWithFinishReasonCancel
   ASSERT_TRUE(request.ok()) << request.status();
   request->mutable_config()->mutable_stopping()->set_ignore_eos(true);
   Stream s;
-  std::thread t([&] {
-    client::TandemClient c(absl::StrCat("127.0.0.1:", *port));
-    s.status = c.GenerateStream(*request, [&](const v1::GenerateStreamResponse& m) {
-      if (m.has_chunk()) {
-        for (const auto& token : m.chunk().tokens()) s.ids.push_back(token.token_id());
-        ++s.chunks;
-      }
-      if (m.has_sequence_end()) s.end = m.sequence_end();
-      return true;
-    });
-    s.finished = true;
-  });
+  std::thread t = StartStream(*request, absl::StrCat("127.0.0.1:", *port), s);
   WaitForChunks({&s});
   const bool running = !s.finished;
   const absl::Time signalled = absl::Now();
