@@ -14,6 +14,7 @@ APT_PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libtorch-dev libopenblas0-openmp libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libpcre2-dev libsentencepiece-dev libicu-dev
+  libcpp-httplib-dev libssl-dev
   # Tokenizer training, model training and benchmark charts.
   sentencepiece python3 python3-torch python3-numpy python3-matplotlib
   python3-sentencepiece

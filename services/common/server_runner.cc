@@ -29,8 +29,13 @@ absl::StatusOr<std::unique_ptr<RunningServer>> RunningServer::Start(
   auto running = std::unique_ptr<RunningServer>(new RunningServer());
   running->options_ = options;
   if (!options.metrics_listen.empty()) {
-    absl::StatusOr<std::unique_ptr<MetricsHttpServer>> metrics =
-        MetricsHttpServer::Start({options.metrics_listen});
+    HttpServerOptions metrics_options;
+    metrics_options.listen = options.metrics_listen;
+    // A scrape must not wait behind slow clients: short reads, and workers
+    // enough for many of them at once.
+    metrics_options.read_timeout = absl::Seconds(2);
+    metrics_options.max_body_bytes = 0;
+    absl::StatusOr<std::unique_ptr<HttpServer>> metrics = HttpServer::Start(metrics_options);
     if (!metrics.ok()) return metrics.status();
     running->metrics_ = *std::move(metrics);
   }
@@ -54,9 +59,27 @@ absl::StatusOr<std::unique_ptr<RunningServer>> RunningServer::Start(
   }
   const std::string host = options.listen.substr(0, options.listen.rfind(':'));
   running->address_ = absl::StrCat(host, ":", running->port_);
+  if (!options.http.listen.empty()) {
+    std::shared_ptr<grpc::Channel> in_process =
+        running->server_->InProcessChannel(grpc::ChannelArguments());
+    absl::StatusOr<std::unique_ptr<HttpServer>> http = HttpServer::Start(
+        options.http, metrics::Registry::Default(), [&](httplib::Server& server) {
+          if (options.http_routes) options.http_routes(server, in_process);
+        });
+    if (!http.ok()) {
+      running->server_->Shutdown();
+      return http.status();
+    }
+    running->http_ = *std::move(http);
+  }
   std::cout << options.name << " listening on " << running->address_ << std::endl;
+  if (running->http_ != nullptr) {
+    std::cout << options.name << " HTTP on " << (running->http_->tls() ? "https://" : "http://")
+              << running->http_->address() << std::endl;
+  }
   LogFields fields = {{"address", running->address_}};
   if (running->metrics_ != nullptr) fields.push_back({"metrics", running->metrics_->address()});
+  if (running->http_ != nullptr) fields.push_back({"http", running->http_->address()});
   LogEvent(LogLevel::kInfo, options.name, "server_started", "", fields);
   if (!options.port_file.empty()) {
     std::ofstream(options.port_file) << running->port_ << "\n";
@@ -80,6 +103,7 @@ void RunningServer::Shutdown() {
   if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) {
     health->SetServingStatus(false);
   }
+  if (options_.before_shutdown) options_.before_shutdown();
   const auto deadline =
       std::chrono::system_clock::now() + absl::ToChronoNanoseconds(options_.shutdown_grace);
   if (options_.end_in_flight == nullptr) {
@@ -98,6 +122,8 @@ void RunningServer::Shutdown() {
     shutdown.join();
   }
   server_->Wait();
+  // HTTP handlers are gRPC clients of server_: with it drained they finish.
+  if (http_ != nullptr) http_->Stop();
   server_.reset();
   if (metrics_ != nullptr) metrics_->Stop();
 }

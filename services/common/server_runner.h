@@ -10,7 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "services/common/metrics_http_server.h"
+#include "services/common/http_server.h"
 
 namespace tandem::services {
 
@@ -29,9 +29,19 @@ struct ServerRunOptions {
   // Transport security (see security.h MakeServerCredentials); nullptr =
   // plaintext.
   std::shared_ptr<grpc::ServerCredentials> credentials;
-  // host:port of the Prometheus /metrics endpoint (metrics_http_server.h);
-  // "" = none.
+  // host:port of the Prometheus /metrics and /healthz endpoint
+  // (http_server.h); "" = none.
   std::string metrics_listen;
+  // An HTTP API beside gRPC (the orchestrator's OpenAI endpoints): served on
+  // http.listen when that is non-empty, with /metrics and /healthz too, and
+  // the routes `http_routes` adds. They reach the gRPC services through
+  // `in_process`, a channel into this server (no network, no TLS: the HTTP
+  // side authenticates its own callers).
+  HttpServerOptions http;
+  std::function<void(httplib::Server& server, std::shared_ptr<grpc::Channel> in_process)>
+      http_routes;
+  // Called on shutdown before gRPC drains, e.g. to cancel HTTP streams.
+  std::function<void()> before_shutdown;
 };
 
 // A started gRPC server with health checking and reflection enabled.
@@ -50,6 +60,8 @@ class RunningServer {
   std::string metrics_address() const {
     return metrics_ == nullptr ? "" : metrics_->address();
   }
+  // The bound HTTP API address, or "" when there is none.
+  std::string http_address() const { return http_ == nullptr ? "" : http_->address(); }
 
   // Blocks until SIGINT or SIGTERM, then Shutdown().
   void WaitForSignalThenShutdown();
@@ -62,7 +74,8 @@ class RunningServer {
 
  private:
   std::unique_ptr<grpc::Server> server_;
-  std::unique_ptr<MetricsHttpServer> metrics_;
+  std::unique_ptr<HttpServer> metrics_;
+  std::unique_ptr<HttpServer> http_;
   ServerRunOptions options_;
   int port_ = 0;
   std::string address_;
