@@ -12,4 +12,11 @@ const char* SpeculationModeName(SpeculationMode mode) {
   return "unknown";
 }
 
+std::optional<SpeculationMode> ParseSpeculationMode(std::string_view name) {
+  for (SpeculationMode mode : kAllSpeculationModes) {
+    if (name == SpeculationModeName(mode)) return mode;
+  }
+  return std::nullopt;
+}
+
 }  // namespace tandem::decoding

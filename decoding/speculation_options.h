@@ -2,6 +2,8 @@
 #define TANDEM_DECODING_SPECULATION_OPTIONS_H_
 
 #include <cstdint>
+#include <optional>
+#include <string_view>
 
 namespace tandem::decoding {
 
@@ -20,6 +22,8 @@ inline constexpr SpeculationMode kAllSpeculationModes[] = {
 // The mode's short name: "off", "draft", "self", "ngram" (metric labels,
 // benchmark flags, logs).
 const char* SpeculationModeName(SpeculationMode mode);
+// The inverse of SpeculationModeName; nullopt for any other string.
+std::optional<SpeculationMode> ParseSpeculationMode(std::string_view name);
 
 struct SpeculationOptions {
   SpeculationMode mode = SpeculationMode::kOff;

@@ -14,10 +14,12 @@ APT_PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libtorch-dev libopenblas0-openmp libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libpcre2-dev libsentencepiece-dev libicu-dev
-  libcpp-httplib-dev libssl-dev
+  libcpp-httplib-dev libssl-dev curl
   # Tokenizer training, model training and benchmark charts.
   sentencepiece python3 python3-torch python3-numpy python3-matplotlib
   python3-sentencepiece
+  # The chat-template oracle (tests/tokenizer/hf_chat_template_oracle.py).
+  python3-jinja2
   # Public-domain corpora for the demo models.
   sword-text-web bible-kjv bible-kjv-text dict-jargon dict-devil
 )

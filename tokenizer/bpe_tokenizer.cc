@@ -59,8 +59,19 @@ absl::StatusOr<std::unique_ptr<BpeTokenizer>> BpeTokenizer::Create(
     }
     tok->token_bytes_[id] = std::move(bytes);
   }
+  // Added tokens go through the decoder too, as in HF tokenizers: Gemma's
+  // "▁▁" added token decodes to two spaces. A byte-level decoder maps a token
+  // only when every character is in its byte map, else keeps its UTF-8 (as HF
+  // does, so "<|im_end|>" or a CJK added token stays itself).
   for (const AddedToken& t : tok->config_.added_tokens) {
-    tok->token_bytes_[t.id] = t.content;
+    std::string bytes = t.content;
+    if (dec.byte_level) {
+      std::string mapped = ByteLevelToBytes(t.content);
+      if (BytesToByteLevel(mapped) == t.content) bytes = std::move(mapped);
+    } else if (!dec.replace_from.empty()) {
+      bytes = ReplaceAll(t.content, dec.replace_from, dec.replace_to);
+    }
+    tok->token_bytes_[t.id] = std::move(bytes);
     tok->special_[t.id] = t.special;
   }
   tok->identity_ = ComputeIdentity(tok->config_.format, *tok);

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "tokenizer/tokenizer_config.h"
 #include "tokenizer/hf_components.h"
 
 namespace tandem::tokenizer {
@@ -132,17 +133,6 @@ int64_t IdLimit(const json& j) {
   return std::min(2 * n + 4096, kMaxHfTokenId);
 }
 
-// A tokenizer_config.json bos_token/eos_token: a string or {"content": s}.
-std::optional<std::string> ConfigToken(const json& config, const char* key) {
-  if (!config.is_object() || !config.contains(key)) return std::nullopt;
-  const json& v = config[key];
-  if (v.is_string()) return v.get<std::string>();
-  if (v.is_object() && v.contains("content") && v["content"].is_string()) {
-    return v["content"].get<std::string>();
-  }
-  return std::nullopt;
-}
-
 std::optional<int32_t> IdOf(const BpeModel& model, const std::vector<AddedToken>& added,
                             const std::string& text) {
   for (const AddedToken& t : added) {
@@ -189,8 +179,8 @@ absl::StatusOr<std::unique_ptr<BpeTokenizer>> ParseHfTokenizerJson(
     if (!decoder.ok()) return Prefixed(source, decoder.status());
     config.decoder = *decoder;
     if (!config.prefix_ids.empty()) config.bos_id = config.prefix_ids.front();
-    if (auto bos = ConfigToken(config_json, "bos_token")) config.bos_id = IdOf(*model, config.added_tokens, *bos);
-    if (auto eos = ConfigToken(config_json, "eos_token")) config.eos_id = IdOf(*model, config.added_tokens, *eos);
+    if (auto bos = ConfigSpecialToken(config_json, "bos_token")) config.bos_id = IdOf(*model, config.added_tokens, *bos);
+    if (auto eos = ConfigSpecialToken(config_json, "eos_token")) config.eos_id = IdOf(*model, config.added_tokens, *eos);
     return BpeTokenizer::Create(std::move(*model), std::move(config));
   } catch (const json::exception& e) {
     return Bad(source, e.what());

@@ -60,8 +60,9 @@ RegexSplitter::~RegexSplitter() = default;
 
 absl::StatusOr<std::unique_ptr<RegexSplitter>> RegexSplitter::Create(
     absl::string_view pattern, bool literal, SplitBehavior behavior, bool invert) {
-  uint32_t options = PCRE2_UTF | PCRE2_UCP;
-  if (literal) options |= PCRE2_LITERAL;
+  // PCRE2 refuses UCP together with LITERAL ("invalid option bits with
+  // PCRE2_LITERAL"), and UCP means nothing for a literal: UTF alone.
+  const uint32_t options = literal ? PCRE2_UTF | PCRE2_LITERAL : PCRE2_UTF | PCRE2_UCP;
   int error = 0;
   PCRE2_SIZE offset = 0;
   pcre2_code* code =

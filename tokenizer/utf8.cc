@@ -111,4 +111,19 @@ void AppendCodepoint(char32_t cp, std::string& out) {
   }
 }
 
+std::u32string DecodeUtf8(absl::string_view s) {
+  const std::string valid = ToValidUtf8(s);
+  std::u32string out;
+  out.reserve(valid.size());
+  for (size_t pos = 0; pos < valid.size();) {
+    const auto lead = static_cast<unsigned char>(valid[pos]);
+    const size_t n = LeadLength(lead);
+    char32_t cp = n == 1 ? lead : lead & (0x7F >> n);
+    for (size_t i = 1; i < n; ++i) cp = (cp << 6) | (valid[pos + i] & 0x3F);
+    out.push_back(cp);
+    pos += n;
+  }
+  return out;
+}
+
 }  // namespace tandem::tokenizer

@@ -25,6 +25,10 @@ size_t IncompleteSuffixLength(absl::string_view s);
 // "substitution of maximal subparts" policy of Rust's from_utf8_lossy).
 std::string ToValidUtf8(absl::string_view s);
 
+// The code points of `s`; each maximal invalid subsequence decodes to U+FFFD
+// (as ToValidUtf8).
+std::u32string DecodeUtf8(absl::string_view s);
+
 // Appends the UTF-8 encoding of `cp` (assumed valid) to `out`.
 void AppendCodepoint(char32_t cp, std::string& out);
 

@@ -10,7 +10,7 @@
 namespace tandem::services {
 
 int ServeModel(ModelServerOptions options, const std::string& port_file, const std::string& name,
-               int threads,
+               const std::string& service_full_name, int threads,
                const std::function<std::unique_ptr<grpc::Service>(const ModelServerOptions&,
                                                                   model::Model&)>& make_service) {
   if (options.model_path.empty()) {
@@ -41,6 +41,7 @@ int ServeModel(ModelServerOptions options, const std::string& port_file, const s
   run.max_message_bytes = options.max_message_bytes;
   run.credentials = *credentials;
   run.metrics_listen = options.metrics_listen;
+  run.health_service_names = {service_full_name};
   auto server = RunningServer::Start(run, {service.get()});
   if (!server.ok()) {
     std::cerr << "error: " << server.status().message() << "\n";

@@ -17,9 +17,11 @@ namespace tandem::services {
 // parsed: checks the security files (options.security), sets LibTorch's
 // thread count (threads > 0), loads the model and its tokenizer identity,
 // builds the service with `make_service`, serves (and options.metrics_listen)
-// until SIGINT/SIGTERM. Returns the process exit code (errors go to stderr).
+// until SIGINT/SIGTERM. `service_full_name` (e.g. "tandem.v1.TargetService")
+// answers grpc.health.v1 besides "". Returns the process exit code (errors go
+// to stderr).
 int ServeModel(ModelServerOptions options, const std::string& port_file, const std::string& name,
-               int threads,
+               const std::string& service_full_name, int threads,
                const std::function<std::unique_ptr<grpc::Service>(const ModelServerOptions&,
                                                                   model::Model&)>& make_service);
 

@@ -282,6 +282,7 @@ grpc::Status ModelServiceBase::DoModelInfo(v1::GetModelInfoResponse* response) {
   limits->set_max_draft_length(options_.max_draft_length);
   limits->set_max_message_bytes(options_.max_message_bytes);
   ToProto(options_.session_ttl, limits->mutable_max_session_ttl());
+  response->mutable_load()->set_open_sessions(static_cast<uint32_t>(open_sessions()));
   return grpc::Status::OK;
 }
 

@@ -57,6 +57,11 @@ absl::StatusOr<std::unique_ptr<RunningServer>> RunningServer::Start(
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options.listen, " (address in use or invalid)"));
   }
+  if (grpc::HealthCheckServiceInterface* health = running->server_->GetHealthCheckService()) {
+    for (const std::string& name : options.health_service_names) {
+      health->SetServingStatus(name, true);
+    }
+  }
   const std::string host = options.listen.substr(0, options.listen.rfind(':'));
   running->address_ = absl::StrCat(host, ":", running->port_);
   if (!options.http.listen.empty()) {
@@ -103,7 +108,6 @@ void RunningServer::Shutdown() {
   if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) {
     health->SetServingStatus(false);
   }
-  if (options_.before_shutdown) options_.before_shutdown();
   const auto deadline =
       std::chrono::system_clock::now() + absl::ToChronoNanoseconds(options_.shutdown_grace);
   if (options_.end_in_flight == nullptr) {

@@ -32,6 +32,10 @@ struct ServerRunOptions {
   // host:port of the Prometheus /metrics and /healthz endpoint
   // (http_server.h); "" = none.
   std::string metrics_listen;
+  // Full service names (e.g. "tandem.v1.GenerationService") that
+  // grpc.health.v1 reports besides "" (the whole server); probes that name
+  // the service get SERVING, then NOT_SERVING while shutting down.
+  std::vector<std::string> health_service_names;
   // An HTTP API beside gRPC (the orchestrator's OpenAI endpoints): served on
   // http.listen when that is non-empty, with /metrics and /healthz too, and
   // the routes `http_routes` adds. They reach the gRPC services through
@@ -40,8 +44,6 @@ struct ServerRunOptions {
   HttpServerOptions http;
   std::function<void(httplib::Server& server, std::shared_ptr<grpc::Channel> in_process)>
       http_routes;
-  // Called on shutdown before gRPC drains, e.g. to cancel HTTP streams.
-  std::function<void()> before_shutdown;
 };
 
 // A started gRPC server with health checking and reflection enabled.

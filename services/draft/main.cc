@@ -62,7 +62,8 @@ int main(int argc, char** argv) {
   options.security.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
   options.security.bearer_token_file = absl::GetFlag(FLAGS_auth_token_file);
   return tandem::services::ServeModel(
-      options, absl::GetFlag(FLAGS_port_file), "draft", absl::GetFlag(FLAGS_threads),
+      options, absl::GetFlag(FLAGS_port_file), "draft",
+      tandem::v1::DraftService::service_full_name(), absl::GetFlag(FLAGS_threads),
       [](const tandem::services::ModelServerOptions& o, tandem::model::Model& model) {
         return std::make_unique<tandem::services::DraftServiceImpl>(o, model);
       });

@@ -31,6 +31,18 @@ struct GenerationServiceImpl::SequenceOutput {
 
 namespace {
 
+// The decoded bytes of a generated token and of its top alternatives.
+void SetPieces(const tokenizer::Tokenizer& tokenizer, v1::GeneratedToken& token) {
+  if (absl::StatusOr<std::string> piece = tokenizer.TokenBytes(token.token_id()); piece.ok()) {
+    token.set_piece(*std::move(piece));
+  }
+  for (v1::TokenLogprob& alt : *token.mutable_top_logprobs()) {
+    if (absl::StatusOr<std::string> piece = tokenizer.TokenBytes(alt.token_id()); piece.ok()) {
+      alt.set_piece(*std::move(piece));
+    }
+  }
+}
+
 v1::FinishReason ToProto(decoding::FinishReason r) {
   switch (r) {
     case decoding::FinishReason::kEos: return v1::FINISH_REASON_EOS;
@@ -296,8 +308,7 @@ absl::StatusOr<std::vector<GenerationServiceImpl::SequenceOutput>> GenerationSer
           for (const auto& t : tokens) {
             v1::GeneratedToken* g = chunk.add_tokens();
             services::ToProto(t, v.logprobs, v.top_logprobs, g);
-            absl::StatusOr<std::string> piece = tokenizer_.TokenBytes(t.token);
-            if (piece.ok()) g->set_piece(*piece);
+            SetPieces(tokenizer_, *g);
           }
           if (!on_chunk(chunk)) return decoding::FinishReason::kCancelled;
         }
@@ -407,8 +418,7 @@ grpc::Status GenerationServiceImpl::DoGenerate(grpc::ServerContext* context,
     for (const auto& t : o.result.tokens) {
       v1::GeneratedToken* g = seq->add_tokens();
       services::ToProto(t, v->logprobs, v->top_logprobs, g);
-      absl::StatusOr<std::string> piece = tokenizer_.TokenBytes(t.token);
-      if (piece.ok()) g->set_piece(*piece);
+      SetPieces(tokenizer_, *g);
     }
     seq->set_finish_reason(ToProto(o.result.finish));
     if (o.matched_stop) seq->set_matched_stop_string(*o.matched_stop);

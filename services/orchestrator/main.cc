@@ -13,11 +13,13 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_split.h"
+#include "services/common/bearer_auth.h"
 #include "services/common/channel.h"
 #include "services/common/log.h"
 #include "services/common/security.h"
 #include "services/common/server_runner.h"
 #include "services/orchestrator/generation_service.h"
+#include "services/orchestrator/openai/routes.h"
 #include "services/orchestrator/remote_backends.h"
 #include "tokenizer/load_tokenizer.h"
 
@@ -45,6 +47,14 @@ ABSL_FLAG(int, shutdown_grace_ms, 5000,
           "near the end finish with FINISH_REASON_CANCELLED");
 ABSL_FLAG(std::string, metrics_listen, "",
           "host:port of the Prometheus /metrics and /healthz endpoint; empty = off");
+ABSL_FLAG(std::string, http_listen, "",
+          "host:port of the OpenAI-compatible HTTP API (/v1/models, /v1/completions, "
+          "/v1/chat/completions; also /metrics and /healthz), with the --tls_* and "
+          "--auth_token_file settings of the gRPC API; empty = off");
+ABSL_FLAG(std::string, served_model_name, "",
+          "The model id of the HTTP API; empty = the target model's name");
+ABSL_FLAG(int, http_threads, 256,
+          "HTTP connections served at once (each streaming request holds one)");
 ABSL_FLAG(std::string, log_level, "info", "JSON log lines on stderr: debug | info | warn | error");
 ABSL_FLAG(std::string, tls_cert, "", "PEM server certificate chain (enables TLS, with --tls_key)");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
@@ -62,11 +72,7 @@ ABSL_FLAG(std::string, backend_auth_token_file, "",
 namespace {
 
 absl::StatusOr<tandem::decoding::SpeculationMode> ParseMode(const std::string& name) {
-  using M = tandem::decoding::SpeculationMode;
-  if (name == "draft") return M::kDraftModel;
-  if (name == "self") return M::kSelfSpeculative;
-  if (name == "ngram") return M::kNgram;
-  if (name == "off") return M::kOff;
+  if (auto mode = tandem::decoding::ParseSpeculationMode(name)) return *mode;
   return absl::InvalidArgumentError("--default_speculation must be draft, self, ngram or off");
 }
 
@@ -152,6 +158,22 @@ int main(int argc, char** argv) {
     backends.eos_token_ids = {*(*tokenizer)->eos_id()};
   }
   const int64_t vocab = target_backends[0]->Info().vocab_size;
+  // The orchestrator's tokenizer turns prompts into the target's token ids and
+  // ids back into text: a different vocabulary would serve garbage.
+  if ((*tokenizer)->vocab_size() > vocab) {
+    std::cerr << "error: --tokenizer has " << (*tokenizer)->vocab_size()
+              << " tokens but the target model's vocabulary has " << vocab
+              << "; use the target's tokenizer\n";
+    return 1;
+  }
+  if (const std::string target_id = target_backends[0]->tokenizer_identity();
+      !target_id.empty() && tandem::tokenizer::IdentityFingerprint(target_id) !=
+                                tandem::tokenizer::IdentityFingerprint((*tokenizer)->identity())) {
+    std::cerr << "error: --tokenizer is \"" << (*tokenizer)->identity()
+              << "\" but the target serves with \"" << target_id
+              << "\"; the orchestrator must use the target's tokenizer\n";
+    return 1;
+  }
   for (const std::string& address : Addresses(absl::GetFlag(FLAGS_draft))) {
     RemoteOptions remote;
     remote.address = address;
@@ -212,6 +234,35 @@ int main(int argc, char** argv) {
   run.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   run.shutdown_grace = absl::Milliseconds(absl::GetFlag(FLAGS_shutdown_grace_ms));
   run.end_in_flight = [&service] { service.EndInFlight(); };
+  run.health_service_names = {tandem::v1::GenerationService::service_full_name()};
+  if (!absl::GetFlag(FLAGS_http_listen).empty()) {
+    if (absl::GetFlag(FLAGS_http_threads) < 1) {
+      std::cerr << "error: --http_threads must be >= 1\n";
+      return 2;
+    }
+    run.http.listen = absl::GetFlag(FLAGS_http_listen);
+    run.http.threads = absl::GetFlag(FLAGS_http_threads);
+    run.http.tls_cert_file = server_security.cert_file;
+    run.http.tls_key_file = server_security.key_file;
+    run.http.tls_client_ca_file = server_security.client_ca_file;
+    tandem::services::openai::RoutesOptions api;
+    const tandem::model::ModelInfo target_info = target_backends[0]->Info();
+    api.served_model = absl::GetFlag(FLAGS_served_model_name);
+    if (api.served_model.empty()) api.served_model = target_info.name;
+    if (api.served_model.empty()) api.served_model = "tandem";
+    api.context_length = target_info.context_length;
+    if (!server_security.bearer_token_file.empty()) {
+      auto token = ReadTokenFile(server_security.bearer_token_file);
+      if (!token.ok()) {
+        std::cerr << "error: --auth_token_file: " << token.status().message() << "\n";
+        return 2;
+      }
+      api.bearer_token = *std::move(token);
+    }
+    run.http_routes = [api](httplib::Server& http, std::shared_ptr<grpc::Channel> in_process) {
+      tandem::services::openai::RegisterRoutes(http, std::move(in_process), api);
+    };
+  }
   auto server = RunningServer::Start(run, {&service});
   if (!server.ok()) {
     std::cerr << "error: " << server.status().message() << "\n";

@@ -100,6 +100,15 @@ absl::Status RemoteSessions<Service>::Connect(absl::Duration timeout) {
 }
 
 template <typename Service>
+absl::StatusOr<int64_t> RemoteSessions<Service>::PollOpenSessions(absl::Duration timeout) {
+  std::unique_ptr<grpc::ClientContext> context = NewContext(nullptr);
+  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  absl::StatusOr<v1::GetModelInfoResponse> r = FetchInfo(*stub_, *context);
+  if (!r.ok()) return r.status();
+  return static_cast<int64_t>(r->load().open_sessions());
+}
+
+template <typename Service>
 int64_t RemoteSessions<Service>::max_sessions() {
   std::lock_guard<std::mutex> lock(mu_);
   return max_sessions_;

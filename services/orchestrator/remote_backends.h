@@ -45,6 +45,9 @@ class RemoteSessions {
   // The server's session limit (ServerLimits.max_sessions) as of Connect; 0
   // = unlimited or not known.
   int64_t max_sessions();
+  // Asks the server how many sessions it holds now (ServerLoad), waiting at
+  // most `timeout`.
+  absl::StatusOr<int64_t> PollOpenSessions(absl::Duration timeout);
   absl::StatusOr<decoding::SessionId> Open(const std::vector<int64_t>& prompt,
                                            const decoding::SessionOptions& options,
                                            const decoding::RequestScope* scope);
@@ -87,6 +90,9 @@ class RemoteTargetBackend : public decoding::TargetBackend {
   std::vector<int64_t> eos_token_ids() { return remote_.eos_token_ids(); }
   std::string tokenizer_identity() { return remote_.tokenizer_identity(); }
   int64_t max_sessions() { return remote_.max_sessions(); }
+  absl::StatusOr<int64_t> PollOpenSessions(absl::Duration timeout) {
+    return remote_.PollOpenSessions(timeout);
+  }
 
   std::unique_ptr<decoding::TargetBackend> ForRequest(
       const decoding::RequestScope& scope) override;
@@ -145,6 +151,9 @@ class RemoteDraftBackend : public decoding::DraftBackend {
   }
   std::string tokenizer_identity() { return remote_.tokenizer_identity(); }
   int64_t max_sessions() { return remote_.max_sessions(); }
+  absl::StatusOr<int64_t> PollOpenSessions(absl::Duration timeout) {
+    return remote_.PollOpenSessions(timeout);
+  }
 
   std::unique_ptr<decoding::DraftBackend> ForRequest(const decoding::RequestScope& scope) override;
   model::ModelInfo Info() override { return remote_.Info(); }

@@ -193,6 +193,20 @@ absl::StatusOr<std::vector<int64_t>> PromptIds(int i, const v1::Prompt& p,
       return s;
     }
     ids.assign(p.token_ids().ids().begin(), p.token_ids().ids().end());
+  } else if (p.has_chat()) {
+    // The request's shape first (INVALID_ARGUMENT), then whether it can be served.
+    const v1::ChatPrompt& chat = p.chat();
+    if (chat.messages_size() < 1 || chat.messages_size() > 1024) {
+      return Invalid(field + ".chat.messages", "1 to 1024 entries", chat.messages_size());
+    }
+    for (int m = 0; m < chat.messages_size(); ++m) {
+      if (chat.messages(m).role().empty()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("`", field, ".chat.messages[", m, "].role` must be non-empty"));
+      }
+    }
+    return absl::FailedPreconditionError(
+        absl::StrCat("`", field, ".chat`: this orchestrator has no chat template"));
   } else if (p.has_text() && !p.text().empty()) {
     // Checked before tokenizing: tokenization time grows with the text,
     // and text this long cannot fit the context anyway.

@@ -70,7 +70,8 @@ int main(int argc, char** argv) {
   options.security.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
   options.security.bearer_token_file = absl::GetFlag(FLAGS_auth_token_file);
   return tandem::services::ServeModel(
-      options, absl::GetFlag(FLAGS_port_file), "target", absl::GetFlag(FLAGS_threads),
+      options, absl::GetFlag(FLAGS_port_file), "target",
+      tandem::v1::TargetService::service_full_name(), absl::GetFlag(FLAGS_threads),
       [](const tandem::services::ModelServerOptions& o, tandem::model::Model& model) {
         return std::make_unique<tandem::services::TargetServiceImpl>(o, model);
       });

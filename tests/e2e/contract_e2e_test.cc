@@ -95,7 +95,7 @@ void Reachable(const Descriptor* d, std::set<std::string>& messages,
 bool PromisesAnError(const std::string& comment) {
   static const std::regex kPromise(
       R"(\bin [\[(]|\bat most\b|\bmust\b|\bneeds?\b|INVALID_ARGUMENT|<=|\bnon-empty\b|)"
-      R"(\bdistinct\b|\bshorter than\b|\bvalid Duration\b)",
+      R"(\bdistinct\b|\bshorter than\b|\bvalid Duration\b|\b\d+ to \d+\b)",
       std::regex::icase);
   return std::regex_search(comment, kPromise);
 }
@@ -130,6 +130,17 @@ std::vector<Row> Rows() {
       {"GenerateRequest.prompts", R"(prompts { text: "" })", "prompts[0].text",
        [](v1::GenerateRequest& r) { r.mutable_prompts(0)->set_text(std::string(10 << 20, 'x')); }},
       {"TokenIds.ids", R"(prompts { token_ids { ids: 5 ids: 8000 } })", "prompts[0].token_ids"},
+      {"ChatPrompt.messages", R"(prompts { chat {} })", "prompts[0].chat.messages"},
+      {"ChatPrompt.messages", R"(prompts { chat {} })", "prompts[0].chat.messages",
+       [](v1::GenerateRequest& r) {
+         for (int i = 0; i < 1025; ++i) {
+           v1::ChatMessage* m = r.mutable_prompts(0)->mutable_chat()->add_messages();
+           m->set_role("user");
+           m->set_content("hi");
+         }
+       }},
+      {"ChatMessage.role", R"(prompts { chat { messages { content: "hi" } } })",
+       "prompts[0].chat.messages[0].role"},
       {"GenerationConfig.num_return_sequences",
        p + "config { num_return_sequences: 17 " + sampled + "}", "config.num_return_sequences"},
       {"GenerationConfig.num_return_sequences",
@@ -323,7 +334,7 @@ TEST_F(ContractE2eTest, EveryPromisedErrorHasARowAndEveryRowNamesItsField) {
   }
   // The parser sees the request messages (the test would pass vacuously
   // otherwise).
-  ASSERT_GE(promises.size(), 35u);
+  ASSERT_GE(promises.size(), 37u);
   ASSERT_TRUE(commented.count("SamplingParams.top_p"));
   const std::vector<Row> rows = Rows();
   std::set<std::string> covered;

@@ -1,5 +1,7 @@
 #include "tests/e2e/e2e_cluster.h"
 
+#include "services/orchestrator/openai/routes.h"
+
 #include "tests/testing/oracles.h"
 #include "tokenizer/load_tokenizer.h"
 
@@ -45,7 +47,19 @@ std::unique_ptr<E2eCluster> E2eCluster::Start(const E2eOptions& options) {
   backends.eos_token_ids = c->target_backend_->eos_token_ids();
   c->generation_ = std::make_unique<services::GenerationServiceImpl>(backends, *c->tokenizer_,
                                                                      options.limits);
-  auto os = services::RunningServer::Start({"127.0.0.1:0", "", "orchestrator"}, {c->generation_.get()});
+  services::ServerRunOptions run{"127.0.0.1:0", "", "orchestrator"};
+  run.health_service_names = {v1::GenerationService::service_full_name()};
+  if (options.http) {
+    run.http.listen = "127.0.0.1:0";
+    services::openai::RoutesOptions api;
+    api.served_model = "tandem-test";
+    api.context_length = c->target_model_->info().context_length;
+    api.bearer_token = options.http_bearer_token;
+    run.http_routes = [api](httplib::Server& http, std::shared_ptr<grpc::Channel> channel) {
+      services::openai::RegisterRoutes(http, std::move(channel), api);
+    };
+  }
+  auto os = services::RunningServer::Start(run, {c->generation_.get()});
   if (!os.ok()) return nullptr;
   c->orchestrator_server_ = *std::move(os);
   return c;

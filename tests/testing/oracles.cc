@@ -74,6 +74,13 @@ absl::StatusOr<std::string> RunNode(const std::string& script,
   return Run(command);
 }
 
+absl::StatusOr<std::string> RunPython(const std::string& script,
+                                      const std::vector<std::string>& args) {
+  std::string command = absl::StrCat("/usr/bin/python3 ", Quote(script));
+  for (const std::string& a : args) absl::StrAppend(&command, " ", Quote(a));
+  return Run(command);
+}
+
 absl::Status ExtractFromLlamaCppBundle(const std::vector<std::string>& paths,
                                        const std::string& dest_dir) {
   auto dir = OraclesDir();

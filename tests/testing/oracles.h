@@ -28,6 +28,12 @@ absl::StatusOr<std::string> OraclesDir();
 absl::StatusOr<std::string> RunNode(const std::string& script,
                                     const std::vector<std::string>& args);
 
+// Runs Debian's `/usr/bin/python3 <script> <args...>` (python3-jinja2 is
+// installed for it by scripts/setup.sh), returning its stdout; errors as
+// RunNode.
+absl::StatusOr<std::string> RunPython(const std::string& script,
+                                      const std::vector<std::string>& args);
+
 // Extracts `paths` (e.g. "models/ggml-vocab-gpt-2.gguf") from the llama.cpp
 // source bundled with node-llama-cpp (llama/gitRelease.bundle) into
 // `dest_dir` (created), keeping their relative paths. Needs git and tar.
