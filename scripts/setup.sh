@@ -20,6 +20,9 @@ APT_PACKAGES=(
   python3-sentencepiece
   # The chat-template oracle (tests/tokenizer/hf_chat_template_oracle.py).
   python3-jinja2
+  # The Python client (client/python) and its tests: Debian's grpcio/protobuf in a venv.
+  python3-grpcio python3-protobuf python3-pytest python3-setuptools python3-wheel python3-pip
+  python3-venv
   # Public-domain corpora for the demo models.
   sword-text-web bible-kjv bible-kjv-text dict-jargon dict-devil
 )

@@ -142,8 +142,12 @@ decoding::RequestScope ScopeOf(const std::string& request_id, const GrpcIncoming
 
 GenerationServiceImpl::GenerationServiceImpl(Backends backends,
                                              const tokenizer::Tokenizer& tokenizer,
-                                             GenerationLimits limits)
-    : backends_(std::move(backends)), tokenizer_(tokenizer), limits_(limits) {
+                                             GenerationLimits limits,
+                                             const tokenizer::LoadedChatTemplate* chat_template)
+    : backends_(std::move(backends)),
+      tokenizer_(tokenizer),
+      chat_template_(chat_template),
+      limits_(limits) {
   limits_.draft_available = !backends_.drafts.empty();
   if (!limits_.draft_available && limits_.default_mode == decoding::SpeculationMode::kDraftModel) {
     limits_.default_mode = decoding::SpeculationMode::kOff;
@@ -165,7 +169,7 @@ absl::StatusOr<ValidatedGeneration> GenerationServiceImpl::Validate(
     const std::string& request_id, const google::protobuf::RepeatedPtrField<v1::Prompt>& prompts,
     const v1::GenerationConfig& config) {
   return ValidateGenerate(request_id, prompts, config, backends_.targets[0]->Info(),
-                          backends_.eos_token_ids, tokenizer_, limits_);
+                          backends_.eos_token_ids, tokenizer_, limits_, chat_template_);
 }
 
 decoding::FailoverListener GenerationServiceImpl::FailoverLogger(const std::string& request_id) {
@@ -437,6 +441,17 @@ grpc::Status GenerationServiceImpl::DoGenerate(grpc::ServerContext* context,
     total.stats.pre_drafts += o.result.stats.pre_drafts;
     total.stats.pre_draft_hits += o.result.stats.pre_draft_hits;
     total.stats.draft_time_hidden += o.result.stats.draft_time_hidden;
+    // Per draft position, summed over the sequences.
+    const auto& drafted_at = o.result.stats.drafted_at;
+    const auto& accepted_at = o.result.stats.accepted_at;
+    if (total.stats.drafted_at.size() < drafted_at.size()) {
+      total.stats.drafted_at.resize(drafted_at.size());
+      total.stats.accepted_at.resize(drafted_at.size());
+    }
+    for (size_t i = 0; i < drafted_at.size(); ++i) {
+      total.stats.drafted_at[i] += drafted_at[i];
+      if (i < accepted_at.size()) total.stats.accepted_at[i] += accepted_at[i];
+    }
     if (total.time_to_first_token == absl::ZeroDuration() ||
         o.result.time_to_first_token < total.time_to_first_token) {
       total.time_to_first_token = o.result.time_to_first_token;

@@ -30,8 +30,11 @@ struct Backends {
 // strings cut out).
 class GenerationServiceImpl final : public v1::GenerationService::Service {
  public:
+  // `chat_template` (not owned; may be null = chat prompts are refused)
+  // renders ChatPrompt inputs.
   GenerationServiceImpl(Backends backends, const tokenizer::Tokenizer& tokenizer,
-                        GenerationLimits limits);
+                        GenerationLimits limits,
+                        const tokenizer::LoadedChatTemplate* chat_template = nullptr);
 
   grpc::Status Generate(grpc::ServerContext* context, const v1::GenerateRequest* request,
                         v1::GenerateResponse* response) override;
@@ -80,6 +83,7 @@ class GenerationServiceImpl final : public v1::GenerationService::Service {
 
   Backends backends_;
   const tokenizer::Tokenizer& tokenizer_;
+  const tokenizer::LoadedChatTemplate* const chat_template_;
   GenerationLimits limits_;
   std::atomic<uint64_t> next_replica_{0};
   std::atomic<bool> ending_{false};

@@ -4,7 +4,10 @@
 //   bazel run //services/orchestrator -- --target=127.0.0.1:50051 \
 //       --draft=127.0.0.1:50052 --tokenizer=$PWD/assets/target --listen=127.0.0.1:50050
 
+#include <fstream>
 #include <iostream>
+#include <iterator>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,6 +15,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "services/common/bearer_auth.h"
 #include "services/common/channel.h"
@@ -21,6 +26,7 @@
 #include "services/orchestrator/generation_service.h"
 #include "services/orchestrator/openai/routes.h"
 #include "services/orchestrator/remote_backends.h"
+#include "tokenizer/chat_template_loader.h"
 #include "tokenizer/load_tokenizer.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50050", "host:port (port 0 = any free port)");
@@ -28,6 +34,10 @@ ABSL_FLAG(std::string, port_file, "", "Write the bound port to this file");
 ABSL_FLAG(std::string, target, "", "Comma-separated TargetService addresses (replicas)");
 ABSL_FLAG(std::string, draft, "", "Comma-separated DraftService addresses (optional)");
 ABSL_FLAG(std::string, tokenizer, "", "Tokenizer: model directory, tokenizer.json/.model or .gguf");
+ABSL_FLAG(std::string, chat_template, "",
+          "Chat template for chat prompts and /v1/chat/completions: a Jinja file, a "
+          "tokenizer_config.json, a .gguf or a model directory; empty = the one beside "
+          "--tokenizer, if there is one");
 ABSL_FLAG(std::string, default_speculation, "draft",
           "Mode for requests that leave it unset: draft | self | ngram | off");
 ABSL_FLAG(int, draft_length, 4, "Default draft length (gamma)");
@@ -74,6 +84,24 @@ namespace {
 absl::StatusOr<tandem::decoding::SpeculationMode> ParseMode(const std::string& name) {
   if (auto mode = tandem::decoding::ParseSpeculationMode(name)) return *mode;
   return absl::InvalidArgumentError("--default_speculation must be draft, self, ngram or off");
+}
+
+// A Jinja file is the template itself; anything else goes to the loader
+// (tokenizer_config.json, .gguf, a model directory).
+absl::StatusOr<tandem::tokenizer::LoadedChatTemplate> LoadChatTemplateFile(const std::string& path) {
+  if (absl::EndsWith(path, ".jinja") || absl::EndsWith(path, ".j2") ||
+      absl::EndsWith(path, ".txt")) {
+    std::ifstream in(path);
+    if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot be read"));
+    const std::string source((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    absl::StatusOr<tandem::tokenizer::ChatTemplate> parsed =
+        tandem::tokenizer::ChatTemplate::Parse(source);
+    if (!parsed.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": ", parsed.status().message()));
+    }
+    return tandem::tokenizer::LoadedChatTemplate{*std::move(parsed), std::nullopt, std::nullopt};
+  }
+  return tandem::tokenizer::LoadChatTemplate(path);
 }
 
 std::vector<std::string> Addresses(const std::string& csv) {
@@ -225,7 +253,25 @@ int main(int argc, char** argv) {
               << " capped to " << cap << ", the sessions the targets hold (--max_sessions)\n";
     limits.max_active_sequences = cap;
   }
-  GenerationServiceImpl service(backends, **tokenizer, limits);
+  std::optional<tandem::tokenizer::LoadedChatTemplate> chat_template;
+  {
+    const std::string flag = absl::GetFlag(FLAGS_chat_template);
+    const std::string path = flag.empty() ? absl::GetFlag(FLAGS_tokenizer) : flag;
+    absl::StatusOr<tandem::tokenizer::LoadedChatTemplate> loaded = LoadChatTemplateFile(path);
+    if (loaded.ok()) {
+      chat_template = *std::move(loaded);
+    } else if (!flag.empty() || loaded.status().code() != absl::StatusCode::kNotFound) {
+      // A template that was asked for, or one that exists but does not load,
+      // is an error: serving chat with a wrong prompt is worse than refusing.
+      std::cerr << "error: chat template: " << loaded.status().message() << "\n";
+      return 1;
+    } else {
+      std::cerr << "orchestrator: no chat template beside --tokenizer; chat prompts will be "
+                   "refused (FAILED_PRECONDITION)\n";
+    }
+  }
+  GenerationServiceImpl service(backends, **tokenizer, limits,
+                                chat_template ? &*chat_template : nullptr);
   ServerRunOptions run;
   run.listen = absl::GetFlag(FLAGS_listen);
   run.port_file = absl::GetFlag(FLAGS_port_file);

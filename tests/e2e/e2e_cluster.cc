@@ -45,8 +45,13 @@ std::unique_ptr<E2eCluster> E2eCluster::Start(const E2eOptions& options) {
   backends.targets = {c->target_backend_.get()};
   backends.drafts = {c->draft_backend_.get()};
   backends.eos_token_ids = c->target_backend_->eos_token_ids();
-  c->generation_ = std::make_unique<services::GenerationServiceImpl>(backends, *c->tokenizer_,
-                                                                     options.limits);
+  if (!options.chat_template.empty()) {
+    auto parsed = tokenizer::ChatTemplate::Parse(options.chat_template);
+    if (!parsed.ok()) return nullptr;
+    c->chat_template_ = tokenizer::LoadedChatTemplate{*std::move(parsed), std::nullopt, std::nullopt};
+  }
+  c->generation_ = std::make_unique<services::GenerationServiceImpl>(
+      backends, *c->tokenizer_, options.limits, c->chat_template_ ? &*c->chat_template_ : nullptr);
   services::ServerRunOptions run{"127.0.0.1:0", "", "orchestrator"};
   run.health_service_names = {v1::GenerationService::service_full_name()};
   if (options.http) {

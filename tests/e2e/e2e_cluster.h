@@ -2,6 +2,7 @@
 #define TANDEM_TESTS_E2E_E2E_CLUSTER_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "model/model.h"
@@ -10,6 +11,7 @@
 #include "services/orchestrator/generation_service.h"
 #include "services/orchestrator/remote_backends.h"
 #include "services/target/target_service.h"
+#include "tokenizer/chat_template_loader.h"
 #include "tokenizer/tokenizer.h"
 
 namespace tandem::testing {
@@ -26,6 +28,8 @@ struct E2eOptions {
   // (served model "tandem-test"); a non-empty token requires it as bearer.
   bool http = false;
   std::string http_bearer_token;
+  // Jinja source of the orchestrator's chat template; "" = none.
+  std::string chat_template;
 };
 
 class E2eCluster {
@@ -51,6 +55,7 @@ class E2eCluster {
   std::unique_ptr<services::RunningServer> target_server_, draft_server_;
   std::unique_ptr<services::RemoteTargetBackend> target_backend_;
   std::unique_ptr<services::RemoteDraftBackend> draft_backend_;
+  std::optional<tokenizer::LoadedChatTemplate> chat_template_;
   std::unique_ptr<services::GenerationServiceImpl> generation_;
   std::unique_ptr<services::RunningServer> orchestrator_server_;
 };

@@ -31,6 +31,14 @@ using ::testing::StartsWith;
 
 constexpr char kToken[] = "sk-tandem-test-0123456789";
 constexpr int kMaxActive = 3;
+// A template simple enough to render by hand; refuses a conversation whose
+// last message is from the assistant (as many real templates refuse bad
+// role orders).
+constexpr char kChatTemplate[] =
+    "{% if messages[-1].role == 'assistant' %}{{ raise_exception('the last message must not be "
+    "from the assistant') }}{% endif %}"
+    "{% for m in messages %}<{{ m.role }}>{{ m.content }}\n{% endfor %}"
+    "{% if add_generation_prompt %}<assistant>{% endif %}";
 
 std::string Quote(const std::string& s) {
   std::string q = "'";
@@ -56,6 +64,7 @@ class OpenAiE2eTest : public ::testing::Test {
     options.http = true;
     options.http_bearer_token = kToken;
     options.limits.max_active_sequences = kMaxActive;
+    options.chat_template = kChatTemplate;
     cluster_ = testing::E2eCluster::Start(options).release();
     ASSERT_NE(cluster_, nullptr) << "cluster failed to start";
     ASSERT_FALSE(cluster_->http_address().empty());
@@ -159,6 +168,49 @@ TEST_F(OpenAiE2eTest, OpenAiClientGetsTheGrpcApisText) {
   // The stream arrived in several chunks and ended with a usage chunk.
   EXPECT_GT(results[4]["chunks"].get<int>(), 3);
   EXPECT_EQ(results[4]["speculation"]["0"]["mode"], "draft");
+}
+
+TEST_F(OpenAiE2eTest, ChatCompletionsRenderTheTemplate) {
+  // The prompt, rendered by hand: the model continues it exactly as a token
+  // prompt over gRPC.
+  tokenizer::EncodeOptions raw;
+  raw.add_special_tokens = false;
+  auto ids = cluster_->tokenizer().Encode(
+      "<system>Be brief.\n<user>Who made the heaven?\n<assistant>", raw);
+  ASSERT_TRUE(ids.ok());
+  client::GenerateOptions o;
+  o.prompt_token_ids = {std::vector<uint32_t>(ids->begin(), ids->end())};
+  o.temperature = 0;
+  o.max_new_tokens = 16;
+  client::TandemClient grpc_client(cluster_->address());
+  auto expected = grpc_client.Generate(*client::BuildRequest(o));
+  ASSERT_TRUE(expected.ok()) << expected.status();
+  const Json messages = Json::parse(
+      R"([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Who made the heaven?"}])");
+  const Json results = RunClient(Json::array({
+      {{"name", "chat"},
+       {"call", "chat"},
+       {"params",
+        {{"model", "tandem-test"}, {"messages", messages}, {"max_tokens", 16}, {"temperature", 0}}}},
+      {{"name", "chat-stream"},
+       {"call", "chat"},
+       {"params",
+        {{"model", "tandem-test"}, {"messages", messages}, {"max_tokens", 16}, {"temperature", 0},
+         {"stream", true}}}},
+      Json::parse(R"({"name": "refused", "call": "chat", "params": {"model": "tandem-test",
+          "messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}]}})"),
+  }));
+  ASSERT_EQ(results.size(), 3u);
+  ASSERT_TRUE(results[0]["ok"].get<bool>()) << results[0].dump();
+  ASSERT_TRUE(results[1]["ok"].get<bool>()) << results[1].dump();
+  EXPECT_EQ(results[0]["texts"]["0"], expected->sequences(0).text());
+  EXPECT_EQ(results[0]["object"], "chat.completion");
+  EXPECT_EQ(results[0]["usage"]["prompt_tokens"], static_cast<int>(ids->size()));
+  EXPECT_EQ(results[1]["texts"]["0"], expected->sequences(0).text());
+  EXPECT_EQ(results[1]["role"], "assistant");
+  EXPECT_EQ(results[2]["error"]["status"], 400);
+  EXPECT_THAT(results[2]["error"]["message"].get<std::string>(),
+              HasSubstr("the last message must not be from the assistant"));
 }
 
 TEST_F(OpenAiE2eTest, SampledChoicesStopStringsAndLogprobs) {
