@@ -98,29 +98,52 @@ double SumOfLogprobs(const std::vector<sampling::StepResult>& tokens) {
   return sum;
 }
 
-// The backends one sequence runs on: every replica seen through the
-// request's scope (deadline, cancellation, request id), behind failover.
+// The backends one sequence runs on: the replicas of the moment, least
+// loaded first, each seen through the request's scope (deadline,
+// cancellation, request id), behind failover. Holds the replicas alive and
+// counts the sequence on the ones it starts on while it lives.
 struct SequenceBackends {
+  std::vector<TargetPool::Replica> target_replicas;
+  std::vector<DraftPool::Replica> draft_replicas;
   std::vector<std::unique_ptr<decoding::TargetBackend>> target_views;
   std::vector<std::unique_ptr<decoding::DraftBackend>> draft_views;
-  std::unique_ptr<decoding::FailoverTargetBackend> target;
-  std::unique_ptr<decoding::FailoverDraftBackend> draft;  // Null without drafts.
+  std::unique_ptr<decoding::FailoverTargetBackend> target;  // Null without replicas.
+  std::unique_ptr<decoding::FailoverDraftBackend> draft;    // Null without drafts.
+  TargetPool* target_pool;
+  DraftPool* draft_pool;
 
-  SequenceBackends(const Backends& backends, const decoding::RequestScope& scope, size_t first,
-                   const decoding::FailoverListener& on_failover) {
+  SequenceBackends(const Backends& backends, const decoding::RequestScope& scope,
+                   const decoding::FailoverListener& on_failover)
+      : target_pool(backends.targets), draft_pool(backends.drafts) {
+    target_replicas = target_pool->Snapshot();
+    if (target_replicas.empty()) return;
     std::vector<decoding::TargetBackend*> targets;
-    for (decoding::TargetBackend* t : backends.targets) {
-      target_views.push_back(t->ForRequest(scope));
-      targets.push_back(target_views.back() ? target_views.back().get() : t);
+    for (const TargetPool::Replica& r : target_replicas) {
+      target_views.push_back(r.backend->ForRequest(scope));
+      targets.push_back(target_views.back() ? target_views.back().get() : r.backend.get());
     }
-    target = std::make_unique<decoding::FailoverTargetBackend>(targets, first, on_failover);
-    if (backends.drafts.empty()) return;
+    target = std::make_unique<decoding::FailoverTargetBackend>(targets, 0, on_failover);
+    target_pool->CountSequence(target_replicas[0].backend.get(), +1);
+    if (draft_pool == nullptr) return;
+    draft_replicas = draft_pool->Snapshot();
+    if (draft_replicas.empty()) return;
     std::vector<decoding::DraftBackend*> drafts;
-    for (decoding::DraftBackend* d : backends.drafts) {
-      draft_views.push_back(d->ForRequest(scope));
-      drafts.push_back(draft_views.back() ? draft_views.back().get() : d);
+    for (const DraftPool::Replica& r : draft_replicas) {
+      draft_views.push_back(r.backend->ForRequest(scope));
+      drafts.push_back(draft_views.back() ? draft_views.back().get() : r.backend.get());
     }
-    draft = std::make_unique<decoding::FailoverDraftBackend>(drafts, first, on_failover);
+    draft = std::make_unique<decoding::FailoverDraftBackend>(drafts, 0, on_failover);
+    draft_pool->CountSequence(draft_replicas[0].backend.get(), +1);
+  }
+  ~SequenceBackends() {
+    if (!target_replicas.empty()) target_pool->CountSequence(target_replicas[0].backend.get(), -1);
+    if (!draft_replicas.empty()) draft_pool->CountSequence(draft_replicas[0].backend.get(), -1);
+  }
+  SequenceBackends(const SequenceBackends&) = delete;
+  SequenceBackends& operator=(const SequenceBackends&) = delete;
+
+  static absl::Status NoTargets() {
+    return absl::UnavailableError("no target replica is reachable (discovery found none)");
   }
 };
 
@@ -148,7 +171,7 @@ GenerationServiceImpl::GenerationServiceImpl(Backends backends,
       tokenizer_(tokenizer),
       chat_template_(chat_template),
       limits_(limits) {
-  limits_.draft_available = !backends_.drafts.empty();
+  limits_.draft_available = backends_.drafts != nullptr;
   if (!limits_.draft_available && limits_.default_mode == decoding::SpeculationMode::kDraftModel) {
     limits_.default_mode = decoding::SpeculationMode::kOff;
   }
@@ -168,7 +191,7 @@ int64_t GenerationServiceImpl::ActiveSequences() {
 absl::StatusOr<ValidatedGeneration> GenerationServiceImpl::Validate(
     const std::string& request_id, const google::protobuf::RepeatedPtrField<v1::Prompt>& prompts,
     const v1::GenerationConfig& config) {
-  return ValidateGenerate(request_id, prompts, config, backends_.targets[0]->Info(),
+  return ValidateGenerate(request_id, prompts, config, backends_.target_info,
                           backends_.eos_token_ids, tokenizer_, limits_, chat_template_);
 }
 
@@ -209,12 +232,15 @@ absl::StatusOr<std::vector<GenerationServiceImpl::SequenceOutput>> GenerationSer
   std::vector<std::vector<SequenceOutput>> per_prompt(v.prompts.size());
   std::vector<absl::Status> status(v.prompts.size());
   std::vector<std::thread> threads;
-  const uint64_t replica = next_replica_++;
   for (size_t p = 0; p < v.prompts.size(); ++p) {
     threads.emplace_back([&, p] {
       const absl::Time start = absl::Now();
       decoding::BackendBeamSearchRequest r{v.prompts[p], v.base.session, v.beam};
-      SequenceBackends sequence(backends_, scope, replica + p, FailoverLogger(v.request_id));
+      SequenceBackends sequence(backends_, scope, FailoverLogger(v.request_id));
+      if (sequence.target == nullptr) {
+        status[p] = SequenceBackends::NoTargets();
+        return;
+      }
       auto hypotheses = decoding::RunBackendBeamSearch(r, *sequence.target);
       if (!hypotheses.ok()) {
         status[p] = hypotheses.status();
@@ -280,7 +306,6 @@ absl::StatusOr<std::vector<GenerationServiceImpl::SequenceOutput>> GenerationSer
   const size_t total = v.prompts.size() * per_prompt;
   std::vector<SequenceOutput> outputs(total);
   std::vector<std::thread> threads;
-  const uint64_t replica = next_replica_++;
   for (size_t k = 0; k < total; ++k) {
     SequenceOutput& out = outputs[k];
     out.prompt_index = k / per_prompt;
@@ -297,7 +322,11 @@ absl::StatusOr<std::vector<GenerationServiceImpl::SequenceOutput>> GenerationSer
         r.stop.max_new_tokens =
             std::min<int64_t>(r.stop.max_new_tokens, *v.max_length - r.prompt.size());
       }
-      SequenceBackends sequence(backends_, scope, replica + k, FailoverLogger(v.request_id));
+      SequenceBackends sequence(backends_, scope, FailoverLogger(v.request_id));
+      if (sequence.target == nullptr) {
+        o.status = SequenceBackends::NoTargets();
+        return;
+      }
       SequenceText text(tokenizer_, v.stop_strings);
       auto callback = [&](absl::Span<const sampling::StepResult> tokens)
           -> std::optional<decoding::FinishReason> {

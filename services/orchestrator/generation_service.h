@@ -11,17 +11,24 @@
 #include "decoding/replica_failover.h"
 #include "proto/tandem/v1/generation_service.grpc.pb.h"
 #include "services/orchestrator/orchestrator_metrics.h"
+#include "services/orchestrator/replica_pool.h"
 #include "services/orchestrator/validation.h"
 #include "tokenizer/tokenizer.h"
 
 namespace tandem::services {
 
-// The target and draft replicas an orchestrator talks to. New requests are
-// spread round-robin across replicas.
+using TargetPool = ReplicaPool<decoding::TargetBackend>;
+using DraftPool = ReplicaPool<decoding::DraftBackend>;
+
+// The target and draft replicas an orchestrator talks to (pools kept current
+// by discovery; not owned, they must outlive the service). Each new sequence
+// starts on the least-loaded replica of its snapshot and fails over to the
+// others in load order.
 struct Backends {
-  std::vector<decoding::TargetBackend*> targets;  // At least one.
-  std::vector<decoding::DraftBackend*> drafts;    // May be empty.
-  std::vector<int64_t> eos_token_ids;             // The target model's defaults.
+  TargetPool* targets = nullptr;    // Required.
+  DraftPool* drafts = nullptr;      // May be null: no draft-model speculation.
+  model::ModelInfo target_info;     // Every target replica serves this model.
+  std::vector<int64_t> eos_token_ids;  // The target model's defaults.
 };
 
 // tandem.v1.GenerationService: validates each request once, runs every
@@ -85,7 +92,6 @@ class GenerationServiceImpl final : public v1::GenerationService::Service {
   const tokenizer::Tokenizer& tokenizer_;
   const tokenizer::LoadedChatTemplate* const chat_template_;
   GenerationLimits limits_;
-  std::atomic<uint64_t> next_replica_{0};
   std::atomic<bool> ending_{false};
   OrchestratorMetrics metrics_;
   std::mutex admission_mu_;

@@ -6,7 +6,9 @@
 
 #include <fstream>
 #include <iostream>
+#include <atomic>
 #include <iterator>
+#include <mutex>
 #include <optional>
 #include <memory>
 #include <string>
@@ -17,6 +19,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "services/common/bearer_auth.h"
 #include "services/common/channel.h"
@@ -26,13 +29,18 @@
 #include "services/orchestrator/generation_service.h"
 #include "services/orchestrator/openai/routes.h"
 #include "services/orchestrator/remote_backends.h"
+#include "services/orchestrator/replica_discovery.h"
 #include "tokenizer/chat_template_loader.h"
 #include "tokenizer/load_tokenizer.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50050", "host:port (port 0 = any free port)");
 ABSL_FLAG(std::string, port_file, "", "Write the bound port to this file");
-ABSL_FLAG(std::string, target, "", "Comma-separated TargetService addresses (replicas)");
-ABSL_FLAG(std::string, draft, "", "Comma-separated DraftService addresses (optional)");
+ABSL_FLAG(std::string, target, "",
+          "TargetService replicas: comma-separated host:port, or dns:///NAME:PORT for every "
+          "address NAME resolves to (re-resolved every --discovery_interval_ms)");
+ABSL_FLAG(std::string, draft, "", "DraftService replicas (optional), as --target");
+ABSL_FLAG(int, discovery_interval_ms, 2000,
+          "How often dns: replica names are re-resolved and every replica's load is polled");
 ABSL_FLAG(std::string, tokenizer, "", "Tokenizer: model directory, tokenizer.json/.model or .gguf");
 ABSL_FLAG(std::string, chat_template, "",
           "Chat template for chat prompts and /v1/chat/completions: a Jinja file, a "
@@ -104,9 +112,6 @@ absl::StatusOr<tandem::tokenizer::LoadedChatTemplate> LoadChatTemplateFile(const
   return tandem::tokenizer::LoadChatTemplate(path);
 }
 
-std::vector<std::string> Addresses(const std::string& csv) {
-  return absl::StrSplit(csv, ',', absl::SkipEmpty());
-}
 
 }  // namespace
 
@@ -120,8 +125,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   SetMinLogLevel(*log_level);
-  const std::vector<std::string> targets = Addresses(absl::GetFlag(FLAGS_target));
-  if (targets.empty() || absl::GetFlag(FLAGS_tokenizer).empty()) {
+  if (absl::GetFlag(FLAGS_target).empty() || absl::GetFlag(FLAGS_tokenizer).empty()) {
     std::cerr << "error: --target and --tokenizer are required\n";
     return 2;
   }
@@ -162,30 +166,110 @@ int main(int argc, char** argv) {
                  "--max_active_sequences must be >= 1\n";
     return 2;
   }
-  std::vector<std::unique_ptr<RemoteTargetBackend>> target_backends;
-  std::vector<std::unique_ptr<RemoteDraftBackend>> draft_backends;
-  Backends backends;
-  for (const std::string& address : targets) {
+  auto target_spec = ParseReplicaSpec(absl::GetFlag(FLAGS_target), "target");
+  if (!target_spec.ok()) {
+    std::cerr << "error: " << target_spec.status().message() << "\n";
+    return 2;
+  }
+  std::optional<ReplicaSpec> draft_spec;
+  if (!absl::GetFlag(FLAGS_draft).empty()) {
+    auto parsed = ParseReplicaSpec(absl::GetFlag(FLAGS_draft), "draft");
+    if (!parsed.ok()) {
+      std::cerr << "error: " << parsed.status().message() << "\n";
+      return 2;
+    }
+    draft_spec = *std::move(parsed);
+  }
+  if (absl::GetFlag(FLAGS_discovery_interval_ms) < 10) {
+    std::cerr << "error: --discovery_interval_ms must be >= 10\n";
+    return 2;
+  }
+  // What every replica must match: the first target's model, vocabulary and
+  // tokenizer. Set once the first target answered; replicas found later by
+  // discovery that differ are refused (and logged).
+  struct Expected {
+    std::mutex mu;
+    int64_t vocab = 0;
+    std::string tokenizer_fingerprint;
+  } expected;
+  // Replicas found by discovery get a short connect deadline, so one that is
+  // not up yet does not hold up the refresh; it is tried again next time.
+  std::atomic<int64_t> connect_ms{absl::ToInt64Milliseconds(connect_timeout)};
+  auto check_vocabulary = [&](const std::string& what, const tandem::model::ModelInfo& info,
+                              const std::string& tokenizer_id) -> absl::Status {
+    std::lock_guard<std::mutex> lock(expected.mu);
+    if (expected.vocab == 0) return absl::OkStatus();
+    if (info.vocab_size != expected.vocab) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          what, " has vocabulary size ", info.vocab_size, " but the target has ", expected.vocab,
+          "; draft and target replicas must share a tokenizer"));
+    }
+    if (!tokenizer_id.empty() && !expected.tokenizer_fingerprint.empty() &&
+        std::string(tandem::tokenizer::IdentityFingerprint(tokenizer_id)) !=
+            expected.tokenizer_fingerprint) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          what, " uses tokenizer \"", tokenizer_id,
+          "\", not the target's; speculative decoding needs one vocabulary"));
+    }
+    return absl::OkStatus();
+  };
+  TargetPool target_pool([&](const std::string& address) -> absl::StatusOr<TargetPool::Member> {
     RemoteOptions remote;
     remote.address = address;
     remote.call_timeout = absl::Milliseconds(absl::GetFlag(FLAGS_target_call_timeout_ms));
     auto channel = MakeChannel(address, backend_security);
-    if (!channel.ok()) {
-      std::cerr << "error: " << channel.status().message() << "\n";
-      return 2;
+    if (!channel.ok()) return channel.status();
+    auto backend = std::make_shared<RemoteTargetBackend>(*channel, remote);
+    if (absl::Status s = backend->Connect(absl::Milliseconds(connect_ms.load())); !s.ok()) return s;
+    if (absl::Status s = check_vocabulary(absl::StrCat("target ", address), backend->Info(),
+                                          backend->tokenizer_identity());
+        !s.ok()) {
+      return s;
     }
-    target_backends.push_back(std::make_unique<RemoteTargetBackend>(*channel, remote));
-    if (absl::Status s = target_backends.back()->Connect(connect_timeout); !s.ok()) {
-      std::cerr << "error: target " << address << ": " << s.message() << "\n";
-      return 1;
+    return TargetPool::Member{backend, [backend](absl::Duration timeout) {
+                                return backend->PollOpenSessions(timeout);
+                              }};
+  });
+  DraftPool draft_pool([&](const std::string& address) -> absl::StatusOr<DraftPool::Member> {
+    RemoteOptions remote;
+    remote.address = address;
+    remote.call_timeout = absl::Milliseconds(absl::GetFlag(FLAGS_draft_call_timeout_ms));
+    auto channel = MakeChannel(address, backend_security);
+    if (!channel.ok()) return channel.status();
+    auto backend = std::make_shared<RemoteDraftBackend>(*channel, remote);
+    if (absl::Status s = backend->Connect(absl::Milliseconds(connect_ms.load())); !s.ok()) return s;
+    if (absl::Status s = check_vocabulary(absl::StrCat("draft ", address), backend->Info(),
+                                          backend->tokenizer_identity());
+        !s.ok()) {
+      return s;
     }
-    backends.targets.push_back(target_backends.back().get());
-  }
-  backends.eos_token_ids = target_backends[0]->eos_token_ids();
+    return DraftPool::Member{backend, [backend](absl::Duration timeout) {
+                               return backend->PollOpenSessions(timeout);
+                             }};
+  });
+  const HostLookup lookup = SystemHostLookup();
+  // Start-up: every listed replica must answer (a DNS name: at least one).
+  auto start_tier = [&](auto& pool, const ReplicaSpec& spec, const char* what) -> bool {
+    absl::StatusOr<std::vector<std::string>> addresses = ResolveReplicas(spec, lookup);
+    if (!addresses.ok()) {
+      std::cerr << "error: " << what << ": " << addresses.status().message() << "\n";
+      return false;
+    }
+    const std::vector<absl::Status> errors = pool.Update(*addresses);
+    for (const absl::Status& e : errors) std::cerr << "error: " << what << " " << e.message() << "\n";
+    return pool.size() > 0 && (spec.dns() || errors.empty());
+  };
+  if (!start_tier(target_pool, *target_spec, "target")) return 1;
+  std::shared_ptr<RemoteTargetBackend> first_target =
+      std::static_pointer_cast<RemoteTargetBackend>(target_pool.Snapshot()[0].backend);
+  Backends backends;
+  backends.targets = &target_pool;
+  backends.target_info = first_target->Info();
+  backends.eos_token_ids = first_target->eos_token_ids();
   if (backends.eos_token_ids.empty() && (*tokenizer)->eos_id()) {
     backends.eos_token_ids = {*(*tokenizer)->eos_id()};
   }
-  const int64_t vocab = target_backends[0]->Info().vocab_size;
+  const int64_t vocab = backends.target_info.vocab_size;
   // The orchestrator's tokenizer turns prompts into the target's token ids and
   // ids back into text: a different vocabulary would serve garbage.
   if ((*tokenizer)->vocab_size() > vocab) {
@@ -194,46 +278,41 @@ int main(int argc, char** argv) {
               << "; use the target's tokenizer\n";
     return 1;
   }
-  if (const std::string target_id = target_backends[0]->tokenizer_identity();
-      !target_id.empty() && tandem::tokenizer::IdentityFingerprint(target_id) !=
+  const std::string target_id = first_target->tokenizer_identity();
+  if (!target_id.empty() && tandem::tokenizer::IdentityFingerprint(target_id) !=
                                 tandem::tokenizer::IdentityFingerprint((*tokenizer)->identity())) {
     std::cerr << "error: --tokenizer is \"" << (*tokenizer)->identity()
               << "\" but the target serves with \"" << target_id
               << "\"; the orchestrator must use the target's tokenizer\n";
     return 1;
   }
-  for (const std::string& address : Addresses(absl::GetFlag(FLAGS_draft))) {
-    RemoteOptions remote;
-    remote.address = address;
-    remote.call_timeout = absl::Milliseconds(absl::GetFlag(FLAGS_draft_call_timeout_ms));
-    auto channel = MakeChannel(address, backend_security);
-    if (!channel.ok()) {
-      std::cerr << "error: " << channel.status().message() << "\n";
-      return 2;
+  {
+    std::lock_guard<std::mutex> lock(expected.mu);
+    expected.vocab = vocab;
+    if (!target_id.empty()) {
+      expected.tokenizer_fingerprint = std::string(tandem::tokenizer::IdentityFingerprint(target_id));
     }
-    draft_backends.push_back(std::make_unique<RemoteDraftBackend>(*channel, remote));
-    if (absl::Status s = draft_backends.back()->Connect(connect_timeout); !s.ok()) {
-      std::cerr << "error: draft " << address << ": " << s.message() << "\n";
-      return 1;
-    }
-    if (draft_backends.back()->Info().vocab_size != vocab) {
-      std::cerr << "error: draft " << address << " has vocabulary size "
-                << draft_backends.back()->Info().vocab_size << " but the target has " << vocab
-                << "; draft and target must share a tokenizer\n";
-      return 1;
-    }
-    const std::string target_id = target_backends[0]->tokenizer_identity();
-    const std::string draft_id = draft_backends.back()->tokenizer_identity();
-    if (!target_id.empty() && !draft_id.empty() &&
-        tandem::tokenizer::IdentityFingerprint(target_id) !=
-            tandem::tokenizer::IdentityFingerprint(draft_id)) {
-      std::cerr << "error: draft " << address << " uses tokenizer \"" << draft_id
-                << "\" but the target uses \"" << target_id
-                << "\"; speculative decoding needs one vocabulary\n";
-      return 1;
-    }
-    backends.drafts.push_back(draft_backends.back().get());
   }
+  // Targets listed before the expectation was known are checked now.
+  for (const TargetPool::Replica& r : target_pool.Snapshot()) {
+    auto t = std::static_pointer_cast<RemoteTargetBackend>(r.backend);
+    if (absl::Status s = check_vocabulary("target " + r.address, t->Info(), t->tokenizer_identity());
+        !s.ok()) {
+      std::cerr << "error: " << s.message() << "\n";
+      return 1;
+    }
+  }
+  if (draft_spec) {
+    if (!start_tier(draft_pool, *draft_spec, "draft")) return 1;
+    backends.drafts = &draft_pool;
+  }
+  connect_ms = std::min<int64_t>(connect_ms.load(), 2000);
+  // Discovery: re-resolve DNS names, and poll every replica's load, so that
+  // new sequences start on the least-loaded replica.
+  PeriodicTask discovery(absl::Milliseconds(absl::GetFlag(FLAGS_discovery_interval_ms)), [&] {
+    RefreshReplicas(target_pool, *target_spec, lookup, "target");
+    if (draft_spec) RefreshReplicas(draft_pool, *draft_spec, lookup, "draft");
+  });
   GenerationLimits limits;
   limits.default_mode = *mode;
   limits.default_draft_length = absl::GetFlag(FLAGS_draft_length);
@@ -246,7 +325,9 @@ int main(int argc, char** argv) {
   // get RESOURCE_EXHAUSTED downstream. (A sequence without a draft session
   // falls back to target-only, so the drafts do not cap admission.)
   std::vector<int64_t> target_sessions;
-  for (const auto& t : target_backends) target_sessions.push_back(t->max_sessions());
+  for (const TargetPool::Replica& r : target_pool.Snapshot()) {
+    target_sessions.push_back(std::static_pointer_cast<RemoteTargetBackend>(r.backend)->max_sessions());
+  }
   if (const int64_t cap = AdmissionLimit(limits.max_active_sequences, target_sessions);
       cap < limits.max_active_sequences) {
     std::cerr << "orchestrator: --max_active_sequences " << limits.max_active_sequences
@@ -292,7 +373,7 @@ int main(int argc, char** argv) {
     run.http.tls_key_file = server_security.key_file;
     run.http.tls_client_ca_file = server_security.client_ca_file;
     tandem::services::openai::RoutesOptions api;
-    const tandem::model::ModelInfo target_info = target_backends[0]->Info();
+    const tandem::model::ModelInfo& target_info = backends.target_info;
     api.served_model = absl::GetFlag(FLAGS_served_model_name);
     if (api.served_model.empty()) api.served_model = target_info.name;
     if (api.served_model.empty()) api.served_model = "tandem";

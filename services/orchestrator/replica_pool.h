@@ -22,16 +22,20 @@ namespace tandem::services {
 // the load each last reported. Discovery (replica_discovery.h) calls Update
 // with the addresses a name resolves to; requests take a Snapshot.
 //
-// Backend needs `absl::StatusOr<int64_t> PollOpenSessions(absl::Duration)`.
 // Thread-safe. A replica dropped by Update stays alive while a sequence that
 // started on it holds its shared_ptr (sessions are never moved by
 // discovery; a replica that really died is handled by failover).
 template <typename Backend>
 class ReplicaPool {
  public:
+  // A connected replica and how to ask it for its load (open sessions).
+  struct Member {
+    std::shared_ptr<Backend> backend;
+    std::function<absl::StatusOr<int64_t>(absl::Duration timeout)> poll_open_sessions;
+  };
   // Creates and connects the backend of a new address (an error leaves it out
   // until the next Update).
-  using Factory = std::function<absl::StatusOr<std::shared_ptr<Backend>>(const std::string&)>;
+  using Factory = std::function<absl::StatusOr<Member>(const std::string& address)>;
 
   struct Replica {
     std::string address;
@@ -53,15 +57,16 @@ class ReplicaPool {
     std::map<std::string, std::shared_ptr<Entry>> connected;
     std::vector<absl::Status> errors;
     for (const std::string& a : fresh) {  // Outside the lock: connecting is slow.
-      absl::StatusOr<std::shared_ptr<Backend>> backend = factory_(a);
-      if (!backend.ok()) {
-        errors.push_back(absl::Status(backend.status().code(),
-                                      absl::StrCat(a, ": ", backend.status().message())));
+      absl::StatusOr<Member> member = factory_(a);
+      if (!member.ok()) {
+        errors.push_back(absl::Status(member.status().code(),
+                                      absl::StrCat(a, ": ", member.status().message())));
         continue;
       }
       auto entry = std::make_shared<Entry>();
       entry->address = a;
-      entry->backend = *std::move(backend);
+      entry->backend = std::move(member->backend);
+      entry->poll = std::move(member->poll_open_sessions);
       connected[a] = std::move(entry);
     }
     std::lock_guard<std::mutex> lock(mu_);
@@ -82,7 +87,8 @@ class ReplicaPool {
   void PollLoads(absl::Duration timeout) {
     for (const std::shared_ptr<Entry>& e : Entries()) {
       const int64_t local = e->local.load();
-      absl::StatusOr<int64_t> open = e->backend->PollOpenSessions(timeout);
+      if (!e->poll) continue;
+      absl::StatusOr<int64_t> open = e->poll(timeout);
       if (!open.ok()) continue;
       std::lock_guard<std::mutex> lock(e->mu);
       e->reported = *open;
@@ -129,6 +135,7 @@ class ReplicaPool {
   struct Entry {
     std::string address;
     std::shared_ptr<Backend> backend;
+    std::function<absl::StatusOr<int64_t>(absl::Duration)> poll;
     std::atomic<int64_t> local{0};  // Sequences running on it, started here.
     std::mutex mu;
     int64_t reported = 0;        // Open sessions at the last poll.

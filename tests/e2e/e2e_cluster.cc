@@ -36,14 +36,25 @@ std::unique_ptr<E2eCluster> E2eCluster::Start(const E2eOptions& options) {
   if (!ts.ok() || !ds.ok()) return nullptr;
   c->target_server_ = *std::move(ts);
   c->draft_server_ = *std::move(ds);
-  c->target_backend_ = std::make_unique<services::RemoteTargetBackend>(
+  c->target_backend_ = std::make_shared<services::RemoteTargetBackend>(
       *services::MakeChannel(c->target_server_->address()));
-  c->draft_backend_ = std::make_unique<services::RemoteDraftBackend>(
+  c->draft_backend_ = std::make_shared<services::RemoteDraftBackend>(
       *services::MakeChannel(c->draft_server_->address()));
   if (!c->target_backend_->Connect().ok() || !c->draft_backend_->Connect().ok()) return nullptr;
+  c->target_pool_ = std::make_unique<services::TargetPool>(
+      [t = c->target_backend_](const std::string&) -> absl::StatusOr<services::TargetPool::Member> {
+        return services::TargetPool::Member{t, nullptr};
+      });
+  c->draft_pool_ = std::make_unique<services::DraftPool>(
+      [d = c->draft_backend_](const std::string&) -> absl::StatusOr<services::DraftPool::Member> {
+        return services::DraftPool::Member{d, nullptr};
+      });
+  c->target_pool_->Update({c->target_server_->address()});
+  c->draft_pool_->Update({c->draft_server_->address()});
   services::Backends backends;
-  backends.targets = {c->target_backend_.get()};
-  backends.drafts = {c->draft_backend_.get()};
+  backends.targets = c->target_pool_.get();
+  backends.drafts = c->draft_pool_.get();
+  backends.target_info = c->target_backend_->Info();
   backends.eos_token_ids = c->target_backend_->eos_token_ids();
   if (!options.chat_template.empty()) {
     auto parsed = tokenizer::ChatTemplate::Parse(options.chat_template);

@@ -53,8 +53,10 @@ class E2eCluster {
   std::unique_ptr<services::TargetServiceImpl> target_service_;
   std::unique_ptr<services::DraftServiceImpl> draft_service_;
   std::unique_ptr<services::RunningServer> target_server_, draft_server_;
-  std::unique_ptr<services::RemoteTargetBackend> target_backend_;
-  std::unique_ptr<services::RemoteDraftBackend> draft_backend_;
+  std::shared_ptr<services::RemoteTargetBackend> target_backend_;
+  std::shared_ptr<services::RemoteDraftBackend> draft_backend_;
+  std::unique_ptr<services::TargetPool> target_pool_;
+  std::unique_ptr<services::DraftPool> draft_pool_;
   std::optional<tokenizer::LoadedChatTemplate> chat_template_;
   std::unique_ptr<services::GenerationServiceImpl> generation_;
   std::unique_ptr<services::RunningServer> orchestrator_server_;
