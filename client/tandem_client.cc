@@ -65,7 +65,7 @@ absl::StatusOr<v1::GenerateRequest> BuildRequest(const GenerateOptions& o) {
         "unknown speculation mode \"", o.speculation, "\"; expected draft, self, ngram or off"));
   }
   if (o.adaptive) {
-    spec->mutable_adaptive()->set_policy(v1::ADAPTIVE_POLICY_ACCEPTANCE_RATE);
+    spec->mutable_adaptive();  // The server's limits and default starting length.
   } else if (o.draft_length) {
     spec->set_fixed_draft_length(*o.draft_length);
   }

@@ -5,9 +5,10 @@
 
 namespace tandem::decoding {
 
-DraftLengthPolicy::DraftLengthPolicy(int initial, int max, bool adaptive)
+DraftLengthPolicy::DraftLengthPolicy(int initial, int max, bool adaptive, int min)
     : initial_(std::max(0, initial)),
       max_(std::max(1, max)),
+      min_(std::clamp(min, 0, std::max(1, max))),
       adaptive_(adaptive),
       verify_seconds_(std::max(1, max) + 1, 0.0),
       updated_at_(std::max(1, max) + 1, -1) {}
@@ -85,9 +86,9 @@ double DraftLengthPolicy::ModelSpeedup(int gamma) const {
 }
 
 std::pair<int, double> DraftLengthPolicy::Best() const {
-  int best = 1;
-  double best_speedup = ModelSpeedup(1);
-  for (int g = 2; g <= max_; ++g) {
+  int best = std::max(1, min_);
+  double best_speedup = ModelSpeedup(best);
+  for (int g = best + 1; g <= max_; ++g) {
     const double s = ModelSpeedup(g);
     if (s > best_speedup) {
       best = g;
@@ -99,21 +100,21 @@ std::pair<int, double> DraftLengthPolicy::Best() const {
 
 int DraftLengthPolicy::Peek() const {
   if (!adaptive_) return initial_;
-  if (rounds_ < 2) return std::max(1, std::min(initial_, max_));
+  if (rounds_ < 2) return std::clamp(initial_, std::max(1, min_), max_);
   if (backoff_left_ > 0) return backoff_left_ == 1 ? 1 : 0;
   const auto [best, speedup] = Best();
-  return speedup < 1.0 ? 0 : best;
+  return speedup < 1.0 && min_ == 0 ? 0 : best;
 }
 
 int DraftLengthPolicy::Next() {
   if (!adaptive_) return initial_;
-  if (rounds_ < 2) return std::max(1, std::min(initial_, max_));
+  if (rounds_ < 2) return std::clamp(initial_, std::max(1, min_), max_);
   if (backoff_left_ > 0) {
     --backoff_left_;
     return backoff_left_ == 0 ? 1 : 0;
   }
   const auto [best, speedup] = Best();
-  if (speedup < 1.0) {
+  if (speedup < 1.0 && min_ == 0) {
     // Each failed probe doubles the next back-off (up to kMaxBackoffRounds):
     // a mode that never pays costs ever fewer probe rounds.
     backoff_left_ = backoff_length_;

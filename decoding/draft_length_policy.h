@@ -40,10 +40,17 @@ namespace tandem::decoding {
 //    for kBackoffRounds rounds, which also measures v(0), then one γ = 1
 //    probe refreshes the estimates; each probe that still does not pay
 //    doubles the next back-off, up to kMaxBackoffRounds.
+//    A floor `min` >= 1 (AdaptiveDraftLength.min_draft_length) restricts
+//    the choice to [min, max] and turns the back-off off: the client asked
+//    for speculation whether or not the model says it pays. (The loop may
+//    still verify fewer drafts when the token budget or the context leaves
+//    less room, or when the drafter proposes fewer.) min = 0 is the policy
+//    above.
 // Not thread-safe (one per request).
 class DraftLengthPolicy {
  public:
-  DraftLengthPolicy(int initial, int max, bool adaptive);
+  // `initial` is clamped to [max(min, 1), max] when adaptive.
+  DraftLengthPolicy(int initial, int max, bool adaptive, int min = 0);
 
   // The γ for the next round (advances the back-off schedule).
   int Next();
@@ -92,6 +99,7 @@ class DraftLengthPolicy {
 
   int initial_;
   int max_;
+  int min_;  // 0, or the floor in [1, max_].
   bool adaptive_;
   double accepted_ = 0;
   double examined_ = 0;

@@ -48,7 +48,7 @@ absl::StatusOr<GenerationResult> Generate(const GenerateRequest& request,
   const int64_t context = verifier.context_length();
   std::vector<int64_t> committed = request.prompt;
   DraftLengthPolicy policy(drafter == nullptr ? 0 : spec.draft_length, spec.max_draft_length,
-                           spec.adaptive);
+                           spec.adaptive, spec.min_draft_length);
   SpeculationStats& stats = result.stats;
   const auto is_eos = [&](int64_t t) {
     const auto& eos = request.stop.eos_token_ids;

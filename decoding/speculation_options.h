@@ -30,6 +30,9 @@ struct SpeculationOptions {
   int draft_length = 4;    // γ, or the starting γ when adaptive.
   bool adaptive = false;
   int max_draft_length = 8;
+  // Adaptive: the floor of the chosen γ (draft_length_policy.h); 0 lets the
+  // policy switch speculation off while it does not pay.
+  int min_draft_length = 0;
   int64_t exit_layer = 0;  // Self-speculation; 0 = the model's default.
   int ngram_max = 3;
   int ngram_min = 1;

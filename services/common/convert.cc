@@ -19,7 +19,7 @@ absl::StatusOr<sampling::SamplingParams> FromProto(const v1::SamplingParams& p) 
       break;
     default:
       return absl::InvalidArgumentError(
-          absl::StrCat("`sampling.preset` has unknown value ", p.preset()));
+          absl::StrCat("`config.sampling.preset` has unknown value ", p.preset()));
   }
   if (p.has_temperature()) out.temperature = p.temperature();
   if (p.has_top_k()) out.top_k = p.top_k();
@@ -32,21 +32,23 @@ absl::StatusOr<sampling::SamplingParams> FromProto(const v1::SamplingParams& p) 
   if (p.has_no_repeat_ngram_size()) out.no_repeat_ngram_size = p.no_repeat_ngram_size();
   if (out.temperature > 100) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "`sampling.temperature` must be in [0, 100], got ", out.temperature));
+        "`config.sampling.temperature` must be in [0, 100], got ", out.temperature));
   }
   if (out.repetition_penalty > 10) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "`sampling.repetition_penalty` must be in (0, 10], got ", out.repetition_penalty));
+        "`config.sampling.repetition_penalty` must be in (0, 10], got ", out.repetition_penalty));
   }
   if (out.no_repeat_ngram_size > 64) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "`sampling.no_repeat_ngram_size` must be in [0, 64], got ", out.no_repeat_ngram_size));
+    return absl::InvalidArgumentError(
+        absl::StrCat("`config.sampling.no_repeat_ngram_size` must be in [0, 64], got ",
+                     out.no_repeat_ngram_size));
   }
   if (p.banned_token_ids_size() > 4096) {
-    return absl::InvalidArgumentError("`sampling.banned_token_ids` has more than 4096 entries");
+    return absl::InvalidArgumentError(
+        "`config.sampling.banned_token_ids` has more than 4096 entries");
   }
   if (p.logit_bias_size() > 1024) {
-    return absl::InvalidArgumentError("`sampling.logit_bias` has more than 1024 entries");
+    return absl::InvalidArgumentError("`config.sampling.logit_bias` has more than 1024 entries");
   }
   out.banned_token_ids.assign(p.banned_token_ids().begin(), p.banned_token_ids().end());
   for (const v1::LogitBias& b : p.logit_bias()) {

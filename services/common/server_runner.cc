@@ -4,12 +4,14 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <thread>
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/resource_quota.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "services/common/log.h"
 
 namespace tandem::services {
@@ -106,8 +108,23 @@ void RunningServer::Shutdown() {
   if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) {
     health->SetServingStatus(false);
   }
-  server_->Shutdown(std::chrono::system_clock::now() +
-                    absl::ToChronoNanoseconds(options_.shutdown_grace));
+  const auto deadline =
+      std::chrono::system_clock::now() + absl::ToChronoNanoseconds(options_.shutdown_grace);
+  if (options_.end_in_flight == nullptr) {
+    server_->Shutdown(deadline);
+  } else {
+    // Shutdown blocks until the calls end or the deadline cancels them;
+    // before that, ask the services to end them with a proper last message.
+    absl::Notification drained;
+    std::thread shutdown([&] {
+      server_->Shutdown(deadline);
+      drained.Notify();
+    });
+    if (!drained.WaitForNotificationWithTimeout(options_.shutdown_grace * kEndInFlightAt)) {
+      options_.end_in_flight();
+    }
+    shutdown.join();
+  }
   server_->Wait();
   // HTTP handlers are gRPC clients of server_: with it drained they finish.
   if (http_ != nullptr) http_->Stop();

@@ -21,6 +21,11 @@ struct ServerRunOptions {
   int64_t max_message_bytes = 64 << 20;
   int max_threads = 1024;  // gRPC handler threads (ResourceQuota).
   absl::Duration shutdown_grace = absl::Seconds(5);
+  // Called once during Shutdown when calls are still in flight after
+  // kEndInFlightAt of shutdown_grace: the services end them gracefully
+  // (the orchestrator finishes its sequences with FINISH_REASON_CANCELLED)
+  // before gRPC cancels whatever remains at the deadline. Null = none.
+  std::function<void()> end_in_flight;
   // Transport security (see security.h MakeServerCredentials); nullptr =
   // plaintext.
   std::shared_ptr<grpc::ServerCredentials> credentials;
@@ -60,10 +65,14 @@ class RunningServer {
   // The bound HTTP API address, or "" when there is none.
   std::string http_address() const { return http_ == nullptr ? "" : http_->address(); }
 
-  // Blocks until SIGINT or SIGTERM, then drains in-flight calls for up to
-  // shutdown_grace and stops.
+  // Blocks until SIGINT or SIGTERM, then Shutdown().
   void WaitForSignalThenShutdown();
+  // Refuses new calls (UNAVAILABLE; health NOT_SERVING), lets in-flight
+  // calls finish for up to shutdown_grace (calling end_in_flight, if set,
+  // at kEndInFlightAt of it), cancels what remains and stops.
   void Shutdown();
+
+  static constexpr double kEndInFlightAt = 0.8;
 
  private:
   std::unique_ptr<grpc::Server> server_;

@@ -26,7 +26,7 @@ struct GenerationServiceImpl::SequenceOutput {
   std::string text;
   std::optional<std::string> matched_stop;
   int64_t prompt_tokens = 0;
-  std::optional<double> score;  // Beam search.
+  std::optional<double> score;  // Beam search, or with logprobs.
 };
 
 namespace {
@@ -88,6 +88,14 @@ void FillStats(const decoding::GenerationResult& r, int64_t prompt_tokens,
   spec->set_pre_drafts(s.pre_drafts);
   spec->set_pre_draft_hits(s.pre_draft_hits);
   services::ToProto(s.draft_time_hidden, spec->mutable_draft_time_hidden());
+}
+
+// GeneratedSequence.score without beam search: the sum of the logprobs the
+// response carries (float on the wire, so a client can recompute it).
+double SumOfLogprobs(const std::vector<sampling::StepResult>& tokens) {
+  double sum = 0;
+  for (const sampling::StepResult& t : tokens) sum += static_cast<float>(t.logprob);
+  return sum;
 }
 
 // The backends one sequence runs on: the replicas of the moment, least
@@ -167,6 +175,17 @@ GenerationServiceImpl::GenerationServiceImpl(Backends backends,
   if (!limits_.draft_available && limits_.default_mode == decoding::SpeculationMode::kDraftModel) {
     limits_.default_mode = decoding::SpeculationMode::kOff;
   }
+}
+
+void GenerationServiceImpl::EndInFlight() {
+  ending_ = true;
+  LogEvent(LogLevel::kInfo, "orchestrator", "ending_in_flight", "",
+           {{"active_sequences", ActiveSequences()}});
+}
+
+int64_t GenerationServiceImpl::ActiveSequences() {
+  std::lock_guard<std::mutex> lock(admission_mu_);
+  return active_sequences_;
 }
 
 absl::StatusOr<ValidatedGeneration> GenerationServiceImpl::Validate(
@@ -330,7 +349,7 @@ absl::StatusOr<std::vector<GenerationServiceImpl::SequenceOutput>> GenerationSer
           o.matched_stop = update->matched_stop;
           return decoding::FinishReason::kStopString;
         }
-        if (scope.cancelled()) return decoding::FinishReason::kCancelled;
+        if (scope.cancelled() || ending_) return decoding::FinishReason::kCancelled;
         return std::nullopt;
       };
       absl::StatusOr<decoding::GenerationResult> result =
@@ -340,6 +359,7 @@ absl::StatusOr<std::vector<GenerationServiceImpl::SequenceOutput>> GenerationSer
         return;
       }
       o.result = *std::move(result);
+      if (v.logprobs) o.score = SumOfLogprobs(o.result.tokens);
       metrics_.RecordSequence(v.base.speculation.mode, o.prompt_tokens, o.result);
       if (o.result.stats.fell_back_to_target_only) {
         LogEvent(LogLevel::kWarn, "orchestrator", "draft_fallback", v.request_id,

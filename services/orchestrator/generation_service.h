@@ -49,6 +49,13 @@ class GenerationServiceImpl final : public v1::GenerationService::Service {
                               const v1::GenerateStreamRequest* request,
                               grpc::ServerWriter<v1::GenerateStreamResponse>* writer) override;
 
+  // Server shutdown (ServerRunOptions::end_in_flight): every running
+  // sequence ends after its current round with FINISH_REASON_CANCELLED, so
+  // its RPC completes OK, with every sequence's end, before the server's
+  // drain deadline cancels what remains. Beam searches are not interrupted.
+  // Irreversible. Thread-safe.
+  void EndInFlight();
+
  private:
   struct SequenceOutput;
   using ChunkFn = std::function<bool(const v1::StreamChunk&)>;
@@ -76,6 +83,7 @@ class GenerationServiceImpl final : public v1::GenerationService::Service {
   // Counts and logs each session moved to another replica.
   decoding::FailoverListener FailoverLogger(const std::string& request_id);
   void Release(int64_t n);
+  int64_t ActiveSequences();
   absl::StatusOr<std::vector<SequenceOutput>> RunAll(const ValidatedGeneration& v,
                                                      grpc::ServerContext* context,
                                                      const ChunkFn& on_chunk);
@@ -84,6 +92,7 @@ class GenerationServiceImpl final : public v1::GenerationService::Service {
   const tokenizer::Tokenizer& tokenizer_;
   const tokenizer::LoadedChatTemplate* const chat_template_;
   GenerationLimits limits_;
+  std::atomic<bool> ending_{false};
   OrchestratorMetrics metrics_;
   std::mutex admission_mu_;
   int64_t active_sequences_ = 0;

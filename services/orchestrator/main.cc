@@ -60,6 +60,9 @@ ABSL_FLAG(int, draft_call_timeout_ms, 2000,
 ABSL_FLAG(int64_t, max_active_sequences, 256,
           "Sequences run at once; requests beyond get RESOURCE_EXHAUSTED. Capped at the "
           "targets' total --max_sessions");
+ABSL_FLAG(int, shutdown_grace_ms, 5000,
+          "On SIGTERM/SIGINT, how long in-flight requests may run on; sequences still running "
+          "near the end finish with FINISH_REASON_CANCELLED");
 ABSL_FLAG(std::string, metrics_listen, "",
           "host:port of the Prometheus /metrics and /healthz endpoint; empty = off");
 ABSL_FLAG(std::string, http_listen, "",
@@ -356,6 +359,8 @@ int main(int argc, char** argv) {
   run.name = "orchestrator";
   run.credentials = *credentials;
   run.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  run.shutdown_grace = absl::Milliseconds(absl::GetFlag(FLAGS_shutdown_grace_ms));
+  run.end_in_flight = [&service] { service.EndInFlight(); };
   run.health_service_names = {tandem::v1::GenerationService::service_full_name()};
   if (!absl::GetFlag(FLAGS_http_listen).empty()) {
     if (absl::GetFlag(FLAGS_http_threads) < 1) {

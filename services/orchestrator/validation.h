@@ -32,6 +32,13 @@ struct GenerationLimits {
   int64_t max_active_sequences = 256;
 };
 
+// A text prompt may have at most this many bytes per token of the target's
+// context: longer text cannot fit the context, and is refused before it is
+// tokenized (tokenizing costs CPU time in proportion to the bytes). Real
+// text averages 3-5 bytes per token.
+inline constexpr int64_t kMaxPromptBytesPerToken = 32;
+int64_t MaxPromptBytes(int64_t context_length);
+
 // A GenerateRequest after validation: everything the decoding loop needs,
 // checked once, at the edge.
 struct ValidatedGeneration {
@@ -51,10 +58,14 @@ struct ValidatedGeneration {
   sampling::BeamSearchOptions beam;
 };
 
-// INVALID_ARGUMENT naming the field and the allowed range for every
+// INVALID_ARGUMENT naming the field (by its path from the request root,
+// e.g. `config.stopping.eos_token_ids`) and the allowed range for every
 // violation (out-of-range sampling values, token ids outside the vocabulary,
 // prompts longer than the context, empty prompts, oversized batches, draft
-// length out of range, beam search combined with speculation...).
+// length out of range, beam search combined with speculation, options of
+// another speculation mode, enum values outside their enum...). Every such
+// promise of the proto comments has a row in
+// tests/e2e/contract_e2e_test.cc.
 absl::StatusOr<ValidatedGeneration> ValidateGenerate(
     const std::string& request_id, const google::protobuf::RepeatedPtrField<v1::Prompt>& prompts,
     const v1::GenerationConfig& config, const model::ModelInfo& target,

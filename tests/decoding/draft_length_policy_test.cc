@@ -171,6 +171,28 @@ TEST(DraftLengthPolicyTest, TransportLatencyIsAmortizedNotChargedToTheTarget) {
   EXPECT_GT(untold[0], 400);
 }
 
+// AdaptiveDraftLength.min_draft_length: the saturated world above backs
+// off to plain decoding with min 0; with min 2 every round drafts at least
+// 2, and the choice still adapts above the floor.
+TEST(DraftLengthPolicyTest, MinDraftLengthIsAFloorThatDisablesTheBackoff) {
+  const World saturated{0.6, 0.5, [](int g) { return 3.0 * (1 + 1.0 * g); }};
+  std::mt19937 rng(3);
+  DraftLengthPolicy floored(1, 8, /*adaptive=*/true, /*min=*/2);
+  EXPECT_EQ(floored.Peek(), 2) << "the initial length is raised to the floor";
+  std::map<int, int> chosen = Simulate(floored, saturated, 300, rng);
+  EXPECT_EQ(chosen.begin()->first, 2) << "nothing below the floor";
+  const World quiet{0.9, 0.1, [](int g) { return 5.0 * (1 + 0.02 * g); }};
+  DraftLengthPolicy p(4, 8, /*adaptive=*/true, /*min=*/2);
+  Simulate(p, quiet, 200, rng);
+  chosen = Simulate(p, quiet, 200, rng);
+  EXPECT_GE(chosen.begin()->first, 2);
+  EXPECT_GT(MostChosen(chosen), 2) << "adapts above the floor";
+  DraftLengthPolicy capped(4, 3, /*adaptive=*/true, /*min=*/3);
+  chosen = Simulate(capped, quiet, 50, rng);
+  ASSERT_EQ(chosen.size(), 1u);
+  EXPECT_EQ(chosen.begin()->first, 3) << "min = max: a fixed length";
+}
+
 TEST(DraftLengthPolicyTest, PeekMatchesNextWithoutAdvancing) {
   std::mt19937 rng(1);
   DraftLengthPolicy p(3, 6, /*adaptive=*/true);

@@ -126,9 +126,14 @@ class FaultE2eTest : public ::testing::Test {
   };
 
   std::thread StartStream(const client::GenerateOptions& o, Stream& s) {
-    return std::thread([this, o, &s] {
-      client::TandemClient c(address_);
-      s.status = c.GenerateStream(*client::BuildRequest(o), [&](const v1::GenerateStreamResponse& m) {
+    return StartStream(*client::BuildRequest(o), address_, s);
+  }
+
+  static std::thread StartStream(const v1::GenerateRequest& request, const std::string& address,
+                                 Stream& s) {
+    return std::thread([request, address, &s] {
+      client::TandemClient c(address);
+      s.status = c.GenerateStream(request, [&](const v1::GenerateStreamResponse& m) {
         if (m.has_chunk()) {
           for (const auto& t : m.chunk().tokens()) s.ids.push_back(t.token_id());
           ++s.chunks;
@@ -305,6 +310,45 @@ TEST_F(FaultE2eTest, SigtermDrainsTheInFlightStreamThenExitsCleanly) {
   // A drained server takes no new work.
   client::TandemClient c(address_);
   EXPECT_FALSE(c.Generate(*client::BuildRequest(o), absl::Seconds(2)).ok());
+}
+
+// A stream that outlasts the drain period: near its end the orchestrator
+// ends the sequence with FINISH_REASON_CANCELLED (proto: FinishReason) in a
+// last SequenceEnd and the stream closes OK, rather than the drain deadline
+// cutting it off with an error.
+TEST_F(FaultE2eTest, SigtermEndsStreamsThatOutlastTheDrainWithFinishReasonCancelled) {
+  const std::string port_file = absl::StrCat(tmp_, "/short_drain.port");
+  std::remove(port_file.c_str());
+  auto orchestrator = Subprocess::Start(
+      {Runfile("services/orchestrator/orchestrator"), "--listen=127.0.0.1:0",
+       "--port_file=" + port_file, absl::StrCat("--target=127.0.0.1:", ports_["target_a"]),
+       "--tokenizer=" + target_dir_, "--shutdown_grace_ms=1000"},
+      absl::StrCat(tmp_, "/short_drain.log"));
+  ASSERT_TRUE(orchestrator.ok()) << orchestrator.status();
+  auto port = testing::WaitForPortFile(port_file, absl::Seconds(60));
+  ASSERT_TRUE(port.ok()) << port.status();
+  // Target-only, 1000 tokens: seconds of work on a CPU.
+  client::GenerateOptions o = Greedy(kPrompts[0], "off");
+  o.max_new_tokens = 1000;
+  absl::StatusOr<v1::GenerateRequest> request = client::BuildRequest(o);
+  ASSERT_TRUE(request.ok()) << request.status();
+  request->mutable_config()->mutable_stopping()->set_ignore_eos(true);
+  Stream s;
+  std::thread t = StartStream(*request, absl::StrCat("127.0.0.1:", *port), s);
+  WaitForChunks({&s});
+  const bool running = !s.finished;
+  const absl::Time signalled = absl::Now();
+  (*orchestrator)->Signal(SIGTERM);
+  t.join();
+  ASSERT_TRUE(running) << "the stream ended before the signal";
+  ASSERT_TRUE(s.status.ok()) << s.status;
+  ASSERT_LT(s.ids.size(), 1000u) << "the stream finished within the drain: the test proves nothing";
+  EXPECT_EQ(s.end.finish_reason(), v1::FINISH_REASON_CANCELLED);
+  EXPECT_EQ(s.end.stats().generated_tokens(), s.ids.size());
+  EXPECT_LT(absl::Now() - signalled, absl::Seconds(5));
+  auto exit_code = (*orchestrator)->Wait(absl::Seconds(15));
+  ASSERT_TRUE(exit_code.ok()) << exit_code.status();
+  EXPECT_EQ(*exit_code, 0);
 }
 
 TEST_F(FaultE2eTest, HealthCheckAndWatchReportServingThenNotServingOnShutdown) {

@@ -111,6 +111,8 @@ void CheckSpeculation(const decoding::SpeculationOptions& s, const Setup& setup,
             "max_draft_length outside [1, limit]");
   FuzzCheck(s.adaptive || (s.draft_length >= 1 && s.draft_length <= s.max_draft_length),
             "fixed draft_length outside [1, max_draft_length]");
+  FuzzCheck(s.min_draft_length >= 0 && s.min_draft_length <= s.max_draft_length,
+            "min_draft_length outside [0, max_draft_length]");
   FuzzCheck(s.exit_layer >= 0 && s.exit_layer < setup.target.num_layers,
             "exit_layer outside [0, num_layers)");
   FuzzCheck(s.mode != decoding::SpeculationMode::kSelfSpeculative || s.exit_layer > 0 ||

@@ -64,7 +64,6 @@ v1::GenerationConfig FullGenerationConfig(bool adaptive) {
   spec->set_mode(v1::SPECULATION_MODE_DRAFT_MODEL);
   if (adaptive) {
     v1::AdaptiveDraftLength* a = spec->mutable_adaptive();
-    a->set_policy(v1::ADAPTIVE_POLICY_ACCEPTANCE_RATE);
     a->set_min_draft_length(1);
     a->set_max_draft_length(8);
     a->set_initial_draft_length(4);

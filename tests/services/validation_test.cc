@@ -3,6 +3,8 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
@@ -62,15 +64,16 @@ TEST_F(ValidationTest, AcceptsAPlainRequest) {
 TEST_F(ValidationTest, RejectsCountsAboveInt32MaxInsteadOfWrapping) {
   ExpectInvalid(R"(prompts { text: "a" } config { num_return_sequences: 2147483649
                    sampling { temperature: 1 } })",
-                "`config.num_return_sequences` must be in [1, 16], got 2147483649");
+                "`config.num_return_sequences` must be in [0, 16], got 2147483649");
   ExpectInvalid(R"(prompts { text: "a" }
                    config { speculation { fixed_draft_length: 2147483648 } })",
-                "`speculation.fixed_draft_length` must be in [1, 16], got 2147483648");
+                "`config.speculation.fixed_draft_length` must be in [1, 16], got 2147483648");
   ExpectInvalid(R"(prompts { text: "a" }
                    config { speculation { adaptive { max_draft_length: 4294967295 } } })",
-                "`speculation.adaptive.max_draft_length` must be in [1, 16], got 4294967295");
+                "`config.speculation.adaptive.max_draft_length` must be in [1, 16], got 4294967295");
   ExpectInvalid(R"(prompts { text: "a" }
-                   config { speculation { ngram { min_ngram_size: 4294967295 } } })",
+                   config { speculation { mode: SPECULATION_MODE_NGRAM
+                                          ngram { min_ngram_size: 4294967295 } } })",
                 "1 <= min_ngram_size <= max_ngram_size <= 16");
 }
 
@@ -97,6 +100,105 @@ TEST_F(ValidationTest, LengthPenaltyMustBeInRange) {
   EXPECT_TRUE(
       Validate(R"(prompts { text: "a" } config { beam_search { num_beams: 2 length_penalty: -10 } })")
           .ok());
+}
+
+TEST_F(ValidationTest, NamesEachFieldByItsPathInTheRequest) {
+  // EOS ids live under `config.stopping`, not `config.sampling`.
+  ExpectInvalid(R"(prompts { text: "a" } config { stopping { eos_token_ids: 9 } })",
+                "`config.stopping.eos_token_ids` contains 9; ids must be in [0, 4)");
+  ExpectInvalid(R"(prompts { text: "a" } config { sampling { top_p: 2 } })",
+                "`config.sampling.top_p` must be in (0, 1], got 2");
+  ExpectInvalid(R"(prompts { text: "a" } config { sampling { temperature: 101 } })",
+                "`config.sampling.temperature` must be in [0, 100]");
+  ExpectInvalid(R"(prompts { text: "a" } config { sampling { banned_token_ids: 7 } })",
+                "`config.sampling.banned_token_ids` contains token id 7");
+}
+
+TEST_F(ValidationTest, TopLogprobsNeedLogprobs) {
+  ExpectInvalid(R"(prompts { text: "a" } config { output { top_logprobs: 2 } })",
+                "`config.output.top_logprobs` needs `config.output.logprobs`");
+  absl::StatusOr<ValidatedGeneration> v =
+      Validate(R"(prompts { text: "a" } config { output { logprobs: true top_logprobs: 2 } })");
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_TRUE(v->logprobs);
+  EXPECT_EQ(v->top_logprobs, 2);
+}
+
+TEST_F(ValidationTest, OptionsOfAnotherSpeculationModeAreRejected) {
+  ExpectInvalid(R"(prompts { text: "a" } config { speculation {
+                   mode: SPECULATION_MODE_DRAFT_MODEL self_speculative { exit_layer: 1 } } })",
+                "`config.speculation.self_speculative.exit_layer` is only valid with speculation "
+                "mode SELF_SPECULATIVE; this request runs SPECULATION_MODE_DRAFT_MODEL");
+  ExpectInvalid(R"(prompts { text: "a" } config { speculation {
+                   mode: SPECULATION_MODE_DRAFT_MODEL ngram { max_ngram_size: 4 } } })",
+                "`config.speculation.ngram` is only valid with speculation mode NGRAM");
+  // Unset mode: the server default (DRAFT_MODEL here) is the mode that runs.
+  ExpectInvalid(R"(prompts { text: "a" } config { speculation { ngram { min_ngram_size: 2 } } })",
+                "`config.speculation.ngram` is only valid with speculation mode NGRAM");
+  EXPECT_TRUE(Validate(R"(prompts { text: "a" } config { speculation {
+                          mode: SPECULATION_MODE_SELF_SPECULATIVE
+                          self_speculative { exit_layer: 2 } } })").ok());
+  EXPECT_TRUE(Validate(R"(prompts { text: "a" } config { speculation {
+                          mode: SPECULATION_MODE_NGRAM ngram { min_ngram_size: 2 } } })").ok());
+}
+
+TEST_F(ValidationTest, AdaptiveMinDraftLengthIsCheckedAndPassedOn) {
+  ExpectInvalid(R"(prompts { text: "a" } config { speculation { adaptive {
+                   min_draft_length: 5 max_draft_length: 4 } } })",
+                "`config.speculation.adaptive.min_draft_length` must be in [0, max_draft_length=4]"
+                ", got 5");
+  ExpectInvalid(R"(prompts { text: "a" } config { speculation { adaptive {
+                   min_draft_length: 3 initial_draft_length: 2 } } })",
+                "`config.speculation.adaptive.initial_draft_length` must be 0 or in "
+                "[min_draft_length=3, max_draft_length=16], got 2");
+  absl::StatusOr<ValidatedGeneration> v = Validate(R"(prompts { text: "a" } config {
+      speculation { adaptive { min_draft_length: 2 max_draft_length: 6 } } })");
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_TRUE(v->base.speculation.adaptive);
+  EXPECT_EQ(v->base.speculation.min_draft_length, 2);
+  EXPECT_EQ(v->base.speculation.max_draft_length, 6);
+}
+
+TEST_F(ValidationTest, EnumValuesOutsideTheirEnumAreRejected) {
+  ExpectInvalid(R"(prompts { text: "a" } config { beam_search { early_stopping: 99 } })",
+                "`config.beam_search.early_stopping` must be an EarlyStopping value, got 99");
+  ExpectInvalid(R"(prompts { text: "a" } config { speculation { mode: 99 } })",
+                "`config.speculation.mode` must be a SpeculationMode value, got 99");
+  ExpectInvalid(R"(prompts { text: "a" } config { sampling { preset: 99 } })",
+                "`config.sampling.preset` has unknown value 99");
+}
+
+TEST_F(ValidationTest, MaxTimeMustBeAValidDurationInRange) {
+  ExpectInvalid(R"(prompts { text: "a" } config { stopping { max_time { nanos: 2000000000 } } })",
+                "`config.stopping.max_time` is not a valid Duration");
+  ExpectInvalid(R"(prompts { text: "a" } config { stopping {
+                   max_time { seconds: 1 nanos: -1 } } })",
+                "`config.stopping.max_time` is not a valid Duration");
+  ExpectInvalid(R"(prompts { text: "a" } config { stopping { max_time { seconds: 3601 } } })",
+                "`config.stopping.max_time` must be in (0, 1h]");
+  EXPECT_TRUE(Validate(R"(prompts { text: "a" } config { stopping {
+                          max_time { seconds: 3599 nanos: 999999999 } } })").ok());
+}
+
+// 22 s of CPU went into tokenizing a 10 MB prompt before its length was
+// checked; the byte bound comes first.
+TEST_F(ValidationTest, OversizedTextPromptIsRejectedBeforeTokenizing) {
+  const int64_t limit = MaxPromptBytes(target_.context_length);
+  ASSERT_EQ(limit, kMaxPromptBytesPerToken * 32);
+  v1::GenerateRequest r;
+  r.add_prompts()->set_text(std::string(10 << 20, 'a'));
+  const absl::Time start = absl::Now();
+  absl::StatusOr<ValidatedGeneration> v =
+      ValidateGenerate("", r.prompts(), r.config(), target_, {3}, *tokenizer_, limits_);
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(100)) << "tokenized first?";
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(v.status().message()),
+              HasSubstr(absl::StrCat("`prompts[0].text` is 10485760 bytes; it must be at most ",
+                                     limit, " bytes")));
+  // At the limit the length in tokens decides.
+  ExpectInvalid(absl::StrCat(R"(prompts { text: ")", std::string(limit, 'a'), R"(" })"),
+                "`prompts[0]` has 1024 tokens; it must be shorter than the context (32 tokens)");
 }
 
 TEST(AdmissionLimitTest, CappedAtTheTargetsTotalSessions) {
