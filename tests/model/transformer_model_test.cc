@@ -289,7 +289,8 @@ TEST_P(TransformerModelTest, RejectsBadInputWithoutModifyingSequences) {
 
 TEST_P(TransformerModelTest, AccountsKvCacheBytes) {
   const ModelConfig& c = GetParam().config;
-  const int64_t kv = c.num_key_value_heads, d = c.head_dim > 0 ? c.head_dim : c.hidden_size / c.num_attention_heads;
+  const int64_t kv = c.num_key_value_heads;
+  const int64_t d = c.head_dim > 0 ? c.head_dim : c.hidden_size / c.num_attention_heads;
   // The CPU decoder caches float32 keys and values whatever the weight dtype;
   // the LibTorch path caches them in the model dtype.
   const int64_t elem = GetParam().torch_ops && GetParam().dtype != at::kFloat ? 2 : 4;
