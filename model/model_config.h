@@ -8,8 +8,20 @@
 namespace tandem::model {
 
 enum class Architecture {
-  kLlama,  // Llama 2/3, Mistral (no sliding window), Qwen2, SmolLM2, TinyLlama.
+  kLlama,  // Llama 2/3, Mistral, Qwen2, Qwen3, SmolLM2, TinyLlama (see LlamaVariant).
   kGpt2,
+};
+
+// Which Llama-family checkpoint a kLlama config came from. It names the
+// Hugging Face model_type and the GGUF general.architecture, and decides
+// whether llama.cpp's GGUF stores q/k rows permuted (kLlama, kMistral: GGUF
+// arch "llama") or in Hugging Face order (kQwen2, kQwen3: NeoX RoPE). The
+// forward pass itself is driven by the feature fields below, not by this.
+enum class LlamaVariant {
+  kLlama,
+  kMistral,
+  kQwen2,
+  kQwen3,
 };
 
 // Llama 3-style RoPE frequency scaling ("rope_scaling": {"rope_type": "llama3"}).
@@ -25,6 +37,7 @@ struct Llama3RopeScaling {
 // Field names follow Hugging Face's config.json.
 struct ModelConfig {
   Architecture architecture = Architecture::kLlama;
+  LlamaVariant variant = LlamaVariant::kLlama;  // kLlama architecture only.
   std::string name;                 // e.g. "tandem-target"; informational.
   int64_t vocab_size = 0;
   int64_t hidden_size = 0;
@@ -37,7 +50,18 @@ struct ModelConfig {
   double norm_eps = 1e-5;           // rms_norm_eps (Llama) / layer_norm_epsilon (GPT-2).
   double rope_theta = 10000.0;
   Llama3RopeScaling rope_scaling;
+  // Per-frequency RoPE divisors (GGUF rope_freqs.weight, llama.cpp's form of
+  // llama3 scaling): inv_freq[i] /= rope_freq_factors[i]; head_dim / 2
+  // values, or empty for none.
+  std::vector<float> rope_freq_factors;
   bool attention_bias = false;      // q/k/v biases (Qwen2).
+  // Qwen3: RMSNorm over head_dim (weights q_norm / k_norm [head_dim], eps
+  // norm_eps) applied to every head of q and k before RoPE.
+  bool qk_norm = false;
+  // Mistral: a row at position p attends to positions (p - sliding_window, p]
+  // only (the last sliding_window positions, itself included). 0 = the whole
+  // context.
+  int64_t sliding_window = 0;
   bool tie_word_embeddings = false;
   std::vector<int64_t> bos_token_ids;
   std::vector<int64_t> eos_token_ids;

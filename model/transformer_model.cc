@@ -7,6 +7,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "model/rope.h"
 
 namespace tandem::model {
 
@@ -46,24 +47,15 @@ at::Tensor StackRows(const std::vector<at::Tensor>& parts) {
   return parts.size() == 1 ? parts[0].contiguous() : at::cat(parts, 0);
 }
 
-at::Tensor Llama3InvFreq(const ModelConfig& c, at::Tensor inv_freq) {
-  const Llama3RopeScaling& s = c.rope_scaling;
-  const double old_ctx = static_cast<double>(s.original_max_position_embeddings);
-  const double low_wavelen = old_ctx / s.low_freq_factor;
-  const double high_wavelen = old_ctx / s.high_freq_factor;
-  auto f = inv_freq.accessor<double, 1>();
-  for (int64_t i = 0; i < inv_freq.size(0); ++i) {
-    const double wavelen = 2 * M_PI / f[i];
-    if (wavelen < high_wavelen) continue;
-    if (wavelen > low_wavelen) {
-      f[i] = f[i] / s.factor;
-    } else {
-      const double smooth = (old_ctx / wavelen - s.low_freq_factor) /
-                            (s.high_freq_factor - s.low_freq_factor);
-      f[i] = (1 - smooth) * f[i] / s.factor + smooth * f[i];
-    }
-  }
-  return inv_freq;
+// x [..., d] -> rotate_half(x) = [-x[d/2:], x[:d/2]] (Hugging Face RoPE).
+at::Tensor RotateHalf(const at::Tensor& x) {
+  const int64_t half = x.size(-1) / 2;
+  return at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+}
+
+// RMSNorm over the last dimension (Qwen3's per-head q/k norm), float32.
+at::Tensor HeadRmsNorm(const at::Tensor& x, const at::Tensor& weight, double eps) {
+  return weight.to(x.scalar_type()) * (x * at::rsqrt(x.pow(2).mean(-1, true) + eps));
 }
 
 }  // namespace
@@ -125,13 +117,9 @@ TransformerModel::TransformerModel(ModelConfig config,
   info_.eos_token_ids = config_.eos_token_ids;
   at::Tensor freqs;  // [context, head_dim / 2] rotary angles (Llama).
   if (config_.architecture == Architecture::kLlama) {
-    const int64_t half = config_.head_dim / 2;
-    at::Tensor inv_freq =
-        1.0 / at::pow(config_.rope_theta,
-                      at::arange(0, half, at::kDouble) * 2.0 /
-                          static_cast<double>(config_.head_dim));
-    if (config_.rope_scaling.enabled) inv_freq = Llama3InvFreq(config_, inv_freq);
-    freqs = at::outer(at::arange(context, at::kDouble), inv_freq);
+    const std::vector<double> inv_freq = RopeInverseFrequencies(config_);
+    freqs = at::outer(at::arange(context, at::kDouble),
+                      at::tensor(at::ArrayRef<double>(inv_freq), at::kDouble));
   }
   if (cpu_decoder) {
     cpu_ = std::make_unique<cpu::Decoder>(
@@ -149,6 +137,8 @@ TransformerModel::TransformerModel(ModelConfig config,
     at::Tensor emb = at::cat({freqs, freqs}, -1);
     rope_cos_ = emb.cos().to(options.device, at::kFloat);
     rope_sin_ = emb.sin().to(options.device, at::kFloat);
+    // With a q/k norm between projection and RoPE, R·W cannot be folded in.
+    if (config_.qk_norm) return;
     // Append R·W_q and R·W_k to the fused projection (see RotateHalfRows).
     const int64_t d = config_.head_dim, h = config_.num_attention_heads;
     const int64_t kv = config_.num_key_value_heads;
@@ -403,10 +393,19 @@ at::Tensor TransformerModel::Attention(int64_t layer, Work& w,
       qkv.narrow(1, (heads + kv_heads) * d, kv_heads * d).view({rows, kv_heads, d});
   if (config_.architecture == Architecture::kLlama) {
     // RoPE (Hugging Face rotate-half): x * cos + rotate_half(x) * sin, with
-    // rotate_half(x) computed by the fused projection.
-    const int64_t rotated = (heads + 2 * kv_heads) * d;
-    at::Tensor q_rot = qkv.narrow(1, rotated, heads * d).view({rows, heads, d});
-    at::Tensor k_rot = qkv.narrow(1, rotated + heads * d, kv_heads * d).view({rows, kv_heads, d});
+    // rotate_half(x) computed by the fused projection unless q/k are normed.
+    at::Tensor q_rot, k_rot;
+    if (config_.qk_norm) {
+      const LayerWeights& lw = weights_.layers[layer];
+      q = HeadRmsNorm(q, lw.q_norm_weight, config_.norm_eps);
+      k = HeadRmsNorm(k, lw.k_norm_weight, config_.norm_eps);
+      q_rot = RotateHalf(q);
+      k_rot = RotateHalf(k);
+    } else {
+      const int64_t rotated = (heads + 2 * kv_heads) * d;
+      q_rot = qkv.narrow(1, rotated, heads * d).view({rows, heads, d});
+      k_rot = qkv.narrow(1, rotated + heads * d, kv_heads * d).view({rows, kv_heads, d});
+    }
     q = q * w.cos + q_rot * w.sin;
     k = k * w.cos + k_rot * w.sin;
   }
@@ -423,11 +422,14 @@ at::Tensor TransformerModel::Attention(int64_t layer, Work& w,
   at::Tensor scores = at::matmul(qg, keys.transpose(1, 2))
                           .to(at::kFloat)
                           .mul_(1.0 / std::sqrt(static_cast<double>(d)));
-  if (rows > 1) {
-    // Row t (position start + t) sees keys at positions <= start + t.
+  const int64_t window = config_.sliding_window;
+  if (rows > 1 || (window > 0 && total > window)) {
+    // Row t (position start + t) sees keys at positions <= start + t, and
+    // with a sliding window only those > start + t - window.
     at::Tensor key_pos = at::arange(total, at::TensorOptions().dtype(at::kLong).device(scores.device()));
     at::Tensor query_pos = at::arange(w.start, total, key_pos.options());
     at::Tensor masked = key_pos.unsqueeze(0) > query_pos.unsqueeze(1);  // [rows, S]
+    if (window > 0) masked |= key_pos.unsqueeze(0) <= query_pos.unsqueeze(1) - window;
     scores.masked_fill_(masked.repeat({group, 1}).unsqueeze(0),
                         -std::numeric_limits<float>::infinity());
   }

@@ -82,6 +82,10 @@ absl::StatusOr<TransformerWeights> ArrangeLlama(const ModelConfig& c,
       TANDEM_ASSIGN(vb, src.Get(p + "self_attn.v_proj.bias", {kv_rows}));
       l.qkv_bias = at::cat({qb, kb, vb}, 0);
     }
+    if (c.qk_norm) {
+      TANDEM_ASSIGN(l.q_norm_weight, src.Get(p + "self_attn.q_norm.weight", {d}));
+      TANDEM_ASSIGN(l.k_norm_weight, src.Get(p + "self_attn.k_norm.weight", {d}));
+    }
     TANDEM_ASSIGN(l.out_weight, src.Get(p + "self_attn.o_proj.weight", {h, q_rows}));
     TANDEM_ASSIGN(gate, src.Get(p + "mlp.gate_proj.weight", {c.intermediate_size, h}));
     TANDEM_ASSIGN(up, src.Get(p + "mlp.up_proj.weight", {c.intermediate_size, h}));
@@ -187,6 +191,21 @@ absl::Status NormalizeConfig(ModelConfig& c) {
     return absl::InvalidArgumentError(absl::StrCat(
         "early_exit_layer must be in [0, ", c.num_hidden_layers, "), got ",
         c.early_exit_layer));
+  }
+  if (!c.rope_freq_factors.empty() &&
+      static_cast<int64_t>(c.rope_freq_factors.size()) != c.head_dim / 2) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "rope_freq_factors has ", c.rope_freq_factors.size(), " values, expected head_dim / 2 = ",
+        c.head_dim / 2));
+  }
+  if (c.sliding_window < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("sliding_window must be >= 0, got ", c.sliding_window));
+  }
+  if (c.architecture == Architecture::kGpt2 &&
+      (c.qk_norm || c.sliding_window > 0 || !c.rope_freq_factors.empty())) {
+    return absl::InvalidArgumentError(
+        "qk_norm, sliding_window and rope_freq_factors are Llama-family features");
   }
   return absl::OkStatus();
 }

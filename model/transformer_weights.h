@@ -16,6 +16,7 @@ namespace tandem::model {
 struct LayerWeights {
   at::Tensor norm1_weight, norm1_bias;  // RMSNorm (Llama) / LayerNorm (GPT-2)
   at::Tensor qkv_weight, qkv_bias;      // [(heads + 2 * kv_heads) * head_dim, H]
+  at::Tensor q_norm_weight, k_norm_weight;  // [head_dim] (qk_norm only)
   at::Tensor out_weight, out_bias;      // [H, heads * head_dim]
   at::Tensor norm2_weight, norm2_bias;
   at::Tensor up_weight, up_bias;        // Llama: [2I, H] = [gate; up]. GPT-2: [I, H]

@@ -42,6 +42,8 @@ Decoder::Decoder(const ModelConfig& config, const TransformerWeights& weights,
     l.out_b = Float(w.out_bias);
     l.up_b = Float(w.up_bias);
     l.down_b = Float(w.down_bias);
+    l.q_norm_w = Float(w.q_norm_weight);
+    l.k_norm_w = Float(w.k_norm_weight);
     layers_.push_back(std::move(l));
   }
   std::vector<PackedWeight*> all = {&lm_head_};
@@ -83,6 +85,11 @@ void Decoder::RunLayer(int64_t layer, float* x, absl::Span<const DecoderRow> row
     float* k = q + heads * d;
     const float* v = k + kv * d;
     const DecoderRow& row = rows[r];
+    if (config_.qk_norm) {
+      const float eps = static_cast<float>(config_.norm_eps);
+      RmsNorm({q, heads, d}, d, Ptr(l.q_norm_w), eps, {q, heads, d});
+      RmsNorm({k, kv, d}, d, Ptr(l.k_norm_w), eps, {k, kv, d});
+    }
     if (config_.architecture == Architecture::kLlama) {
       const float* c = rope_cos_.data_ptr<float>() + row.position * (d / 2);
       const float* s = rope_sin_.data_ptr<float>() + row.position * (d / 2);
@@ -95,8 +102,12 @@ void Decoder::RunLayer(int64_t layer, float* x, absl::Span<const DecoderRow> row
     }
   }
   std::vector<AttentionRow> spans(m);
+  const int64_t window = config_.sliding_window;
   for (int64_t r = 0; r < m; ++r) {
-    spans[r] = {rows[r].keys, rows[r].values, rows[r].kv_head_stride, rows[r].position + 1};
+    const int64_t end = rows[r].position + 1;
+    const int64_t first = window > 0 && end > window ? end - window : 0;
+    spans[r] = {rows[r].keys + first * d, rows[r].values + first * d, rows[r].kv_head_stride,
+                end - first};
   }
   const AttentionShape shape{heads, kv, d, static_cast<float>(1.0 / std::sqrt(double(d)))};
   Attention(shape, qkv, n_qkv, spans, attn, heads * d);

@@ -6,7 +6,8 @@
 // chunks of every sequence in a batch): six kernel calls a layer — norm,
 // QKV projection, RoPE + KV write, attention over each row's own cache,
 // output projection + residual, norm + gate/up + SiLU·mul, down projection +
-// residual.
+// residual. Qwen3's per-head q/k RMSNorm runs just before RoPE; a sliding
+// window (ModelConfig::sliding_window) limits each row's attended span.
 //
 // Numerics: activations, norms, softmax, accumulation and logits are float32;
 // weights are read in their stored dtype (float32 / bfloat16 / float16) and
@@ -59,6 +60,7 @@ class Decoder {
     PackedWeight qkv, out, up, down;
     at::Tensor norm1_w, norm1_b, norm2_w, norm2_b;  // float32
     at::Tensor qkv_b, out_b, up_b, down_b;          // float32 or undefined
+    at::Tensor q_norm_w, k_norm_w;                  // float32 [head_dim] (qk_norm)
   };
   void Norm(const at::Tensor& w, const at::Tensor& b, const float* x, int64_t rows, float* out);
   float* Scratch(std::vector<float>& buffer, int64_t size);

@@ -1,5 +1,6 @@
 #include "model/formats/gguf_checkpoint.h"
 
+#include <cmath>
 #include <cstring>
 #include <memory>
 #include <utility>
@@ -56,12 +57,51 @@ absl::Status CheckRopeScaling(const GgufFile& g, const std::string& arch) {
                                                  ".rope.scaling.type \"", *type,
                                                  "\" is not supported"));
   }
-  if (g.FindTensor("rope_freqs.weight") != nullptr) {
-    return absl::UnimplementedError(absl::StrCat(
-        g.path(), ": tensor rope_freqs.weight (llama3-style RoPE scaling stored as frequency "
-                  "factors) is not supported; load the Hugging Face checkpoint instead"));
+  return absl::OkStatus();
+}
+
+// rope_freqs.weight: llama3-style RoPE scaling as per-frequency divisors
+// (llama.cpp applies it to arch "llama" only).
+absl::Status ReadRopeFreqs(const GgufFile& g, const std::string& arch, ModelConfig* c) {
+  const GgufTensorInfo* info = g.FindTensor("rope_freqs.weight");
+  if (info == nullptr) return absl::OkStatus();
+  const std::string label = absl::StrCat(g.path(), ": tensor rope_freqs.weight");
+  if (arch != "llama") {
+    return absl::UnimplementedError(
+        absl::StrCat(label, " in a \"", arch, "\" file (llama.cpp reads it for llama only)"));
+  }
+  if (info->type != static_cast<uint32_t>(GgmlType::kF32) ||
+      info->TorchShape() != std::vector<int64_t>{c->head_dim / 2}) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        label, ": expected F32 of shape [", c->head_dim / 2, "], found ",
+        GgmlTypeName(info->type), " ", ShapeToString(info->TorchShape())));
+  }
+  const auto* data = reinterpret_cast<const float*>(g.TensorData(*info));
+  c->rope_freq_factors.assign(data, data + c->head_dim / 2);
+  for (float f : c->rope_freq_factors) {
+    if (!(f > 0) || !std::isfinite(f)) {
+      return absl::InvalidArgumentError(absl::StrCat(label, ": factor ", f, " is not > 0"));
+    }
   }
   return absl::OkStatus();
+}
+
+// general.architecture -> architecture and variant (features follow).
+absl::Status SetArchitecture(const GgufFile& g, const std::string& arch, ModelConfig* c) {
+  c->architecture = arch == "gpt2" ? Architecture::kGpt2 : Architecture::kLlama;
+  if (arch == "llama" || arch == "gpt2") return absl::OkStatus();
+  if (arch == "qwen2") {
+    c->variant = LlamaVariant::kQwen2;
+    return absl::OkStatus();
+  }
+  if (arch == "qwen3") {
+    c->variant = LlamaVariant::kQwen3;
+    c->qk_norm = true;
+    return absl::OkStatus();
+  }
+  return absl::UnimplementedError(
+      absl::StrCat(g.path(), ": general.architecture \"", arch,
+                   "\" is not supported (expected llama, qwen2, qwen3 or gpt2)"));
 }
 
 // Copies (or dequantizes) a GGUF tensor to `dst` in its stored dtype, then
@@ -100,7 +140,7 @@ absl::Status FillTensor(const GgufFile& g, const GgufTensorInfo& info, DType dty
 
 absl::StatusOr<RawTensor> MapTensor(const std::shared_ptr<const GgufFile>& g,
                                     const ModelConfig& config, const ExpectedTensor& expected) {
-  absl::StatusOr<GgufTensorMapping> mapping = MapHfNameToGguf(config.architecture, expected.name);
+  absl::StatusOr<GgufTensorMapping> mapping = MapHfNameToGguf(config, expected.name);
   if (!mapping.ok()) return mapping.status();
   const GgufTensorInfo* info = g->FindTensor(mapping->gguf_name);
   std::vector<int64_t> want = expected.shape;
@@ -141,14 +181,7 @@ absl::StatusOr<ModelConfig> GgufModelConfig(const GgufFile& g) {
   absl::StatusOr<std::string> arch = g.GetString("general.architecture");
   if (!arch.ok()) return arch.status();
   ModelConfig c;
-  if (*arch == "llama") {
-    c.architecture = Architecture::kLlama;
-  } else if (*arch == "gpt2") {
-    c.architecture = Architecture::kGpt2;
-  } else {
-    return absl::UnimplementedError(absl::StrCat(g.path(), ": general.architecture \"", *arch,
-                                                 "\" is not supported (expected llama or gpt2)"));
-  }
+  if (absl::Status s = SetArchitecture(g, *arch, &c); !s.ok()) return s;
   absl::Status rope = CheckRopeScaling(g, *arch);
   if (!rope.ok()) return rope;
   Meta m(g, *arch + ".");
@@ -165,6 +198,8 @@ absl::StatusOr<ModelConfig> GgufModelConfig(const GgufFile& g) {
                        1e-5, true);
   c.rope_theta = m.Float("rope.freq_base", 10000.0, false);
   const int64_t rope_dims = m.Int("rope.dimension_count", c.head_dim, false);
+  // llama.cpp's key for a sliding window (it ignores it for llama / qwen2).
+  if (llama) c.sliding_window = m.Int("attention.sliding_window", 0, false);
   c.vocab_size = m.Int("vocab_size", 0, false);
   Meta root(g, "");
   if (c.vocab_size == 0) {
@@ -189,6 +224,9 @@ absl::StatusOr<ModelConfig> GgufModelConfig(const GgufFile& g) {
     return absl::UnimplementedError(absl::StrCat(g.path(), ": partial rotary embedding (",
                                                  *arch, ".rope.dimension_count ", rope_dims,
                                                  " != head_dim ", c.head_dim, ")"));
+  }
+  if (llama) {
+    if (absl::Status s = ReadRopeFreqs(g, *arch, &c); !s.ok()) return s;
   }
   c.attention_bias = llama && g.FindTensor("blk.0.attn_q.bias") != nullptr;
   c.tie_word_embeddings = g.FindTensor("output.weight") == nullptr;

@@ -10,13 +10,15 @@
 namespace tandem::model::formats {
 
 // ModelConfig from the metadata of a GGUF file with general.architecture
-// "llama" or "gpt2" ({arch}.context_length, .embedding_length, .block_count,
+// "llama", "qwen2", "qwen3" (qk_norm) or "gpt2" ({arch}.context_length, .embedding_length, .block_count,
 // .feed_forward_length, .attention.head_count(_kv), .attention.key_length,
 // .rope.freq_base, .attention.layer_norm_rms_epsilon / layer_norm_epsilon,
 // .vocab_size or the tokenizer.ggml.tokens length, tokenizer.ggml.bos/eos
-// _token_id, optional tandem.early_exit_layer). attention_bias and
-// tie_word_embeddings follow from the tensors present. RoPE scaling other
-// than none (llama.rope.scaling.type, a rope_freqs tensor) -> Unimplemented.
+// _token_id, optional tandem.early_exit_layer, {arch}.attention.sliding_window
+// -> sliding_window). attention_bias and tie_word_embeddings follow from the
+// tensors present; a rope_freqs.weight tensor (llama3 scaling, arch llama
+// only) -> rope_freq_factors. {arch}.rope.scaling.type other than none ->
+// Unimplemented.
 absl::StatusOr<ModelConfig> GgufModelConfig(const GgufFile& gguf);
 
 // The whole checkpoint in Hugging Face names and layouts: tensors renamed,

@@ -32,6 +32,8 @@ const Table& LlamaLayer() {
       {"self_attn.k_proj.bias", {"attn_k.bias", GgufTransform::kPermuteK}},
       {"self_attn.v_proj.weight", {"attn_v.weight", GgufTransform::kNone}},
       {"self_attn.v_proj.bias", {"attn_v.bias", GgufTransform::kNone}},
+      {"self_attn.q_norm.weight", {"attn_q_norm.weight", GgufTransform::kNone}},
+      {"self_attn.k_norm.weight", {"attn_k_norm.weight", GgufTransform::kNone}},
       {"self_attn.o_proj.weight", {"attn_output.weight", GgufTransform::kNone}},
       {"post_attention_layernorm.weight", {"ffn_norm.weight", GgufTransform::kNone}},
       {"mlp.gate_proj.weight", {"ffn_gate.weight", GgufTransform::kNone}},
@@ -72,8 +74,25 @@ const Table& Gpt2Layer() {
 
 }  // namespace
 
-absl::StatusOr<GgufTensorMapping> MapHfNameToGguf(Architecture arch, const std::string& hf_name) {
-  const bool gpt2 = arch == Architecture::kGpt2;
+std::string GgufArchitectureName(const ModelConfig& config) {
+  if (config.architecture == Architecture::kGpt2) return "gpt2";
+  switch (config.variant) {
+    case LlamaVariant::kQwen2:
+      return "qwen2";
+    case LlamaVariant::kQwen3:
+      return "qwen3";
+    case LlamaVariant::kLlama:
+    case LlamaVariant::kMistral:
+      break;
+  }
+  return "llama";
+}
+
+absl::StatusOr<GgufTensorMapping> MapHfNameToGguf(const ModelConfig& config,
+                                                  const std::string& hf_name) {
+  const bool gpt2 = config.architecture == Architecture::kGpt2;
+  // Only GGUF arch "llama" stores q/k rows in llama.cpp's interleaved order.
+  const bool permuted = GgufArchitectureName(config) == "llama";
   const Table& global = gpt2 ? Gpt2Global() : LlamaGlobal();
   if (auto it = global.find(hf_name); it != global.end()) return it->second;
   absl::string_view rest = hf_name;
@@ -83,8 +102,13 @@ absl::StatusOr<GgufTensorMapping> MapHfNameToGguf(Architecture arch, const std::
     if (dot != absl::string_view::npos && absl::SimpleAtoi(rest.substr(0, dot), &layer)) {
       const Table& table = gpt2 ? Gpt2Layer() : LlamaLayer();
       if (auto it = table.find(std::string(rest.substr(dot + 1))); it != table.end()) {
+        GgufTransform transform = it->second.transform;
+        if (!permuted && (transform == GgufTransform::kPermuteQ ||
+                          transform == GgufTransform::kPermuteK)) {
+          transform = GgufTransform::kNone;
+        }
         return GgufTensorMapping{absl::StrCat("blk.", layer, ".", it->second.gguf_name),
-                                 it->second.transform};
+                                 transform};
       }
     }
   }

@@ -29,9 +29,16 @@ struct GgufTensorMapping {
 };
 
 // The GGUF tensor that holds Hugging Face tensor `hf_name` (names as in
-// model/checkpoint.h), e.g. "model.layers.3.self_attn.q_proj.weight" ->
-// {"blk.3.attn_q.weight", kPermuteQ}. NotFound for names with no GGUF form.
-absl::StatusOr<GgufTensorMapping> MapHfNameToGguf(Architecture arch, const std::string& hf_name);
+// model/checkpoint.h) of a model with `config`, e.g.
+// "model.layers.3.self_attn.q_proj.weight" -> {"blk.3.attn_q.weight",
+// kPermuteQ} (GGUF arch "llama"; kNone for qwen2 / qwen3, whose NeoX RoPE
+// keeps Hugging Face's row order). NotFound for names with no GGUF form.
+absl::StatusOr<GgufTensorMapping> MapHfNameToGguf(const ModelConfig& config,
+                                                  const std::string& hf_name);
+
+// general.architecture for `config`: "llama" (Llama and Mistral, as
+// convert_hf_to_gguf.py writes them), "qwen2", "qwen3" or "gpt2".
+std::string GgufArchitectureName(const ModelConfig& config);
 
 // Reorders the rows of a [n_heads * head_dim, row_bytes] byte matrix: HF
 // rotate-half order -> GGUF interleaved order (ToGguf) or back (FromGguf).

@@ -130,6 +130,28 @@ void ParseLlama(const json& j, const std::string& model_type, Fields* f, ModelCo
   c->attention_bias = f->Bool("attention_bias", model_type == "qwen2");
   if (model_type == "qwen2") c->attention_bias = true;
   c->tie_word_embeddings = f->Bool("tie_word_embeddings", false);
+  if (model_type == "mistral") c->variant = LlamaVariant::kMistral;
+  if (model_type == "qwen2") c->variant = LlamaVariant::kQwen2;
+  if (model_type == "qwen3") {
+    c->variant = LlamaVariant::kQwen3;
+    c->qk_norm = true;
+  }
+}
+
+// Mistral's sliding_window applies to every layer (null: none). Qwen2/3 use
+// it only with use_sliding_window, and then only from layer max_window_layers
+// on, which tandem does not implement.
+absl::Status ParseSlidingWindow(const std::string& model_type, const std::string& source,
+                                Fields* f, ModelConfig* c) {
+  if (model_type == "mistral") {
+    c->sliding_window = f->Int("sliding_window", 0, false);
+  } else if ((model_type == "qwen2" || model_type == "qwen3") &&
+             f->Bool("use_sliding_window", false)) {
+    return absl::UnimplementedError(absl::StrCat(
+        source, ": use_sliding_window (per-layer sliding window from max_window_layers on) is "
+                "not supported"));
+  }
+  return absl::OkStatus();
 }
 
 void ParseGpt2(Fields* f, ModelConfig* c) {
@@ -211,18 +233,21 @@ absl::StatusOr<ModelConfig> ParseHfConfig(const std::string& json_text, const st
     if (arch == "LlamaForCausalLM") model_type = "llama";
     if (arch == "MistralForCausalLM") model_type = "mistral";
     if (arch == "Qwen2ForCausalLM") model_type = "qwen2";
+    if (arch == "Qwen3ForCausalLM") model_type = "qwen3";
     if (arch == "GPT2LMHeadModel") model_type = "gpt2";
   }
   ModelConfig config;
   Fields f(j, source);
-  if (model_type == "llama" || model_type == "mistral" || model_type == "qwen2") {
+  if (model_type == "llama" || model_type == "mistral" || model_type == "qwen2" ||
+      model_type == "qwen3") {
     ParseLlama(j, model_type, &f, &config);
+    if (absl::Status s = ParseSlidingWindow(model_type, source, &f, &config); !s.ok()) return s;
   } else if (model_type == "gpt2") {
     ParseGpt2(&f, &config);
   } else {
     return absl::UnimplementedError(absl::StrCat(
         source, ": unsupported model_type \"", model_type, "\" (architectures[0] = \"", arch,
-        "\"); expected llama, mistral, qwen2 or gpt2"));
+        "\"); expected llama, mistral, qwen2, qwen3 or gpt2"));
   }
   if (j.contains("_name_or_path") && j["_name_or_path"].is_string()) {
     config.name = j["_name_or_path"].get<std::string>();

@@ -10,14 +10,17 @@
 namespace tandem::model::formats {
 
 // Parses a Hugging Face config.json. Accepted: LlamaForCausalLM /
-// MistralForCausalLM / Qwen2ForCausalLM (model_type llama, mistral, qwen2;
-// qwen2 implies attention_bias) and GPT2LMHeadModel (model_type gpt2). Reads
+// MistralForCausalLM / Qwen2ForCausalLM / Qwen3ForCausalLM (model_type llama,
+// mistral, qwen2, qwen3; qwen2 implies attention_bias, qwen3 qk_norm) and
+// GPT2LMHeadModel (model_type gpt2). Reads
 // rope_scaling {"rope_type": "llama3"} (other RoPE scalings: Unimplemented),
 // head_dim, tie_word_embeddings, bos/eos_token_id (int or list) and the
 // optional tandem key "tandem_early_exit_layer". Missing or inconsistent
 // values -> InvalidArgument naming `source` and the key, e.g.
 // "config.json: num_attention_heads (6) must divide hidden_size (64)".
-// Mistral's sliding_window is ignored (tandem attends to the whole context).
+// Mistral's sliding_window (int or null) -> sliding_window; Qwen2/3 with
+// use_sliding_window true -> Unimplemented (their window starts at
+// max_window_layers).
 absl::StatusOr<ModelConfig> ParseHfConfig(const std::string& json_text, const std::string& source);
 
 // ParseHfConfig on the contents of `path`.

@@ -23,6 +23,10 @@ void AddLlama(const ModelConfig& c, std::vector<ExpectedTensor>* out) {
       out->push_back({p + "self_attn.k_proj.bias", {kv}});
       out->push_back({p + "self_attn.v_proj.bias", {kv}});
     }
+    if (c.qk_norm) {
+      out->push_back({p + "self_attn.q_norm.weight", {c.head_dim}});
+      out->push_back({p + "self_attn.k_norm.weight", {c.head_dim}});
+    }
     out->push_back({p + "self_attn.o_proj.weight", {h, q}});
     out->push_back({p + "post_attention_layernorm.weight", {h}});
     out->push_back({p + "mlp.gate_proj.weight", {ff, h}});

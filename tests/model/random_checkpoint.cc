@@ -70,6 +70,10 @@ Checkpoint RandomCheckpoint(const ModelConfig& c, uint64_t seed) {
         t[p + "self_attn.k_proj.bias"] = randn({kv * d}, s);
         t[p + "self_attn.v_proj.bias"] = randn({kv * d}, s);
       }
+      if (c.qk_norm) {
+        t[p + "self_attn.q_norm.weight"] = norm_weight(d);
+        t[p + "self_attn.k_norm.weight"] = norm_weight(d);
+      }
       t[p + "self_attn.o_proj.weight"] = randn({h, c.num_attention_heads * d}, s);
       t[p + "mlp.gate_proj.weight"] = randn({c.intermediate_size, h}, s);
       t[p + "mlp.up_proj.weight"] = randn({c.intermediate_size, h}, s);

@@ -28,9 +28,12 @@ at::Tensor ReferenceForward(const Checkpoint& ck, const std::vector<int64_t>& id
   const ModelConfig& c = ck.config;
   auto W = [&](const std::string& n) { return ck.tensors.at(n).to(at::kDouble); };
   const int64_t T = ids.size(), h = c.hidden_size, nh = c.num_attention_heads;
-  const int64_t kv = c.num_key_value_heads, d = h / nh;
+  const int64_t kv = c.num_key_value_heads, d = c.head_dim > 0 ? c.head_dim : h / nh;
   at::Tensor idx = at::tensor(ids, at::kLong);
   at::Tensor causal = at::ones({T, T}, at::kBool).triu(1);
+  if (c.sliding_window > 0) {  // Query t sees keys s with t - s < window.
+    causal = causal | at::ones({T, T}, at::kBool).tril(-c.sliding_window);
+  }
   auto attend = [&](at::Tensor q, at::Tensor k, at::Tensor v) {  // [T, heads, d]
     k = k.repeat_interleave(nh / k.size(1), 1);
     v = v.repeat_interleave(nh / v.size(1), 1);
@@ -62,6 +65,9 @@ at::Tensor ReferenceForward(const Checkpoint& ck, const std::vector<int64_t>& id
     return w * (y * at::rsqrt(y.pow(2).mean(-1, true) + c.norm_eps));
   };
   at::Tensor inv = 1.0 / at::pow(c.rope_theta, at::arange(0, d, 2, at::kDouble) / double(d));
+  if (!c.rope_freq_factors.empty()) {
+    inv = inv / at::tensor(c.rope_freq_factors, at::kFloat).to(at::kDouble);
+  }
   at::Tensor freqs = at::outer(at::arange(T, at::kDouble), inv);
   at::Tensor cos = at::cat({freqs, freqs}, -1).cos().unsqueeze(1);
   at::Tensor sin = at::cat({freqs, freqs}, -1).sin().unsqueeze(1);
@@ -78,8 +84,12 @@ at::Tensor ReferenceForward(const Checkpoint& ck, const std::vector<int64_t>& id
       if (c.attention_bias) out = out + W(p + "self_attn." + n + "_proj.bias");
       return out;
     };
-    at::Tensor a = attend(rope(proj("q").view({T, nh, d})), rope(proj("k").view({T, kv, d})),
-                          proj("v").view({T, kv, d}));
+    at::Tensor q = proj("q").view({T, nh, d}), k = proj("k").view({T, kv, d});
+    if (c.qk_norm) {  // Qwen3: RMSNorm over head_dim before RoPE.
+      q = rms(q, W(p + "self_attn.q_norm.weight"));
+      k = rms(k, W(p + "self_attn.k_norm.weight"));
+    }
+    at::Tensor a = attend(rope(q), rope(k), proj("v").view({T, kv, d}));
     x = x + at::matmul(a, W(p + "self_attn.o_proj.weight").t());
     y = rms(x, W(p + "post_attention_layernorm.weight"));
     at::Tensor m = at::silu(at::matmul(y, W(p + "mlp.gate_proj.weight").t())) *
@@ -105,7 +115,22 @@ std::vector<Variant> Variants() {
   qwen.tie_word_embeddings = true;
   ModelConfig mha = testing::TinyLlamaConfig();
   mha.num_key_value_heads = mha.num_attention_heads;
+  ModelConfig qwen3 = testing::TinyLlamaConfig();  // head_dim 16 != 32 / 4.
+  qwen3.variant = LlamaVariant::kQwen3;
+  qwen3.qk_norm = true;
+  qwen3.head_dim = 16;
+  ModelConfig mistral = testing::TinyLlamaConfig();
+  mistral.variant = LlamaVariant::kMistral;
+  mistral.sliding_window = 3;
+  ModelConfig freqs = testing::TinyLlamaConfig();  // head_dim 8: 4 frequencies.
+  freqs.rope_freq_factors = {1.0f, 1.5f, 4.0f, 8.0f};
   return {
+      {"qwen3_qk_norm_head_dim_f32", qwen3, at::kFloat, 1e-5},
+      {"qwen3_qk_norm_head_dim_f32_torch_ops", qwen3, at::kFloat, 1e-5, true},
+      {"mistral_window3_f32", mistral, at::kFloat, 1e-5},
+      {"mistral_window3_f32_torch_ops", mistral, at::kFloat, 1e-5, true},
+      {"llama_rope_freq_factors_f32", freqs, at::kFloat, 1e-5},
+      {"llama_rope_freq_factors_f32_torch_ops", freqs, at::kFloat, 1e-5, true},
       {"llama_gqa_f32", testing::TinyLlamaConfig(), at::kFloat, 1e-5},
       {"qwen2_bias_tied_f32", qwen, at::kFloat, 1e-5},
       {"llama_mha_f32", mha, at::kFloat, 1e-5},
@@ -264,7 +289,8 @@ TEST_P(TransformerModelTest, RejectsBadInputWithoutModifyingSequences) {
 
 TEST_P(TransformerModelTest, AccountsKvCacheBytes) {
   const ModelConfig& c = GetParam().config;
-  const int64_t kv = c.num_key_value_heads, d = c.hidden_size / c.num_attention_heads;
+  const int64_t kv = c.num_key_value_heads;
+  const int64_t d = c.head_dim > 0 ? c.head_dim : c.hidden_size / c.num_attention_heads;
   // The CPU decoder caches float32 keys and values whatever the weight dtype;
   // the LibTorch path caches them in the model dtype.
   const int64_t elem = GetParam().torch_ops && GetParam().dtype != at::kFloat ? 2 : 4;

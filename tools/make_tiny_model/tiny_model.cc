@@ -30,6 +30,7 @@ model::ModelConfig ConfigFor(const TinyModelOptions& o, const TinyVocab& vocab) 
   model::ModelConfig c;
   const bool gpt2 = o.architecture == model::Architecture::kGpt2;
   c.architecture = o.architecture;
+  c.variant = gpt2 ? model::LlamaVariant::kLlama : o.variant;
   c.name = gpt2 ? "tandem-tiny-gpt2" : "tandem-tiny-llama";
   c.vocab_size = static_cast<int64_t>(vocab.tokens.size());
   c.hidden_size = o.hidden_size;
@@ -38,11 +39,14 @@ model::ModelConfig ConfigFor(const TinyModelOptions& o, const TinyVocab& vocab) 
   c.num_hidden_layers = o.num_layers;
   c.num_attention_heads = o.num_heads;
   c.num_key_value_heads = gpt2 ? o.num_heads : o.num_kv_heads;
-  c.head_dim = o.num_heads > 0 ? o.hidden_size / o.num_heads : 0;
+  c.head_dim = o.head_dim > 0 ? o.head_dim : o.num_heads > 0 ? o.hidden_size / o.num_heads : 0;
   c.max_position_embeddings = o.context_length;
   c.norm_eps = static_cast<float>(o.norm_eps);
   c.rope_theta = static_cast<float>(o.rope_theta);
-  c.attention_bias = !gpt2 && o.attention_bias;
+  c.attention_bias = !gpt2 && (o.attention_bias || c.variant == model::LlamaVariant::kQwen2);
+  c.qk_norm = !gpt2 && c.variant == model::LlamaVariant::kQwen3;
+  if (!gpt2) c.rope_scaling = o.rope_scaling;
+  c.sliding_window = gpt2 ? 0 : o.sliding_window;
   c.tie_word_embeddings = o.tie_word_embeddings;
   c.bos_token_ids = {vocab.bos_id};
   c.eos_token_ids = {vocab.eos_id};
@@ -77,7 +81,7 @@ absl::StatusOr<TinyModel> MakeTinyModel(const TinyModelOptions& o) {
     m.vocab = *std::move(vocab);
   }
   m.config = ConfigFor(o, m.vocab);
-  if (o.num_heads <= 0 || o.hidden_size % o.num_heads != 0) {
+  if (o.num_heads <= 0 || (o.head_dim == 0 && o.hidden_size % o.num_heads != 0)) {
     return absl::InvalidArgumentError(absl::StrCat("num_heads (", o.num_heads,
                                                    ") must divide hidden_size (", o.hidden_size, ")"));
   }

@@ -16,16 +16,26 @@ namespace tandem::tools {
 
 struct TinyModelOptions {
   model::Architecture architecture = model::Architecture::kLlama;
+  // Llama family only: which checkpoint to imitate (GGUF general.architecture,
+  // HF model_type). kQwen2 implies attention_bias, kQwen3 q/k norms.
+  model::LlamaVariant variant = model::LlamaVariant::kLlama;
   int64_t vocab_size = 512;        // Ignored when `vocab` is set.
   int64_t hidden_size = 64;
   int64_t intermediate_size = 0;   // 0: 2 * hidden (Llama), 4 * hidden (GPT-2).
   int64_t num_layers = 2;
   int64_t num_heads = 4;
   int64_t num_kv_heads = 2;        // GPT-2 always uses num_heads.
+  int64_t head_dim = 0;            // 0: hidden / num_heads (Llama family may differ).
   int64_t context_length = 256;
   double rope_theta = 10000.0;
   double norm_eps = 1e-5;          // Stored as float32 in both formats.
   bool attention_bias = false;     // Llama q/k/v biases (Qwen2-style).
+  // llama3 RoPE scaling: HF rope_scaling, GGUF rope_freqs.weight (as
+  // convert_hf_to_gguf.py computes it).
+  model::Llama3RopeScaling rope_scaling;
+  // > 0: sliding window (kMistral: HF sliding_window; GGUF
+  // <arch>.attention.sliding_window, which llama.cpp ignores for llama).
+  int64_t sliding_window = 0;
   bool tie_word_embeddings = false;
   uint64_t seed = 1;
   // Storage of 2-D weights in the GGUF file (1-D tensors are always F32):

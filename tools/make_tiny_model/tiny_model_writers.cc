@@ -3,12 +3,16 @@
 
 #include <cerrno>
 #include <fstream>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "model/formats/gguf_names.h"
 #include "model/formats/gguf_writer.h"
 #include "model/formats/safetensors_writer.h"
+#include "model/rope.h"
 #include "nlohmann/json.hpp"
 #include "tools/make_tiny_model/tiny_model.h"
 
@@ -27,7 +31,7 @@ absl::Status MakeDir(const std::string& dir) {
 
 void SetHyperParameters(const model::ModelConfig& c, model::formats::GgufWriter* w) {
   const bool gpt2 = c.architecture == model::Architecture::kGpt2;
-  const std::string a = gpt2 ? "gpt2" : "llama";
+  const std::string a = model::formats::GgufArchitectureName(c);
   w->SetString("general.architecture", a);
   w->SetString("general.name", c.name);
   w->SetUint32(a + ".context_length", static_cast<uint32_t>(c.max_position_embeddings));
@@ -44,6 +48,57 @@ void SetHyperParameters(const model::ModelConfig& c, model::formats::GgufWriter*
   w->SetFloat32(a + ".rope.freq_base", static_cast<float>(c.rope_theta));
   w->SetFloat32(a + ".attention.layer_norm_rms_epsilon", static_cast<float>(c.norm_eps));
   w->SetUint32(a + ".vocab_size", static_cast<uint32_t>(c.vocab_size));
+  if (c.head_dim * c.num_attention_heads != c.hidden_size) {
+    w->SetUint32(a + ".attention.key_length", static_cast<uint32_t>(c.head_dim));
+    w->SetUint32(a + ".attention.value_length", static_cast<uint32_t>(c.head_dim));
+  }
+  if (c.sliding_window > 0) {
+    w->SetUint32(a + ".attention.sliding_window", static_cast<uint32_t>(c.sliding_window));
+  }
+}
+
+// HF "architectures"[0] and model_type of a Llama-family config.
+std::pair<std::string, std::string> HfLlamaNames(model::LlamaVariant v) {
+  switch (v) {
+    case model::LlamaVariant::kMistral:
+      return {"MistralForCausalLM", "mistral"};
+    case model::LlamaVariant::kQwen2:
+      return {"Qwen2ForCausalLM", "qwen2"};
+    case model::LlamaVariant::kQwen3:
+      return {"Qwen3ForCausalLM", "qwen3"};
+    case model::LlamaVariant::kLlama:
+      break;
+  }
+  return {"LlamaForCausalLM", "llama"};
+}
+
+nlohmann::ordered_json HfLlamaConfig(const model::ModelConfig& c) {
+  const auto [arch, model_type] = HfLlamaNames(c.variant);
+  nlohmann::ordered_json j = {
+      {"architectures", {arch}}, {"model_type", model_type},
+      {"vocab_size", c.vocab_size}, {"hidden_size", c.hidden_size},
+      {"intermediate_size", c.intermediate_size}, {"num_hidden_layers", c.num_hidden_layers},
+      {"num_attention_heads", c.num_attention_heads},
+      {"num_key_value_heads", c.num_key_value_heads}, {"head_dim", c.head_dim},
+      {"max_position_embeddings", c.max_position_embeddings},
+      {"rms_norm_eps", static_cast<double>(static_cast<float>(c.norm_eps))},
+      {"rope_theta", static_cast<double>(static_cast<float>(c.rope_theta))},
+      {"attention_bias", c.attention_bias}, {"hidden_act", "silu"}};
+  if (c.rope_scaling.enabled) {
+    const model::Llama3RopeScaling& s = c.rope_scaling;
+    j["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", s.factor},
+                         {"low_freq_factor", s.low_freq_factor},
+                         {"high_freq_factor", s.high_freq_factor},
+                         {"original_max_position_embeddings", s.original_max_position_embeddings}};
+  }
+  if (c.variant == model::LlamaVariant::kMistral) {
+    j["sliding_window"] = c.sliding_window > 0 ? nlohmann::ordered_json(c.sliding_window)
+                                               : nlohmann::ordered_json(nullptr);
+  }
+  if (c.variant == model::LlamaVariant::kQwen2 || c.variant == model::LlamaVariant::kQwen3) {
+    j["use_sliding_window"] = false;
+  }
+  return j;
 }
 
 void SetVocab(const TinyVocab& v, model::formats::GgufWriter* w) {
@@ -87,12 +142,18 @@ absl::Status WriteTinyGguf(const TinyModel& m, GgmlType type, const std::string&
   SetVocab(m.vocab, &w);
   for (const TinyWeight& weight : m.weights) {
     absl::StatusOr<model::formats::GgufTensorMapping> mapping =
-        model::formats::MapHfNameToGguf(m.config.architecture, weight.name);
+        model::formats::MapHfNameToGguf(m.config, weight.name);
     if (!mapping.ok()) return mapping.status();
     std::vector<int64_t> shape;
     std::vector<float> values = ToGgufLayout(m.config, weight, mapping->transform, &shape);
     const GgmlType stored = shape.size() == 1 ? GgmlType::kF32 : type;
     absl::Status s = w.AddTensor(mapping->gguf_name, shape, stored, values);
+    if (!s.ok()) return s;
+  }
+  if (m.config.rope_scaling.enabled) {
+    const std::vector<float> factors = model::Llama3RopeFreqFactors(m.config);
+    absl::Status s = w.AddTensor("rope_freqs.weight", {static_cast<int64_t>(factors.size())},
+                                 GgmlType::kF32, factors);
     if (!s.ok()) return s;
   }
   return w.WriteFile(path);
@@ -113,14 +174,7 @@ absl::Status WriteTinyHfDir(const TinyModel& m, model::formats::DType dtype, int
          {"n_inner", c.intermediate_size}, {"layer_norm_epsilon", eps},
          {"activation_function", "gelu_new"}};
   } else {
-    j = {{"architectures", {"LlamaForCausalLM"}}, {"model_type", "llama"},
-         {"vocab_size", c.vocab_size}, {"hidden_size", c.hidden_size},
-         {"intermediate_size", c.intermediate_size}, {"num_hidden_layers", c.num_hidden_layers},
-         {"num_attention_heads", c.num_attention_heads},
-         {"num_key_value_heads", c.num_key_value_heads}, {"head_dim", c.head_dim},
-         {"max_position_embeddings", c.max_position_embeddings}, {"rms_norm_eps", eps},
-         {"rope_theta", static_cast<double>(static_cast<float>(c.rope_theta))},
-         {"attention_bias", c.attention_bias}, {"hidden_act", "silu"}};
+    j = HfLlamaConfig(c);
   }
   j["tie_word_embeddings"] = c.tie_word_embeddings;
   j["bos_token_id"] = c.bos_token_ids.at(0);

@@ -49,7 +49,41 @@ struct Case {
   // Allowed max |ours - llama.cpp| / max |llama.cpp logit| (see docs/model.md).
   double rel_tolerance = 0.0;
   bool greedy_must_match = true;
+  // Llama-family variants (see FamilyCase).
+  model::LlamaVariant variant = model::LlamaVariant::kLlama;
+  int64_t head_dim = 0;        // 0: hidden / heads.
+  bool llama3_rope = false;    // rope_scaling llama3 / GGUF rope_freqs.weight.
+  int64_t sliding_window = 0;
 };
+
+// An F32 Llama-family case at the F32 Llama tolerance.
+Case FamilyCase(std::string name, model::LlamaVariant variant) {
+  Case c;
+  c.name = std::move(name);
+  c.variant = variant;
+  c.rel_tolerance = 2e-5;
+  return c;
+}
+
+Case Llama3RopeCase() {
+  Case c = FamilyCase("llama3_rope_freqs_gqa_f32", model::LlamaVariant::kLlama);
+  c.llama3_rope = true;
+  return c;
+}
+
+Case Qwen3Case() {  // head_dim 32 while hidden / heads = 16.
+  Case c = FamilyCase("qwen3_qk_norm_head_dim_f32", model::LlamaVariant::kQwen3);
+  c.head_dim = 32;
+  return c;
+}
+
+// llama.cpp ignores <arch>.attention.sliding_window for llama, so against it
+// the window must not bind: 128 > the 76 positions run here.
+Case MistralCase() {
+  Case c = FamilyCase("mistral_window128_f32", model::LlamaVariant::kMistral);
+  c.sliding_window = 128;
+  return c;
+}
 
 tools::TinyModelOptions OptionsFor(const Case& c) {
   tools::TinyModelOptions options;
@@ -62,6 +96,12 @@ tools::TinyModelOptions OptionsFor(const Case& c) {
   options.tie_word_embeddings = c.tie;
   options.gguf_type = c.gguf_type;
   options.seed = 7;
+  options.variant = c.variant;
+  options.head_dim = c.head_dim;
+  options.sliding_window = c.sliding_window;
+  // original context 64: the 76 positions run here reach the scaled low
+  // frequencies, the smoothed middle ones and the unscaled high ones.
+  if (c.llama3_rope) options.rope_scaling = {true, 8.0, 1.0, 4.0, 64};
   return options;
 }
 
@@ -203,7 +243,9 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"llama_gqa_q8_0", Architecture::kLlama, GgmlType::kQ8_0, 2, false, false,
              at::kFloat, 4e-2, /*greedy_must_match=*/false},
         Case{"llama_gqa_bf16_ours", Architecture::kLlama, GgmlType::kF32, 2, false, false,
-             at::kBFloat16, 5e-2, /*greedy_must_match=*/false}),
+             at::kBFloat16, 5e-2, /*greedy_must_match=*/false},
+        Llama3RopeCase(), FamilyCase("qwen2_bias_gqa_f32", model::LlamaVariant::kQwen2),
+        Qwen3Case(), MistralCase()),
     [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
 
 class HfMatchesGgufTest : public ::testing::TestWithParam<Case> {};
@@ -235,8 +277,56 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         Case{"llama_gqa", Architecture::kLlama, GgmlType::kF32, 2, false, false},
         Case{"llama_mha_bias_tied", Architecture::kLlama, GgmlType::kF32, 4, true, true},
-        Case{"gpt2", Architecture::kGpt2, GgmlType::kF32, 4, false, true}),
+        Case{"gpt2", Architecture::kGpt2, GgmlType::kF32, 4, false, true}, Llama3RopeCase(),
+        FamilyCase("qwen2_bias_gqa", model::LlamaVariant::kQwen2), Qwen3Case(), MistralCase()),
     [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
+
+// A sliding window that binds, against llama.cpp: with one layer and RoPE's
+// relative positions, our row at position p with window W equals llama.cpp's
+// last row on the W tokens ending at p alone (positions 0..W-1).
+TEST(LlamaCppSlidingWindowTest, WindowedRowEqualsLlamaCppOnTheWindowAlone) {
+  constexpr int64_t kWindow = 4;
+  Case c = FamilyCase("mistral_window4_one_layer", model::LlamaVariant::kMistral);
+  c.sliding_window = kWindow;
+  tools::TinyModelOptions options = OptionsFor(c);
+  options.num_layers = 1;
+  absl::StatusOr<tools::TinyModelPaths> paths =
+      tools::WriteTinyModel(options, MakeTempDir("numerics_" + c.name));
+  ASSERT_TRUE(paths.ok()) << paths.status();
+  const std::vector<int64_t> prompt = Prompt(Architecture::kLlama);
+  absl::StatusOr<model::Checkpoint> checkpoint = model::LoadCheckpoint(paths->gguf_path);
+  ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
+  ASSERT_EQ(checkpoint->config.sliding_window, kWindow);
+  std::vector<at::Tensor> ours;  // With the window, then without it.
+  for (int64_t window : {kWindow, int64_t{0}}) {
+    model::Checkpoint copy = *checkpoint;
+    copy.config.sliding_window = window;
+    absl::StatusOr<std::unique_ptr<model::TransformerModel>> m =
+        model::TransformerModel::Create(copy, {});
+    ASSERT_TRUE(m.ok()) << m.status();
+    absl::StatusOr<at::Tensor> logits = (*m)->ForwardOne(1, prompt);
+    ASSERT_TRUE(logits.ok()) << logits.status();
+    ours.push_back(*logits);
+  }
+  for (int64_t p : {int64_t{7}, int64_t{11}}) {
+    LlamaCppOracleRequest request;
+    request.gguf_path = paths->gguf_path;
+    request.prompt_ids.assign(prompt.begin() + p + 1 - kWindow, prompt.begin() + p + 1);
+    request.n_greedy = 0;
+    absl::StatusOr<LlamaCppOracleResult> oracle = RunLlamaCppOracle(request);
+    ASSERT_TRUE(oracle.ok()) << oracle.status();
+    const at::Tensor reference = ToTensor(oracle->logits)[0];
+    const double scale = reference.abs().max().item<double>();
+    const double diff = (ours[0][p] - reference).abs().max().item<double>();
+    const double unwindowed = (ours[1][p] - reference).abs().max().item<double>();
+    std::cout << "[numerics] " << c.name << " position " << p << ": max|diff|=" << diff
+              << " scale=" << scale << " without the window max|diff|=" << unwindowed
+              << std::endl;
+    EXPECT_GT(scale, 1.0);
+    EXPECT_LE(diff, 2e-5 * scale);
+    EXPECT_GT(unwindowed, 100 * 2e-5 * scale);  // The window changes the result.
+  }
+}
 
 }  // namespace
 }  // namespace tandem::testing

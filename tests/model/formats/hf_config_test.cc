@@ -1,5 +1,6 @@
 #include <string>
 
+#include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "model/formats/hf_config.h"
@@ -47,6 +48,47 @@ TEST(HfConfigTest, Qwen2ImpliesAttentionBiasAndDefaultsKvHeadsAndHeadDim) {
   EXPECT_TRUE(c->attention_bias);
   EXPECT_EQ(c->head_dim, 64);
   EXPECT_FALSE(c->rope_scaling.enabled);
+  EXPECT_EQ(c->sliding_window, 0);  // use_sliding_window is false.
+  EXPECT_EQ(c->variant, LlamaVariant::kQwen2);
+}
+
+TEST(HfConfigTest, Qwen3HasQkNormNoBiasAndItsOwnHeadDim) {
+  absl::StatusOr<ModelConfig> c = ParseHfConfig(R"({
+    "architectures": ["Qwen3ForCausalLM"], "vocab_size": 151936, "hidden_size": 1024,
+    "intermediate_size": 3072, "num_hidden_layers": 28, "num_attention_heads": 16,
+    "num_key_value_heads": 8, "head_dim": 128, "max_position_embeddings": 40960,
+    "rms_norm_eps": 1e-06, "rope_theta": 1000000, "attention_bias": false,
+    "sliding_window": null, "use_sliding_window": false, "tie_word_embeddings": true})",
+                                                "qwen3/config.json");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->variant, LlamaVariant::kQwen3);
+  EXPECT_TRUE(c->qk_norm);
+  EXPECT_FALSE(c->attention_bias);
+  EXPECT_EQ(c->head_dim, 128);
+}
+
+TEST(HfConfigTest, MistralSlidingWindowIsKeptAndQwenPerLayerWindowRefused) {
+  const std::string mistral = R"({
+    "architectures": ["MistralForCausalLM"], "model_type": "mistral", "vocab_size": 32000,
+    "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
+    "num_attention_heads": 32, "num_key_value_heads": 8, "max_position_embeddings": 32768,
+    "rms_norm_eps": 1e-05, "rope_theta": 10000.0, "sliding_window": SW})";
+  absl::StatusOr<ModelConfig> windowed =
+      ParseHfConfig(absl::StrReplaceAll(mistral, {{"SW", "4096"}}), "mistral/config.json");
+  ASSERT_TRUE(windowed.ok()) << windowed.status();
+  EXPECT_EQ(windowed->variant, LlamaVariant::kMistral);
+  EXPECT_EQ(windowed->sliding_window, 4096);
+  absl::StatusOr<ModelConfig> full =
+      ParseHfConfig(absl::StrReplaceAll(mistral, {{"SW", "null"}}), "mistral/config.json");
+  ASSERT_TRUE(full.ok()) << full.status();
+  EXPECT_EQ(full->sliding_window, 0);
+  absl::Status qwen = ParseHfConfig(R"({
+    "model_type": "qwen2", "vocab_size": 100, "hidden_size": 64, "intermediate_size": 128,
+    "num_hidden_layers": 2, "num_attention_heads": 4, "max_position_embeddings": 64,
+    "use_sliding_window": true, "sliding_window": 16, "max_window_layers": 1})",
+                                    "qwen/config.json").status();
+  EXPECT_EQ(qwen.code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(std::string(qwen.message()), HasSubstr("use_sliding_window"));
 }
 
 TEST(HfConfigTest, ReadsGpt2) {
