@@ -1,0 +1,33 @@
+#ifndef TANDEM_MODEL_FORMATS_GGUF_EXPORT_H_
+#define TANDEM_MODEL_FORMATS_GGUF_EXPORT_H_
+
+// Hugging Face -> GGUF, as llama.cpp's convert_hf_to_gguf.py writes it: the
+// architecture hyper-parameters as <arch>.* metadata and each tensor in
+// GGUF layout (renamed, Q/K rows permuted, Conv1D transposed). Shared by
+// tools/convert and tools/make_tiny_model.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "model/formats/gguf_names.h"
+#include "model/formats/gguf_writer.h"
+#include "model/model_config.h"
+
+namespace tandem::model::formats {
+
+// general.architecture, general.name and the <arch>.* hyper-parameters of
+// `config` (Llama and GPT-2), plus tandem.early_exit_layer when set.
+// Unimplemented for llama3-style RoPE scaling (llama.cpp stores it as a
+// rope_freqs tensor, which our loader does not read).
+absl::Status SetGgufHyperParameters(const ModelConfig& config, GgufWriter& writer);
+
+// `values` (row-major, torch shape `shape`, HF layout) in GGUF layout;
+// `shape` is updated (transposed for kTranspose).
+std::vector<float> ToGgufLayout(const ModelConfig& config, std::vector<float> values,
+                                GgufTransform transform, std::vector<int64_t>& shape);
+
+}  // namespace tandem::model::formats
+
+#endif  // TANDEM_MODEL_FORMATS_GGUF_EXPORT_H_
