@@ -12,6 +12,7 @@
 #include "model/formats/hf_checkpoint.h"
 #include "tokenizer/gguf_vocab.h"
 #include "tokenizer/sentencepiece_model_file.h"
+#include "tools/convert/tokenizer_json_vocab.h"
 
 namespace tandem::tools {
 namespace {
@@ -28,13 +29,16 @@ bool IsFile(const std::string& path) {
 
 constexpr int32_t kTokenUnused = 5;
 
+int64_t FirstOr(const std::vector<int64_t>& ids) { return ids.empty() ? -1 : ids[0]; }
+
 // The tokenizer of `dir` as tokenizer.ggml.* metadata.
-absl::StatusOr<GgufMetadata> ReadTokenizerMetadata(const std::string& dir) {
+absl::StatusOr<GgufMetadata> ReadTokenizerMetadata(const std::string& dir,
+                                                   const model::ModelConfig& config) {
   const std::string spm = dir + "/tokenizer.model";
   if (IsFile(spm)) return tokenizer::ReadSentencePieceModel(spm);
   if (IsFile(dir + "/tokenizer.json")) {
-    return absl::UnimplementedError(absl::StrCat(
-        dir, "/tokenizer.json: only SentencePiece BPE tokenizer.model files can be embedded yet"));
+    return ReadTokenizerJsonAsGguf(dir + "/tokenizer.json", FirstOr(config.bos_token_ids),
+                                   FirstOr(config.eos_token_ids));
   }
   return absl::NotFoundError(
       absl::StrCat(dir, ": no tokenizer.model or tokenizer.json to embed"));
@@ -100,7 +104,7 @@ absl::Status ConvertHfToGguf(const ConvertOptions& options) {
   if (absl::Status s = model::formats::SetGgufHyperParameters(config, w); !s.ok()) {
     return absl::Status(s.code(), absl::StrCat(dir, ": ", s.message()));
   }
-  absl::StatusOr<GgufMetadata> vocab = ReadTokenizerMetadata(dir);
+  absl::StatusOr<GgufMetadata> vocab = ReadTokenizerMetadata(dir, config);
   if (!vocab.ok()) return vocab.status();
   if (absl::Status s = PadVocab(*vocab, config.vocab_size, dir); !s.ok()) return s;
   WriteMetadata(*vocab, w);

@@ -10,9 +10,9 @@
 // as tokenizer.ggml.* metadata:
 //  - tokenizer.model (SentencePiece BPE, identity normalizer): model
 //    "llama", tokens, scores, token types, BOS/EOS/UNK, add_space_prefix;
-//  - else tokenizer.json with a byte-level BPE model: model "gpt2", tokens,
-//    merges, token types (added special tokens as control), pre "default"
-//    or the name given in ConvertOptions::pre.
+//  - else a GPT-2 style byte-level BPE tokenizer.json (see
+//    tokenizer_json_vocab.h): model "gpt2", pre "gpt-2", tokens, merges,
+//    token types, BOS/EOS from config.json.
 // The vocabulary is padded with "[PAD<i>]" unused tokens up to the model's
 // vocab_size, as convert_hf_to_gguf.py does.
 

@@ -23,6 +23,7 @@
 #include "model/transformer_model.h"
 #include "tests/conformance/llama_cpp/oracle.h"
 #include "tests/conformance/tokenizer/corpus.h"
+#include "tests/conformance/tokenizer/gpt2_vocab.h"
 #include "tests/testing/oracles.h"
 #include "tokenizer/gguf_tokenizer.h"
 #include "tokenizer/load_tokenizer.h"
@@ -142,6 +143,46 @@ TEST(ConvertTokenizerTest, EmbeddedTokenizerEncodesAsTheDirectory) {
   }
   EXPECT_EQ(identical, static_cast<int>(texts.size()));
   std::cout << "[convert] tokenizer: " << identical << "/" << texts.size() << " identical\n";
+}
+
+// A tiny GPT-2 whose directory has GPT-2's own tokenizer.json: the GGUF's
+// "gpt2" vocabulary encodes as the JSON, its logits equal the HF load, and
+// llama.cpp loads it with the full vocabulary.
+TEST(ConvertTokenizerTest, Gpt2TokenizerJsonEmbedsAsGgufBpe) {
+  absl::StatusOr<std::string> json = Gpt2TokenizerJson();
+  ASSERT_TRUE(json.ok()) << json.status();
+  tools::TinyModelOptions options;
+  options.architecture = model::Architecture::kGpt2;
+  options.vocab_size = 50257;
+  options.num_layers = 2;
+  options.tie_word_embeddings = true;
+  absl::StatusOr<tools::TinyModelPaths> paths = tools::WriteTinyModel(options, MakeTempDir("gpt2"));
+  ASSERT_TRUE(paths.ok()) << paths.status();
+  std::ofstream(paths->hf_dir + "/tokenizer.json") << *json;
+  const std::string gguf = Convert(paths->hf_dir, GgmlType::kF32, "gpt2");
+  auto from_gguf = tokenizer::LoadGgufTokenizer(gguf);
+  ASSERT_TRUE(from_gguf.ok()) << from_gguf.status();
+  auto from_json = tokenizer::LoadTokenizer(paths->hf_dir + "/tokenizer.json");
+  ASSERT_TRUE(from_json.ok()) << from_json.status();
+  int identical = 0;
+  const std::vector<std::string> texts = TokenizerCorpus(2000, 9, /*with_special_text=*/true);
+  for (const std::string& text : texts) {
+    auto a = (*from_gguf)->Encode(text);
+    auto b = (*from_json)->Encode(text);
+    ASSERT_TRUE(a.ok() && b.ok());
+    identical += *a == *b;
+  }
+  EXPECT_EQ(identical, static_cast<int>(texts.size()));
+  std::cout << "[convert] gpt2 tokenizer.json: " << identical << "/" << texts.size()
+            << " identical\n";
+  EXPECT_TRUE(at::equal(Logits(gguf), Logits(paths->hf_dir)));
+  LlamaCppOracleRequest request;
+  request.gguf_path = gguf;
+  request.prompt_ids = {50256, 464, 2068, 7586};
+  request.n_greedy = 4;
+  absl::StatusOr<LlamaCppOracleResult> oracle = RunLlamaCppOracle(request);
+  ASSERT_TRUE(oracle.ok()) << oracle.status();
+  EXPECT_EQ(oracle->n_vocab, 50257);
 }
 
 TEST(ConvertLlamaCppTest, LlamaCppGreedyEqualsOursOnTheConvertedTarget) {
