@@ -80,6 +80,20 @@ std::string TinyHfDir() {
   return paths->hf_dir;
 }
 
+void ExpectIdenticalEncodes(const tokenizer::Tokenizer& gguf, const tokenizer::Tokenizer& original,
+                            const std::vector<std::string>& texts, const std::string& what) {
+  int identical = 0;
+  for (const std::string& text : texts) {
+    auto a = gguf.Encode(text);
+    auto b = original.Encode(text);
+    ASSERT_TRUE(a.ok() && b.ok()) << text;
+    identical += *a == *b;
+  }
+  EXPECT_EQ(identical, static_cast<int>(texts.size()));
+  std::cout << "[convert] " << what << ": " << identical << "/" << texts.size()
+            << " encodes identical\n";
+}
+
 struct Case {
   std::string name;
   GgmlType type;
@@ -134,15 +148,7 @@ TEST(ConvertTokenizerTest, EmbeddedTokenizerEncodesAsTheDirectory) {
   std::vector<std::string> texts = TokenizerCorpus(2000, 5, /*with_special_text=*/true);
   std::ifstream prompts(RunfilePath("assets/bench_prompts.jsonl").value());
   for (std::string line; std::getline(prompts, line);) texts.push_back(line);
-  int identical = 0;
-  for (const std::string& text : texts) {
-    auto a = (*from_gguf)->Encode(text);
-    auto b = (*from_dir)->Encode(text);
-    ASSERT_TRUE(a.ok() && b.ok());
-    identical += *a == *b;
-  }
-  EXPECT_EQ(identical, static_cast<int>(texts.size()));
-  std::cout << "[convert] tokenizer: " << identical << "/" << texts.size() << " identical\n";
+  ExpectIdenticalEncodes(**from_gguf, **from_dir, texts, "tokenizer.model");
 }
 
 // A tiny GPT-2 whose directory has GPT-2's own tokenizer.json: the GGUF's
@@ -164,17 +170,8 @@ TEST(ConvertTokenizerTest, Gpt2TokenizerJsonEmbedsAsGgufBpe) {
   ASSERT_TRUE(from_gguf.ok()) << from_gguf.status();
   auto from_json = tokenizer::LoadTokenizer(paths->hf_dir + "/tokenizer.json");
   ASSERT_TRUE(from_json.ok()) << from_json.status();
-  int identical = 0;
-  const std::vector<std::string> texts = TokenizerCorpus(2000, 9, /*with_special_text=*/true);
-  for (const std::string& text : texts) {
-    auto a = (*from_gguf)->Encode(text);
-    auto b = (*from_json)->Encode(text);
-    ASSERT_TRUE(a.ok() && b.ok());
-    identical += *a == *b;
-  }
-  EXPECT_EQ(identical, static_cast<int>(texts.size()));
-  std::cout << "[convert] gpt2 tokenizer.json: " << identical << "/" << texts.size()
-            << " identical\n";
+  ExpectIdenticalEncodes(**from_gguf, **from_json,
+                         TokenizerCorpus(2000, 9, /*with_special_text=*/true), "gpt2 tokenizer.json");
   EXPECT_TRUE(at::equal(Logits(gguf), Logits(paths->hf_dir)));
   LlamaCppOracleRequest request;
   request.gguf_path = gguf;
