@@ -7,7 +7,9 @@
 // options; they are then run on a held-out corpus (another seed), so
 // characters outside the vocabulary exercise <unk> and byte fallback.
 
+#include <algorithm>
 #include <cstdio>
+#include <optional>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -136,6 +138,39 @@ TEST_P(SpmUnigramConformanceTest, EncodesAndDecodesAsLibSentencePiece) {
   std::cout << GetParam().name << ": ids " << identical_ids << "/" << lines.size()
             << ", decodes " << identical_text << "/" << lines.size() << " identical to spm; "
             << unk_or_bytes << " lines use <unk> or byte pieces\n";
+}
+
+// The tandem-side options SentencePiece has no equivalent for: BOS with
+// add_special_tokens, control pieces parsed from the text, kept on decode.
+TEST(UnigramTokenizerTest, ControlPiecesAndBos) {
+  const std::string dir = tandem::testing::MakeTempDir("unigram_special");
+  const std::string train = WriteLines(dir + "/train.txt", CorpusLines(1000, 3));
+  RunCommand(absl::StrCat("spm_train --input=", train, " --model_prefix=", dir,
+                          "/m --model_type=unigram --vocab_size=1200 --hard_vocab_limit=false",
+                          " --character_coverage=0.98 --control_symbols='<cls>' >/dev/null 2>&1"));
+  auto tokenizer = LoadTokenizer(dir + "/m.model");
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+  const Tokenizer& t = **tokenizer;
+  ASSERT_EQ(t.bos_id(), std::optional<int32_t>(1));
+  ASSERT_EQ(t.eos_id(), std::optional<int32_t>(2));
+  const int32_t cls = 3;  // control symbols follow <unk> <s> </s>
+  EXPECT_TRUE(t.IsSpecial(cls));
+  auto ids = t.Encode("hello<cls> world");
+  ASSERT_TRUE(ids.ok());
+  ASSERT_GE(ids->size(), 3u);
+  EXPECT_EQ(ids->front(), 1);
+  EXPECT_EQ(std::count(ids->begin(), ids->end(), cls), 1);
+  auto kept = t.Decode(*ids, DecodeOptions{/*skip_special_tokens=*/false});
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ(*kept, "<s>hello<cls> world");
+  auto skipped = t.Decode(*ids);
+  ASSERT_TRUE(skipped.ok());
+  EXPECT_EQ(*skipped, "hello world");
+  auto plain = t.Encode("hello<cls>", EncodeOptions{/*add_special_tokens=*/false,
+                                                    /*parse_special=*/false});
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(std::count(plain->begin(), plain->end(), cls), 0);
+  EXPECT_EQ(t.Decode({-1}).status().code(), absl::StatusCode::kOutOfRange);
 }
 
 INSTANTIATE_TEST_SUITE_P(
