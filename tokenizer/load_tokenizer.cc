@@ -7,6 +7,8 @@
 #include "tokenizer/gguf_tokenizer.h"
 #include "tokenizer/hf_tokenizer_json.h"
 #include "tokenizer/sentencepiece_model_file.h"
+#include "tokenizer/sentencepiece_proto.h"
+#include "tokenizer/unigram_tokenizer.h"
 
 namespace tandem::tokenizer {
 namespace {
@@ -27,11 +29,17 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Upcast(absl::StatusOr<std::unique_ptr
   return std::unique_ptr<Tokenizer>(std::move(*t));
 }
 
-// SentencePiece BPE models go through our own .model reader and the
-// SentencePiece-BPE path of the GGUF vocabulary (see
-// sentencepiece_model_file.h for why not libsentencepiece).
+// SentencePiece models go through our own .model reader (see
+// sentencepiece_model_file.h for why not libsentencepiece): unigram models
+// to UnigramTokenizer, BPE models to the SentencePiece-BPE path of the GGUF
+// vocabulary.
 absl::StatusOr<std::unique_ptr<Tokenizer>> LoadSentencePieceModel(const std::string& path) {
-  absl::StatusOr<GgufMetadata> meta = ReadSentencePieceModel(path);
+  absl::StatusOr<std::string> bytes = ReadFileBytes(path);
+  if (!bytes.ok()) return bytes.status();
+  absl::StatusOr<SpmModelProto> proto = ParseSpmModelProto(*bytes, path);
+  if (!proto.ok()) return proto.status();
+  if (proto->model_type == 1) return Upcast(UnigramTokenizer::FromProto(std::move(*proto), path));
+  absl::StatusOr<GgufMetadata> meta = SentencePieceBpeToGguf(*proto, path);
   if (!meta.ok()) return meta.status();
   return Upcast(TokenizerFromGguf(*meta, path));
 }

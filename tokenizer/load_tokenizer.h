@@ -5,8 +5,10 @@
 //  - a .gguf file: its embedded vocabulary (gguf_tokenizer.h);
 //  - a tokenizer.json file, or a directory with tokenizer.json
 //    (hf_tokenizer_json.h; preferred over tokenizer.model);
-//  - a SentencePiece BPE .model file, or a directory with tokenizer.model
-//    (sentencepiece_model_file.h; read without libsentencepiece).
+//  - a SentencePiece .model file, or a directory with tokenizer.model, read
+//    without libsentencepiece: unigram models as UnigramTokenizer
+//    (unigram_tokenizer.h), BPE models through the GGUF "llama" vocabulary
+//    (sentencepiece_model_file.h).
 // NotFound if the path holds none of these; other errors from the loaders.
 
 #include <memory>

@@ -19,15 +19,20 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "tokenizer/gguf_vocab.h"
+#include "tokenizer/sentencepiece_proto.h"
 
 namespace tandem::tokenizer {
 
-// Unimplemented for unigram models, normalizers other than "identity" and
+// The BPE vocabulary of a .model file as GGUF metadata. Unimplemented for
+// other model types (unigram models load through UnigramTokenizer, see
+// load_tokenizer.h), normalizers other than "identity" and
 // remove_extra_whitespaces; InvalidArgument (naming `source`) for malformed
 // bytes.
 absl::StatusOr<GgufMetadata> ParseSentencePieceModel(absl::string_view bytes,
                                                      absl::string_view source);
 absl::StatusOr<GgufMetadata> ReadSentencePieceModel(const std::string& path);
+absl::StatusOr<GgufMetadata> SentencePieceBpeToGguf(const SpmModelProto& proto,
+                                                    absl::string_view source);
 
 }  // namespace tandem::tokenizer
 

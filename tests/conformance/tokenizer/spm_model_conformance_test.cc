@@ -99,6 +99,20 @@ TEST(SentencePieceModelFileTest, RejectsMalformedAndUnsupportedModels) {
   EXPECT_THAT(s.status().message(), ::testing::HasSubstr("model_type 1"));
   auto model = tandem::testing::RunfilePath("assets/target/tokenizer.model");
   ASSERT_TRUE(model.ok());
+  const std::string dir = tandem::testing::MakeTempDir("spm_bad");
+  auto load = [&](const std::string& bytes) {
+    std::ofstream(dir + "/m.model", std::ios::binary) << bytes;
+    return LoadTokenizer(dir + "/m.model").status();
+  };
+  // A unigram model without an <unk> piece.
+  EXPECT_THAT(load(unigram).message(), ::testing::HasSubstr("no <unk> piece"));
+  // With <unk>, but a normalizer we cannot reproduce (no precompiled charsmap).
+  const std::string unk("\x0a\x09\x0a\x05<unk>\x18\x02", 11);
+  const std::string nfkc("\x1a\x06\x0a\x04nfkc", 8);
+  const absl::Status no_charsmap = load(unigram + unk + nfkc);
+  EXPECT_EQ(no_charsmap.code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(no_charsmap.message(), ::testing::HasSubstr("\"nfkc\" has no precompiled charsmap"));
+  EXPECT_TRUE(load(unigram + unk).ok());
   std::ifstream file(*model, std::ios::binary);
   std::stringstream bytes;
   bytes << file.rdbuf();
