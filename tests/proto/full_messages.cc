@@ -175,6 +175,11 @@ void AddGenerationMessages(std::vector<std::unique_ptr<Message>>& out) {
     req.set_request_id("req-1");
     req.add_prompts()->set_text("Once upon a time");
     req.add_prompts()->mutable_token_ids()->add_ids(1);
+    v1::ChatPrompt* chat = req.add_prompts()->mutable_chat();
+    v1::ChatMessage* message = chat->add_messages();
+    message->set_role("user");
+    message->set_content("Hello");
+    chat->set_add_generation_prompt(false);
     *req.mutable_config() = FullGenerationConfig(adaptive);
     Add(out, std::move(req));
   }
@@ -273,6 +278,7 @@ void AddSessionMessages(std::vector<std::unique_ptr<Message>>& out) {
   m->set_default_exit_layer(6);
   v1::ServerLimits* limits = info.mutable_limits();
   limits->set_max_sessions(256);
+  info.mutable_load()->set_open_sessions(17);
   limits->set_max_items_per_call(64);
   limits->set_max_draft_length(16);
   limits->set_max_message_bytes(64u << 20);
