@@ -19,6 +19,7 @@ using SequenceId = uint64_t;
 struct ModelInfo {
   std::string name;
   Architecture architecture = Architecture::kLlama;
+  LlamaVariant variant = LlamaVariant::kLlama;  // kLlama architecture only.
   int64_t vocab_size = 0;
   int64_t context_length = 0;     // Maximum positions per sequence.
   int64_t num_layers = 0;

@@ -105,6 +105,7 @@ TransformerModel::TransformerModel(ModelConfig config,
                               context, cpu_decoder ? at::kFloat : options.dtype, options.device};
   info_.name = config_.name;
   info_.architecture = config_.architecture;
+  info_.variant = config_.variant;
   info_.vocab_size = config_.vocab_size;
   info_.context_length = context;
   info_.num_layers = config_.num_hidden_layers;

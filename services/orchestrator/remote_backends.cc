@@ -15,6 +15,9 @@ model::ModelInfo FromProto(const v1::ModelInfo& m) {
   info.name = m.model_name();
   info.architecture =
       m.architecture() == "gpt2" ? model::Architecture::kGpt2 : model::Architecture::kLlama;
+  if (m.architecture() == "mistral") info.variant = model::LlamaVariant::kMistral;
+  if (m.architecture() == "qwen2") info.variant = model::LlamaVariant::kQwen2;
+  if (m.architecture() == "qwen3") info.variant = model::LlamaVariant::kQwen3;
   info.vocab_size = m.vocab_size();
   info.context_length = m.context_length();
   info.num_layers = m.num_layers();
