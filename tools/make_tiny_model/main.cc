@@ -9,7 +9,11 @@
 #include "tools/make_tiny_model/tiny_model.h"
 
 ABSL_FLAG(std::string, out_dir, "", "Output directory (model.gguf and hf/ are written in it).");
-ABSL_FLAG(std::string, arch, "llama", "llama or gpt2.");
+ABSL_FLAG(std::string, arch, "llama", "llama, mistral, qwen2, qwen3 or gpt2.");
+ABSL_FLAG(int64_t, head_dim, 0, "Attention head width (0: hidden / heads; Llama family only).");
+ABSL_FLAG(int64_t, sliding_window, 0, "Sliding attention window (mistral; 0 = none).");
+ABSL_FLAG(bool, llama3_rope, false,
+          "Llama 3 RoPE scaling (HF rope_scaling, GGUF rope_freqs.weight) with its defaults.");
 ABSL_FLAG(int64_t, vocab_size, 512, "Synthetic vocabulary size.");
 ABSL_FLAG(int64_t, hidden, 64, "Hidden size.");
 ABSL_FLAG(int64_t, intermediate, 0, "MLP width (0: 2*hidden for llama, 4*hidden for gpt2).");
@@ -56,12 +60,31 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   tandem::tools::TinyModelOptions o;
   const std::string arch = absl::GetFlag(FLAGS_arch);
-  if (arch != "llama" && arch != "gpt2") {
-    std::cerr << "--arch must be llama or gpt2\n";
+  using tandem::model::LlamaVariant;
+  const std::pair<const char*, LlamaVariant> kVariants[] = {{"llama", LlamaVariant::kLlama},
+                                                            {"mistral", LlamaVariant::kMistral},
+                                                            {"qwen2", LlamaVariant::kQwen2},
+                                                            {"qwen3", LlamaVariant::kQwen3}};
+  bool known = arch == "gpt2";
+  for (const auto& [name, variant] : kVariants) {
+    if (arch == name) {
+      o.variant = variant;
+      known = true;
+    }
+  }
+  if (!known) {
+    std::cerr << "--arch must be llama, mistral, qwen2, qwen3 or gpt2\n";
     return 2;
   }
   o.architecture = arch == "gpt2" ? tandem::model::Architecture::kGpt2
                                   : tandem::model::Architecture::kLlama;
+  if (o.variant != LlamaVariant::kMistral && absl::GetFlag(FLAGS_sliding_window) != 0) {
+    std::cerr << "--sliding_window needs --arch=mistral\n";
+    return 2;
+  }
+  o.head_dim = absl::GetFlag(FLAGS_head_dim);
+  o.sliding_window = absl::GetFlag(FLAGS_sliding_window);
+  o.rope_scaling.enabled = absl::GetFlag(FLAGS_llama3_rope);
   o.vocab_size = absl::GetFlag(FLAGS_vocab_size);
   o.hidden_size = absl::GetFlag(FLAGS_hidden);
   o.intermediate_size = absl::GetFlag(FLAGS_intermediate);
