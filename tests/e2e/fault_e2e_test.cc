@@ -145,6 +145,23 @@ class FaultE2eTest : public ::testing::Test {
     });
   }
 
+  // Runs two streams (they land on different replicas: the second starts on
+  // the less loaded one), kills target_a while both are mid-stream, and
+  // waits for both to end; both must end OK.
+  void KillTargetAMidStreams(const client::GenerateOptions& o0, const client::GenerateOptions& o1,
+                             Stream& s0, Stream& s1) {
+    std::thread t0 = StartStream(o0, s0);
+    std::thread t1 = StartStream(o1, s1);
+    WaitForChunks({&s0, &s1});
+    const bool both_running = !s0.finished && !s1.finished;
+    target_a_->Signal(SIGKILL);
+    t0.join();
+    t1.join();
+    ASSERT_TRUE(both_running) << "a stream ended before the kill; the test proves nothing";
+    ASSERT_TRUE(s0.status.ok()) << s0.status;
+    ASSERT_TRUE(s1.status.ok()) << s1.status;
+  }
+
   static void WaitForChunks(const std::vector<Stream*>& streams) {
     const absl::Time end = absl::Now() + absl::Seconds(30);
     for (Stream* s : streams) {
@@ -164,22 +181,14 @@ TEST_F(FaultE2eTest, TargetReplicaKilledMidStreamIsReplacedWithIdenticalOutput) 
   std::vector<std::vector<uint32_t>> expected;
   for (const std::string& p : kPrompts) expected.push_back(Unary(Greedy(p, "draft")));
   ASSERT_EQ(expected[0].size(), 160u);
-  // Two concurrent streams land on different replicas (round robin); kill
-  // one replica while both are mid-stream.
+  // Two concurrent streams land on different replicas; kill one replica
+  // while both are mid-stream.
   Stream s0, s1;
   client::GenerateOptions o0 = Greedy(kPrompts[0], "draft"), o1 = Greedy(kPrompts[1], "draft");
   o0.request_id = "kill-test-0";
   o1.request_id = "kill-test-1";
-  std::thread t0 = StartStream(o0, s0);
-  std::thread t1 = StartStream(o1, s1);
-  WaitForChunks({&s0, &s1});
-  const bool both_running = !s0.finished && !s1.finished;
-  target_a_->Signal(SIGKILL);
-  t0.join();
-  t1.join();
-  ASSERT_TRUE(both_running) << "a stream ended before the kill; the test proves nothing";
-  ASSERT_TRUE(s0.status.ok()) << s0.status;
-  ASSERT_TRUE(s1.status.ok()) << s1.status;
+  KillTargetAMidStreams(o0, o1, s0, s1);
+  if (HasFatalFailure()) return;
   EXPECT_EQ(s0.ids, expected[0]);
   EXPECT_EQ(s1.ids, expected[1]);
   EXPECT_FALSE(target_a_->running());
@@ -216,16 +225,8 @@ TEST_F(FaultE2eTest, SampledStreamsKilledMidStreamReproduceTheUndisturbedSample)
   ASSERT_EQ(expected0.size(), 160u);
   ASSERT_NE(expected0, Unary(sampled(kPrompts[0], 18)));  // The seed matters.
   Stream s0, s1;
-  std::thread t0 = StartStream(o0, s0);
-  std::thread t1 = StartStream(o1, s1);
-  WaitForChunks({&s0, &s1});
-  const bool both_running = !s0.finished && !s1.finished;
-  target_a_->Signal(SIGKILL);
-  t0.join();
-  t1.join();
-  ASSERT_TRUE(both_running) << "a stream ended before the kill; the test proves nothing";
-  ASSERT_TRUE(s0.status.ok()) << s0.status;
-  ASSERT_TRUE(s1.status.ok()) << s1.status;
+  KillTargetAMidStreams(o0, o1, s0, s1);
+  if (HasFatalFailure()) return;
   auto metrics = testing::HttpGet(metrics_port_, "/metrics");
   ASSERT_TRUE(metrics.ok()) << metrics.status();
   auto failovers = testing::MetricValue(*metrics, "tandem_orchestrator_replica_failovers_total");
