@@ -160,7 +160,8 @@ absl::StatusOr<RawTensor> MapTensor(const std::shared_ptr<const GgufFile>& g,
   if (traits == nullptr || !traits->dequantizable) {
     return absl::UnimplementedError(absl::StrCat(
         label, ": ggml type ", GgmlTypeName(info->type),
-        " is not supported (expected F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K or Q6_K)"));
+        " is not supported (expected F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, "
+        "Q3_K, Q4_K, Q5_K or Q6_K)"));
   }
   const int64_t n_heads = mapping->transform == GgufTransform::kPermuteQ
                               ? config.num_attention_heads : config.num_key_value_heads;

@@ -9,7 +9,7 @@
 namespace tandem::model::formats {
 namespace {
 
-constexpr int kQK = 32;     // Elements per Q4_0 / Q4_1 / Q8_0 block.
+constexpr int kQK = 32;     // Elements per Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q8_0 block.
 constexpr int kQK_K = 256;  // Elements per K-quant super-block.
 
 float Half(const uint8_t* p) {
@@ -44,6 +44,36 @@ void DequantQ4_1(const uint8_t* b, float* y) {
   }
 }
 
+// block_q5_0 { half d; uint8 qh[4]; uint8 qs[16]; }: like Q4_0, plus a fifth
+// (high) bit for element j in bit j of the little-endian uint32 qh;
+// x = d * (q - 16).
+void DequantQ5_0(const uint8_t* b, float* y) {
+  const float d = Half(b);
+  uint32_t qh;
+  std::memcpy(&qh, b + 2, 4);
+  for (int j = 0; j < kQK / 2; ++j) {
+    const int lo = (b[6 + j] & 0x0f) | (((qh >> j) & 1) << 4);
+    const int hi = (b[6 + j] >> 4) | (((qh >> (j + kQK / 2)) & 1) << 4);
+    y[j] = (lo - 16) * d;
+    y[j + kQK / 2] = (hi - 16) * d;
+  }
+}
+
+// block_q5_1 { half d; half m; uint8 qh[4]; uint8 qs[16]; }: 5-bit q as in
+// Q5_0, unsigned; x = d * q + m.
+void DequantQ5_1(const uint8_t* b, float* y) {
+  const float d = Half(b);
+  const float m = Half(b + 2);
+  uint32_t qh;
+  std::memcpy(&qh, b + 4, 4);
+  for (int j = 0; j < kQK / 2; ++j) {
+    const int lo = (b[8 + j] & 0x0f) | (((qh >> j) & 1) << 4);
+    const int hi = (b[8 + j] >> 4) | (((qh >> (j + kQK / 2)) & 1) << 4);
+    y[j] = lo * d + m;
+    y[j + kQK / 2] = hi * d + m;
+  }
+}
+
 // 6-bit scale and min of sub-block j from the 12 packed bytes of block_q4_K.
 void ScaleMinK4(int j, const uint8_t* q, uint8_t* sc, uint8_t* m) {
   if (j < 4) {
@@ -70,6 +100,86 @@ void DequantQ4_K(const uint8_t* b, float* y) {
     const float d2 = d * sc, m2 = dmin * m;
     for (int l = 0; l < 32; ++l) *y++ = d1 * (q[l] & 0x0f) - m1;
     for (int l = 0; l < 32; ++l) *y++ = d2 * (q[l] >> 4) - m2;
+  }
+}
+
+// block_q5_K { half d; half dmin; uint8 scales[12]; uint8 qh[32];
+// uint8 qs[128]; }: Q4_K plus a fifth bit: sub-block s takes bit s of qh[l].
+void DequantQ5_K(const uint8_t* b, float* y) {
+  const float d = Half(b);
+  const float dmin = Half(b + 2);
+  const uint8_t* scales = b + 4;
+  const uint8_t* qh = b + 16;
+  const uint8_t* q = b + 48;
+  for (int is = 0; is < 8; is += 2, q += 32) {
+    uint8_t sc, m;
+    ScaleMinK4(is, scales, &sc, &m);
+    const float d1 = d * sc, m1 = dmin * m;
+    ScaleMinK4(is + 1, scales, &sc, &m);
+    const float d2 = d * sc, m2 = dmin * m;
+    for (int l = 0; l < 32; ++l) {
+      *y++ = d1 * ((q[l] & 0x0f) | (((qh[l] >> is) & 1) << 4)) - m1;
+    }
+    for (int l = 0; l < 32; ++l) {
+      *y++ = d2 * ((q[l] >> 4) | (((qh[l] >> (is + 1)) & 1) << 4)) - m2;
+    }
+  }
+}
+
+// K-quants with 2-bit low quants (Q2_K, Q3_K) share one element order: 16
+// sub-blocks of 16; element e = 128n + 32j + 16h + l takes bits 2j..2j+1 of
+// qs[32n + 16h + l] and belongs to sub-block 8n + 2j + h.
+struct TwoBitPos {
+  int sub;    // Sub-block, 0..15.
+  int byte;   // Index into qs[64].
+  int shift;  // 2j.
+  int plane;  // 4n + j: Q3_K's hmask bit.
+};
+
+TwoBitPos TwoBitPosition(int e) {
+  const int n = e / 128, j = (e % 128) / 32, h = (e % 32) / 16, l = e % 16;
+  return {8 * n + 2 * j + h, 32 * n + 16 * h + l, 2 * j, 4 * n + j};
+}
+
+// block_q2_K { uint8 scales[16]; uint8 qs[64]; half d; half dmin; }: byte
+// scales[s] = 4-bit scale (low nibble) | 4-bit min (high nibble);
+// x = d * scale * q - dmin * min.
+void DequantQ2_K(const uint8_t* b, float* y) {
+  const uint8_t* scales = b;
+  const uint8_t* qs = b + 16;
+  const float d = Half(b + 80);
+  const float dmin = Half(b + 82);
+  for (int e = 0; e < kQK_K; ++e) {
+    const TwoBitPos p = TwoBitPosition(e);
+    const int q = (qs[p.byte] >> p.shift) & 3;
+    y[e] = d * (scales[p.sub] & 0x0f) * q - dmin * (scales[p.sub] >> 4);
+  }
+}
+
+// Signed 6-bit scale s of block_q3_K from its 12 packed bytes: low 4 bits in
+// the low (s < 8) or high (s >= 8) nibble of byte s % 8, high 2 bits at bit
+// 2 * (s / 4) of byte 8 + s % 4; stored with a +32 bias.
+int ScaleK3(int s, const uint8_t* p) {
+  const int lo = s < 8 ? (p[s] & 0x0f) : (p[s - 8] >> 4);
+  const int hi = (p[8 + s % 4] >> (2 * (s / 4))) & 3;
+  return (lo | (hi << 4)) - 32;
+}
+
+// block_q3_K { uint8 hmask[32]; uint8 qs[64]; uint8 scales[12]; half d; }:
+// 3-bit q = 2 low bits from qs, minus 4 unless the hmask[16h + l] bit
+// (4n + j) is set; x = d * scale * q.
+void DequantQ3_K(const uint8_t* b, float* y) {
+  const uint8_t* hmask = b;
+  const uint8_t* qs = b + 32;
+  const uint8_t* scales = b + 96;
+  const float d = Half(b + 108);
+  int sc[16];
+  for (int s = 0; s < 16; ++s) sc[s] = ScaleK3(s, scales);
+  for (int e = 0; e < kQK_K; ++e) {
+    const TwoBitPos p = TwoBitPosition(e);
+    const int high = (hmask[p.byte % 32] >> p.plane) & 1;
+    const int q = ((qs[p.byte] >> p.shift) & 3) - (high ? 0 : 4);
+    y[e] = d * sc[p.sub] * q;
   }
 }
 
@@ -102,7 +212,12 @@ BlockFn BlockFunction(GgmlType type) {
     case GgmlType::kQ8_0: return DequantQ8_0;
     case GgmlType::kQ4_0: return DequantQ4_0;
     case GgmlType::kQ4_1: return DequantQ4_1;
+    case GgmlType::kQ5_0: return DequantQ5_0;
+    case GgmlType::kQ5_1: return DequantQ5_1;
+    case GgmlType::kQ2_K: return DequantQ2_K;
+    case GgmlType::kQ3_K: return DequantQ3_K;
     case GgmlType::kQ4_K: return DequantQ4_K;
+    case GgmlType::kQ5_K: return DequantQ5_K;
     case GgmlType::kQ6_K: return DequantQ6_K;
     default: return nullptr;
   }
@@ -116,7 +231,8 @@ absl::Status DequantizeToFloat(uint32_t type, const uint8_t* src, size_t src_byt
   if (traits == nullptr || !traits->dequantizable) {
     return absl::UnimplementedError(absl::StrCat("ggml type ", GgmlTypeName(type),
                                                  " cannot be dequantized (supported: F32, F16, "
-                                                 "BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q6_K)"));
+                                                 "BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, "
+                                                 "Q3_K, Q4_K, Q5_K, Q6_K)"));
   }
   if (n < 0 || n % traits->block_size != 0) {
     return absl::InvalidArgumentError(absl::StrCat(n, " elements is not a whole number of ",

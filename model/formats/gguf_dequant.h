@@ -9,7 +9,8 @@
 namespace tandem::model::formats {
 
 // Converts `n` elements stored as ggml type `type` (F32, F16, BF16, Q8_0,
-// Q4_0, Q4_1, Q4_K, Q6_K) at `src` to float32 at `dst`, following ggml's
+// Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K) at `src` to float32
+// at `dst`, following ggml's
 // block layouts (ggml-common.h) and dequantize_row_* formulas exactly.
 // InvalidArgument when `n` is not a whole number of blocks or `src_bytes` is
 // not exactly the size of n elements; Unimplemented for other types.

@@ -2,6 +2,7 @@
 #define TANDEM_TOOLS_MAKE_TINY_MODEL_TINY_MODEL_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -73,6 +74,17 @@ absl::StatusOr<TinyModel> MakeTinyModel(const TinyModelOptions& options);
 // convert_hf_to_gguf.py does it: renamed, Q/K rows permuted, Conv1D
 // transposed) and as a Hugging Face directory.
 absl::Status WriteTinyGguf(const TinyModel& model, model::formats::GgmlType type, const std::string& path);
+
+// Returns the stored bytes of one 2-D weight (GGUF name, ggml ne) for
+// WriteTinyGgufRaw; the model's values are not passed (tests store e.g.
+// random blocks of a type tandem cannot encode).
+using GgufTensorBytes =
+    std::function<std::vector<uint8_t>(const std::string& name, const std::vector<int64_t>& ne)>;
+
+// WriteTinyGguf with every 2-D weight stored as ggml type `type` holding
+// `bytes(name, ne)`; 1-D tensors stay the model's F32 values.
+absl::Status WriteTinyGgufRaw(const TinyModel& model, uint32_t type, const GgufTensorBytes& bytes,
+                              const std::string& path);
 absl::Status WriteTinyHfDir(const TinyModel& model, model::formats::DType dtype, int shards,
                             const std::string& dir);
 

@@ -85,9 +85,9 @@ void SetVocab(const TinyVocab& v, model::formats::GgufWriter* w) {
   if (v.unk_id >= 0) w->SetUint32("tokenizer.ggml.unknown_token_id", static_cast<uint32_t>(v.unk_id));
 }
 
-}  // namespace
-
-absl::Status WriteTinyGguf(const TinyModel& m, GgmlType type, const std::string& path) {
+// Both GGUF writers: `raw` (when set) gives the bytes of 2-D weights.
+absl::Status WriteGguf(const TinyModel& m, uint32_t type, const GgufTensorBytes* raw,
+                       const std::string& path) {
   model::formats::GgufWriter w;
   if (absl::Status s = model::formats::SetGgufHyperParameters(m.config, w); !s.ok()) return s;
   SetVocab(m.vocab, &w);
@@ -98,7 +98,13 @@ absl::Status WriteTinyGguf(const TinyModel& m, GgmlType type, const std::string&
     std::vector<int64_t> shape = weight.shape;
     std::vector<float> values =
         model::formats::ToGgufLayout(m.config, weight.values, mapping->transform, shape);
-    const GgmlType stored = shape.size() == 1 ? GgmlType::kF32 : type;
+    if (raw != nullptr && shape.size() == 2) {
+      std::vector<int64_t> ne(shape.rbegin(), shape.rend());
+      std::vector<uint8_t> bytes = (*raw)(mapping->gguf_name, ne);
+      w.AddRawTensor(mapping->gguf_name, std::move(ne), type, std::move(bytes));
+      continue;
+    }
+    const GgmlType stored = shape.size() == 1 ? GgmlType::kF32 : static_cast<GgmlType>(type);
     absl::Status s = w.AddTensor(mapping->gguf_name, shape, stored, values);
     if (!s.ok()) return s;
   }
@@ -109,6 +115,17 @@ absl::Status WriteTinyGguf(const TinyModel& m, GgmlType type, const std::string&
     if (!s.ok()) return s;
   }
   return w.WriteFile(path);
+}
+
+}  // namespace
+
+absl::Status WriteTinyGguf(const TinyModel& m, GgmlType type, const std::string& path) {
+  return WriteGguf(m, static_cast<uint32_t>(type), nullptr, path);
+}
+
+absl::Status WriteTinyGgufRaw(const TinyModel& m, uint32_t type, const GgufTensorBytes& bytes,
+                              const std::string& path) {
+  return WriteGguf(m, type, &bytes, path);
 }
 
 absl::Status WriteTinyHfDir(const TinyModel& m, model::formats::DType dtype, int shards,
