@@ -22,7 +22,7 @@ struct DraftJob {
   std::vector<int64_t> feed;  // Catch-up tokens, then the pending token.
   int gamma = 0;              // Tokens to draft, >= 0.
   int64_t exit_layer = 0;     // 0: all layers (a draft model); else early exit.
-  sampling::Rng* rng = nullptr;  // The draft's own random stream.
+  sampling::Rng* rng = nullptr;  // The session's; drafts draw under kDraft.
   bool greedy_first = false;     // Step 0 takes the argmax even when sampling.
 };
 

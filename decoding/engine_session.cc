@@ -83,8 +83,6 @@ absl::StatusOr<std::unique_ptr<EngineSession>> NewEngineSession(
   session->committed = std::move(prompt);
   session->selector = *std::move(selector);
   session->rng = std::make_unique<sampling::Rng>(options.seed);
-  session->draft_rng =
-      std::make_unique<sampling::Rng>(options.seed ^ 0x9E3779B97F4A7C15ull);
   session->top_logprobs = options.top_logprobs;
   return session;
 }

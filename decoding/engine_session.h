@@ -39,8 +39,9 @@ struct EngineSession {
   int64_t prompt_length = 0;
   std::vector<int64_t> cached;  // Tokens in the model's full-layer cache.
   std::unique_ptr<sampling::TokenSelector> selector;
-  std::unique_ptr<sampling::Rng> rng;        // Verification / decoding.
-  std::unique_ptr<sampling::Rng> draft_rng;  // Drafting (its own stream).
+  // Every random decision of the session: verification, decoding and
+  // drafting draw under different purposes (sampling/rng.h).
+  std::unique_ptr<sampling::Rng> rng;
   int top_logprobs = 0;
 
   // Applies `sync` to `committed`. FailedPrecondition if base_length is past

@@ -281,7 +281,7 @@ std::vector<DraftOutcome> TargetEngine::DraftEarlyExit(
       continue;
     }
     jobs.push_back(DraftJob{p->session, std::move(p->feed), item.gamma, exit,
-                            p->session->draft_rng.get()});
+                            p->session->rng.get()});
     job_item.push_back(i);
   }
   const absl::Time start = absl::Now();
@@ -358,7 +358,7 @@ std::vector<DraftOutcome> DraftEngine::Propose(
       continue;
     }
     jobs.push_back(DraftJob{p->session, std::move(p->feed), item.gamma, 0,
-                            p->session->draft_rng.get(), item.guess_first});
+                            p->session->rng.get(), item.guess_first});
     job_item.push_back(i);
   }
   std::vector<DraftOutcome> drafted = RunDraftSteps(model, jobs);

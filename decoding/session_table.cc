@@ -78,7 +78,6 @@ absl::StatusOr<SessionId> SessionTable::Fork(SessionId source, int64_t length) {
   }
   copy->selector = *std::move(selector);
   copy->rng = std::make_unique<sampling::Rng>(*s.rng);
-  copy->draft_rng = std::make_unique<sampling::Rng>(*s.draft_rng);
   copy->top_logprobs = s.top_logprobs;
   sessions_.emplace(id, std::move(copy));
   return id;

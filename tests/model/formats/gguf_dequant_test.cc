@@ -25,6 +25,19 @@ std::vector<float> Dequant(GgmlType type, const std::vector<uint8_t>& block, int
   return out;
 }
 
+// The 12 bytes of 6-bit (scale, min) pairs that Q4_K and Q5_K share, at
+// b[4..16), for the sub-block scales kSc and mins kMn below.
+constexpr int kSc[8] = {1, 2, 3, 4, 17, 33, 50, 63};
+constexpr int kMn[8] = {0, 5, 10, 63, 16, 20, 40, 1};
+void PackKScalesAndMins(std::vector<uint8_t>* b) {
+  uint8_t* q = b->data() + 4;
+  for (int j = 0; j < 4; ++j) {
+    q[j] = static_cast<uint8_t>(kSc[j] | ((kSc[j + 4] >> 4) << 6));
+    q[j + 4] = static_cast<uint8_t>(kMn[j] | ((kMn[j + 4] >> 4) << 6));
+    q[j + 8] = static_cast<uint8_t>((kSc[j + 4] & 0xf) | ((kMn[j + 4] & 0xf) << 4));
+  }
+}
+
 TEST(HalfTest, KnownValuesAndRounding) {
   EXPECT_EQ(HalfToFloat(0x3c00), 1.0f);
   EXPECT_EQ(HalfToFloat(0xc000), -2.0f);
@@ -79,17 +92,10 @@ TEST(DequantTest, Q4_1IsScaleTimesNibblePlusMin) {
 // of 32, then 128 bytes of nibbles (each 32 bytes: low nibbles = sub-block
 // 2c, high nibbles = sub-block 2c+1).
 TEST(DequantTest, Q4_KUnpacksSixBitScalesAndMins) {
-  const int sc[8] = {1, 2, 3, 4, 17, 33, 50, 63};
-  const int mn[8] = {0, 5, 10, 63, 16, 20, 40, 1};
   std::vector<uint8_t> b(144);
   PutHalf(0x3c00, &b, 0);  // d = 1
   PutHalf(0x3800, &b, 2);  // dmin = 0.5
-  uint8_t* q = b.data() + 4;
-  for (int j = 0; j < 4; ++j) {
-    q[j] = static_cast<uint8_t>(sc[j] | ((sc[j + 4] >> 4) << 6));
-    q[j + 4] = static_cast<uint8_t>(mn[j] | ((mn[j + 4] >> 4) << 6));
-    q[j + 8] = static_cast<uint8_t>((sc[j + 4] & 0xf) | ((mn[j + 4] & 0xf) << 4));
-  }
+  PackKScalesAndMins(&b);
   for (int i = 0; i < 128; ++i) b[16 + i] = static_cast<uint8_t>((i * 7) & 0xff);
   const std::vector<float> y = Dequant(GgmlType::kQ4_K, b, 256);
   for (int e = 0; e < 256; ++e) {
@@ -97,7 +103,7 @@ TEST(DequantTest, Q4_KUnpacksSixBitScalesAndMins) {
     const uint8_t byte = b[16 + c * 32 + l];
     const int nib = half == 0 ? (byte & 0xf) : (byte >> 4);
     const int sub = 2 * c + half;
-    ASSERT_FLOAT_EQ(y[e], 1.0f * sc[sub] * nib - 0.5f * mn[sub]) << e;
+    ASSERT_FLOAT_EQ(y[e], 1.0f * kSc[sub] * nib - 0.5f * kMn[sub]) << e;
   }
   // Spot checks: element 0: byte 0 -> nibble 0, sub-block 0: 1*0 - 0.5*0.
   EXPECT_EQ(y[0], 0.0f);
@@ -165,17 +171,10 @@ TEST(DequantTest, Q5_1IsScaleTimesFiveBitsPlusMin) {
 // 64c + 32h + l of sub-block s = 2c + h takes nibble h of qs[32c + l] and
 // fifth bit s of qh[l].
 TEST(DequantTest, Q5_KAddsFifthBitPerSubBlock) {
-  const int sc[8] = {1, 2, 3, 4, 17, 33, 50, 63};
-  const int mn[8] = {0, 5, 10, 63, 16, 20, 40, 1};
   std::vector<uint8_t> b(176);
   PutHalf(0x3c00, &b, 0);  // d = 1
   PutHalf(0x3800, &b, 2);  // dmin = 0.5
-  uint8_t* q = b.data() + 4;
-  for (int j = 0; j < 4; ++j) {
-    q[j] = static_cast<uint8_t>(sc[j] | ((sc[j + 4] >> 4) << 6));
-    q[j + 4] = static_cast<uint8_t>(mn[j] | ((mn[j + 4] >> 4) << 6));
-    q[j + 8] = static_cast<uint8_t>((sc[j + 4] & 0xf) | ((mn[j + 4] & 0xf) << 4));
-  }
+  PackKScalesAndMins(&b);
   b[16 + 0] = 0x01;   // qh[0]: element 0 (sub-block 0)
   b[16 + 3] = 0x04;   // qh[3]: element 67 (sub-block 2)
   b[16 + 31] = 0x80;  // qh[31]: element 255 (sub-block 7)
