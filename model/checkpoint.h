@@ -20,6 +20,9 @@ namespace tandem::model {
 //          transformer.ln_f.{weight,bias}.
 // Loaders convert other formats (GGUF names, llama.cpp's permuted Q/K rows,
 // quantized blocks) into this form, so the model code sees one layout.
+// RMSNorm weights are multipliers: Gemma's Hugging Face offsets (the norm
+// multiplies by 1 + w) arrive with 1 added, in float32, as llama.cpp's GGUF
+// stores them.
 // Tensors are on the CPU, contiguous, in the stored float dtype (float32,
 // float16 or bfloat16; quantized types are dequantized to float32).
 struct Checkpoint {

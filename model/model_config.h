@@ -8,20 +8,30 @@
 namespace tandem::model {
 
 enum class Architecture {
-  kLlama,  // Llama 2/3, Mistral, Qwen2, Qwen3, SmolLM2, TinyLlama (see LlamaVariant).
+  kLlama,  // Llama 2/3, Mistral, Qwen2, Qwen3, Gemma 1/2/3, SmolLM2, TinyLlama (LlamaVariant).
   kGpt2,
 };
 
 // Which Llama-family checkpoint a kLlama config came from. It names the
 // Hugging Face model_type and the GGUF general.architecture, and decides
 // whether llama.cpp's GGUF stores q/k rows permuted (kLlama, kMistral: GGUF
-// arch "llama") or in Hugging Face order (kQwen2, kQwen3: NeoX RoPE). The
+// arch "llama") or in Hugging Face order (the others: NeoX RoPE), and which
+// tensor names a checkpoint has (Gemma 2/3: four norms a layer). The
 // forward pass itself is driven by the feature fields below, not by this.
 enum class LlamaVariant {
   kLlama,
   kMistral,
   kQwen2,
   kQwen3,
+  kGemma,
+  kGemma2,
+  kGemma3,
+};
+
+// The gated MLP's activation: down(act(gate(x)) * up(x)).
+enum class HiddenActivation {
+  kSilu,      // Llama, Mistral, Qwen.
+  kGeluTanh,  // Gemma ("gelu_pytorch_tanh").
 };
 
 // Llama 3-style RoPE frequency scaling ("rope_scaling": {"rope_type": "llama3"}).
@@ -62,12 +72,71 @@ struct ModelConfig {
   // only (the last sliding_window positions, itself included). 0 = the whole
   // context.
   int64_t sliding_window = 0;
+  // The layers the sliding window applies to (Gemma 2: even layers; Gemma 3:
+  // five of every six); empty = every layer. Size num_hidden_layers when set.
+  std::vector<bool> sliding_layers;
+  // Gemma 3: sliding-window layers use RoPE base rope_local_theta without
+  // any scaling; 0 = they use the same RoPE as the other layers.
+  double rope_local_theta = 0.0;
+  // Linear RoPE scaling (rope_scaling {"rope_type": "linear"}): positions
+  // divided by this factor; 1 = none.
+  double rope_linear_factor = 1.0;
+  // Gemma: the embedding rows are multiplied by sqrt(hidden_size).
+  bool scale_embeddings = false;
+  HiddenActivation hidden_activation = HiddenActivation::kSilu;
+  // Gemma 2/3: the attention output and the MLP output are RMS-normed
+  // (post_attention_layernorm / post_feedforward_layernorm) before each is
+  // added to the residual stream.
+  bool sandwich_norms = false;
+  // Attention scores are q.k / sqrt(query_pre_attn_scalar); 0 = head_dim.
+  double query_pre_attn_scalar = 0.0;
+  // > 0: x <- cap * tanh(x / cap) on attention scores (Gemma 2) and on the
+  // final logits (Gemma 2, optional in Gemma 3).
+  double attn_logit_softcapping = 0.0;
+  double final_logit_softcapping = 0.0;
   bool tie_word_embeddings = false;
   std::vector<int64_t> bos_token_ids;
   std::vector<int64_t> eos_token_ids;
   // Default early-exit layer for self-speculation (0 = none configured).
   int64_t early_exit_layer = 0;
 };
+
+// The family name of a config: "gpt2", or the variant's "llama", "mistral",
+// "qwen2", "qwen3", "gemma", "gemma2", "gemma3" (GGUF general.architecture
+// names, except that llama.cpp files Mistral under "llama").
+const char* FamilyName(Architecture architecture, LlamaVariant variant);
+
+// Inverse of FamilyName; false for an unknown name.
+bool ParseFamilyName(const std::string& name, Architecture* architecture, LlamaVariant* variant);
+
+// Sets the structural features every checkpoint of `variant` has (Qwen3 /
+// Gemma 3 q/k norms; Gemma's scaled embeddings, GELU MLP, sandwich norms);
+// numeric hyper-parameters come from the checkpoint.
+void SetVariantFeatures(LlamaVariant variant, ModelConfig* config);
+
+// Gemma checkpoints in Hugging Face form store RMSNorm weights as offsets
+// from 1 (the norm multiplies by 1 + w); llama.cpp's GGUF stores 1 + w.
+bool HasOffsetNormWeights(LlamaVariant variant);
+
+// Which of `num_layers` layers slide under llama.cpp's integer pattern n
+// (<arch>.attention.sliding_window_pattern; Hugging Face's
+// sliding_window_pattern means the same): layer i slides iff i % n < n - 1;
+// n = 0: every layer.
+std::vector<bool> SlidingLayerPattern(int64_t n, int64_t num_layers);
+
+// A variant's default pattern: Gemma 2 every other layer (n = 2), Gemma 3
+// five of six (n = 6); every layer for the others.
+int64_t DefaultSlidingPattern(LlamaVariant variant);
+
+// The sliding window of `layer`: config.sliding_window if the window applies
+// to that layer, else 0 (the whole context).
+int64_t SlidingWindowOf(const ModelConfig& config, int64_t layer);
+
+// Whether `layer` uses the local RoPE (rope_local_theta, unscaled).
+bool UsesLocalRope(const ModelConfig& config, int64_t layer);
+
+// The multiplier of q.k in attention: 1 / sqrt(query_pre_attn_scalar or head_dim).
+double AttentionScale(const ModelConfig& config);
 
 }  // namespace tandem::model
 

@@ -5,11 +5,11 @@
 namespace tandem::model {
 namespace {
 
-std::vector<double> BaseInverseFrequencies(const ModelConfig& c) {
+std::vector<double> BaseInverseFrequencies(const ModelConfig& c, double theta) {
   std::vector<double> inv(static_cast<size_t>(c.head_dim / 2));
   for (size_t i = 0; i < inv.size(); ++i) {
-    inv[i] = 1.0 / std::pow(c.rope_theta, 2.0 * static_cast<double>(i) /
-                                              static_cast<double>(c.head_dim));
+    inv[i] = 1.0 / std::pow(theta, 2.0 * static_cast<double>(i) /
+                                       static_cast<double>(c.head_dim));
   }
   return inv;
 }
@@ -27,18 +27,20 @@ double Llama3Divisor(const Llama3RopeScaling& s, double f) {
 
 }  // namespace
 
-std::vector<double> RopeInverseFrequencies(const ModelConfig& c) {
-  std::vector<double> inv = BaseInverseFrequencies(c);
+std::vector<double> RopeInverseFrequencies(const ModelConfig& c, bool local) {
+  if (local && c.rope_local_theta > 0) return BaseInverseFrequencies(c, c.rope_local_theta);
+  std::vector<double> inv = BaseInverseFrequencies(c, c.rope_theta);
   for (size_t i = 0; i < inv.size(); ++i) {
     if (c.rope_scaling.enabled) inv[i] /= Llama3Divisor(c.rope_scaling, inv[i]);
     if (i < c.rope_freq_factors.size()) inv[i] /= c.rope_freq_factors[i];
+    inv[i] /= c.rope_linear_factor;
   }
   return inv;
 }
 
 std::vector<float> Llama3RopeFreqFactors(const ModelConfig& c) {
   std::vector<float> factors;
-  for (double f : BaseInverseFrequencies(c)) {
+  for (double f : BaseInverseFrequencies(c, c.rope_theta)) {
     factors.push_back(static_cast<float>(Llama3Divisor(c.rope_scaling, f)));
   }
   return factors;

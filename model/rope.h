@@ -11,8 +11,11 @@ namespace tandem::model {
 // float64: theta^(-2i / head_dim), then llama3 scaling (Hugging Face's
 // _compute_llama3_parameters) when config.rope_scaling.enabled, then divided
 // by config.rope_freq_factors when set (llama.cpp's ggml_rope_ext
-// freq_factors).
-std::vector<double> RopeInverseFrequencies(const ModelConfig& config);
+// freq_factors) and by config.rope_linear_factor.
+// local = true: the RoPE of sliding-window layers when
+// config.rope_local_theta > 0 (Gemma 3): rope_local_theta^(-2i / head_dim),
+// unscaled.
+std::vector<double> RopeInverseFrequencies(const ModelConfig& config, bool local = false);
 
 // The llama3 scaling of config.rope_scaling as the per-frequency divisors
 // llama.cpp's convert_hf_to_gguf.py stores in rope_freqs.weight (1 for high

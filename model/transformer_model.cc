@@ -25,6 +25,7 @@ struct TransformerModel::Work {
   at::Tensor reused;
   at::Tensor positions;      // int64 [rows] on the device, for h.
   at::Tensor cos, sin;       // RoPE tables of `positions`, [rows, 1, head_dim].
+  at::Tensor local_cos, local_sin;  // The same for UsesLocalRope layers.
 };
 
 namespace {
@@ -116,16 +117,22 @@ TransformerModel::TransformerModel(ModelConfig config,
   info_.kv_bytes_per_token = cache_shape_.BytesPerToken();
   info_.parameter_count = weights_.parameter_count;
   info_.eos_token_ids = config_.eos_token_ids;
-  at::Tensor freqs;  // [context, head_dim / 2] rotary angles (Llama).
+  // [context, head_dim / 2] rotary angles (Llama), global and local RoPE.
+  at::Tensor freqs, local_freqs;
   if (config_.architecture == Architecture::kLlama) {
-    const std::vector<double> inv_freq = RopeInverseFrequencies(config_);
-    freqs = at::outer(at::arange(context, at::kDouble),
-                      at::tensor(at::ArrayRef<double>(inv_freq), at::kDouble));
+    auto angles = [&](bool local) {
+      const std::vector<double> inv_freq = RopeInverseFrequencies(config_, local);
+      return at::outer(at::arange(context, at::kDouble),
+                       at::tensor(at::ArrayRef<double>(inv_freq), at::kDouble));
+    };
+    freqs = angles(false);
+    if (config_.rope_local_theta > 0) local_freqs = angles(true);
   }
+  auto cos = [](const at::Tensor& f) { return f.defined() ? f.cos() : at::Tensor(); };
+  auto sin = [](const at::Tensor& f) { return f.defined() ? f.sin() : at::Tensor(); };
   if (cpu_decoder) {
-    cpu_ = std::make_unique<cpu::Decoder>(
-        config_, weights_, freqs.defined() ? freqs.cos() : at::Tensor(),
-        freqs.defined() ? freqs.sin() : at::Tensor());
+    cpu_ = std::make_unique<cpu::Decoder>(config_, weights_, cos(freqs), sin(freqs),
+                                          cos(local_freqs), sin(local_freqs));
     // The decoder holds packed copies; drop the originals (the embedding
     // table stays for lookups).
     for (LayerWeights& l : weights_.layers) {
@@ -138,6 +145,11 @@ TransformerModel::TransformerModel(ModelConfig config,
     at::Tensor emb = at::cat({freqs, freqs}, -1);
     rope_cos_ = emb.cos().to(options.device, at::kFloat);
     rope_sin_ = emb.sin().to(options.device, at::kFloat);
+    if (local_freqs.defined()) {
+      at::Tensor local = at::cat({local_freqs, local_freqs}, -1);
+      local_cos_ = local.cos().to(options.device, at::kFloat);
+      local_sin_ = local.sin().to(options.device, at::kFloat);
+    }
     // With a q/k norm between projection and RoPE, R·W cannot be folded in.
     if (config_.qk_norm) return;
     // Append R·W_q and R·W_k to the fused projection (see RotateHalfRows).
@@ -344,6 +356,9 @@ absl::StatusOr<std::vector<TransformerModel::Work>> TransformerModel::Plan(
     ids = ids.to(options_.device);
     w.h = run.empty() ? at::empty({0, config_.hidden_size}, activation_options_)
                       : weights_.token_embedding.index_select(0, ids).to(activation_options_);
+    if (config_.scale_embeddings) {
+      w.h.mul_(static_cast<float>(std::sqrt(static_cast<double>(config_.hidden_size))));
+    }
     if (config_.architecture == Architecture::kGpt2 && !run.empty()) {
       w.h = w.h + weights_.position_embedding.index_select(0, w.positions)
                       .to(activation_options_);
@@ -379,6 +394,16 @@ void TransformerModel::PrepareRope(Work& w) const {
   if (config_.architecture != Architecture::kLlama) return;
   w.cos = rope_cos_.index_select(0, w.positions).unsqueeze(1);
   w.sin = rope_sin_.index_select(0, w.positions).unsqueeze(1);
+  if (local_cos_.defined()) {
+    w.local_cos = local_cos_.index_select(0, w.positions).unsqueeze(1);
+    w.local_sin = local_sin_.index_select(0, w.positions).unsqueeze(1);
+  }
+}
+
+void TransformerModel::SoftCapLogits(std::vector<at::Tensor>& logits) const {
+  const double cap = config_.final_logit_softcapping;
+  if (cap <= 0) return;
+  for (at::Tensor& l : logits) l = at::tanh(l / cap) * cap;
 }
 
 at::Tensor TransformerModel::Attention(int64_t layer, Work& w,
@@ -407,8 +432,11 @@ at::Tensor TransformerModel::Attention(int64_t layer, Work& w,
       q_rot = qkv.narrow(1, rotated, heads * d).view({rows, heads, d});
       k_rot = qkv.narrow(1, rotated + heads * d, kv_heads * d).view({rows, kv_heads, d});
     }
-    q = q * w.cos + q_rot * w.sin;
-    k = k * w.cos + k_rot * w.sin;
+    const bool local = UsesLocalRope(config_, layer);
+    const at::Tensor& cos = local ? w.local_cos : w.cos;
+    const at::Tensor& sin = local ? w.local_sin : w.sin;
+    q = q * cos + q_rot * sin;
+    k = k * cos + k_rot * sin;
   }
   SequenceKvCache& cache = *w.sequence->cache;
   cache.Write(layer, w.start, k.transpose(0, 1), v.transpose(0, 1));
@@ -422,8 +450,11 @@ at::Tensor TransformerModel::Attention(int64_t layer, Work& w,
                       .to(keys.scalar_type());
   at::Tensor scores = at::matmul(qg, keys.transpose(1, 2))
                           .to(at::kFloat)
-                          .mul_(1.0 / std::sqrt(static_cast<double>(d)));
-  const int64_t window = config_.sliding_window;
+                          .mul_(AttentionScale(config_));
+  if (const double cap = config_.attn_logit_softcapping; cap > 0) {
+    scores = at::tanh(scores / cap) * cap;
+  }
+  const int64_t window = SlidingWindowOf(config_, layer);
   if (rows > 1 || (window > 0 && total > window)) {
     // Row t (position start + t) sees keys at positions <= start + t, and
     // with a sliding window only those > start + t - window.
@@ -469,15 +500,19 @@ void TransformerModel::RunLayer(int64_t layer, std::vector<Work*>& active) {
     attn.push_back(Attention(layer, *w, qkv.narrow(0, row, rows)));
     row += rows;
   }
-  at::Tensor a = StackRows(attn);
-  x = x + MixedLinear(a, lw.out_weight, lw.out_bias);
+  at::Tensor a = MixedLinear(StackRows(attn), lw.out_weight, lw.out_bias);
+  if (lw.post_attention_norm_weight.defined()) a = Norm(a, lw.post_attention_norm_weight, {});
+  x = x + a;
   at::Tensor h = Norm(x, lw.norm2_weight, lw.norm2_bias);
   at::Tensor mlp;
   if (config_.architecture == Architecture::kLlama) {
     at::Tensor gate_up = MixedLinear(h, lw.up_weight);
     const int64_t inner = config_.intermediate_size;
-    at::Tensor act = at::silu(gate_up.narrow(1, 0, inner)) * gate_up.narrow(1, inner, inner);
-    mlp = MixedLinear(act, lw.down_weight);
+    at::Tensor gate = gate_up.narrow(1, 0, inner);
+    gate = config_.hidden_activation == HiddenActivation::kGeluTanh ? at::gelu(gate, "tanh")
+                                                                    : at::silu(gate);
+    mlp = MixedLinear(gate * gate_up.narrow(1, inner, inner), lw.down_weight);
+    if (lw.post_mlp_norm_weight.defined()) mlp = Norm(mlp, lw.post_mlp_norm_weight, {});
   } else {
     mlp = MixedLinear(at::gelu(MixedLinear(h, lw.up_weight, lw.up_bias), "tanh"),
                       lw.down_weight, lw.down_bias);
@@ -561,13 +596,17 @@ absl::StatusOr<std::vector<at::Tensor>> TransformerModel::Forward(
         s.exit_hidden.narrow(0, w->start, w->h.size(0)).copy_(w->h);
       }
     }
-    if (cpu_) return LogitsCpu(*works);
     std::vector<at::Tensor> logits;
-    for (Work& w : *works) {
-      at::Tensor h = w.request->all_logits ? w.h : w.h.narrow(0, w.h.size(0) - 1, 1);
-      h = Norm(h, weights_.final_norm_weight, weights_.final_norm_bias);
-      logits.push_back(MixedLinear(h, weights_.lm_head));
+    if (cpu_) {
+      logits = LogitsCpu(*works);
+    } else {
+      for (Work& w : *works) {
+        at::Tensor h = w.request->all_logits ? w.h : w.h.narrow(0, w.h.size(0) - 1, 1);
+        h = Norm(h, weights_.final_norm_weight, weights_.final_norm_bias);
+        logits.push_back(MixedLinear(h, weights_.lm_head));
+      }
     }
+    SoftCapLogits(logits);
     return logits;
   } catch (const c10::Error& e) {
     rollback();

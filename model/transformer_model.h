@@ -83,7 +83,8 @@ class TransformerModel : public Model {
   at::Tensor Attention(int64_t layer, Work& work, const at::Tensor& qkv);
   at::Tensor Norm(const at::Tensor& x, const at::Tensor& weight,
                   const at::Tensor& bias) const;
-  at::Tensor Embed(const Work& work) const;
+  // cap * tanh(logits / cap) in place when final_logit_softcapping is set.
+  void SoftCapLogits(std::vector<at::Tensor>& logits) const;
   // cos/sin [rows, 1, head_dim] of a work's positions (computed once per pass).
   void PrepareRope(Work& work) const;
 
@@ -93,7 +94,8 @@ class TransformerModel : public Model {
   ModelInfo info_;
   KvCacheShape cache_shape_;
   at::TensorOptions activation_options_;  // float32.
-  at::Tensor rope_cos_, rope_sin_;  // [context, head_dim] in the model dtype (torch path).
+  at::Tensor rope_cos_, rope_sin_;  // [context, head_dim] float32 (torch path).
+  at::Tensor local_cos_, local_sin_;  // The same for UsesLocalRope layers (Gemma 3).
   std::unique_ptr<cpu::Decoder> cpu_;  // Set on CPU: runs every layer and the head.
   // node_hash_map: Work keeps pointers to Sequences across insertions.
   absl::node_hash_map<SequenceId, Sequence> sequences_;

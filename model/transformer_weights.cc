@@ -1,7 +1,10 @@
 #include "model/transformer_weights.h"
 
+#include <optional>
 #include <string>
 #include <utility>
+
+#include <cmath>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -23,8 +26,13 @@ class TensorSource {
     return checkpoint_.tensors.count(name) > 0;
   }
 
-  absl::StatusOr<at::Tensor> Get(const std::string& name,
-                                 std::vector<int64_t> shape) {
+  // A norm weight: float32 whatever the model dtype.
+  absl::StatusOr<at::Tensor> GetNorm(const std::string& name, std::vector<int64_t> shape) {
+    return Get(name, std::move(shape), at::kFloat);
+  }
+
+  absl::StatusOr<at::Tensor> Get(const std::string& name, std::vector<int64_t> shape,
+                                 std::optional<at::ScalarType> dtype = std::nullopt) {
     auto it = checkpoint_.tensors.find(name);
     if (it == checkpoint_.tensors.end()) {
       return absl::InvalidArgumentError(
@@ -37,7 +45,7 @@ class TensorSource {
           ", expected ", ShapeString(shape)));
     }
     count_ += it->second.numel();
-    return it->second.to(device_, dtype_).contiguous();
+    return it->second.to(device_, dtype.value_or(dtype_)).contiguous();
   }
 
   int64_t count() const { return count_; }
@@ -67,9 +75,16 @@ absl::StatusOr<TransformerWeights> ArrangeLlama(const ModelConfig& c,
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
     const std::string p = absl::StrCat("model.layers.", i, ".");
     LayerWeights l;
-    TANDEM_ASSIGN(l.norm1_weight, src.Get(p + "input_layernorm.weight", {h}));
-    TANDEM_ASSIGN(l.norm2_weight,
-                  src.Get(p + "post_attention_layernorm.weight", {h}));
+    TANDEM_ASSIGN(l.norm1_weight, src.GetNorm(p + "input_layernorm.weight", {h}));
+    if (c.sandwich_norms) {
+      TANDEM_ASSIGN(l.post_attention_norm_weight,
+                    src.GetNorm(p + "post_attention_layernorm.weight", {h}));
+      TANDEM_ASSIGN(l.norm2_weight, src.GetNorm(p + "pre_feedforward_layernorm.weight", {h}));
+      TANDEM_ASSIGN(l.post_mlp_norm_weight,
+                    src.GetNorm(p + "post_feedforward_layernorm.weight", {h}));
+    } else {
+      TANDEM_ASSIGN(l.norm2_weight, src.GetNorm(p + "post_attention_layernorm.weight", {h}));
+    }
     at::Tensor q, k, v, gate, up;
     TANDEM_ASSIGN(q, src.Get(p + "self_attn.q_proj.weight", {q_rows, h}));
     TANDEM_ASSIGN(k, src.Get(p + "self_attn.k_proj.weight", {kv_rows, h}));
@@ -83,8 +98,8 @@ absl::StatusOr<TransformerWeights> ArrangeLlama(const ModelConfig& c,
       l.qkv_bias = at::cat({qb, kb, vb}, 0);
     }
     if (c.qk_norm) {
-      TANDEM_ASSIGN(l.q_norm_weight, src.Get(p + "self_attn.q_norm.weight", {d}));
-      TANDEM_ASSIGN(l.k_norm_weight, src.Get(p + "self_attn.k_norm.weight", {d}));
+      TANDEM_ASSIGN(l.q_norm_weight, src.GetNorm(p + "self_attn.q_norm.weight", {d}));
+      TANDEM_ASSIGN(l.k_norm_weight, src.GetNorm(p + "self_attn.k_norm.weight", {d}));
     }
     TANDEM_ASSIGN(l.out_weight, src.Get(p + "self_attn.o_proj.weight", {h, q_rows}));
     TANDEM_ASSIGN(gate, src.Get(p + "mlp.gate_proj.weight", {c.intermediate_size, h}));
@@ -94,7 +109,7 @@ absl::StatusOr<TransformerWeights> ArrangeLlama(const ModelConfig& c,
                   src.Get(p + "mlp.down_proj.weight", {h, c.intermediate_size}));
     w.layers.push_back(std::move(l));
   }
-  TANDEM_ASSIGN(w.final_norm_weight, src.Get("model.norm.weight", {h}));
+  TANDEM_ASSIGN(w.final_norm_weight, src.GetNorm("model.norm.weight", {h}));
   if (c.tie_word_embeddings || !src.Has("lm_head.weight")) {
     w.lm_head = w.token_embedding;
   } else {
@@ -202,10 +217,32 @@ absl::Status NormalizeConfig(ModelConfig& c) {
     return absl::InvalidArgumentError(
         absl::StrCat("sliding_window must be >= 0, got ", c.sliding_window));
   }
-  if (c.architecture == Architecture::kGpt2 &&
-      (c.qk_norm || c.sliding_window > 0 || !c.rope_freq_factors.empty())) {
+  if (!c.sliding_layers.empty() &&
+      static_cast<int64_t>(c.sliding_layers.size()) != c.num_hidden_layers) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "sliding_layers has ", c.sliding_layers.size(), " entries, expected num_hidden_layers = ",
+        c.num_hidden_layers));
+  }
+  for (auto [field, value] : {std::pair<const char*, double>{"rope_local_theta", c.rope_local_theta},
+                              {"query_pre_attn_scalar", c.query_pre_attn_scalar},
+                              {"attn_logit_softcapping", c.attn_logit_softcapping},
+                              {"final_logit_softcapping", c.final_logit_softcapping}}) {
+    if (!(value >= 0) || !std::isfinite(value)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, " must be a finite value >= 0, got ", value));
+    }
+  }
+  if (!(c.rope_linear_factor > 0) || !std::isfinite(c.rope_linear_factor)) {
     return absl::InvalidArgumentError(
-        "qk_norm, sliding_window and rope_freq_factors are Llama-family features");
+        absl::StrCat("rope_linear_factor must be > 0, got ", c.rope_linear_factor));
+  }
+  if (c.architecture == Architecture::kGpt2 &&
+      (c.qk_norm || c.sliding_window > 0 || !c.rope_freq_factors.empty() ||
+       c.scale_embeddings || c.sandwich_norms || c.attn_logit_softcapping > 0 ||
+       c.final_logit_softcapping > 0 || c.query_pre_attn_scalar > 0)) {
+    return absl::InvalidArgumentError(
+        "qk_norm, sliding_window, rope_freq_factors, scaled embeddings, sandwich norms, "
+        "soft-capping and query_pre_attn_scalar are Llama-family features");
   }
   return absl::OkStatus();
 }

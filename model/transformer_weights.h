@@ -12,9 +12,15 @@ namespace tandem::model {
 
 // One decoder block's weights, arranged for the forward pass: every matrix is
 // [out, in] for at::linear, q/k/v fused into one matrix, and (Llama) gate/up
-// fused into one. Biases are undefined where the architecture has none.
+// fused into one. Biases are undefined where the architecture has none. Norm
+// weights are float32 whatever the model dtype (Gemma's 1 + w would lose
+// bits in bfloat16); RMSNorm weights are multipliers (Gemma's offsets have
+// 1 added by the loaders).
 struct LayerWeights {
   at::Tensor norm1_weight, norm1_bias;  // RMSNorm (Llama) / LayerNorm (GPT-2)
+  // Gemma 2/3 (sandwich_norms): RMSNorm of the attention output and of the
+  // MLP output before the residual adds. Undefined otherwise.
+  at::Tensor post_attention_norm_weight, post_mlp_norm_weight;
   at::Tensor qkv_weight, qkv_bias;      // [(heads + 2 * kv_heads) * head_dim, H]
   at::Tensor q_norm_weight, k_norm_weight;  // [head_dim] (qk_norm only)
   at::Tensor out_weight, out_bias;      // [H, heads * head_dim]

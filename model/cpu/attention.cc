@@ -19,8 +19,15 @@ struct HeadTask {
   int64_t visible;
   int64_t d;
   float scale;
+  float softcap;       // 0: none.
   float* out;          // [head_dim]
 };
+
+void SoftCap(float cap, float* scores, int64_t n) {
+  if (cap <= 0.f) return;
+  const float inv = 1.0f / cap;
+  for (int64_t j = 0; j < n; ++j) scores[j] = cap * std::tanh(scores[j] * inv);
+}
 
 #if TANDEM_HAVE_AVX512_KERNELS
 TANDEM_AVX512 float Dot(const float* a, const float* b, int64_t d) {
@@ -39,6 +46,7 @@ TANDEM_AVX512 float Dot(const float* a, const float* b, int64_t d) {
 TANDEM_AVX512 void HeadAvx512(const HeadTask& t, float* scores) {
   const int64_t n = t.visible, d = t.d;
   for (int64_t j = 0; j < n; ++j) scores[j] = Dot(t.q, t.keys + j * d, d) * t.scale;
+  SoftCap(t.softcap, scores, n);
   __m512 mx = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   int64_t j = 0;
   for (; j + 16 <= n; j += 16) mx = _mm512_max_ps(mx, _mm512_loadu_ps(scores + j));
@@ -77,8 +85,9 @@ void HeadPortable(const HeadTask& t, float* scores) {
     float dot = 0.f;
     for (int64_t i = 0; i < d; ++i) dot += t.q[i] * k[i];
     scores[j] = dot * t.scale;
-    max = std::max(max, scores[j]);
   }
+  SoftCap(t.softcap, scores, n);
+  for (int64_t j = 0; j < n; ++j) max = std::max(max, scores[j]);
   float total = 0.f;
   for (int64_t j = 0; j < n; ++j) {
     scores[j] = std::exp(scores[j] - max);
@@ -116,6 +125,7 @@ void Attention(const AttentionShape& s, const float* q, int64_t q_stride,
                        r.visible,
                        s.head_dim,
                        s.scale,
+                       s.softcap,
                        out + (i / s.heads) * out_stride + h * s.head_dim};
       if (static_cast<int64_t>(scores.size()) < r.visible) scores.resize(r.visible);
 #if TANDEM_HAVE_AVX512_KERNELS

@@ -21,6 +21,9 @@ struct AttentionShape {
   int64_t kv_heads = 0;  // Divides heads; query heads h*g..h*g+g-1 share KV head h.
   int64_t head_dim = 0;
   float scale = 1.f;     // Usually 1/sqrt(head_dim).
+  // > 0: scores (after scale) become softcap * tanh(score / softcap) before
+  // the softmax (Gemma 2's attn_logit_softcapping).
+  float softcap = 0.f;
 };
 
 // One query row: keys/values laid out [kv_heads, kv_head_stride / head_dim,
@@ -33,7 +36,7 @@ struct AttentionRow {
   int64_t visible = 0;         // >= 1.
 };
 
-// out[r] = softmax(q[r] K^T * scale) V per head, for queries q [rows,
+// out[r] = softmax(cap(q[r] K^T * scale)) V per head, for queries q [rows,
 // heads * head_dim] (q_stride floats apart) into out [rows, heads * head_dim]
 // (out_stride apart). Runs rows x heads across ATen's intra-op threads when
 // there is enough work.

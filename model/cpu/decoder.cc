@@ -21,13 +21,16 @@ const float* Ptr(const at::Tensor& t) {
 }  // namespace
 
 Decoder::Decoder(const ModelConfig& config, const TransformerWeights& weights,
-                 at::Tensor rope_cos, at::Tensor rope_sin)
+                 at::Tensor rope_cos, at::Tensor rope_sin, at::Tensor local_cos,
+                 at::Tensor local_sin)
     : config_(config),
       lm_head_(Pack(weights.lm_head)),
       final_w_(Float(weights.final_norm_weight)),
       final_b_(Float(weights.final_norm_bias)),
       rope_cos_(Float(rope_cos)),
-      rope_sin_(Float(rope_sin)) {
+      rope_sin_(Float(rope_sin)),
+      local_cos_(Float(local_cos)),
+      local_sin_(Float(local_sin)) {
   for (const LayerWeights& w : weights.layers) {
     Layer l;
     l.qkv = Pack(w.qkv_weight);
@@ -44,6 +47,8 @@ Decoder::Decoder(const ModelConfig& config, const TransformerWeights& weights,
     l.down_b = Float(w.down_bias);
     l.q_norm_w = Float(w.q_norm_weight);
     l.k_norm_w = Float(w.k_norm_weight);
+    l.post_attention_w = Float(w.post_attention_norm_weight);
+    l.post_mlp_w = Float(w.post_mlp_norm_weight);
     layers_.push_back(std::move(l));
   }
   std::vector<PackedWeight*> all = {&lm_head_};
@@ -66,6 +71,14 @@ void Decoder::Norm(const at::Tensor& w, const at::Tensor& b, const float* x, int
   } else {
     RmsNorm(in, h, Ptr(w), static_cast<float>(config_.norm_eps), o);
   }
+}
+
+void Decoder::AddResidual(const at::Tensor& w, float* y, int64_t rows, float* x) {
+  const int64_t h = config_.hidden_size;
+  if (w.defined()) {
+    RmsNorm({y, rows, h}, h, Ptr(w), static_cast<float>(config_.norm_eps), {y, rows, h});
+  }
+  AddRows({x, rows, h}, {y, rows, h}, h);
 }
 
 void Decoder::RunLayer(int64_t layer, float* x, absl::Span<const DecoderRow> rows) {
@@ -91,8 +104,9 @@ void Decoder::RunLayer(int64_t layer, float* x, absl::Span<const DecoderRow> row
       RmsNorm({k, kv, d}, d, Ptr(l.k_norm_w), eps, {k, kv, d});
     }
     if (config_.architecture == Architecture::kLlama) {
-      const float* c = rope_cos_.data_ptr<float>() + row.position * (d / 2);
-      const float* s = rope_sin_.data_ptr<float>() + row.position * (d / 2);
+      const bool local = UsesLocalRope(config_, layer);
+      const float* c = (local ? local_cos_ : rope_cos_).data_ptr<float>() + row.position * (d / 2);
+      const float* s = (local ? local_sin_ : rope_sin_).data_ptr<float>() + row.position * (d / 2);
       Rope(q, heads + kv, d, c, s);  // q and k are adjacent.
     }
     for (int64_t g = 0; g < kv; ++g) {
@@ -102,16 +116,23 @@ void Decoder::RunLayer(int64_t layer, float* x, absl::Span<const DecoderRow> row
     }
   }
   std::vector<AttentionRow> spans(m);
-  const int64_t window = config_.sliding_window;
+  const int64_t window = SlidingWindowOf(config_, layer);
   for (int64_t r = 0; r < m; ++r) {
     const int64_t end = rows[r].position + 1;
     const int64_t first = window > 0 && end > window ? end - window : 0;
     spans[r] = {rows[r].keys + first * d, rows[r].values + first * d, rows[r].kv_head_stride,
                 end - first};
   }
-  const AttentionShape shape{heads, kv, d, static_cast<float>(1.0 / std::sqrt(double(d)))};
+  const AttentionShape shape{heads, kv, d, static_cast<float>(AttentionScale(config_)),
+                             static_cast<float>(config_.attn_logit_softcapping)};
   Attention(shape, qkv, n_qkv, spans, attn, heads * d);
-  Linear({attn, m, heads * d, &l.out, Ptr(l.out_b), x, h, true});
+  if (config_.sandwich_norms) {
+    float* out = Scratch(out_, m * h);
+    Linear({attn, m, heads * d, &l.out, Ptr(l.out_b), out, h, false});
+    AddResidual(l.post_attention_w, out, m, x);
+  } else {
+    Linear({attn, m, heads * d, &l.out, Ptr(l.out_b), x, h, true});
+  }
 
   Norm(l.norm2_w, l.norm2_b, x, m, normed);
   const int64_t n_up = l.up.out;
@@ -120,8 +141,18 @@ void Decoder::RunLayer(int64_t layer, float* x, absl::Span<const DecoderRow> row
   if (config_.architecture == Architecture::kLlama) {
     const int64_t inner = n_up / 2;
     float* act = Scratch(act_, m * inner);
-    SiluMul({up, m, n_up}, inner, {act, m, inner});
-    Linear({act, m, inner, &l.down, Ptr(l.down_b), x, h, true});
+    if (config_.hidden_activation == HiddenActivation::kGeluTanh) {
+      GeluTanhMul({up, m, n_up}, inner, {act, m, inner});
+    } else {
+      SiluMul({up, m, n_up}, inner, {act, m, inner});
+    }
+    if (config_.sandwich_norms) {
+      float* out = Scratch(out_, m * h);
+      Linear({act, m, inner, &l.down, Ptr(l.down_b), out, h, false});
+      AddResidual(l.post_mlp_w, out, m, x);
+    } else {
+      Linear({act, m, inner, &l.down, Ptr(l.down_b), x, h, true});
+    }
   } else {
     GeluTanh({up, m, n_up}, n_up);
     Linear({up, m, n_up, &l.down, Ptr(l.down_b), x, h, true});

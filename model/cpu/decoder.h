@@ -6,8 +6,11 @@
 // chunks of every sequence in a batch): six kernel calls a layer — norm,
 // QKV projection, RoPE + KV write, attention over each row's own cache,
 // output projection + residual, norm + gate/up + SiLU·mul, down projection +
-// residual. Qwen3's per-head q/k RMSNorm runs just before RoPE; a sliding
-// window (ModelConfig::sliding_window) limits each row's attended span.
+// residual. Qwen3's / Gemma 3's per-head q/k RMSNorm runs just before RoPE; a
+// sliding window (SlidingWindowOf) limits each row's attended span. Gemma:
+// GELU-gated MLP, attention scale and score soft-capping from the config,
+// sandwich norms (the attention and MLP outputs RMS-normed before each
+// residual add), a local RoPE table for sliding layers (UsesLocalRope).
 //
 // Numerics: activations, norms, softmax, accumulation and logits are float32;
 // weights are read in their stored dtype (float32 / bfloat16 / float16) and
@@ -42,10 +45,11 @@ class Decoder {
  public:
   // Packs the matrices of `weights` (CPU tensors; not referenced afterwards).
   // rope_cos / rope_sin: float32 [context, head_dim / 2], the rotary angles'
-  // cosines and sines per position (Llama only; undefined for GPT-2).
-  // Throws c10::Error on bad input.
+  // cosines and sines per position (Llama only; undefined for GPT-2);
+  // local_cos / local_sin the same for layers that UsesLocalRope (undefined
+  // when none does). Throws c10::Error on bad input.
   Decoder(const ModelConfig& config, const TransformerWeights& weights, at::Tensor rope_cos,
-          at::Tensor rope_sin);
+          at::Tensor rope_sin, at::Tensor local_cos = {}, at::Tensor local_sin = {});
 
   // x: [rows.size(), hidden] float32 rows, updated in place. Writes each row's
   // K/V at its position before attention, so rows of one sequence see each
@@ -61,7 +65,11 @@ class Decoder {
     at::Tensor norm1_w, norm1_b, norm2_w, norm2_b;  // float32
     at::Tensor qkv_b, out_b, up_b, down_b;          // float32 or undefined
     at::Tensor q_norm_w, k_norm_w;                  // float32 [head_dim] (qk_norm)
+    at::Tensor post_attention_w, post_mlp_w;        // float32 [hidden] (sandwich_norms)
   };
+  // x += Norm(y) with `w` (sandwich norms), or x += y when `w` is undefined:
+  // the residual add of a block output y [rows, hidden] (overwritten).
+  void AddResidual(const at::Tensor& w, float* y, int64_t rows, float* x);
   void Norm(const at::Tensor& w, const at::Tensor& b, const float* x, int64_t rows, float* out);
   float* Scratch(std::vector<float>& buffer, int64_t size);
 
@@ -70,7 +78,8 @@ class Decoder {
   PackedWeight lm_head_;
   at::Tensor final_w_, final_b_;
   at::Tensor rope_cos_, rope_sin_;  // float32 [context, head_dim / 2]
-  std::vector<float> normed_, qkv_, attn_, mlp_, act_;
+  at::Tensor local_cos_, local_sin_;  // The same for UsesLocalRope layers.
+  std::vector<float> normed_, qkv_, attn_, mlp_, act_, out_;
 };
 
 }  // namespace tandem::model::cpu

@@ -52,14 +52,36 @@ void SiluMul(ConstRows gate_up, int64_t inner, Rows out) {
   }
 }
 
-void GeluTanh(Rows x, int64_t width) {
+namespace {
+
+inline float Gelu(float v) {
   constexpr float kSqrt2OverPi = 0.7978845608028654f;
+  return 0.5f * v * (1.0f + std::tanh(kSqrt2OverPi * (v + 0.044715f * v * v * v)));
+}
+
+}  // namespace
+
+void GeluTanh(Rows x, int64_t width) {
   for (int64_t r = 0; r < x.count; ++r) {
     float* p = x.data + r * x.stride;
-    for (int64_t i = 0; i < width; ++i) {
-      const float v = p[i];
-      p[i] = 0.5f * v * (1.0f + std::tanh(kSqrt2OverPi * (v + 0.044715f * v * v * v)));
-    }
+    for (int64_t i = 0; i < width; ++i) p[i] = Gelu(p[i]);
+  }
+}
+
+void GeluTanhMul(ConstRows gate_up, int64_t inner, Rows out) {
+  for (int64_t r = 0; r < gate_up.count; ++r) {
+    const float* g = gate_up.data + r * gate_up.stride;
+    const float* u = g + inner;
+    float* o = out.data + r * out.stride;
+    for (int64_t i = 0; i < inner; ++i) o[i] = Gelu(g[i]) * u[i];
+  }
+}
+
+void AddRows(Rows x, ConstRows y, int64_t width) {
+  for (int64_t r = 0; r < x.count; ++r) {
+    float* xp = x.data + r * x.stride;
+    const float* yp = y.data + r * y.stride;
+    for (int64_t i = 0; i < width; ++i) xp[i] += yp[i];
   }
 }
 

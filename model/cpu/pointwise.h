@@ -41,6 +41,13 @@ void Rope(float* x, int64_t heads, int64_t head_dim, const float* cos, const flo
 // out[r][i] = silu(gate_up[r][i]) * gate_up[r][inner + i] for i < inner.
 void SiluMul(ConstRows gate_up, int64_t inner, Rows out);
 
+// out[r][i] = gelu_tanh(gate_up[r][i]) * gate_up[r][inner + i] for i < inner
+// (Gemma's GeGLU).
+void GeluTanhMul(ConstRows gate_up, int64_t inner, Rows out);
+
+// x[r][i] += y[r][i] for i < width.
+void AddRows(Rows x, ConstRows y, int64_t width);
+
 // x = gelu_tanh(x) in place on rows of `width` (GPT-2's "gelu_new").
 void GeluTanh(Rows x, int64_t width);
 

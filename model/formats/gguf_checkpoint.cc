@@ -50,14 +50,66 @@ DType StoredDType(uint32_t type) {
   return DType::kF32;  // F32, and every quantized type once dequantized.
 }
 
-absl::Status CheckRopeScaling(const GgufFile& g, const std::string& arch) {
+// <arch>.rope.scaling.type: none, or linear with <arch>.rope.scaling.factor.
+absl::Status ReadRopeScaling(const GgufFile& g, const std::string& arch, ModelConfig* c) {
   absl::StatusOr<std::string> type = g.GetString(arch + ".rope.scaling.type");
-  if (type.ok() && *type != "none") {
-    return absl::UnimplementedError(absl::StrCat(g.path(), ": ", arch,
-                                                 ".rope.scaling.type \"", *type,
-                                                 "\" is not supported"));
+  if (!type.ok() || *type == "none") return absl::OkStatus();
+  if (*type != "linear") {
+    return absl::UnimplementedError(absl::StrCat(g.path(), ": ", arch, ".rope.scaling.type \"",
+                                                 *type, "\" is not supported (none or linear)"));
   }
+  absl::StatusOr<double> factor = g.GetFloat(arch + ".rope.scaling.factor");
+  if (!factor.ok()) return factor.status();
+  if (!(*factor > 0) || !std::isfinite(*factor)) {
+    return absl::InvalidArgumentError(absl::StrCat(g.path(), ": ", arch,
+                                                   ".rope.scaling.factor must be > 0, found ",
+                                                   *factor));
+  }
+  c->rope_linear_factor = *factor;
   return absl::OkStatus();
+}
+
+// Gemma 2/3 hyper-parameters as llama.cpp reads them (src/models/gemma2.cpp,
+// gemma3.cpp): soft-capping (Gemma 2 defaults 50 / 30), the sliding window
+// (Gemma 2 default 4096; Gemma 3 none unless the key is set), its layer
+// pattern (<arch>.attention.sliding_window_pattern: an integer n, layer i
+// sliding iff i % n < n - 1, or one bool per layer; defaults 2 / 6), the
+// local RoPE base (Gemma 3: rope.freq_base_swa, default 10000, unscaled), and
+// the query scale: 1/sqrt(hidden / heads) for the 27B shapes (46 / 62
+// layers), else 1/sqrt(head_dim).
+absl::Status ReadGemmaParameters(const GgufFile& g, const std::string& arch, ModelConfig* c) {
+  const bool gemma2 = c->variant == LlamaVariant::kGemma2;
+  Meta m(g, arch + ".");
+  c->attn_logit_softcapping = gemma2 ? m.Float("attn_logit_softcapping", 50.0, false) : 0.0;
+  c->final_logit_softcapping = m.Float("final_logit_softcapping", gemma2 ? 30.0 : 0.0, false);
+  c->sliding_window = m.Int("attention.sliding_window", gemma2 ? 4096 : 0, false);
+  if (c->sliding_window > 0) {
+    c->sliding_layers.assign(static_cast<size_t>(c->num_hidden_layers), false);
+    const std::string key = arch + ".attention.sliding_window_pattern";
+    const GgufValue* v = g.Find(key);
+    if (v != nullptr && v->type == GgufValueType::kArray) {
+      if (v->array.size() != c->sliding_layers.size()) {
+        return absl::InvalidArgumentError(absl::StrCat(g.path(), ": ", key, " has ",
+                                                       v->array.size(), " entries, expected ",
+                                                       c->num_hidden_layers));
+      }
+      for (size_t i = 0; i < v->array.size(); ++i) c->sliding_layers[i] = v->array[i].u != 0;
+    } else {
+      c->sliding_layers = SlidingLayerPattern(
+          m.Int("attention.sliding_window_pattern", DefaultSlidingPattern(c->variant), false),
+          c->num_hidden_layers);
+    }
+    if (!gemma2) c->rope_local_theta = m.Float("rope.freq_base_swa", 10000.0, false);
+    else if (g.Find(arch + ".rope.freq_base_swa") != nullptr) {
+      c->rope_local_theta = m.Float("rope.freq_base_swa", c->rope_theta, false);
+    }
+  }
+  const int64_t big = gemma2 ? 46 : 62;
+  if (c->num_hidden_layers == big && c->num_attention_heads > 0) {
+    c->query_pre_attn_scalar =
+        static_cast<double>(c->hidden_size / c->num_attention_heads);
+  }
+  return m.status();
 }
 
 // rope_freqs.weight: llama3-style RoPE scaling as per-frequency divisors
@@ -88,20 +140,15 @@ absl::Status ReadRopeFreqs(const GgufFile& g, const std::string& arch, ModelConf
 
 // general.architecture -> architecture and variant (features follow).
 absl::Status SetArchitecture(const GgufFile& g, const std::string& arch, ModelConfig* c) {
-  c->architecture = arch == "gpt2" ? Architecture::kGpt2 : Architecture::kLlama;
-  if (arch == "llama" || arch == "gpt2") return absl::OkStatus();
-  if (arch == "qwen2") {
-    c->variant = LlamaVariant::kQwen2;
-    return absl::OkStatus();
+  LlamaVariant variant = LlamaVariant::kLlama;
+  if (!ParseFamilyName(arch, &c->architecture, &variant) || arch == "mistral") {
+    return absl::UnimplementedError(absl::StrCat(
+        g.path(), ": general.architecture \"", arch,
+        "\" is not supported (expected llama, qwen2, qwen3, gemma, gemma2, gemma3 or gpt2)"));
   }
-  if (arch == "qwen3") {
-    c->variant = LlamaVariant::kQwen3;
-    c->qk_norm = true;
-    return absl::OkStatus();
-  }
-  return absl::UnimplementedError(
-      absl::StrCat(g.path(), ": general.architecture \"", arch,
-                   "\" is not supported (expected llama, qwen2, qwen3 or gpt2)"));
+  if (c->architecture == Architecture::kLlama) SetVariantFeatures(variant, c);
+  c->attention_bias = false;  // Decided by the tensors present.
+  return absl::OkStatus();
 }
 
 // Copies (or dequantizes) a GGUF tensor to `dst` in its stored dtype, then
@@ -183,7 +230,7 @@ absl::StatusOr<ModelConfig> GgufModelConfig(const GgufFile& g) {
   if (!arch.ok()) return arch.status();
   ModelConfig c;
   if (absl::Status s = SetArchitecture(g, *arch, &c); !s.ok()) return s;
-  absl::Status rope = CheckRopeScaling(g, *arch);
+  absl::Status rope = ReadRopeScaling(g, *arch, &c);
   if (!rope.ok()) return rope;
   Meta m(g, *arch + ".");
   c.hidden_size = m.Int("embedding_length", 0, true);
@@ -199,8 +246,11 @@ absl::StatusOr<ModelConfig> GgufModelConfig(const GgufFile& g) {
                        1e-5, true);
   c.rope_theta = m.Float("rope.freq_base", 10000.0, false);
   const int64_t rope_dims = m.Int("rope.dimension_count", c.head_dim, false);
-  // llama.cpp's key for a sliding window (it ignores it for llama / qwen2).
-  if (llama) c.sliding_window = m.Int("attention.sliding_window", 0, false);
+  // llama.cpp's key for a sliding window (it ignores it for llama / qwen2;
+  // Gemma's is read below).
+  if (llama && !HasOffsetNormWeights(c.variant)) {
+    c.sliding_window = m.Int("attention.sliding_window", 0, false);
+  }
   c.vocab_size = m.Int("vocab_size", 0, false);
   Meta root(g, "");
   if (c.vocab_size == 0) {
@@ -228,6 +278,9 @@ absl::StatusOr<ModelConfig> GgufModelConfig(const GgufFile& g) {
   }
   if (llama) {
     if (absl::Status s = ReadRopeFreqs(g, *arch, &c); !s.ok()) return s;
+  }
+  if (c.variant == LlamaVariant::kGemma2 || c.variant == LlamaVariant::kGemma3) {
+    if (absl::Status s = ReadGemmaParameters(g, *arch, &c); !s.ok()) return s;
   }
   c.attention_bias = llama && g.FindTensor("blk.0.attn_q.bias") != nullptr;
   c.tie_word_embeddings = g.FindTensor("output.weight") == nullptr;

@@ -5,13 +5,71 @@
 #include "absl/strings/str_cat.h"
 
 namespace tandem::model::formats {
+namespace {
+
+// llama.cpp's integer form of a sliding-layer pattern: n with layer i sliding
+// iff i % n < n - 1 (0: every layer), or -1 if `layers` is not periodic so.
+int64_t SlidingPattern(const std::vector<bool>& layers) {
+  const int64_t count = static_cast<int64_t>(layers.size());
+  for (int64_t n = 0; n <= count + 1; ++n) {
+    if (SlidingLayerPattern(n, count) == layers) return n;
+  }
+  return -1;
+}
+
+// Gemma 2/3 keys (see ReadGemmaParameters in gguf_checkpoint.cc for how
+// llama.cpp reads them back).
+absl::Status SetGemmaParameters(const ModelConfig& c, const std::string& a, GgufWriter& w) {
+  const bool gemma2 = c.variant == LlamaVariant::kGemma2;
+  const bool big = c.num_hidden_layers == (gemma2 ? 46 : 62);
+  const double implied = big ? static_cast<double>(c.hidden_size / c.num_attention_heads)
+                             : static_cast<double>(c.head_dim);
+  if (c.query_pre_attn_scalar > 0 && c.query_pre_attn_scalar != implied) {
+    return absl::UnimplementedError(absl::StrCat(
+        "query_pre_attn_scalar ", c.query_pre_attn_scalar, " cannot be stored in GGUF: llama.cpp "
+        "derives ", implied, " from the shape"));
+  }
+  if (gemma2) w.SetFloat32(a + ".attn_logit_softcapping", static_cast<float>(c.attn_logit_softcapping));
+  else if (c.attn_logit_softcapping > 0) {
+    return absl::UnimplementedError("llama.cpp's gemma3 has no attention soft-capping");
+  }
+  if (gemma2 || c.final_logit_softcapping > 0) {
+    w.SetFloat32(a + ".final_logit_softcapping", static_cast<float>(c.final_logit_softcapping));
+  }
+  if (c.sliding_window <= 0) {
+    // llama.cpp's gemma2 always slides (default 4096): a window as long as
+    // the context never binds.
+    if (gemma2) {
+      w.SetUint32(a + ".attention.sliding_window",
+                  static_cast<uint32_t>(c.max_position_embeddings));
+    }
+    return absl::OkStatus();
+  }
+  const int64_t pattern =
+      c.sliding_layers.empty() ? 0 : SlidingPattern(c.sliding_layers);
+  if (pattern < 0) {
+    return absl::UnimplementedError("a sliding-layer pattern that is not periodic");
+  }
+  w.SetUint32(a + ".attention.sliding_window_pattern", static_cast<uint32_t>(pattern));
+  const double local = c.rope_local_theta > 0 ? c.rope_local_theta : c.rope_theta;
+  if (!gemma2 && c.rope_local_theta <= 0 && c.rope_linear_factor != 1.0) {
+    return absl::UnimplementedError(
+        "gemma3 sliding layers scaled like the global ones (llama.cpp leaves them unscaled)");
+  }
+  if (!gemma2 || c.rope_local_theta > 0) {
+    w.SetFloat32(a + ".rope.freq_base_swa", static_cast<float>(local));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 absl::Status SetGgufHyperParameters(const ModelConfig& c, GgufWriter& w) {
   const bool gpt2 = c.architecture == Architecture::kGpt2;
   if (!gpt2 && c.architecture != Architecture::kLlama) {
     return absl::UnimplementedError("only Llama-family and GPT-2 checkpoints can be written to GGUF");
   }
-  // llama, qwen2 or qwen3 (Mistral is "llama" in llama.cpp's GGUF).
+  // llama, qwen2, qwen3, gemma* (Mistral is "llama" in llama.cpp's GGUF).
   const std::string a = GgufArchitectureName(c);
   w.SetString("general.architecture", a);
   w.SetString("general.name", c.name);
@@ -38,6 +96,19 @@ absl::Status SetGgufHyperParameters(const ModelConfig& c, GgufWriter& w) {
   }
   if (c.sliding_window > 0) {
     w.SetUint32(a + ".attention.sliding_window", static_cast<uint32_t>(c.sliding_window));
+  }
+  if (c.rope_linear_factor != 1.0) {
+    w.SetString(a + ".rope.scaling.type", "linear");
+    w.SetFloat32(a + ".rope.scaling.factor", static_cast<float>(c.rope_linear_factor));
+  }
+  if (c.variant == LlamaVariant::kGemma2 || c.variant == LlamaVariant::kGemma3) {
+    return SetGemmaParameters(c, a, w);
+  }
+  if (!c.sliding_layers.empty() || c.rope_local_theta > 0 || c.attn_logit_softcapping > 0 ||
+      c.final_logit_softcapping > 0 || c.query_pre_attn_scalar > 0) {
+    return absl::UnimplementedError(absl::StrCat(
+        "GGUF arch \"", a, "\" cannot store per-layer windows, a local RoPE, soft-capping or "
+        "query_pre_attn_scalar"));
   }
   return absl::OkStatus();
 }

@@ -17,10 +17,13 @@
 
 namespace tandem::model::formats {
 
-// general.architecture (GgufArchitectureName: llama, qwen2, qwen3, gpt2),
-// general.name and the <arch>.* hyper-parameters of `config`, including a
-// separate head_dim and the sliding window, plus tandem.early_exit_layer when
-// set. Llama 3 RoPE scaling is not metadata in GGUF: the caller writes the
+// general.architecture (GgufArchitectureName: llama, qwen2, qwen3, gemma,
+// gemma2, gemma3, gpt2), general.name and the <arch>.* hyper-parameters of
+// `config`, including a separate head_dim, the sliding window, linear RoPE
+// scaling and Gemma 2/3's soft-capping, sliding-layer pattern and local RoPE
+// base, plus tandem.early_exit_layer when set. Unimplemented for what
+// llama.cpp's GGUF cannot express (e.g. a query_pre_attn_scalar other than
+// the one llama.cpp derives from the shape). Llama 3 RoPE scaling is not metadata in GGUF: the caller writes the
 // rope_freqs.weight tensor (the tiny-model writer does; tools/convert refuses).
 absl::Status SetGgufHyperParameters(const ModelConfig& config, GgufWriter& writer);
 

@@ -72,21 +72,42 @@ const Table& Gpt2Layer() {
   return *t;
 }
 
+// Gemma 2/3 layers: four norms, two of them under other GGUF names.
+const Table& SandwichNormLayer() {
+  static const Table* t = new Table{
+      {"post_attention_layernorm.weight", {"post_attention_norm.weight", GgufTransform::kNone}},
+      {"pre_feedforward_layernorm.weight", {"ffn_norm.weight", GgufTransform::kNone}},
+      {"post_feedforward_layernorm.weight", {"post_ffw_norm.weight", GgufTransform::kNone}},
+  };
+  return *t;
+}
+
 }  // namespace
 
 std::string GgufArchitectureName(const ModelConfig& config) {
-  if (config.architecture == Architecture::kGpt2) return "gpt2";
-  switch (config.variant) {
-    case LlamaVariant::kQwen2:
-      return "qwen2";
-    case LlamaVariant::kQwen3:
-      return "qwen3";
-    case LlamaVariant::kLlama:
-    case LlamaVariant::kMistral:
-      break;
+  if (config.architecture == Architecture::kLlama && config.variant == LlamaVariant::kMistral) {
+    return "llama";
   }
-  return "llama";
+  return FamilyName(config.architecture, config.variant);
 }
+
+namespace {
+
+const GgufTensorMapping* FindLayerMapping(const ModelConfig& config, const std::string& name) {
+  if (config.architecture == Architecture::kGpt2) {
+    auto it = Gpt2Layer().find(name);
+    return it == Gpt2Layer().end() ? nullptr : &it->second;
+  }
+  if (config.sandwich_norms) {
+    if (auto it = SandwichNormLayer().find(name); it != SandwichNormLayer().end()) {
+      return &it->second;
+    }
+  }
+  auto it = LlamaLayer().find(name);
+  return it == LlamaLayer().end() ? nullptr : &it->second;
+}
+
+}  // namespace
 
 absl::StatusOr<GgufTensorMapping> MapHfNameToGguf(const ModelConfig& config,
                                                   const std::string& hf_name) {
@@ -100,15 +121,13 @@ absl::StatusOr<GgufTensorMapping> MapHfNameToGguf(const ModelConfig& config,
     const size_t dot = rest.find('.');
     int64_t layer = 0;
     if (dot != absl::string_view::npos && absl::SimpleAtoi(rest.substr(0, dot), &layer)) {
-      const Table& table = gpt2 ? Gpt2Layer() : LlamaLayer();
-      if (auto it = table.find(std::string(rest.substr(dot + 1))); it != table.end()) {
-        GgufTransform transform = it->second.transform;
+      if (const GgufTensorMapping* m = FindLayerMapping(config, std::string(rest.substr(dot + 1)))) {
+        GgufTransform transform = m->transform;
         if (!permuted && (transform == GgufTransform::kPermuteQ ||
                           transform == GgufTransform::kPermuteK)) {
           transform = GgufTransform::kNone;
         }
-        return GgufTensorMapping{absl::StrCat("blk.", layer, ".", it->second.gguf_name),
-                                 transform};
+        return GgufTensorMapping{absl::StrCat("blk.", layer, ".", m->gguf_name), transform};
       }
     }
   }

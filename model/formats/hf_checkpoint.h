@@ -13,6 +13,7 @@ namespace tandem::model::formats {
 // model.safetensors.index.json (see ReadSafetensorsDir). Every tensor the
 // architecture needs must be present with the expected shape (see
 // ValidateAndSelectTensors); other tensors are dropped. No data is read yet.
+// Gemma's RMSNorm offsets are handed out as float32 1 + w (model/checkpoint.h).
 absl::StatusOr<RawCheckpoint> ReadHfCheckpoint(const std::string& dir);
 
 }  // namespace tandem::model::formats

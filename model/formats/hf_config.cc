@@ -1,5 +1,6 @@
 #include "model/formats/hf_config.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -93,12 +94,19 @@ void ParseRopeScaling(const json& j, const std::string& source, Fields* f, Model
     if (it->contains(key) && (*it)[key].is_string()) type = (*it)[key].get<std::string>();
   }
   if (type == "default") return;
-  if (type != "llama3") {
-    *unimplemented = absl::UnimplementedError(absl::StrCat(
-        source, ": rope_scaling type \"", type, "\" is not supported (only \"llama3\")"));
+  Fields rope(*it, absl::StrCat(source, ": rope_scaling"));
+  if (type == "linear") {
+    config->rope_linear_factor = rope.Double("factor", 1.0);
+    if (!(config->rope_linear_factor > 0)) rope.Fail("factor must be > 0");
+    if (!rope.status().ok()) f->Fail(std::string(rope.status().message()));
     return;
   }
-  Fields rope(*it, absl::StrCat(source, ": rope_scaling"));
+  if (type != "llama3") {
+    *unimplemented = absl::UnimplementedError(
+        absl::StrCat(source, ": rope_scaling type \"", type,
+                     "\" is not supported (only \"llama3\" and \"linear\")"));
+    return;
+  }
   Llama3RopeScaling& s = config->rope_scaling;
   s.enabled = true;
   s.factor = rope.Double("factor", s.factor);
@@ -130,12 +138,97 @@ void ParseLlama(const json& j, const std::string& model_type, Fields* f, ModelCo
   c->attention_bias = f->Bool("attention_bias", model_type == "qwen2");
   if (model_type == "qwen2") c->attention_bias = true;
   c->tie_word_embeddings = f->Bool("tie_word_embeddings", false);
-  if (model_type == "mistral") c->variant = LlamaVariant::kMistral;
-  if (model_type == "qwen2") c->variant = LlamaVariant::kQwen2;
-  if (model_type == "qwen3") {
-    c->variant = LlamaVariant::kQwen3;
-    c->qk_norm = true;
+  if (model_type == "mistral") SetVariantFeatures(LlamaVariant::kMistral, c);
+  if (model_type == "qwen2") SetVariantFeatures(LlamaVariant::kQwen2, c);
+  if (model_type == "qwen3") SetVariantFeatures(LlamaVariant::kQwen3, c);
+}
+
+// A key whose absence means `fallback` and whose null means 0 (disabled),
+// as Hugging Face's Gemma configs treat the soft-capping values.
+double NullableDouble(const json& j, const std::string& key, double fallback, Fields* f) {
+  const auto it = j.find(key);
+  if (it == j.end()) return fallback;
+  if (it->is_null()) return 0.0;
+  return f->Double(key, fallback);
+}
+
+// Which layers slide: "layer_types" when present, else sliding_window_pattern
+// (SlidingLayerPattern; the variant's default when absent).
+void ParseSlidingLayers(const json& j, int64_t default_pattern, Fields* f, ModelConfig* c) {
+  c->sliding_layers.assign(static_cast<size_t>(std::max<int64_t>(c->num_hidden_layers, 0)),
+                           false);
+  if (const auto it = j.find("layer_types"); it != j.end() && !it->is_null()) {
+    if (!it->is_array() || it->size() != c->sliding_layers.size()) {
+      return f->Fail(absl::StrCat("layer_types: expected ", c->sliding_layers.size(),
+                                  " entries (num_hidden_layers)"));
+    }
+    for (size_t i = 0; i < it->size(); ++i) {
+      const json& t = (*it)[i];
+      if (t == "sliding_attention") c->sliding_layers[i] = true;
+      else if (t != "full_attention") {
+        return f->Fail(absl::StrCat("layer_types[", i, "]: expected \"sliding_attention\" or "
+                                    "\"full_attention\", found ", t.dump()));
+      }
+    }
+    return;
   }
+  c->sliding_layers = SlidingLayerPattern(
+      f->Int("sliding_window_pattern", default_pattern, false), c->num_hidden_layers);
+}
+
+// Transformers 5's rope_parameters: {"full_attention": {...}, "sliding_attention": {...}}.
+void ParseRopeParameters(const json& j, Fields* f, ModelConfig* c) {
+  const auto it = j.find("rope_parameters");
+  if (it == j.end() || !it->is_object()) return;
+  const json& full = it->contains("full_attention") ? (*it)["full_attention"] : *it;
+  if (full.is_object()) {
+    Fields rope(full, "rope_parameters");
+    c->rope_theta = rope.Double("rope_theta", c->rope_theta);
+    if (full.contains("rope_type") && full["rope_type"] == "linear") {
+      c->rope_linear_factor = rope.Double("factor", 1.0);
+    } else if (full.contains("rope_type") && full["rope_type"] != "default") {
+      rope.Fail(absl::StrCat("full_attention.rope_type ", full["rope_type"].dump(),
+                             " is not supported (default or linear)"));
+    }
+    if (!rope.status().ok()) f->Fail(std::string(rope.status().message()));
+  }
+  if (it->contains("sliding_attention") && (*it)["sliding_attention"].is_object()) {
+    Fields rope((*it)["sliding_attention"], "rope_parameters.sliding_attention");
+    c->rope_local_theta = rope.Double("rope_theta", c->rope_local_theta);
+    if (!rope.status().ok()) f->Fail(std::string(rope.status().message()));
+  }
+}
+
+// Gemma 1/2/3 (text): a Llama-shaped decoder with scaled embeddings, a GELU
+// MLP, offset norm weights and (2, 3) sandwich norms, soft-capping, sliding
+// layers, and (3) q/k norms with a local RoPE for the sliding layers.
+absl::Status ParseGemma(const json& j, const std::string& model_type, const std::string& source,
+                        Fields* f, ModelConfig* c) {
+  ParseLlama(j, model_type, f, c);
+  const LlamaVariant variant = model_type == "gemma"    ? LlamaVariant::kGemma
+                               : model_type == "gemma2" ? LlamaVariant::kGemma2
+                                                        : LlamaVariant::kGemma3;
+  SetVariantFeatures(variant, c);
+  c->tie_word_embeddings = f->Bool("tie_word_embeddings", true);
+  const auto act = j.find("hidden_activation");
+  if (act != j.end() && !act->is_null() && *act != "gelu_pytorch_tanh" && *act != "gelu_tanh") {
+    return absl::UnimplementedError(absl::StrCat(
+        source, ": hidden_activation ", act->dump(), " is not supported (gelu_pytorch_tanh)"));
+  }
+  if (variant == LlamaVariant::kGemma) return absl::OkStatus();
+  c->query_pre_attn_scalar = f->Double("query_pre_attn_scalar", 256.0);
+  c->sliding_window = f->Int("sliding_window", 4096, false);
+  c->final_logit_softcapping =
+      NullableDouble(j, "final_logit_softcapping", variant == LlamaVariant::kGemma2 ? 30.0 : 0.0, f);
+  c->attn_logit_softcapping =
+      NullableDouble(j, "attn_logit_softcapping", variant == LlamaVariant::kGemma2 ? 50.0 : 0.0, f);
+  ParseSlidingLayers(j, DefaultSlidingPattern(variant), f, c);
+  if (variant == LlamaVariant::kGemma3) {
+    if (!j.contains("rope_theta")) c->rope_theta = 1000000.0;
+    c->rope_local_theta = f->Double("rope_local_base_freq", 10000.0);
+    ParseRopeParameters(j, f, c);
+  }
+  return absl::OkStatus();
 }
 
 // Mistral's sliding_window applies to every layer (null: none). Qwen2/3 use
@@ -234,6 +327,9 @@ absl::StatusOr<ModelConfig> ParseHfConfig(const std::string& json_text, const st
     if (arch == "MistralForCausalLM") model_type = "mistral";
     if (arch == "Qwen2ForCausalLM") model_type = "qwen2";
     if (arch == "Qwen3ForCausalLM") model_type = "qwen3";
+    if (arch == "GemmaForCausalLM") model_type = "gemma";
+    if (arch == "Gemma2ForCausalLM") model_type = "gemma2";
+    if (arch == "Gemma3ForCausalLM") model_type = "gemma3_text";
     if (arch == "GPT2LMHeadModel") model_type = "gpt2";
   }
   ModelConfig config;
@@ -242,12 +338,18 @@ absl::StatusOr<ModelConfig> ParseHfConfig(const std::string& json_text, const st
       model_type == "qwen3") {
     ParseLlama(j, model_type, &f, &config);
     if (absl::Status s = ParseSlidingWindow(model_type, source, &f, &config); !s.ok()) return s;
+  } else if (model_type == "gemma" || model_type == "gemma2" || model_type == "gemma3_text") {
+    if (absl::Status s = ParseGemma(j, model_type, source, &f, &config); !s.ok()) return s;
   } else if (model_type == "gpt2") {
     ParseGpt2(&f, &config);
+  } else if (model_type == "gemma3") {
+    return absl::UnimplementedError(absl::StrCat(
+        source, ": model_type \"gemma3\" is the multimodal checkpoint (text_config, vision "
+                "tower); convert its language model or use a \"gemma3_text\" checkpoint"));
   } else {
     return absl::UnimplementedError(absl::StrCat(
         source, ": unsupported model_type \"", model_type, "\" (architectures[0] = \"", arch,
-        "\"); expected llama, mistral, qwen2, qwen3 or gpt2"));
+        "\"); expected llama, mistral, qwen2, qwen3, gemma, gemma2, gemma3_text or gpt2"));
   }
   if (j.contains("_name_or_path") && j["_name_or_path"].is_string()) {
     config.name = j["_name_or_path"].get<std::string>();

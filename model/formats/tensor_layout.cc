@@ -29,6 +29,10 @@ void AddLlama(const ModelConfig& c, std::vector<ExpectedTensor>* out) {
     }
     out->push_back({p + "self_attn.o_proj.weight", {h, q}});
     out->push_back({p + "post_attention_layernorm.weight", {h}});
+    if (c.sandwich_norms) {
+      out->push_back({p + "pre_feedforward_layernorm.weight", {h}});
+      out->push_back({p + "post_feedforward_layernorm.weight", {h}});
+    }
     out->push_back({p + "mlp.gate_proj.weight", {ff, h}});
     out->push_back({p + "mlp.up_proj.weight", {ff, h}});
     out->push_back({p + "mlp.down_proj.weight", {h, ff}});

@@ -7,23 +7,6 @@
 
 namespace tandem::services {
 
-namespace {
-
-// The family name ModelInfo.architecture reports (GGUF's names; Mistral is
-// "mistral" here although llama.cpp files it under "llama").
-const char* ArchitectureName(const model::ModelInfo& info) {
-  if (info.architecture == model::Architecture::kGpt2) return "gpt2";
-  switch (info.variant) {
-    case model::LlamaVariant::kMistral: return "mistral";
-    case model::LlamaVariant::kQwen2: return "qwen2";
-    case model::LlamaVariant::kQwen3: return "qwen3";
-    case model::LlamaVariant::kLlama: break;
-  }
-  return "llama";
-}
-
-}  // namespace
-
 absl::StatusOr<sampling::SamplingParams> FromProto(const v1::SamplingParams& p) {
   sampling::SamplingParams out;
   switch (p.preset()) {
@@ -242,7 +225,7 @@ sampling::StepResult FromProto(const v1::GeneratedToken& token) {
 
 void ToProto(const model::ModelInfo& info, v1::ModelInfo* out) {
   out->set_model_name(info.name);
-  out->set_architecture(ArchitectureName(info));
+  out->set_architecture(model::FamilyName(info.architecture, info.variant));
   out->set_vocab_size(info.vocab_size);
   out->set_context_length(info.context_length);
   out->set_num_layers(info.num_layers);

@@ -13,11 +13,8 @@ namespace {
 model::ModelInfo FromProto(const v1::ModelInfo& m) {
   model::ModelInfo info;
   info.name = m.model_name();
-  info.architecture =
-      m.architecture() == "gpt2" ? model::Architecture::kGpt2 : model::Architecture::kLlama;
-  if (m.architecture() == "mistral") info.variant = model::LlamaVariant::kMistral;
-  if (m.architecture() == "qwen2") info.variant = model::LlamaVariant::kQwen2;
-  if (m.architecture() == "qwen3") info.variant = model::LlamaVariant::kQwen3;
+  // An unknown family name (a newer server) reads as plain Llama.
+  model::ParseFamilyName(m.architecture(), &info.architecture, &info.variant);
   info.vocab_size = m.vocab_size();
   info.context_length = m.context_length();
   info.num_layers = m.num_layers();

@@ -62,6 +62,10 @@ Checkpoint RandomCheckpoint(const ModelConfig& c, uint64_t seed) {
       const std::string p = absl::StrCat("model.layers.", i, ".");
       t[p + "input_layernorm.weight"] = norm_weight(h);
       t[p + "post_attention_layernorm.weight"] = norm_weight(h);
+      if (c.sandwich_norms) {
+        t[p + "pre_feedforward_layernorm.weight"] = norm_weight(h);
+        t[p + "post_feedforward_layernorm.weight"] = norm_weight(h);
+      }
       t[p + "self_attn.q_proj.weight"] = randn({c.num_attention_heads * d, h}, s);
       t[p + "self_attn.k_proj.weight"] = randn({kv * d, h}, s);
       t[p + "self_attn.v_proj.weight"] = randn({kv * d, h}, s);
@@ -110,6 +114,7 @@ Checkpoint FirstLayers(const Checkpoint& checkpoint, int64_t layers) {
   cut.config = checkpoint.config;
   cut.config.num_hidden_layers = layers;
   cut.config.early_exit_layer = 0;
+  if (!cut.config.sliding_layers.empty()) cut.config.sliding_layers.resize(layers);
   for (const auto& [name, tensor] : checkpoint.tensors) {
     // Names carry the layer index after "layers." (Llama) or "h." (GPT-2).
     bool keep = true;

@@ -22,23 +22,33 @@ using ::testing::HasSubstr;
 using testing::FirstLayers;
 using testing::RandomCheckpoint;
 
-// A direct transcription of the Hugging Face modeling code, no cache: the
-// logits of every position of `ids`.
+// A direct transcription of the Hugging Face modeling code (Llama, Qwen,
+// Mistral, Gemma 2/3, GPT-2), no cache, in float64: the logits of every
+// position of `ids`. Norm weights are multipliers (model/checkpoint.h).
 at::Tensor ReferenceForward(const Checkpoint& ck, const std::vector<int64_t>& ids) {
   const ModelConfig& c = ck.config;
   auto W = [&](const std::string& n) { return ck.tensors.at(n).to(at::kDouble); };
   const int64_t T = ids.size(), h = c.hidden_size, nh = c.num_attention_heads;
   const int64_t kv = c.num_key_value_heads, d = c.head_dim > 0 ? c.head_dim : h / nh;
   at::Tensor idx = at::tensor(ids, at::kLong);
-  at::Tensor causal = at::ones({T, T}, at::kBool).triu(1);
-  if (c.sliding_window > 0) {  // Query t sees keys s with t - s < window.
-    causal = causal | at::ones({T, T}, at::kBool).tril(-c.sliding_window);
-  }
-  auto attend = [&](at::Tensor q, at::Tensor k, at::Tensor v) {  // [T, heads, d]
+  const at::Tensor causal = at::ones({T, T}, at::kBool).triu(1);
+  // Layer i's window: every layer (Mistral) or the listed ones (Gemma).
+  auto window_of = [&](int64_t layer) {
+    const bool slides = c.sliding_layers.empty() || c.sliding_layers[layer];
+    return slides ? c.sliding_window : int64_t{0};
+  };
+  const double scale = 1.0 / std::sqrt(c.query_pre_attn_scalar > 0 ? c.query_pre_attn_scalar
+                                                                   : double(d));
+  auto attend = [&](at::Tensor q, at::Tensor k, at::Tensor v, int64_t window) {  // [T, heads, d]
     k = k.repeat_interleave(nh / k.size(1), 1);
     v = v.repeat_interleave(nh / v.size(1), 1);
-    at::Tensor s = at::einsum("thd,shd->hts", {q, k}) / std::sqrt(double(d));
-    s = s.masked_fill(causal, -INFINITY).softmax(-1);
+    at::Tensor s = at::einsum("thd,shd->hts", {q, k}) * scale;
+    if (c.attn_logit_softcapping > 0) {
+      s = at::tanh(s / c.attn_logit_softcapping) * c.attn_logit_softcapping;
+    }
+    at::Tensor mask = causal;  // Query t sees keys s with t - s < window.
+    if (window > 0) mask = mask | at::ones({T, T}, at::kBool).tril(-window);
+    s = s.masked_fill(mask, -INFINITY).softmax(-1);
     return at::einsum("hts,shd->thd", {s, v}).reshape({T, nh * d});
   };
   if (c.architecture == Architecture::kGpt2) {
@@ -53,7 +63,7 @@ at::Tensor ReferenceForward(const Checkpoint& ck, const std::vector<int64_t>& id
       at::Tensor qkv = at::addmm(W(p + "attn.c_attn.bias"), ln(x, "ln_1"), W(p + "attn.c_attn.weight"));
       auto parts = qkv.split(h, 1);
       at::Tensor a = attend(parts[0].view({T, nh, d}), parts[1].view({T, nh, d}),
-                            parts[2].view({T, nh, d}));
+                            parts[2].view({T, nh, d}), 0);
       x = x + at::addmm(W(p + "attn.c_proj.bias"), a, W(p + "attn.c_proj.weight"));
       at::Tensor m = at::gelu(at::addmm(W(p + "mlp.c_fc.bias"), ln(x, "ln_2"), W(p + "mlp.c_fc.weight")), "tanh");
       x = x + at::addmm(W(p + "mlp.c_proj.bias"), m, W(p + "mlp.c_proj.weight"));
@@ -64,20 +74,29 @@ at::Tensor ReferenceForward(const Checkpoint& ck, const std::vector<int64_t>& id
   auto rms = [&](at::Tensor y, at::Tensor w) {
     return w * (y * at::rsqrt(y.pow(2).mean(-1, true) + c.norm_eps));
   };
-  at::Tensor inv = 1.0 / at::pow(c.rope_theta, at::arange(0, d, 2, at::kDouble) / double(d));
-  if (!c.rope_freq_factors.empty()) {
-    inv = inv / at::tensor(c.rope_freq_factors, at::kFloat).to(at::kDouble);
-  }
-  at::Tensor freqs = at::outer(at::arange(T, at::kDouble), inv);
-  at::Tensor cos = at::cat({freqs, freqs}, -1).cos().unsqueeze(1);
-  at::Tensor sin = at::cat({freqs, freqs}, -1).sin().unsqueeze(1);
-  auto rope = [&](at::Tensor y) {
+  // Global RoPE (scaled), and Gemma 3's local one for sliding layers.
+  auto angles = [&](double theta, bool scaled) {
+    at::Tensor inv = 1.0 / at::pow(theta, at::arange(0, d, 2, at::kDouble) / double(d));
+    if (scaled && !c.rope_freq_factors.empty()) {
+      inv = inv / at::tensor(c.rope_freq_factors, at::kFloat).to(at::kDouble);
+    }
+    if (scaled) inv = inv / c.rope_linear_factor;
+    at::Tensor freqs = at::outer(at::arange(T, at::kDouble), inv);
+    return at::cat({freqs, freqs}, -1).unsqueeze(1);
+  };
+  const at::Tensor global = angles(c.rope_theta, true);
+  const at::Tensor local = angles(c.rope_local_theta, false);
+  auto rope = [&](at::Tensor y, bool use_local) {
+    const at::Tensor& a = use_local ? local : global;
     at::Tensor rot = at::cat({-y.narrow(-1, d / 2, d / 2), y.narrow(-1, 0, d / 2)}, -1);
-    return y * cos + rot * sin;
+    return y * a.cos() + rot * a.sin();
   };
   at::Tensor x = W("model.embed_tokens.weight").index_select(0, idx);
+  if (c.scale_embeddings) x = x * std::sqrt(double(h));
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
     const std::string p = absl::StrCat("model.layers.", i, ".");
+    const int64_t window = window_of(i);
+    const bool use_local = c.rope_local_theta > 0 && window > 0;
     at::Tensor y = rms(x, W(p + "input_layernorm.weight"));
     auto proj = [&](const std::string& n) {
       at::Tensor out = at::matmul(y, W(p + "self_attn." + n + "_proj.weight").t());
@@ -89,16 +108,30 @@ at::Tensor ReferenceForward(const Checkpoint& ck, const std::vector<int64_t>& id
       q = rms(q, W(p + "self_attn.q_norm.weight"));
       k = rms(k, W(p + "self_attn.k_norm.weight"));
     }
-    at::Tensor a = attend(rope(q), rope(k), proj("v").view({T, kv, d}));
-    x = x + at::matmul(a, W(p + "self_attn.o_proj.weight").t());
-    y = rms(x, W(p + "post_attention_layernorm.weight"));
-    at::Tensor m = at::silu(at::matmul(y, W(p + "mlp.gate_proj.weight").t())) *
-                   at::matmul(y, W(p + "mlp.up_proj.weight").t());
-    x = x + at::matmul(m, W(p + "mlp.down_proj.weight").t());
+    at::Tensor a = attend(rope(q, use_local), rope(k, use_local), proj("v").view({T, kv, d}),
+                          window);
+    a = at::matmul(a, W(p + "self_attn.o_proj.weight").t());
+    if (c.sandwich_norms) {  // Gemma 2/3.
+      x = x + rms(a, W(p + "post_attention_layernorm.weight"));
+      y = rms(x, W(p + "pre_feedforward_layernorm.weight"));
+    } else {
+      x = x + a;
+      y = rms(x, W(p + "post_attention_layernorm.weight"));
+    }
+    at::Tensor gate = at::matmul(y, W(p + "mlp.gate_proj.weight").t());
+    gate = c.hidden_activation == HiddenActivation::kGeluTanh ? at::gelu(gate, "tanh")
+                                                              : at::silu(gate);
+    at::Tensor m = at::matmul(gate * at::matmul(y, W(p + "mlp.up_proj.weight").t()),
+                              W(p + "mlp.down_proj.weight").t());
+    x = x + (c.sandwich_norms ? rms(m, W(p + "post_feedforward_layernorm.weight")) : m);
   }
   x = rms(x, W("model.norm.weight"));
   const std::string head = c.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight";
-  return at::matmul(x, W(head).t()).to(at::kFloat);
+  at::Tensor logits = at::matmul(x, W(head).t());
+  if (c.final_logit_softcapping > 0) {
+    logits = at::tanh(logits / c.final_logit_softcapping) * c.final_logit_softcapping;
+  }
+  return logits.to(at::kFloat);
 }
 
 struct Variant {
@@ -124,7 +157,31 @@ std::vector<Variant> Variants() {
   mistral.sliding_window = 3;
   ModelConfig freqs = testing::TinyLlamaConfig();  // head_dim 8: 4 frequencies.
   freqs.rope_freq_factors = {1.0f, 1.5f, 4.0f, 8.0f};
+  // Gemma 2: sandwich norms, GELU, scaled embeddings, both soft-caps (small,
+  // so that they bend), a query scalar other than head_dim, even layers slide.
+  ModelConfig gemma2 = testing::TinyLlamaConfig();
+  SetVariantFeatures(LlamaVariant::kGemma2, &gemma2);
+  gemma2.tie_word_embeddings = true;
+  gemma2.query_pre_attn_scalar = 12;
+  gemma2.attn_logit_softcapping = 1.5;
+  gemma2.final_logit_softcapping = 4.0;
+  gemma2.sliding_window = 3;
+  gemma2.sliding_layers = SlidingLayerPattern(2, gemma2.num_hidden_layers);
+  // Gemma 3: q/k norms, layers 0-2 slide with a local RoPE, layer 3 is global
+  // with linearly scaled RoPE.
+  ModelConfig gemma3 = testing::TinyLlamaConfig();
+  SetVariantFeatures(LlamaVariant::kGemma3, &gemma3);
+  gemma3.head_dim = 16;
+  gemma3.rope_theta = 1e6;
+  gemma3.rope_local_theta = 100.0;
+  gemma3.rope_linear_factor = 4.0;
+  gemma3.sliding_window = 4;
+  gemma3.sliding_layers = SlidingLayerPattern(4, gemma3.num_hidden_layers);
   return {
+      {"gemma2_softcap_window3_f32", gemma2, at::kFloat, 1e-5},
+      {"gemma2_softcap_window3_f32_torch_ops", gemma2, at::kFloat, 1e-5, true},
+      {"gemma3_local_rope_window4_f32", gemma3, at::kFloat, 1e-5},
+      {"gemma3_local_rope_window4_f32_torch_ops", gemma3, at::kFloat, 1e-5, true},
       {"qwen3_qk_norm_head_dim_f32", qwen3, at::kFloat, 1e-5},
       {"qwen3_qk_norm_head_dim_f32_torch_ops", qwen3, at::kFloat, 1e-5, true},
       {"mistral_window3_f32", mistral, at::kFloat, 1e-5},

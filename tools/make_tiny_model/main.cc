@@ -1,4 +1,5 @@
-// Writes a random-weight tiny Llama or GPT-2 as a GGUF file and as a Hugging
+// Writes a random-weight tiny Llama-family model (Llama, Mistral, Qwen2/3,
+// Gemma 1/2/3) or GPT-2 as a GGUF file and as a Hugging
 // Face directory with the same weights:
 //   make_tiny_model --out_dir=/tmp/tiny --arch=llama --gguf_type=q8_0
 #include <iostream>
@@ -9,9 +10,16 @@
 #include "tools/make_tiny_model/tiny_model.h"
 
 ABSL_FLAG(std::string, out_dir, "", "Output directory (model.gguf and hf/ are written in it).");
-ABSL_FLAG(std::string, arch, "llama", "llama, mistral, qwen2, qwen3 or gpt2.");
+ABSL_FLAG(std::string, arch, "llama",
+          "llama, mistral, qwen2, qwen3, gemma, gemma2, gemma3 or gpt2.");
 ABSL_FLAG(int64_t, head_dim, 0, "Attention head width (0: hidden / heads; Llama family only).");
-ABSL_FLAG(int64_t, sliding_window, 0, "Sliding attention window (mistral; 0 = none).");
+ABSL_FLAG(int64_t, sliding_window, 0,
+          "Sliding attention window (mistral: every layer; gemma2 / gemma3: the variant's "
+          "sliding layers; 0 = none).");
+ABSL_FLAG(double, attn_logit_softcapping, 0, "gemma2: attention score soft-cap (0 = none).");
+ABSL_FLAG(double, final_logit_softcapping, 0, "gemma2 / gemma3: logit soft-cap (0 = none).");
+ABSL_FLAG(double, rope_local_theta, 0,
+          "gemma3: RoPE base of the sliding layers (0 = the global rope base).");
 ABSL_FLAG(bool, llama3_rope, false,
           "Llama 3 RoPE scaling (HF rope_scaling, GGUF rope_freqs.weight) with its defaults.");
 ABSL_FLAG(int64_t, vocab_size, 512, "Synthetic vocabulary size.");
@@ -61,27 +69,28 @@ int main(int argc, char** argv) {
   tandem::tools::TinyModelOptions o;
   const std::string arch = absl::GetFlag(FLAGS_arch);
   using tandem::model::LlamaVariant;
-  const std::pair<const char*, LlamaVariant> kVariants[] = {{"llama", LlamaVariant::kLlama},
-                                                            {"mistral", LlamaVariant::kMistral},
-                                                            {"qwen2", LlamaVariant::kQwen2},
-                                                            {"qwen3", LlamaVariant::kQwen3}};
-  bool known = arch == "gpt2";
-  for (const auto& [name, variant] : kVariants) {
-    if (arch == name) {
-      o.variant = variant;
-      known = true;
-    }
-  }
-  if (!known) {
-    std::cerr << "--arch must be llama, mistral, qwen2, qwen3 or gpt2\n";
+  if (!tandem::model::ParseFamilyName(arch, &o.architecture, &o.variant)) {
+    std::cerr << "--arch must be llama, mistral, qwen2, qwen3, gemma, gemma2, gemma3 or gpt2\n";
     return 2;
   }
-  o.architecture = arch == "gpt2" ? tandem::model::Architecture::kGpt2
-                                  : tandem::model::Architecture::kLlama;
-  if (o.variant != LlamaVariant::kMistral && absl::GetFlag(FLAGS_sliding_window) != 0) {
-    std::cerr << "--sliding_window needs --arch=mistral\n";
+  const bool windowed = o.variant == LlamaVariant::kMistral ||
+                        o.variant == LlamaVariant::kGemma2 || o.variant == LlamaVariant::kGemma3;
+  if (absl::GetFlag(FLAGS_sliding_window) != 0 &&
+      (o.architecture != tandem::model::Architecture::kLlama || !windowed)) {
+    std::cerr << "--sliding_window needs --arch=mistral, gemma2 or gemma3\n";
     return 2;
   }
+  if ((absl::GetFlag(FLAGS_attn_logit_softcapping) != 0 && o.variant != LlamaVariant::kGemma2) ||
+      (absl::GetFlag(FLAGS_final_logit_softcapping) != 0 && o.variant != LlamaVariant::kGemma2 &&
+       o.variant != LlamaVariant::kGemma3) ||
+      (absl::GetFlag(FLAGS_rope_local_theta) != 0 && o.variant != LlamaVariant::kGemma3)) {
+    std::cerr << "--attn_logit_softcapping needs --arch=gemma2, --final_logit_softcapping "
+                 "gemma2 or gemma3, --rope_local_theta gemma3\n";
+    return 2;
+  }
+  o.attn_logit_softcapping = absl::GetFlag(FLAGS_attn_logit_softcapping);
+  o.final_logit_softcapping = absl::GetFlag(FLAGS_final_logit_softcapping);
+  o.rope_local_theta = absl::GetFlag(FLAGS_rope_local_theta);
   o.head_dim = absl::GetFlag(FLAGS_head_dim);
   o.sliding_window = absl::GetFlag(FLAGS_sliding_window);
   o.rope_scaling.enabled = absl::GetFlag(FLAGS_llama3_rope);

@@ -43,11 +43,24 @@ model::ModelConfig ConfigFor(const TinyModelOptions& o, const TinyVocab& vocab) 
   c.max_position_embeddings = o.context_length;
   c.norm_eps = static_cast<float>(o.norm_eps);
   c.rope_theta = static_cast<float>(o.rope_theta);
-  c.attention_bias = !gpt2 && (o.attention_bias || c.variant == model::LlamaVariant::kQwen2);
-  c.qk_norm = !gpt2 && c.variant == model::LlamaVariant::kQwen3;
+  c.attention_bias = !gpt2 && o.attention_bias;
+  if (!gpt2) model::SetVariantFeatures(o.variant, &c);
   if (!gpt2) c.rope_scaling = o.rope_scaling;
   c.sliding_window = gpt2 ? 0 : o.sliding_window;
   c.tie_word_embeddings = o.tie_word_embeddings;
+  const bool gemma = !gpt2 && model::HasOffsetNormWeights(o.variant);
+  if (gemma) {
+    c.name = "tandem-tiny-" + std::string(model::FamilyName(c.architecture, c.variant));
+    c.tie_word_embeddings = true;
+    c.attn_logit_softcapping = o.attn_logit_softcapping;
+    c.final_logit_softcapping = o.final_logit_softcapping;
+    c.rope_local_theta = o.rope_local_theta;
+    c.rope_linear_factor = o.rope_linear_factor;
+    if (c.sliding_window > 0) {
+      c.sliding_layers = model::SlidingLayerPattern(model::DefaultSlidingPattern(o.variant),
+                                                    c.num_hidden_layers);
+    }
+  }
   c.bos_token_ids = {vocab.bos_id};
   c.eos_token_ids = {vocab.eos_id};
   return c;
@@ -95,8 +108,12 @@ absl::StatusOr<TinyModel> MakeTinyModel(const TinyModelOptions& o) {
     const float scale = Scale(t.name, t.shape);
     const bool norm_weight = absl::EndsWith(t.name, "norm.weight") ||
                              (absl::StrContains(t.name, "ln_") && absl::EndsWith(t.name, ".weight"));
+    // Gemma stores norm weights as offsets from 1 (HasOffsetNormWeights).
+    const bool offset = m.config.architecture == model::Architecture::kLlama &&
+                        model::HasOffsetNormWeights(m.config.variant);
+    const float center = norm_weight && !offset ? 1.0f : 0.0f;
     w.values.resize(static_cast<size_t>(n));
-    for (float& v : w.values) v = (norm_weight ? 1.0f : 0.0f) + scale * gauss.Next();
+    for (float& v : w.values) v = center + scale * gauss.Next();
     m.weights.push_back(std::move(w));
   }
   return m;

@@ -18,7 +18,10 @@ namespace tandem::tools {
 struct TinyModelOptions {
   model::Architecture architecture = model::Architecture::kLlama;
   // Llama family only: which checkpoint to imitate (GGUF general.architecture,
-  // HF model_type). kQwen2 implies attention_bias, kQwen3 q/k norms.
+  // HF model_type) with its structural features (SetVariantFeatures): kQwen2
+  // attention_bias, kQwen3 q/k norms, Gemma scaled embeddings, GELU MLP and
+  // offset norm weights (HF stores w, GGUF 1 + w); Gemma 2/3 sandwich norms
+  // and the variant's sliding-layer pattern; Gemma always ties embeddings.
   model::LlamaVariant variant = model::LlamaVariant::kLlama;
   int64_t vocab_size = 512;        // Ignored when `vocab` is set.
   int64_t hidden_size = 64;
@@ -35,8 +38,14 @@ struct TinyModelOptions {
   // convert_hf_to_gguf.py computes it).
   model::Llama3RopeScaling rope_scaling;
   // > 0: sliding window (kMistral: HF sliding_window; GGUF
-  // <arch>.attention.sliding_window, which llama.cpp ignores for llama).
+  // <arch>.attention.sliding_window, which llama.cpp ignores for llama;
+  // Gemma 2/3: on the variant's sliding layers, which llama.cpp honours).
   int64_t sliding_window = 0;
+  // Gemma 2/3 (ModelConfig fields of the same names; 0 = none).
+  double attn_logit_softcapping = 0.0;   // Gemma 2 only.
+  double final_logit_softcapping = 0.0;
+  double rope_local_theta = 0.0;         // Gemma 3 only (GGUF rope.freq_base_swa).
+  double rope_linear_factor = 1.0;
   bool tie_word_embeddings = false;
   uint64_t seed = 1;
   // Storage of 2-D weights in the GGUF file (1-D tensors are always F32):

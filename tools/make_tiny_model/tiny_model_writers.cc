@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "model/formats/gguf_export.h"
 #include "model/formats/gguf_names.h"
@@ -38,10 +39,43 @@ std::pair<std::string, std::string> HfLlamaNames(model::LlamaVariant v) {
       return {"Qwen2ForCausalLM", "qwen2"};
     case model::LlamaVariant::kQwen3:
       return {"Qwen3ForCausalLM", "qwen3"};
+    case model::LlamaVariant::kGemma:
+      return {"GemmaForCausalLM", "gemma"};
+    case model::LlamaVariant::kGemma2:
+      return {"Gemma2ForCausalLM", "gemma2"};
+    case model::LlamaVariant::kGemma3:
+      return {"Gemma3ForCausalLM", "gemma3_text"};
     case model::LlamaVariant::kLlama:
       break;
   }
   return {"LlamaForCausalLM", "llama"};
+}
+
+// Gemma's config.json keys: Gemma 2 relies on the default layer pattern,
+// Gemma 3 spells it out as layer_types (as transformers >= 4.53 writes it).
+void AddGemmaConfig(const model::ModelConfig& c, nlohmann::ordered_json* j) {
+  using json = nlohmann::ordered_json;
+  auto nullable = [](double v) { return v > 0 ? json(v) : json(nullptr); };
+  j->erase("hidden_act");
+  (*j)["hidden_activation"] = "gelu_pytorch_tanh";
+  if (c.variant == model::LlamaVariant::kGemma) return;
+  (*j)["query_pre_attn_scalar"] = c.query_pre_attn_scalar > 0 ? c.query_pre_attn_scalar
+                                                              : static_cast<double>(c.head_dim);
+  (*j)["attn_logit_softcapping"] = nullable(c.attn_logit_softcapping);
+  (*j)["final_logit_softcapping"] = nullable(c.final_logit_softcapping);
+  // No window: one as long as the context, which never binds.
+  (*j)["sliding_window"] = c.sliding_window > 0 ? c.sliding_window : c.max_position_embeddings;
+  if (c.variant == model::LlamaVariant::kGemma3) {
+    (*j)["rope_local_base_freq"] = c.rope_local_theta > 0 ? c.rope_local_theta : c.rope_theta;
+    json types = json::array();
+    for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+      types.push_back(model::SlidingWindowOf(c, i) > 0 ? "sliding_attention" : "full_attention");
+    }
+    (*j)["layer_types"] = types;
+  }
+  if (c.rope_linear_factor != 1.0) {
+    (*j)["rope_scaling"] = {{"rope_type", "linear"}, {"factor", c.rope_linear_factor}};
+  }
 }
 
 nlohmann::ordered_json HfLlamaConfig(const model::ModelConfig& c) {
@@ -70,6 +104,7 @@ nlohmann::ordered_json HfLlamaConfig(const model::ModelConfig& c) {
   if (c.variant == model::LlamaVariant::kQwen2 || c.variant == model::LlamaVariant::kQwen3) {
     j["use_sliding_window"] = false;
   }
+  if (model::HasOffsetNormWeights(c.variant)) AddGemmaConfig(c, &j);
   return j;
 }
 
@@ -98,6 +133,10 @@ absl::Status WriteGguf(const TinyModel& m, uint32_t type, const GgufTensorBytes*
     std::vector<int64_t> shape = weight.shape;
     std::vector<float> values =
         model::formats::ToGgufLayout(m.config, weight.values, mapping->transform, shape);
+    if (m.config.architecture == model::Architecture::kLlama &&
+        model::HasOffsetNormWeights(m.config.variant) && absl::EndsWith(weight.name, "norm.weight")) {
+      for (float& v : values) v += 1.0f;  // GGUF stores Gemma's norms as 1 + w.
+    }
     if (raw != nullptr && shape.size() == 2) {
       std::vector<int64_t> ne(shape.rbegin(), shape.rend());
       std::vector<uint8_t> bytes = (*raw)(mapping->gguf_name, ne);

@@ -8,6 +8,7 @@
 //  - llama.cpp (node-llama-cpp) loads the converted shipped target and its
 //    64-token F32 greedy continuation equals ours;
 //  - bad input fails with an error naming the path or tensor.
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -67,11 +68,12 @@ std::string Convert(const std::string& dir, GgmlType type, const std::string& na
   return options.output_path;
 }
 
-// A tiny random Llama whose HF directory carries the shipped tokenizer.model.
-std::string TinyHfDir() {
-  tools::TinyModelOptions options;
+// A tiny random Llama (or `variant`) whose HF directory carries the shipped
+// tokenizer.model.
+std::string TinyHfDir(const tools::TinyModelOptions& base = {}) {
+  tools::TinyModelOptions options = base;
   options.vocab_size = 8000;
-  options.num_layers = 2;
+  if (options.variant == model::LlamaVariant::kLlama) options.num_layers = 2;
   options.seed = 11;
   absl::StatusOr<tools::TinyModelPaths> paths = tools::WriteTinyModel(options, MakeTempDir("tiny"));
   EXPECT_TRUE(paths.ok()) << paths.status();
@@ -180,6 +182,48 @@ TEST(ConvertTokenizerTest, Gpt2TokenizerJsonEmbedsAsGgufBpe) {
   absl::StatusOr<LlamaCppOracleResult> oracle = RunLlamaCppOracle(request);
   ASSERT_TRUE(oracle.ok()) << oracle.status();
   EXPECT_EQ(oracle->n_vocab, 50257);
+}
+
+// Gemma 2 / 3 checkpoints in Hugging Face form (norm offsets, layer_types,
+// soft-caps, local RoPE) convert to a GGUF whose logits are bit-identical to
+// the HF load and on which llama.cpp's logits match ours (GELU tolerance,
+// see llama_cpp_numerics_test) with a binding window.
+TEST(ConvertGemmaTest, ConvertedGemmaMatchesTheHfLoadAndLlamaCpp) {
+  for (const model::LlamaVariant variant : {model::LlamaVariant::kGemma2, model::LlamaVariant::kGemma3}) {
+    tools::TinyModelOptions options;
+    options.variant = variant;
+    options.num_layers = 7;
+    options.head_dim = 32;
+    options.sliding_window = 6;
+    options.final_logit_softcapping = 10.0;
+    if (variant == model::LlamaVariant::kGemma2) options.attn_logit_softcapping = 3.0;
+    if (variant == model::LlamaVariant::kGemma3) options.rope_local_theta = 5000.0;
+    const std::string dir = TinyHfDir(options);
+    const std::string gguf = Convert(dir, GgmlType::kF32, "gemma");
+    const at::Tensor hf = Logits(dir);
+    const at::Tensor ours = Logits(gguf);
+    ASSERT_TRUE(hf.defined() && ours.defined());
+    EXPECT_TRUE(at::equal(ours, hf)) << model::FamilyName(model::Architecture::kLlama, variant);
+    LlamaCppOracleRequest request;
+    request.gguf_path = gguf;
+    request.prompt_ids = kPrompt;
+    request.n_greedy = 0;
+    request.all_positions = true;
+    request.kv_type = "F32";
+    absl::StatusOr<LlamaCppOracleResult> oracle = RunLlamaCppOracle(request);
+    ASSERT_TRUE(oracle.ok()) << oracle.status();
+    ASSERT_EQ(oracle->logits.size(), kPrompt.size());
+    double diff = 0, scale = 0;
+    for (size_t p = 0; p < kPrompt.size(); ++p) {
+      at::Tensor ref = at::tensor(oracle->logits[p]);
+      scale = std::max(scale, ref.abs().max().item<double>());
+      diff = std::max(diff, (ours[p] - ref).abs().max().item<double>());
+    }
+    std::cout << "[convert] " << model::FamilyName(model::Architecture::kLlama, variant)
+              << " vs llama.cpp: max|diff|=" << diff << " scale=" << scale << std::endl;
+    EXPECT_GT(scale, 1.0);
+    EXPECT_LE(diff, 2e-3 * scale);
+  }
 }
 
 TEST(ConvertLlamaCppTest, LlamaCppGreedyEqualsOursOnTheConvertedTarget) {

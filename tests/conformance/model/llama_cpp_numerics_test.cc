@@ -54,6 +54,13 @@ struct Case {
   int64_t head_dim = 0;        // 0: hidden / heads.
   bool llama3_rope = false;    // rope_scaling llama3 / GGUF rope_freqs.weight.
   int64_t sliding_window = 0;
+  int64_t num_layers = 3;
+  // Gemma 2/3 (TinyModelOptions fields of the same names).
+  double attn_logit_softcapping = 0.0;
+  double final_logit_softcapping = 0.0;
+  double rope_theta = 10000.0;
+  double rope_local_theta = 0.0;
+  double rope_linear_factor = 1.0;
 };
 
 // An F32 Llama-family case at the F32 Llama tolerance.
@@ -77,6 +84,40 @@ Case Qwen3Case() {  // head_dim 32 while hidden / heads = 16.
   return c;
 }
 
+// Gemma's MLP is GELU-gated: ggml's CPU GELU reads a float16 lookup table
+// (~1e-3 error per activation), hence GPT-2's 2e-3. head_dim 32 != 64 / 4.
+Case GemmaCase(std::string name, model::LlamaVariant variant) {
+  Case c = FamilyCase(std::move(name), variant);
+  c.rel_tolerance = 2e-3;
+  c.head_dim = 32;
+  c.tie = true;
+  return c;
+}
+
+// Gemma 2: the window binds (8 of the 76 positions run) on layers 0 and 2;
+// soft-caps small enough to bend the scores and logits.
+Case Gemma2Case() {
+  Case c = GemmaCase("gemma2_softcap_window8_f32", model::LlamaVariant::kGemma2);
+  c.sliding_window = 8;
+  c.attn_logit_softcapping = 2.0;
+  c.final_logit_softcapping = 6.0;
+  return c;
+}
+
+// Gemma 3: 7 layers, so the pattern (5 sliding, 1 global) has a global layer
+// (5) between sliding ones; local RoPE base 10000 vs global 1e6 linearly
+// scaled by 4 (llama.cpp leaves the sliding layers unscaled, as HF does).
+Case Gemma3Case() {
+  Case c = GemmaCase("gemma3_window8_local_rope_linear4_f32", model::LlamaVariant::kGemma3);
+  c.num_layers = 7;
+  c.sliding_window = 8;
+  c.rope_theta = 1e6;
+  c.rope_local_theta = 10000.0;
+  c.rope_linear_factor = 4.0;
+  c.final_logit_softcapping = 8.0;
+  return c;
+}
+
 // llama.cpp ignores <arch>.attention.sliding_window for llama, so against it
 // the window must not bind: 128 > the 76 positions run here.
 Case MistralCase() {
@@ -89,7 +130,7 @@ tools::TinyModelOptions OptionsFor(const Case& c) {
   tools::TinyModelOptions options;
   options.architecture = c.arch;
   options.vocab_size = kVocab;
-  options.num_layers = 3;
+  options.num_layers = c.num_layers;
   options.num_heads = 4;
   options.num_kv_heads = c.arch == Architecture::kLlama ? c.num_kv_heads : 4;
   options.attention_bias = c.bias;
@@ -99,6 +140,11 @@ tools::TinyModelOptions OptionsFor(const Case& c) {
   options.variant = c.variant;
   options.head_dim = c.head_dim;
   options.sliding_window = c.sliding_window;
+  options.attn_logit_softcapping = c.attn_logit_softcapping;
+  options.final_logit_softcapping = c.final_logit_softcapping;
+  options.rope_theta = c.rope_theta;
+  options.rope_local_theta = c.rope_local_theta;
+  options.rope_linear_factor = c.rope_linear_factor;
   // original context 64: the 76 positions run here reach the scaled low
   // frequencies, the smoothed middle ones and the unscaled high ones.
   if (c.llama3_rope) options.rope_scaling = {true, 8.0, 1.0, 4.0, 64};
@@ -220,8 +266,8 @@ TEST_P(LlamaCppNumericsTest, LogitsWithinToleranceAndGreedyIdentical) {
 //  - F32 Llama: both float32, different summation order; measured ~1e-7
 //    relative. 2e-5 leaves >10x headroom yet catches any real bug (a wrong
 //    RoPE, norm or GQA mapping moves logits by O(1)).
-//  - F32 GPT-2: ggml's CPU GELU reads a float16 lookup table (~1e-3 error per
-//    activation), so 2e-3 relative.
+//  - F32 GPT-2 and Gemma: ggml's CPU GELU reads a float16 lookup table (~1e-3
+//    error per activation), so 2e-3 relative.
 //  - F16 / Q8_0 storage: we dequantize the weights exactly, but ggml's CPU
 //    matmul rounds the activations to F16 (F16 weights) or quantizes them to
 //    Q8_0 blocks (Q8_0 weights) before the dot products: 3e-3 / 4e-2
@@ -245,7 +291,8 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"llama_gqa_bf16_ours", Architecture::kLlama, GgmlType::kF32, 2, false, false,
              at::kBFloat16, 5e-2, /*greedy_must_match=*/false},
         Llama3RopeCase(), FamilyCase("qwen2_bias_gqa_f32", model::LlamaVariant::kQwen2),
-        Qwen3Case(), MistralCase()),
+        Qwen3Case(), MistralCase(), GemmaCase("gemma_gelu_head_dim_f32", model::LlamaVariant::kGemma),
+        Gemma2Case(), Gemma3Case()),
     [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
 
 class HfMatchesGgufTest : public ::testing::TestWithParam<Case> {};
@@ -278,7 +325,8 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"llama_gqa", Architecture::kLlama, GgmlType::kF32, 2, false, false},
         Case{"llama_mha_bias_tied", Architecture::kLlama, GgmlType::kF32, 4, true, true},
         Case{"gpt2", Architecture::kGpt2, GgmlType::kF32, 4, false, true}, Llama3RopeCase(),
-        FamilyCase("qwen2_bias_gqa", model::LlamaVariant::kQwen2), Qwen3Case(), MistralCase()),
+        FamilyCase("qwen2_bias_gqa", model::LlamaVariant::kQwen2), Qwen3Case(), MistralCase(),
+        GemmaCase("gemma", model::LlamaVariant::kGemma), Gemma2Case(), Gemma3Case()),
     [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
 
 // A sliding window that binds, against llama.cpp: with one layer and RoPE's

@@ -26,14 +26,17 @@ AttentionRow RowOf(const Cache& c, int64_t visible) {
   return {c.keys.data_ptr<float>(), c.values.data_ptr<float>(), c.keys.stride(0), visible};
 }
 
-// [heads * d] for one query row, float64.
-at::Tensor Reference(const at::Tensor& q, const Cache& c, int64_t visible, int64_t heads) {
+// [heads * d] for one query row, float64; softcap > 0: cap * tanh(s / cap)
+// on the scaled scores.
+at::Tensor Reference(const at::Tensor& q, const Cache& c, int64_t visible, int64_t heads,
+                     double softcap = 0) {
   const int64_t kv = c.keys.size(0), d = c.keys.size(2);
   at::Tensor qd = q.to(at::kDouble).view({heads, 1, d});
   at::Tensor k = c.keys.narrow(1, 0, visible).to(at::kDouble).repeat_interleave(heads / kv, 0);
   at::Tensor v = c.values.narrow(1, 0, visible).to(at::kDouble).repeat_interleave(heads / kv, 0);
-  at::Tensor p = (at::matmul(qd, k.transpose(1, 2)) / std::sqrt(double(d))).softmax(-1);
-  return at::matmul(p, v).view({heads * d});
+  at::Tensor s = at::matmul(qd, k.transpose(1, 2)) / std::sqrt(double(d));
+  if (softcap > 0) s = at::tanh(s / softcap) * softcap;
+  return at::matmul(s.softmax(-1), v).view({heads * d});
 }
 
 struct Shape {
@@ -65,6 +68,26 @@ TEST_P(AttentionTest, MatchesFloat64ReferenceAcrossCaches) {
   }
   // A single visible position returns its value vector exactly.
   EXPECT_TRUE(at::allclose(out[0].view({heads, d})[0], caches[0].values[0][0], 0, 1e-6));
+}
+
+// Gemma 2's score soft-cap: matches the capped reference and differs from
+// the uncapped one (the scaled scores of 3x queries exceed the cap of 1).
+TEST_P(AttentionTest, SoftCapBendsScoresBeforeTheSoftmax) {
+  const auto [heads, kv, d] = GetParam();
+  at::manual_seed(5);
+  Cache c = RandomCache(kv, d);
+  at::Tensor q = at::randn({2, heads * d}) * 3;
+  const std::vector<int64_t> visible = {9, 40};
+  std::vector<AttentionRow> spans = {RowOf(c, visible[0]), RowOf(c, visible[1])};
+  at::Tensor out = at::empty_like(q);
+  const AttentionShape shape{heads, kv, d, static_cast<float>(1.0 / std::sqrt(double(d))), 1.0f};
+  Attention(shape, q.data_ptr<float>(), q.stride(0), spans, out.data_ptr<float>(), out.stride(0));
+  for (int64_t r = 0; r < 2; ++r) {
+    const at::Tensor capped = Reference(q[r], c, visible[r], heads, 1.0);
+    const at::Tensor plain = Reference(q[r], c, visible[r], heads);
+    EXPECT_LE((out[r].to(at::kDouble) - capped).abs().max().item<double>(), 2e-6) << r;
+    EXPECT_GT((out[r].to(at::kDouble) - plain).abs().max().item<double>(), 1e-2) << r;
+  }
 }
 
 TEST_P(AttentionTest, ThreadCountDoesNotChangeResults) {

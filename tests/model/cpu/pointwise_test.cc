@@ -56,6 +56,17 @@ TEST(PointwiseTest, SiluMulAndGeluMatchTorch) {
   GeluTanh({x.data_ptr<float>(), 2, 30}, 30);
   // 1 + tanh(.) cancels for negative inputs: float32 keeps ~1e-4 relative there.
   EXPECT_LE(MaxRelErr(x, ref), 1e-4);
+  // Gemma's GeGLU.
+  GeluTanhMul({gu.data_ptr<float>(), 2, 20}, 10, {out.data_ptr<float>(), 2, 10});
+  EXPECT_LE(MaxRelErr(out, at::gelu(g, "tanh") * u), 1e-4);
+}
+
+TEST(PointwiseTest, AddRowsAddsWithinTheWidthOnly) {
+  at::Tensor x = at::randn({3, 8}), y = at::randn({3, 8});
+  at::Tensor expected = x.clone();
+  expected.narrow(1, 0, 5) += y.narrow(1, 0, 5);
+  AddRows({x.data_ptr<float>(), 3, 8}, {y.data_ptr<float>(), 3, 8}, 5);
+  EXPECT_TRUE(at::equal(x, expected));
 }
 
 }  // namespace

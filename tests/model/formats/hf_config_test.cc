@@ -91,6 +91,105 @@ TEST(HfConfigTest, MistralSlidingWindowIsKeptAndQwenPerLayerWindowRefused) {
   EXPECT_THAT(std::string(qwen.message()), HasSubstr("use_sliding_window"));
 }
 
+// google/gemma-2-2b's config.json (tokens trimmed).
+TEST(HfConfigTest, Gemma2HasSoftCapsEvenSlidingLayersAndTiedOffsetNorms) {
+  absl::StatusOr<ModelConfig> c = ParseHfConfig(R"({
+    "architectures": ["Gemma2ForCausalLM"], "attention_bias": false,
+    "attn_logit_softcapping": 50.0, "bos_token_id": 2, "cache_implementation": "hybrid",
+    "eos_token_id": 1, "final_logit_softcapping": 30.0, "head_dim": 256,
+    "hidden_act": "gelu_pytorch_tanh", "hidden_activation": "gelu_pytorch_tanh",
+    "hidden_size": 2304, "intermediate_size": 9216, "max_position_embeddings": 8192,
+    "model_type": "gemma2", "num_attention_heads": 8, "num_hidden_layers": 26,
+    "num_key_value_heads": 4, "pad_token_id": 0, "query_pre_attn_scalar": 256,
+    "rms_norm_eps": 1e-06, "rope_theta": 10000.0, "sliding_window": 4096,
+    "vocab_size": 256000})", "gemma2/config.json");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->variant, LlamaVariant::kGemma2);
+  EXPECT_TRUE(c->tie_word_embeddings);  // Gemma's default.
+  EXPECT_TRUE(c->scale_embeddings);
+  EXPECT_TRUE(c->sandwich_norms);
+  EXPECT_FALSE(c->qk_norm);
+  EXPECT_EQ(c->hidden_activation, HiddenActivation::kGeluTanh);
+  EXPECT_EQ(c->attn_logit_softcapping, 50.0);
+  EXPECT_EQ(c->final_logit_softcapping, 30.0);
+  EXPECT_EQ(c->query_pre_attn_scalar, 256.0);
+  EXPECT_EQ(c->sliding_window, 4096);
+  ASSERT_EQ(c->sliding_layers.size(), 26u);
+  EXPECT_EQ(SlidingWindowOf(*c, 0), 4096);
+  EXPECT_EQ(SlidingWindowOf(*c, 1), 0);
+  EXPECT_EQ(SlidingWindowOf(*c, 24), 4096);
+  EXPECT_EQ(SlidingWindowOf(*c, 25), 0);
+  EXPECT_TRUE(HasOffsetNormWeights(c->variant));
+}
+
+// google/gemma-3-1b-it's config.json, then the 4B text config's rope_scaling
+// and transformers 5's layer_types / rope_parameters spellings.
+TEST(HfConfigTest, Gemma3HasQkNormsLocalRopeAndPatternSix) {
+  const std::string base = R"({
+    "architectures": ["Gemma3ForCausalLM"], "attention_bias": false,
+    "attn_logit_softcapping": null, "bos_token_id": 2, "eos_token_id": [1, 106],
+    "final_logit_softcapping": null, "head_dim": 256, "hidden_activation": "gelu_pytorch_tanh",
+    "hidden_size": 1152, "intermediate_size": 6912, "max_position_embeddings": 32768,
+    "model_type": "gemma3_text", "num_attention_heads": 4, "num_hidden_layers": 26,
+    "num_key_value_heads": 1, "query_pre_attn_scalar": 256, "rms_norm_eps": 1e-06,
+    "rope_local_base_freq": 10000, "rope_scaling": null, "rope_theta": 1000000,
+    "sliding_window": 512, "sliding_window_pattern": 6, "vocab_size": 262144})";
+  absl::StatusOr<ModelConfig> c = ParseHfConfig(base, "gemma3/config.json");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->variant, LlamaVariant::kGemma3);
+  EXPECT_TRUE(c->qk_norm);
+  EXPECT_TRUE(c->sandwich_norms);
+  EXPECT_EQ(c->attn_logit_softcapping, 0.0);  // null: none.
+  EXPECT_EQ(c->final_logit_softcapping, 0.0);
+  EXPECT_EQ(c->rope_theta, 1e6);
+  EXPECT_EQ(c->rope_local_theta, 1e4);
+  EXPECT_EQ(c->rope_linear_factor, 1.0);
+  for (int64_t layer : {0, 4, 6, 24, 25}) {
+    EXPECT_EQ(SlidingWindowOf(*c, layer), 512) << layer;
+    EXPECT_TRUE(UsesLocalRope(*c, layer)) << layer;
+  }
+  for (int64_t layer : {5, 11, 23}) {
+    EXPECT_EQ(SlidingWindowOf(*c, layer), 0) << layer;
+    EXPECT_FALSE(UsesLocalRope(*c, layer)) << layer;
+  }
+  EXPECT_EQ(c->eos_token_ids, (std::vector<int64_t>{1, 106}));
+
+  c = ParseHfConfig(absl::StrReplaceAll(base, {{R"("rope_scaling": null)",
+                                                R"("rope_scaling": {"factor": 8.0, "rope_type": "linear"})"}}),
+                    "gemma3-4b/config.json");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->rope_linear_factor, 8.0);
+
+  std::string types = R"("layer_types": [)";
+  for (int i = 0; i < 26; ++i) {
+    types += std::string(i > 0 ? ", " : "") + (i == 1 ? R"("full_attention")" : R"("sliding_attention")");
+  }
+  types += "]";
+  c = ParseHfConfig(absl::StrReplaceAll(
+                        base, {{R"("sliding_window_pattern": 6)", types},
+                               {R"("rope_scaling": null)",
+                                R"("rope_parameters": {"full_attention": {"rope_type": "linear", "factor": 2.0, "rope_theta": 500000}, "sliding_attention": {"rope_type": "default", "rope_theta": 20000}})"}}),
+                    "gemma3-v5/config.json");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(SlidingWindowOf(*c, 1), 0);
+  EXPECT_EQ(SlidingWindowOf(*c, 5), 512);
+  EXPECT_EQ(c->rope_theta, 5e5);
+  EXPECT_EQ(c->rope_local_theta, 2e4);
+  EXPECT_EQ(c->rope_linear_factor, 2.0);
+
+  absl::StatusOr<ModelConfig> bad = ParseHfConfig(
+      absl::StrReplaceAll(base, {{R"("sliding_window_pattern": 6)", R"("layer_types": ["x"])"}}),
+      "bad/config.json");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("layer_types"));
+  bad = ParseHfConfig(absl::StrReplaceAll(base, {{"gelu_pytorch_tanh", "relu"}}), "act/config.json");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("hidden_activation"));
+  bad = ParseHfConfig(absl::StrReplaceAll(base, {{"gemma3_text", "gemma3"}}), "mm/config.json");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("multimodal"));
+}
+
 TEST(HfConfigTest, ReadsGpt2) {
   absl::StatusOr<ModelConfig> c = ParseHfConfig(R"({
     "architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "vocab_size": 50257,
