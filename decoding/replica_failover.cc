@@ -1,6 +1,7 @@
 #include "decoding/replica_failover.h"
 
 #include <algorithm>
+#include <optional>
 #include <type_traits>
 #include <utility>
 
@@ -14,10 +15,11 @@ bool IsReplicaFailure(const absl::Status& status) {
 
 template <typename Backend>
 ReplicaSessions<Backend>::ReplicaSessions(std::vector<Backend*> replicas, size_t first,
-                                          FailoverListener listener)
+                                          FailoverListener listener, SpillListener on_spill)
     : replicas_(std::move(replicas)),
       first_(replicas_.empty() ? 0 : first % replicas_.size()),
-      listener_(std::move(listener)) {}
+      listener_(std::move(listener)),
+      on_spill_(std::move(on_spill)) {}
 
 template <typename Backend>
 model::ModelInfo ReplicaSessions<Backend>::Info() {
@@ -34,24 +36,46 @@ std::vector<int64_t> ReplicaSessions<Backend>::Apply(const std::vector<int64_t>&
 }
 
 template <typename Backend>
-absl::StatusOr<SessionId> ReplicaSessions<Backend>::OpenFrom(size_t first,
+absl::StatusOr<SessionId> ReplicaSessions<Backend>::OpenFrom(size_t first, size_t tries,
                                                              const std::vector<int64_t>& prompt,
                                                              const SessionOptions& options,
-                                                             size_t* replica) {
-  absl::Status last = absl::UnavailableError("no replicas");
-  for (size_t i = 0; i < replicas_.size(); ++i) {
+                                                             size_t* replica,
+                                                             std::optional<size_t>* first_full) {
+  absl::Status down = absl::UnavailableError("no replicas");
+  first_full->reset();
+  absl::Status full;
+  for (size_t i = 0; i < std::min(tries, replicas_.size()); ++i) {
     const size_t r = (first + i) % replicas_.size();
     absl::StatusOr<SessionId> id = replicas_[r]->Open(prompt, options);
     if (id.ok()) {
       *replica = r;
       return *id;
     }
-    // Only a replica that is down is skipped; a real refusal (invalid
-    // argument, resource exhausted) is the answer.
-    if (!absl::IsUnavailable(id.status())) return id.status();
-    last = id.status();
+    // A replica that is down or full is skipped; any other refusal (e.g.
+    // invalid argument) is the answer.
+    if (absl::IsResourceExhausted(id.status())) {
+      if (!*first_full) {
+        *first_full = r;
+        full = id.status();
+      }
+    } else if (absl::IsUnavailable(id.status())) {
+      down = id.status();
+    } else {
+      return id.status();
+    }
   }
-  return last;
+  if (*first_full) {
+    return absl::ResourceExhaustedError(absl::StrCat("every replica tried (", tries,
+                                                     ") is full or down; first refusal: ",
+                                                     full.message()));
+  }
+  return down;
+}
+
+template <typename Backend>
+void ReplicaSessions<Backend>::RecordSpill(size_t from, size_t to) {
+  ++spills_;
+  if (on_spill_) on_spill_(from, to);
 }
 
 template <typename Backend>
@@ -59,8 +83,11 @@ absl::StatusOr<SessionId> ReplicaSessions<Backend>::Open(const std::vector<int64
                                                          const SessionOptions& options) {
   std::lock_guard<std::mutex> lock(mu_);
   Session s;
-  absl::StatusOr<SessionId> remote = OpenFrom(first_, prompt, options, &s.replica);
+  std::optional<size_t> full;
+  absl::StatusOr<SessionId> remote =
+      OpenFrom(first_, replicas_.size(), prompt, options, &s.replica, &full);
   if (!remote.ok()) return remote.status();
+  if (full) RecordSpill(*full, s.replica);
   s.remote = *remote;
   s.seen = prompt;
   s.actual = static_cast<int64_t>(prompt.size());
@@ -81,16 +108,22 @@ void ReplicaSessions<Backend>::Close(SessionId session) {
 }
 
 template <typename Backend>
-absl::Status ReplicaSessions<Backend>::Reopen(Session& s) {
+absl::Status ReplicaSessions<Backend>::Reopen(Session& s, Move why) {
   const std::vector<int64_t> prompt(s.seen.begin(), s.seen.begin() + s.prompt_length);
   const size_t from = s.replica;
   size_t replica = 0;
-  absl::StatusOr<SessionId> remote = OpenFrom(from + 1, prompt, s.options, &replica);
+  std::optional<size_t> full;
+  const size_t tries = why == Move::kSpill ? replicas_.size() - 1 : replicas_.size();
+  absl::StatusOr<SessionId> remote = OpenFrom(from + 1, tries, prompt, s.options, &replica, &full);
   if (!remote.ok()) return remote.status();
   replicas_[from]->Close(s.remote);  // Best effort: it may still hold the session.
   s.replica = replica;
   s.remote = *remote;
   s.actual = s.prompt_length;
+  if (why == Move::kSpill) {
+    RecordSpill(from, replica);
+    return absl::OkStatus();
+  }
   ++failovers_;
   if (listener_) listener_(from, replica, static_cast<int64_t>(s.seen.size()) - s.prompt_length);
   return absl::OkStatus();
@@ -125,18 +158,28 @@ absl::StatusOr<Result> ReplicaSessions<Backend>::Call(
       std::vector<int64_t> extra = committed ? committed(*result) : std::vector<int64_t>{};
       s.seen.insert(s.seen.end(), extra.begin(), extra.end());
       s.actual = static_cast<int64_t>(s.seen.size());
+      s.answered = true;
       return result;
     }
-    if (!IsReplicaFailure(result.status())) return result.status();
+    // Nothing of a session that never answered has reached the caller: a
+    // full replica's refusal moves it like a failure.
+    const bool spill =
+        !s.answered && replicas_.size() > 1 && absl::IsResourceExhausted(result.status());
+    if (!spill && !IsReplicaFailure(result.status())) return result.status();
     if (first_failure.ok()) first_failure = result.status();
     if (attempt == replicas_.size()) break;
     // The session's position is kept in `seen`; a new replica starts from
     // the prompt and the retried call carries the rest.
-    if (absl::Status st = Reopen(s); !st.ok()) {
+    if (absl::Status st = Reopen(s, spill ? Move::kSpill : Move::kFailover); !st.ok()) {
+      if (spill) return st;
       return absl::UnavailableError(absl::StrCat("replica failed (", first_failure.message(),
                                                  ") and no replica could take over: ",
                                                  st.message()));
     }
+  }
+  if (absl::IsResourceExhausted(first_failure)) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("every replica is full; first refusal: ", first_failure.message()));
   }
   return absl::UnavailableError(
       absl::StrCat("every replica failed; first error: ", first_failure.message()));
@@ -181,9 +224,12 @@ absl::StatusOr<SessionId> ReplicaSessions<Backend>::Fork(SessionId source, int64
   if (!forked) {
     // Start the fork from its prompt elsewhere; the next call re-prefills.
     const std::vector<int64_t> prompt(fork.seen.begin(), fork.seen.begin() + fork.prompt_length);
+    std::optional<size_t> full;
     absl::StatusOr<SessionId> remote =
-        OpenFrom(s.replica + (failure.ok() ? 0 : 1), prompt, fork.options, &fork.replica);
+        OpenFrom(s.replica + (failure.ok() ? 0 : 1), replicas_.size(), prompt, fork.options,
+                 &fork.replica, &full);
     if (!remote.ok()) return remote.status();
+    if (full) RecordSpill(*full, fork.replica);
     fork.remote = *remote;
     fork.actual = fork.prompt_length;
     if (!failure.ok()) ++failovers_;
@@ -197,6 +243,12 @@ template <typename Backend>
 int64_t ReplicaSessions<Backend>::failovers() const {
   std::lock_guard<std::mutex> lock(mu_);
   return failovers_;
+}
+
+template <typename Backend>
+int64_t ReplicaSessions<Backend>::spills() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return spills_;
 }
 
 template <typename Backend>

@@ -13,6 +13,14 @@
 // identical to an uninterrupted run; a sampled request continues with a
 // fresh random stream from its seed (still an exact sample of the target).
 //
+// Spill: a replica that is full answers RESOURCE_EXHAUSTED (its session
+// limit, or its batch queue). When it does so to an open, or to a session's
+// first call (nothing of the session has reached the caller yet), the
+// session goes to the next replica in order instead; only when every replica
+// refused does the caller get RESOURCE_EXHAUSTED, with the first refusal's
+// message (which names the limit). A RESOURCE_EXHAUSTED on a later call is
+// the caller's answer.
+//
 // One object serves one request (its sessions and their forks); it is not
 // meant to be shared across requests. Thread-safe.
 
@@ -20,6 +28,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -34,6 +43,14 @@ bool IsReplicaFailure(const absl::Status& status);
 // Called after each successful re-prefill (for metrics and logs):
 // (from replica, to replica, tokens re-prefilled).
 using FailoverListener = std::function<void(size_t, size_t, int64_t)>;
+// Called when a session a full replica refused went to another (for metrics
+// and logs): (first replica that refused, replica that took it).
+using SpillListener = std::function<void(size_t, size_t)>;
+// Both, for callers that pass them around together; either may be null.
+struct ReplicaListeners {
+  FailoverListener failover;
+  SpillListener spill;
+};
 
 // The session bookkeeping and retry loop both failover backends share.
 // `Backend` is TargetBackend or DraftBackend.
@@ -50,21 +67,27 @@ class ReplicaSessions {
     int64_t actual = 0;
     int64_t prompt_length = 0;
     SessionOptions options;
+    // Whether a call of this session has succeeded (after which a
+    // RESOURCE_EXHAUSTED no longer spills).
+    bool answered = false;
   };
   // A backend call for one session: (replica, its session id, the sync to
   // send). Returns the call's result.
   template <typename Result>
   using CallFn = std::function<absl::StatusOr<Result>(Backend&, SessionId, const SequenceSync&)>;
 
-  ReplicaSessions(std::vector<Backend*> replicas, size_t first, FailoverListener listener);
+  ReplicaSessions(std::vector<Backend*> replicas, size_t first, FailoverListener listener,
+                  SpillListener on_spill = nullptr);
 
   model::ModelInfo Info();
-  // Opens on the first replica that is up, from `first` onwards.
+  // Opens on the first replica that is up and not full, from `first`
+  // onwards.
   absl::StatusOr<SessionId> Open(const std::vector<int64_t>& prompt,
                                  const SessionOptions& options);
   void Close(SessionId session);
 
-  // Runs `call` for `session` with `sync`; on a replica failure reopens the
+  // Runs `call` for `session` with `sync`; on a replica failure (or a
+  // RESOURCE_EXHAUSTED before the session's first success) reopens the
   // session elsewhere and retries (once per replica) with a sync that
   // re-prefills what the new replica lacks. On success the session's view is
   // Apply(seen, sync) followed by `committed(result)`.
@@ -78,33 +101,46 @@ class ReplicaSessions {
   absl::StatusOr<SessionId> Fork(SessionId source, int64_t length);
 
   int64_t failovers() const;
+  int64_t spills() const;
   absl::StatusOr<size_t> ReplicaOf(SessionId session) const;
 
   // `seen` after `sync` (base_length clamped to seen's size).
   static std::vector<int64_t> Apply(const std::vector<int64_t>& seen, const SequenceSync& sync);
 
  private:
+  // Why a session moves to another replica.
+  enum class Move { kFailover, kSpill };
   // Opens s.seen[0, prompt_length) on the replica after s.replica, wrapping
-  // around (the same replica last: it may have restarted).
-  absl::Status Reopen(Session& s);
-  absl::StatusOr<SessionId> OpenFrom(size_t first, const std::vector<int64_t>& prompt,
-                                     const SessionOptions& options, size_t* replica);
+  // around; after a failure the same replica comes last (it may have
+  // restarted), a spill never goes back to the replica that refused.
+  absl::Status Reopen(Session& s, Move why);
+  // Opens on the first of `tries` replicas from `first` on (wrapping) that
+  // is neither down (UNAVAILABLE) nor full (RESOURCE_EXHAUSTED); any other
+  // refusal is the answer. *first_full = the first replica that refused as
+  // full, if any.
+  absl::StatusOr<SessionId> OpenFrom(size_t first, size_t tries,
+                                     const std::vector<int64_t>& prompt,
+                                     const SessionOptions& options, size_t* replica,
+                                     std::optional<size_t>* first_full);
+  void RecordSpill(size_t from, size_t to);
 
   std::vector<Backend*> replicas_;
   size_t first_;
   FailoverListener listener_;
+  SpillListener on_spill_;
   mutable std::mutex mu_;
   std::map<SessionId, Session> sessions_;
   SessionId next_id_ = 1;
   int64_t failovers_ = 0;
+  int64_t spills_ = 0;
 };
 
 class FailoverTargetBackend : public TargetBackend {
  public:
   // `replicas` (not owned, at least one) are tried from `first` onwards.
   FailoverTargetBackend(std::vector<TargetBackend*> replicas, size_t first,
-                        FailoverListener listener = nullptr)
-      : sessions_(std::move(replicas), first, std::move(listener)) {}
+                        FailoverListener listener = nullptr, SpillListener on_spill = nullptr)
+      : sessions_(std::move(replicas), first, std::move(listener), std::move(on_spill)) {}
 
   model::ModelInfo Info() override { return sessions_.Info(); }
   absl::StatusOr<SessionId> Open(const std::vector<int64_t>& prompt,
@@ -120,6 +156,7 @@ class FailoverTargetBackend : public TargetBackend {
   void Close(SessionId session) override { sessions_.Close(session); }
 
   int64_t failovers() const { return sessions_.failovers(); }
+  int64_t spills() const { return sessions_.spills(); }
   absl::StatusOr<size_t> ReplicaOf(SessionId session) const { return sessions_.ReplicaOf(session); }
 
  private:
@@ -129,8 +166,8 @@ class FailoverTargetBackend : public TargetBackend {
 class FailoverDraftBackend : public DraftBackend {
  public:
   FailoverDraftBackend(std::vector<DraftBackend*> replicas, size_t first,
-                       FailoverListener listener = nullptr)
-      : sessions_(std::move(replicas), first, std::move(listener)) {}
+                       FailoverListener listener = nullptr, SpillListener on_spill = nullptr)
+      : sessions_(std::move(replicas), first, std::move(listener), std::move(on_spill)) {}
 
   model::ModelInfo Info() override { return sessions_.Info(); }
   absl::StatusOr<SessionId> Open(const std::vector<int64_t>& prompt,
@@ -141,6 +178,8 @@ class FailoverDraftBackend : public DraftBackend {
   void Close(SessionId session) override { sessions_.Close(session); }
 
   int64_t failovers() const { return sessions_.failovers(); }
+  int64_t spills() const { return sessions_.spills(); }
+  absl::StatusOr<size_t> ReplicaOf(SessionId session) const { return sessions_.ReplicaOf(session); }
 
  private:
   ReplicaSessions<DraftBackend> sessions_;

@@ -106,10 +106,10 @@ std::string ModelServiceBase::ForgetRequestId(uint64_t session) {
 grpc::Status ModelServiceBase::Instrumented(
     absl::string_view method, const grpc::ServerContext* context,
     absl::string_view request_id_field,
-    const std::function<grpc::Status(const RpcCall&)>& body) {
+    const std::function<absl::Status(const RpcCall&)>& body) {
   const absl::Time start = absl::Now();
   const RpcCall call{std::string(method), RequestIdOf(context, request_id_field), context};
-  const grpc::Status status = body(call);
+  const grpc::Status status = ToGrpcStatus(body(call));
   const absl::Duration latency = absl::Now() - start;
   metrics_.RecordRpc(method, status.error_code(), latency);
   const LogLevel level = status.ok() ? LogLevel::kDebug : LevelOf(status.error_code());
@@ -142,14 +142,23 @@ absl::Status ModelServiceBase::QueueFull() const {
       " items waiting for a batch (max_queued_items); retry later"));
 }
 
-grpc::Status ModelServiceBase::DoOpen(const RpcCall& call, const v1::OpenSessionRequest& request,
+absl::Status ModelServiceBase::CheckNumDraftTokens(int64_t num_draft_tokens) const {
+  if (num_draft_tokens >= 1 && num_draft_tokens <= options_.max_draft_length) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat("`num_draft_tokens` must be in [1, ",
+                                                 options_.max_draft_length, "], got ",
+                                                 num_draft_tokens));
+}
+
+absl::Status ModelServiceBase::DoOpen(const RpcCall& call, const v1::OpenSessionRequest& request,
                                       v1::OpenSessionResponse* response) {
   const absl::Time start = absl::Now();
   if (request.request_id().size() > kMaxRequestIdBytes) {
-    return ToGrpcStatus(absl::InvalidArgumentError("`request_id` is longer than 128 bytes"));
+    return absl::InvalidArgumentError("`request_id` is longer than 128 bytes");
   }
   absl::StatusOr<decoding::SessionOptions> session_options = FromProto(request.config());
-  if (!session_options.ok()) return ToGrpcStatus(session_options.status());
+  if (!session_options.ok()) return session_options.status();
   std::vector<int64_t> prompt(request.prompt_token_ids().begin(),
                               request.prompt_token_ids().end());
   absl::Duration ttl = options_.session_ttl;
@@ -165,8 +174,8 @@ grpc::Status ModelServiceBase::DoOpen(const RpcCall& call, const v1::OpenSession
   } opening(opening_);
   if (options_.max_sessions > 0 &&
       static_cast<int64_t>(leases_.size()) + opening_.load() - 1 >= options_.max_sessions) {
-    return ToGrpcStatus(absl::ResourceExhaustedError(absl::StrCat(
-        "all ", options_.max_sessions, " sessions are in use; retry later")));
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "all ", options_.max_sessions, " sessions are in use; retry later"));
   }
   absl::StatusOr<decoding::SessionId> id;
   {
@@ -179,7 +188,7 @@ grpc::Status ModelServiceBase::DoOpen(const RpcCall& call, const v1::OpenSession
       RefreshGaugesLocked();
     }
   }
-  if (!id.ok()) return ToGrpcStatus(id.status());
+  if (!id.ok()) return id.status();
   if (prefill_) {
     // Outside the engine mutex: the prompt runs in chunks inside engine
     // steps, between which other sessions' work proceeds.
@@ -188,7 +197,7 @@ grpc::Status ModelServiceBase::DoOpen(const RpcCall& call, const v1::OpenSession
       std::lock_guard<std::mutex> lock(engine_mutex_);
       (void)close_(*id);
       RefreshGaugesLocked();
-      return ToGrpcStatus(prefilled);
+      return prefilled;
     }
     leases_.Renew(*id, ttl);
     std::lock_guard<std::mutex> lock(engine_mutex_);
@@ -201,8 +210,8 @@ grpc::Status ModelServiceBase::DoOpen(const RpcCall& call, const v1::OpenSession
     std::lock_guard<std::mutex> lock(engine_mutex_);
     (void)close_(*id);
     RefreshGaugesLocked();
-    return ToGrpcStatus(absl::CancelledError(
-        "the caller went away (cancelled or past its deadline) while the session opened"));
+    return absl::CancelledError(
+        "the caller went away (cancelled or past its deadline) while the session opened");
   }
   metrics_.SessionOpened();
   RememberRequestId(*id, call.request_id);
@@ -216,10 +225,10 @@ grpc::Status ModelServiceBase::DoOpen(const RpcCall& call, const v1::OpenSession
   response->set_sequence_length(prompt.size());
   ToProto(ttl, response->mutable_ttl());
   ToProto(prefill, response->mutable_prefill_time());
-  return grpc::Status::OK;
+  return absl::OkStatus();
 }
 
-grpc::Status ModelServiceBase::DoClose(const RpcCall& call,
+absl::Status ModelServiceBase::DoClose(const RpcCall& call,
                                        const v1::CloseSessionRequest& request) {
   leases_.Remove(request.session_id());
   absl::Status closed;
@@ -235,13 +244,13 @@ grpc::Status ModelServiceBase::DoClose(const RpcCall& call,
              call.request_id.empty() ? opened_by : call.request_id,
              {{"session_id", request.session_id()}});
   }
-  return ToGrpcStatus(closed);
+  return closed;
 }
 
-grpc::Status ModelServiceBase::DoFork(const RpcCall& call, const v1::ForkSessionRequest& request,
+absl::Status ModelServiceBase::DoFork(const RpcCall& call, const v1::ForkSessionRequest& request,
                                       v1::ForkSessionResponse* response) {
   if (request.request_id().size() > kMaxRequestIdBytes) {
-    return ToGrpcStatus(absl::InvalidArgumentError("`request_id` is longer than 128 bytes"));
+    return absl::InvalidArgumentError("`request_id` is longer than 128 bytes");
   }
   absl::Duration ttl = options_.session_ttl;
   if (request.has_ttl_hint()) {
@@ -257,7 +266,7 @@ grpc::Status ModelServiceBase::DoFork(const RpcCall& call, const v1::ForkSession
       RefreshGaugesLocked();
     }
   }
-  if (!id.ok()) return ToGrpcStatus(id.status());
+  if (!id.ok()) return id.status();
   metrics_.SessionOpened();
   RememberRequestId(*id, call.request_id);
   LogEvent(LogLevel::kInfo, role(), "session_forked", call.request_id,
@@ -267,10 +276,10 @@ grpc::Status ModelServiceBase::DoFork(const RpcCall& call, const v1::ForkSession
   response->set_session_id(*id);
   response->set_sequence_length(request.length());
   ToProto(ttl, response->mutable_ttl());
-  return grpc::Status::OK;
+  return absl::OkStatus();
 }
 
-grpc::Status ModelServiceBase::DoModelInfo(v1::GetModelInfoResponse* response) {
+absl::Status ModelServiceBase::DoModelInfo(v1::GetModelInfoResponse* response) {
   {
     std::lock_guard<std::mutex> lock(engine_mutex_);
     ToProto(model_.info(), response->mutable_model());
@@ -283,25 +292,25 @@ grpc::Status ModelServiceBase::DoModelInfo(v1::GetModelInfoResponse* response) {
   limits->set_max_message_bytes(options_.max_message_bytes);
   ToProto(options_.session_ttl, limits->mutable_max_session_ttl());
   response->mutable_load()->set_open_sessions(static_cast<uint32_t>(open_sessions()));
-  return grpc::Status::OK;
+  return absl::OkStatus();
 }
 
-grpc::Status ModelServiceBase::CheckItems(const std::vector<uint64_t>& sessions) {
+absl::Status ModelServiceBase::CheckItems(const std::vector<uint64_t>& sessions) {
   if (sessions.empty() ||
       static_cast<int>(sessions.size()) > options_.max_items_per_call) {
-    return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
+    return absl::InvalidArgumentError(absl::StrCat(
         "`items` must have 1 to ", options_.max_items_per_call, " entries, got ",
-        sessions.size())));
+        sessions.size()));
   }
   absl::flat_hash_set<uint64_t> seen;
   for (uint64_t id : sessions) {
     if (!seen.insert(id).second) {
-      return ToGrpcStatus(absl::InvalidArgumentError(
-          absl::StrCat("session ", id, " appears twice in `items`")));
+      return absl::InvalidArgumentError(
+          absl::StrCat("session ", id, " appears twice in `items`"));
     }
   }
   for (uint64_t id : sessions) leases_.RenewIfPresent(id, options_.session_ttl);
-  return grpc::Status::OK;
+  return absl::OkStatus();
 }
 
 }  // namespace tandem::services

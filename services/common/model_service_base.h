@@ -16,27 +16,22 @@
 #include "decoding/engine_session.h"
 #include "model/model.h"
 #include "proto/tandem/v1/session.pb.h"
+#include "services/common/batched_items.h"
 #include "services/common/model_server_options.h"
 #include "services/common/model_service_metrics.h"
+#include "services/common/rpc_call.h"
 #include "services/common/session_leases.h"
 
 namespace tandem::services {
-
-// One RPC being served: its method name and the client request it belongs to
-// (the "x-request-id" metadata the orchestrator forwards; else the request's
-// own request_id field; else ""), for metrics and logs.
-struct RpcCall {
-  std::string method;
-  std::string request_id;
-  const grpc::ServerContext* context = nullptr;  // For cancellation checks.
-};
 
 // What the draft and target services share: session open/close with idle
 // TTL leases (a reaper thread closes expired sessions), model info, limits,
 // the per-request item checks, and the per-role metrics and structured logs
 // (component = role). The engine is reached only under engine_mutex() (the
-// batchers hold it while they run).
-class ModelServiceBase {
+// batchers hold it while they run). The handlers (Do*, and the subclasses'
+// RunBatchedItems bodies) return absl::Status; Instrumented is the one place
+// it becomes a grpc::Status.
+class ModelServiceBase : public BatchedItemHost {
  public:
   using OpenFn = std::function<absl::StatusOr<decoding::SessionId>(
       std::vector<int64_t>, const decoding::SessionOptions&)>;
@@ -51,37 +46,39 @@ class ModelServiceBase {
   // component.
   ModelServiceBase(std::string role, const ModelServerOptions& options, model::Model& model,
                    OpenFn open, CloseFn close, ForkFn fork, PrefillFn prefill = nullptr);
-  virtual ~ModelServiceBase();
+  ~ModelServiceBase() override;
 
-  // Runs `body` as RPC `method`: times it, counts it by status code, logs
+  // Runs `body` as RPC `method`: times it, converts its status to the
+  // grpc::Status returned (ToGrpcStatus), counts it by status code, logs
   // failures with the request id.
   grpc::Status Instrumented(absl::string_view method, const grpc::ServerContext* context,
                             absl::string_view request_id_field,
-                            const std::function<grpc::Status(const RpcCall&)>& body);
+                            const std::function<absl::Status(const RpcCall&)>& body);
 
-  grpc::Status DoOpen(const RpcCall& call, const v1::OpenSessionRequest& request,
+  absl::Status DoOpen(const RpcCall& call, const v1::OpenSessionRequest& request,
                       v1::OpenSessionResponse* response);
-  grpc::Status DoClose(const RpcCall& call, const v1::CloseSessionRequest& request);
-  grpc::Status DoFork(const RpcCall& call, const v1::ForkSessionRequest& request,
+  absl::Status DoClose(const RpcCall& call, const v1::CloseSessionRequest& request);
+  absl::Status DoFork(const RpcCall& call, const v1::ForkSessionRequest& request,
                       v1::ForkSessionResponse* response);
-  grpc::Status DoModelInfo(v1::GetModelInfoResponse* response);
+  absl::Status DoModelInfo(v1::GetModelInfoResponse* response);
 
-  // Checks the item count (1..max_items_per_call) and that sessions are
-  // distinct; renews each session's lease.
-  grpc::Status CheckItems(const std::vector<uint64_t>& sessions);
-
-  // Writes an item's status into its result; a failed item is also counted
-  // and logged.
+  // BatchedItemHost. CheckItems checks the item count
+  // (1..max_items_per_call) and that sessions are distinct, and renews each
+  // session's lease; SetItemStatus also counts and logs a failed item.
+  absl::Status CheckItems(const std::vector<uint64_t>& sessions) override;
   void SetItemStatus(const RpcCall& call, uint64_t session, const absl::Status& status,
-                     v1::ItemStatus* out);
+                     v1::ItemStatus* out) override;
+  // The item status when a batcher's queue is full (max_queued_items).
+  absl::Status QueueFull() const override;
+  // An item's `num_draft_tokens` (Propose, DraftEarlyExit) must be in
+  // [1, max_draft_length]; INVALID_ARGUMENT otherwise.
+  absl::Status CheckNumDraftTokens(int64_t num_draft_tokens) const;
 
   // For batch functions, which run under engine_mutex(): records the batch
   // size of engine operation `op` and refreshes the KV cache gauge.
   void RecordBatchLocked(absl::string_view op, size_t items);
 
   std::mutex& engine_mutex() { return engine_mutex_; }
-  // The item status when a batcher's queue is full (max_queued_items).
-  absl::Status QueueFull() const;
   const ModelServerOptions& options() const { return options_; }
   int64_t open_sessions() const { return leases_.size(); }
   const std::string& role() const { return metrics_.role(); }

@@ -1,10 +1,7 @@
 #include "services/draft/draft_service.h"
 
-#include <future>
-
-#include "absl/strings/str_cat.h"
+#include "services/common/batched_items.h"
 #include "services/common/convert.h"
-#include "services/common/status.h"
 
 namespace tandem::services {
 
@@ -67,45 +64,23 @@ grpc::Status DraftServiceImpl::GetModelInfo(grpc::ServerContext* context,
                       [&](const RpcCall&) { return DoModelInfo(response); });
 }
 
-grpc::Status DraftServiceImpl::RunPropose(const RpcCall& call, const v1::ProposeRequest& request,
+absl::Status DraftServiceImpl::RunPropose(const RpcCall& call, const v1::ProposeRequest& request,
                                           v1::ProposeResponse* response) {
-  const absl::Time start = absl::Now();
-  std::vector<uint64_t> ids;
-  for (const auto& item : request.items()) ids.push_back(item.session_id());
-  if (grpc::Status s = CheckItems(ids); !s.ok()) return s;
-  std::vector<std::future<decoding::DraftOutcome>> futures(request.items_size());
-  std::vector<absl::Status> early(request.items_size());
-  for (int i = 0; i < request.items_size(); ++i) {
-    const v1::ProposeItem& item = request.items(i);
-    if (item.num_draft_tokens() < 1 ||
-        static_cast<int>(item.num_draft_tokens()) > options().max_draft_length) {
-      early[i] = absl::InvalidArgumentError(absl::StrCat(
-          "`num_draft_tokens` must be in [1, ", options().max_draft_length, "], got ",
-          item.num_draft_tokens()));
-      continue;
-    }
-    auto queued = propose_->TrySubmit({item.session_id(), FromProto(item.sync()),
-                                       static_cast<int>(item.num_draft_tokens()),
-                                       item.guess_first()});
-    if (!queued) {
-      early[i] = QueueFull();
-      continue;
-    }
-    futures[i] = std::move(*queued);
-  }
-  for (int i = 0; i < request.items_size(); ++i) {
-    v1::ProposeResult* result = response->add_results();
-    if (!early[i].ok()) {
-      SetItemStatus(call, request.items(i).session_id(), early[i], result->mutable_status());
-      continue;
-    }
-    decoding::DraftOutcome outcome = futures[i].get();
-    SetItemStatus(call, request.items(i).session_id(), outcome.status, result->mutable_status());
-    if (!outcome.status.ok()) continue;
-    ToProto(outcome.draft, request.items(i).encoding(), result->mutable_tokens());
-  }
-  ToProto(absl::Now() - start, response->mutable_server_time());
-  return grpc::Status::OK;
+  BatchedItemOps<v1::ProposeItem, v1::ProposeResult, decoding::ProposeItem,
+                 decoding::DraftOutcome>
+      ops;
+  ops.prepare = [this](const v1::ProposeItem& item) -> absl::StatusOr<decoding::ProposeItem> {
+    if (absl::Status s = CheckNumDraftTokens(item.num_draft_tokens()); !s.ok()) return s;
+    return decoding::ProposeItem{item.session_id(), FromProto(item.sync()),
+                                 static_cast<int>(item.num_draft_tokens()), item.guess_first()};
+  };
+  ops.submit = [this](decoding::ProposeItem item) { return propose_->TrySubmit(std::move(item)); };
+  ops.finish = [](const v1::ProposeItem& item, decoding::DraftOutcome outcome,
+                  v1::ProposeResult* result) {
+    if (outcome.status.ok()) ToProto(outcome.draft, item.encoding(), result->mutable_tokens());
+    return outcome.status;
+  };
+  return RunBatchedItems(*this, call, request, ops, response);
 }
 
 }  // namespace tandem::services

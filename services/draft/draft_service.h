@@ -31,7 +31,7 @@ class DraftServiceImpl final : public v1::DraftService::Service, public ModelSer
                             v1::GetModelInfoResponse* response) override;
 
  private:
-  grpc::Status RunPropose(const RpcCall& call, const v1::ProposeRequest& request,
+  absl::Status RunPropose(const RpcCall& call, const v1::ProposeRequest& request,
                           v1::ProposeResponse* response);
 
   decoding::DraftEngine engine_;

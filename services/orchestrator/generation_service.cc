@@ -113,7 +113,7 @@ struct SequenceBackends {
   DraftPool* draft_pool;
 
   SequenceBackends(const Backends& backends, const decoding::RequestScope& scope,
-                   const decoding::FailoverListener& on_failover)
+                   const decoding::ReplicaListeners& listeners)
       : target_pool(backends.targets), draft_pool(backends.drafts) {
     target_replicas = target_pool->Snapshot();
     if (target_replicas.empty()) return;
@@ -122,7 +122,8 @@ struct SequenceBackends {
       target_views.push_back(r.backend->ForRequest(scope));
       targets.push_back(target_views.back() ? target_views.back().get() : r.backend.get());
     }
-    target = std::make_unique<decoding::FailoverTargetBackend>(targets, 0, on_failover);
+    target = std::make_unique<decoding::FailoverTargetBackend>(targets, 0, listeners.failover,
+                                                               listeners.spill);
     target_pool->CountSequence(target_replicas[0].backend.get(), +1);
     if (draft_pool == nullptr) return;
     draft_replicas = draft_pool->Snapshot();
@@ -132,7 +133,8 @@ struct SequenceBackends {
       draft_views.push_back(r.backend->ForRequest(scope));
       drafts.push_back(draft_views.back() ? draft_views.back().get() : r.backend.get());
     }
-    draft = std::make_unique<decoding::FailoverDraftBackend>(drafts, 0, on_failover);
+    draft = std::make_unique<decoding::FailoverDraftBackend>(drafts, 0, listeners.failover,
+                                                             listeners.spill);
     draft_pool->CountSequence(draft_replicas[0].backend.get(), +1);
   }
   ~SequenceBackends() {
@@ -195,14 +197,22 @@ absl::StatusOr<ValidatedGeneration> GenerationServiceImpl::Validate(
                           backends_.eos_token_ids, tokenizer_, limits_, chat_template_);
 }
 
-decoding::FailoverListener GenerationServiceImpl::FailoverLogger(const std::string& request_id) {
-  return [this, request_id](size_t from, size_t to, int64_t tokens) {
+decoding::ReplicaListeners GenerationServiceImpl::ReplicaLogger(const std::string& request_id) {
+  decoding::ReplicaListeners listeners;
+  listeners.failover = [this, request_id](size_t from, size_t to, int64_t tokens) {
     metrics_.RecordFailover();
     LogEvent(LogLevel::kWarn, "orchestrator", "replica_failover", request_id,
              {{"from_replica", static_cast<int64_t>(from)},
               {"to_replica", static_cast<int64_t>(to)},
               {"reprefilled_tokens", tokens}});
   };
+  listeners.spill = [this, request_id](size_t from, size_t to) {
+    metrics_.RecordSpill();
+    LogEvent(LogLevel::kInfo, "orchestrator", "replica_spill", request_id,
+             {{"from_replica", static_cast<int64_t>(from)},
+              {"to_replica", static_cast<int64_t>(to)}});
+  };
+  return listeners;
 }
 
 absl::Status GenerationServiceImpl::Admit(int64_t n) {
@@ -236,7 +246,7 @@ absl::StatusOr<std::vector<GenerationServiceImpl::SequenceOutput>> GenerationSer
     threads.emplace_back([&, p] {
       const absl::Time start = absl::Now();
       decoding::BackendBeamSearchRequest r{v.prompts[p], v.base.session, v.beam};
-      SequenceBackends sequence(backends_, scope, FailoverLogger(v.request_id));
+      SequenceBackends sequence(backends_, scope, ReplicaLogger(v.request_id));
       if (sequence.target == nullptr) {
         status[p] = SequenceBackends::NoTargets();
         return;
@@ -322,7 +332,7 @@ absl::StatusOr<std::vector<GenerationServiceImpl::SequenceOutput>> GenerationSer
         r.stop.max_new_tokens =
             std::min<int64_t>(r.stop.max_new_tokens, *v.max_length - r.prompt.size());
       }
-      SequenceBackends sequence(backends_, scope, FailoverLogger(v.request_id));
+      SequenceBackends sequence(backends_, scope, ReplicaLogger(v.request_id));
       if (sequence.target == nullptr) {
         o.status = SequenceBackends::NoTargets();
         return;

@@ -80,8 +80,9 @@ class GenerationServiceImpl final : public v1::GenerationService::Service {
   // Reserves `n` sequences of max_active_sequences; RESOURCE_EXHAUSTED when
   // they do not fit. Release() gives them back.
   absl::Status Admit(int64_t n);
-  // Counts and logs each session moved to another replica.
-  decoding::FailoverListener FailoverLogger(const std::string& request_id);
+  // Counts and logs each session moved to another replica (failover) and
+  // each one a full replica refused that another took (spill).
+  decoding::ReplicaListeners ReplicaLogger(const std::string& request_id);
   void Release(int64_t n);
   int64_t ActiveSequences();
   absl::StatusOr<std::vector<SequenceOutput>> RunAll(const ValidatedGeneration& v,

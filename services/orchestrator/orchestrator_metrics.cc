@@ -22,6 +22,9 @@ OrchestratorMetrics::OrchestratorMetrics(metrics::Registry& registry) : registry
   failovers_ = &registry.GetCounter(
       "tandem_orchestrator_replica_failovers_total",
       "Sessions moved to another replica (re-prefilled) after a replica failed.");
+  spills_ = &registry.GetCounter(
+      "tandem_orchestrator_replica_spills_total",
+      "Sessions a full replica refused (RESOURCE_EXHAUSTED) that another replica took.");
   fallbacks_ = &registry.GetCounter(
       "tandem_orchestrator_draft_fallbacks_total",
       "Sequences that finished target-only because the draft service failed or was slow.");

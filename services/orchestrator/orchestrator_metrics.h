@@ -25,6 +25,7 @@ namespace tandem::services {
 //   tandem_orchestrator_plain_rounds_total{mode}             counter
 //   tandem_orchestrator_active_sequences                     gauge
 //   tandem_orchestrator_replica_failovers_total              counter
+//   tandem_orchestrator_replica_spills_total                 counter
 //   tandem_orchestrator_draft_fallbacks_total                counter
 //   tandem_orchestrator_pre_drafts_total                     counter
 //   tandem_orchestrator_pre_draft_hits_total                 counter
@@ -47,6 +48,7 @@ class OrchestratorMetrics {
                       const decoding::GenerationResult& result);
   void AddActiveSequences(int64_t n) { active_->Add(static_cast<double>(n)); }
   void RecordFailover() { failovers_->Increment(); }
+  void RecordSpill() { spills_->Increment(); }
 
  private:
   static constexpr int kPositions = 16;
@@ -57,6 +59,7 @@ class OrchestratorMetrics {
   metrics::Counter* prompt_tokens_;
   metrics::Gauge* active_;
   metrics::Counter* failovers_;
+  metrics::Counter* spills_;
   metrics::Counter* fallbacks_;
   metrics::Counter* pre_drafts_;
   metrics::Counter* pre_draft_hits_;

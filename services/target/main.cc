@@ -3,15 +3,9 @@
 //
 //   bazel run //services/target -- --model=assets/target --listen=127.0.0.1:50051
 
-#include <iostream>
-#include <memory>
 #include <string>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
-#include "services/common/log.h"
-#include "services/common/model_server_options.h"
 #include "services/common/model_server_main.h"
 #include "services/target/target_service.h"
 
@@ -41,38 +35,7 @@ ABSL_FLAG(std::string, auth_token_file, "",
           "File holding the bearer token every call must carry (needs TLS)");
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("Serves tandem.v1.TargetService for one model.");
-  absl::ParseCommandLine(argc, argv);
-  auto log_level = tandem::services::ParseLogLevel(absl::GetFlag(FLAGS_log_level));
-  if (!log_level.ok()) {
-    std::cerr << "error: --log_level: " << log_level.status().message() << "\n";
-    return 2;
-  }
-  tandem::services::SetMinLogLevel(*log_level);
-  tandem::services::ModelServerOptions options;
-  options.model_path = absl::GetFlag(FLAGS_model);
-  options.device = absl::GetFlag(FLAGS_device);
-  options.dtype = absl::GetFlag(FLAGS_dtype);
-  options.listen = absl::GetFlag(FLAGS_listen);
-  options.max_sessions = absl::GetFlag(FLAGS_max_sessions);
-  options.max_context = absl::GetFlag(FLAGS_max_context);
-  options.session_ttl = absl::Seconds(absl::GetFlag(FLAGS_session_ttl_s));
-  options.max_queued_items = absl::GetFlag(FLAGS_max_queued_items);
-  options.batch_window = absl::Microseconds(absl::GetFlag(FLAGS_batch_window_us));
-  options.prefill_chunk = absl::GetFlag(FLAGS_prefill_chunk);
-  if (options.prefill_chunk < 1) {
-    std::cerr << "error: --prefill_chunk must be >= 1, got " << options.prefill_chunk << "\n";
-    return 2;
-  }
-  options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
-  options.security.cert_file = absl::GetFlag(FLAGS_tls_cert);
-  options.security.key_file = absl::GetFlag(FLAGS_tls_key);
-  options.security.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
-  options.security.bearer_token_file = absl::GetFlag(FLAGS_auth_token_file);
-  return tandem::services::ServeModel(
-      options, absl::GetFlag(FLAGS_port_file), "target",
-      tandem::v1::TargetService::service_full_name(), absl::GetFlag(FLAGS_threads),
-      [](const tandem::services::ModelServerOptions& o, tandem::model::Model& model) {
-        return std::make_unique<tandem::services::TargetServiceImpl>(o, model);
-      });
+  using tandem::services::TargetServiceImpl;
+  return tandem::services::ModelServerMain<tandem::v1::TargetService, TargetServiceImpl>(
+      argc, argv, "target");
 }

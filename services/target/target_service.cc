@@ -2,14 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <future>
-#include <optional>
 #include <utility>
 #include <variant>
 
 #include "absl/strings/str_cat.h"
+#include "services/common/batched_items.h"
 #include "services/common/convert.h"
-#include "services/common/status.h"
 
 namespace tandem::services {
 
@@ -47,16 +45,9 @@ TargetServiceImpl::~TargetServiceImpl() {
   early_exit_.reset();
 }
 
-template <typename Outcome, typename Item>
-std::future<Outcome> TargetServiceImpl::SubmitStep(Item item, bool* queued) {
-  std::optional<std::future<decoding::StepOutcome>> step =
-      step_->TrySubmit(decoding::StepItem(std::move(item)));
-  *queued = step.has_value();
-  if (!step) return {};
-  // Unwrap the step outcome when the caller waits for it.
-  return std::async(std::launch::deferred, [f = std::move(*step)]() mutable {
-    return std::get<Outcome>(f.get());
-  });
+std::function<std::optional<std::future<decoding::StepOutcome>>(decoding::StepItem)>
+TargetServiceImpl::SubmitStepFn() {
+  return [this](decoding::StepItem item) { return step_->TrySubmit(std::move(item)); };
 }
 
 absl::Status TargetServiceImpl::Prefill(decoding::SessionId id, const RpcCall& call) {
@@ -121,151 +112,95 @@ grpc::Status TargetServiceImpl::GetModelInfo(grpc::ServerContext* context,
                       [&](const RpcCall&) { return DoModelInfo(response); });
 }
 
-grpc::Status TargetServiceImpl::RunVerify(const RpcCall& call, const v1::VerifyRequest& request,
+absl::Status TargetServiceImpl::RunVerify(const RpcCall& call, const v1::VerifyRequest& request,
                                           v1::VerifyResponse* response) {
-  const absl::Time start = absl::Now();
-  std::vector<uint64_t> ids;
-  for (const auto& item : request.items()) ids.push_back(item.session_id());
-  if (grpc::Status s = CheckItems(ids); !s.ok()) return s;
-  std::vector<std::future<decoding::VerifyOutcome>> futures(request.items_size());
-  std::vector<absl::Status> early(request.items_size());
-  for (int i = 0; i < request.items_size(); ++i) {
-    const v1::VerifyItem& item = request.items(i);
+  BatchedItemOps<v1::VerifyItem, v1::VerifyResult, decoding::StepItem, decoding::StepOutcome>
+      ops;
+  ops.prepare = [this](const v1::VerifyItem& item) -> absl::StatusOr<decoding::StepItem> {
     if (item.draft_tokens_size() > options().max_draft_length) {
-      early[i] = absl::InvalidArgumentError(absl::StrCat(
+      return absl::InvalidArgumentError(absl::StrCat(
           "`draft_tokens` has ", item.draft_tokens_size(), " entries; at most ",
           options().max_draft_length, " are allowed"));
-      continue;
     }
     absl::StatusOr<decoding::Draft> draft = FromProto(item.draft_tokens());
-    if (!draft.ok()) {
-      early[i] = draft.status();
-      continue;
-    }
-    bool queued = false;
-    futures[i] = SubmitStep<decoding::VerifyOutcome>(
-        decoding::VerifyItem{item.session_id(), FromProto(item.sync()), *std::move(draft)},
-        &queued);
-    if (!queued) early[i] = QueueFull();
-  }
-  for (int i = 0; i < request.items_size(); ++i) {
-    v1::VerifyResult* result = response->add_results();
-    if (!early[i].ok()) {
-      SetItemStatus(call, request.items(i).session_id(), early[i], result->mutable_status());
-      continue;
-    }
-    decoding::VerifyOutcome outcome = futures[i].get();
-    SetItemStatus(call, request.items(i).session_id(), outcome.status, result->mutable_status());
-    if (!outcome.status.ok()) continue;
+    if (!draft.ok()) return draft.status();
+    return decoding::VerifyItem{item.session_id(), FromProto(item.sync()), *std::move(draft)};
+  };
+  ops.submit = SubmitStepFn();
+  ops.finish = [](const v1::VerifyItem&, decoding::StepOutcome step, v1::VerifyResult* result) {
+    const decoding::VerifyOutcome& outcome = std::get<decoding::VerifyOutcome>(step);
+    if (!outcome.status.ok()) return outcome.status;
     result->set_accepted_count(outcome.result.num_accepted);
-    for (const sampling::StepResult& step : outcome.result.emitted) {
-      ToProto(step, true, static_cast<int>(step.top.size()), result->add_emitted_tokens());
+    for (const sampling::StepResult& emitted : outcome.result.emitted) {
+      ToProto(emitted, true, static_cast<int>(emitted.top.size()), result->add_emitted_tokens());
     }
     result->set_sequence_length(outcome.committed_length);
     for (float s : outcome.marginal_seconds) {
       result->add_marginal_step_us(static_cast<uint32_t>(std::lround(std::max(0.0f, s) * 1e6f)));
     }
-  }
-  ToProto(absl::Now() - start, response->mutable_server_time());
-  return grpc::Status::OK;
+    return absl::OkStatus();
+  };
+  return RunBatchedItems(*this, call, request, ops, response);
 }
 
-grpc::Status TargetServiceImpl::RunDecode(const RpcCall& call, const v1::DecodeRequest& request,
+absl::Status TargetServiceImpl::RunDecode(const RpcCall& call, const v1::DecodeRequest& request,
                                           v1::DecodeResponse* response) {
-  const absl::Time start = absl::Now();
-  std::vector<uint64_t> ids;
-  for (const auto& item : request.items()) ids.push_back(item.session_id());
-  if (grpc::Status s = CheckItems(ids); !s.ok()) return s;
   // score_only items (beam search) and plain steps share the engine steps.
-  std::vector<std::future<decoding::VerifyOutcome>> steps(request.items_size());
-  std::vector<std::future<decoding::ScoreOutcome>> scores(request.items_size());
-  std::vector<absl::Status> early(request.items_size());
-  for (int i = 0; i < request.items_size(); ++i) {
-    const v1::DecodeItem& item = request.items(i);
+  BatchedItemOps<v1::DecodeItem, v1::DecodeResult, decoding::StepItem, decoding::StepOutcome>
+      ops;
+  ops.prepare = [](const v1::DecodeItem& item) -> absl::StatusOr<decoding::StepItem> {
     if (item.score_only()) {
       const int top_n = item.has_top_logprobs() ? item.top_logprobs() : 1;
-      bool queued = false;
-      scores[i] = SubmitStep<decoding::ScoreOutcome>(
-          decoding::ScoreItem{item.session_id(), FromProto(item.sync()), std::min(top_n, 64)},
-          &queued);
-      if (!queued) early[i] = QueueFull();
-    } else {
-      bool queued = false;
-      steps[i] = SubmitStep<decoding::VerifyOutcome>(
-          decoding::VerifyItem{item.session_id(), FromProto(item.sync()), {}}, &queued);
-      if (!queued) early[i] = QueueFull();
+      return decoding::ScoreItem{item.session_id(), FromProto(item.sync()), std::min(top_n, 64)};
     }
-  }
-  for (int i = 0; i < request.items_size(); ++i) {
-    v1::DecodeResult* result = response->add_results();
-    if (!early[i].ok()) {
-      SetItemStatus(call, request.items(i).session_id(), early[i], result->mutable_status());
-      continue;
-    }
-    if (request.items(i).score_only()) {
-      decoding::ScoreOutcome outcome = scores[i].get();
-      SetItemStatus(call, request.items(i).session_id(), outcome.status, result->mutable_status());
-      for (const auto& c : outcome.candidates) {
+    return decoding::VerifyItem{item.session_id(), FromProto(item.sync()), {}};
+  };
+  ops.submit = SubmitStepFn();
+  ops.finish = [](const v1::DecodeItem&, decoding::StepOutcome step, v1::DecodeResult* result) {
+    if (const auto* score = std::get_if<decoding::ScoreOutcome>(&step)) {
+      if (!score->status.ok()) return score->status;
+      for (const auto& c : score->candidates) {
         v1::TokenLogprob* t = result->add_candidates();
         t->set_token_id(c.token);
         t->set_logprob(static_cast<float>(c.logprob));
       }
-      continue;
+      return absl::OkStatus();
     }
-    decoding::VerifyOutcome outcome = steps[i].get();
-    SetItemStatus(call, request.items(i).session_id(), outcome.status, result->mutable_status());
-    if (!outcome.status.ok()) continue;
-    const sampling::StepResult& step = outcome.result.emitted.front();
-    ToProto(step, true, static_cast<int>(step.top.size()), result->mutable_token());
+    const decoding::VerifyOutcome& outcome = std::get<decoding::VerifyOutcome>(step);
+    if (!outcome.status.ok()) return outcome.status;
+    const sampling::StepResult& token = outcome.result.emitted.front();
+    ToProto(token, true, static_cast<int>(token.top.size()), result->mutable_token());
     result->set_sequence_length(outcome.committed_length);
-  }
-  ToProto(absl::Now() - start, response->mutable_server_time());
-  return grpc::Status::OK;
+    return absl::OkStatus();
+  };
+  return RunBatchedItems(*this, call, request, ops, response);
 }
 
-grpc::Status TargetServiceImpl::RunDraftEarlyExit(const RpcCall& call,
+absl::Status TargetServiceImpl::RunDraftEarlyExit(const RpcCall& call,
                                                   const v1::DraftEarlyExitRequest& request,
                                                   v1::DraftEarlyExitResponse* response) {
-  const absl::Time start = absl::Now();
-  std::vector<uint64_t> ids;
-  for (const auto& item : request.items()) ids.push_back(item.session_id());
-  if (grpc::Status s = CheckItems(ids); !s.ok()) return s;
-  std::vector<std::future<decoding::DraftOutcome>> futures(request.items_size());
-  std::vector<absl::Status> early(request.items_size());
-  for (int i = 0; i < request.items_size(); ++i) {
-    const v1::DraftEarlyExitItem& item = request.items(i);
-    if (item.num_draft_tokens() < 1 ||
-        static_cast<int>(item.num_draft_tokens()) > options().max_draft_length) {
-      early[i] = absl::InvalidArgumentError(absl::StrCat(
-          "`num_draft_tokens` must be in [1, ", options().max_draft_length, "], got ",
-          item.num_draft_tokens()));
-      continue;
-    }
-    auto queued = early_exit_->TrySubmit({item.session_id(), FromProto(item.sync()),
-                                          static_cast<int>(item.num_draft_tokens()),
-                                          item.has_exit_layer() ? item.exit_layer() : 0});
-    if (!queued) {
-      early[i] = QueueFull();
-      continue;
-    }
-    futures[i] = std::move(*queued);
-  }
-  for (int i = 0; i < request.items_size(); ++i) {
-    v1::DraftEarlyExitResult* result = response->add_results();
-    if (!early[i].ok()) {
-      SetItemStatus(call, request.items(i).session_id(), early[i], result->mutable_status());
-      continue;
-    }
-    decoding::DraftOutcome outcome = futures[i].get();
-    SetItemStatus(call, request.items(i).session_id(), outcome.status, result->mutable_status());
-    if (!outcome.status.ok()) continue;
-    ToProto(outcome.draft, request.items(i).encoding(), result->mutable_tokens());
-    result->set_exit_layer(request.items(i).has_exit_layer()
-                               ? request.items(i).exit_layer()
-                               : model_.info().default_early_exit_layer);
-  }
-  ToProto(absl::Now() - start, response->mutable_server_time());
-  return grpc::Status::OK;
+  BatchedItemOps<v1::DraftEarlyExitItem, v1::DraftEarlyExitResult, decoding::EarlyExitItem,
+                 decoding::DraftOutcome>
+      ops;
+  ops.prepare =
+      [this](const v1::DraftEarlyExitItem& item) -> absl::StatusOr<decoding::EarlyExitItem> {
+    if (absl::Status s = CheckNumDraftTokens(item.num_draft_tokens()); !s.ok()) return s;
+    return decoding::EarlyExitItem{item.session_id(), FromProto(item.sync()),
+                                   static_cast<int>(item.num_draft_tokens()),
+                                   item.has_exit_layer() ? item.exit_layer() : 0};
+  };
+  ops.submit = [this](decoding::EarlyExitItem item) {
+    return early_exit_->TrySubmit(std::move(item));
+  };
+  ops.finish = [this](const v1::DraftEarlyExitItem& item, decoding::DraftOutcome outcome,
+                      v1::DraftEarlyExitResult* result) {
+    if (!outcome.status.ok()) return outcome.status;
+    ToProto(outcome.draft, item.encoding(), result->mutable_tokens());
+    result->set_exit_layer(item.has_exit_layer() ? item.exit_layer()
+                                                 : model_.info().default_early_exit_layer);
+    return absl::OkStatus();
+  };
+  return RunBatchedItems(*this, call, request, ops, response);
 }
 
 }  // namespace tandem::services

@@ -1,7 +1,10 @@
 #ifndef TANDEM_SERVICES_TARGET_TARGET_SERVICE_H_
 #define TANDEM_SERVICES_TARGET_TARGET_SERVICE_H_
 
+#include <functional>
+#include <future>
 #include <memory>
+#include <optional>
 
 #include "decoding/batcher.h"
 #include "decoding/engines.h"
@@ -36,21 +39,21 @@ class TargetServiceImpl final : public v1::TargetService::Service,
                             v1::GetModelInfoResponse* response) override;
 
  private:
-  grpc::Status RunVerify(const RpcCall& call, const v1::VerifyRequest& request,
+  absl::Status RunVerify(const RpcCall& call, const v1::VerifyRequest& request,
                          v1::VerifyResponse* response);
-  grpc::Status RunDecode(const RpcCall& call, const v1::DecodeRequest& request,
+  absl::Status RunDecode(const RpcCall& call, const v1::DecodeRequest& request,
                          v1::DecodeResponse* response);
-  grpc::Status RunDraftEarlyExit(const RpcCall& call, const v1::DraftEarlyExitRequest& request,
+  absl::Status RunDraftEarlyExit(const RpcCall& call, const v1::DraftEarlyExitRequest& request,
                                  v1::DraftEarlyExitResponse* response);
 
   model::Model& model_;
   decoding::TargetEngine engine_;
   // Runs a registered session's prompt chunk by chunk through step_.
   absl::Status Prefill(decoding::SessionId id, const RpcCall& call);
-  // Queues a verify / decode / score item for the next step; *queued is
-  // false (and the future invalid) when the queue is full.
-  template <typename Outcome, typename Item>
-  std::future<Outcome> SubmitStep(Item item, bool* queued);
+  // Queues a verify / decode / score item for the next step (nullopt when
+  // the queue is full).
+  std::function<std::optional<std::future<decoding::StepOutcome>>(decoding::StepItem)>
+  SubmitStepFn();
 
   // Verify, plain-decode and score items and prefill chunks: each batch is
   // one TargetEngine::Step, i.e. one forward over all their rows.

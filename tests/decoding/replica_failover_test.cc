@@ -8,6 +8,8 @@
 
 #include <atomic>
 #include <memory>
+#include <set>
+#include <utility>
 #include <vector>
 
 #include <gmock/gmock.h>
@@ -22,6 +24,9 @@
 
 namespace tandem::decoding {
 namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 
 std::vector<int64_t> Ids(const GenerationResult& r) {
   std::vector<int64_t> out;
@@ -138,6 +143,47 @@ class Faulty<DraftBackend> : public DraftBackend {
   bool dead_ = false;
   bool struck_ = false;
   std::vector<SessionId> opened_;
+};
+
+// A replica that is full: refuses opens with RESOURCE_EXHAUSTED (as a server
+// at --max_sessions does) when `refuse_opens`, and refuses the Verify calls
+// whose index (0 = its first) is in `refused_verifies` the same way (as a
+// full batch queue does).
+class Crowded : public TargetBackend {
+ public:
+  Crowded(TargetEngine& engine, bool refuse_opens, std::set<int> refused_verifies = {})
+      : local_(engine),
+        refuse_opens_(refuse_opens),
+        refused_verifies_(std::move(refused_verifies)) {}
+
+  model::ModelInfo Info() override { return local_.Info(); }
+  absl::StatusOr<SessionId> Open(const std::vector<int64_t>& prompt,
+                                 const SessionOptions& options) override {
+    if (refuse_opens_) return absl::ResourceExhaustedError(kFull);
+    return local_.Open(prompt, options);
+  }
+  absl::StatusOr<TimedVerify> Verify(const VerifyItem& item) override {
+    if (refused_verifies_.count(verifies_++) > 0) return absl::ResourceExhaustedError("queue full");
+    return local_.Verify(item);
+  }
+  absl::StatusOr<TimedDraft> DraftEarlyExit(const EarlyExitItem& item) override {
+    return local_.DraftEarlyExit(item);
+  }
+  absl::StatusOr<std::vector<sampling::TokenLogprob>> Score(const ScoreItem& item) override {
+    return local_.Score(item);
+  }
+  absl::StatusOr<SessionId> Fork(SessionId session, int64_t length) override {
+    return local_.Fork(session, length);
+  }
+  void Close(SessionId session) override { local_.Close(session); }
+
+  static constexpr char kFull[] = "all 1 sessions are in use; retry later";
+
+ private:
+  LocalTargetBackend local_;
+  bool refuse_opens_;
+  std::set<int> refused_verifies_;
+  int verifies_ = 0;
 };
 
 // Two replicas of a tiny random target (same weights) and two of a draft
@@ -332,6 +378,83 @@ TEST_F(Replicas, BeamSearchSurvivesAReplicaDyingMidSearch) {
     }
     ExpectNoSessions();
   }
+}
+
+TEST_F(Replicas, OpenRefusedByAFullReplicaSpillsToTheNextWithIdenticalOutput) {
+  const std::vector<int64_t> expected = Reference(SpeculationMode::kDraftModel);
+  Crowded full(*target_engines_[0], /*refuse_opens=*/true);
+  LocalTargetBackend b(*target_engines_[1]);
+  std::vector<std::pair<size_t, size_t>> spills;
+  FailoverTargetBackend target({&full, &b}, 0, nullptr,
+                               [&](size_t from, size_t to) { spills.push_back({from, to}); });
+  LocalDraftBackend draft(*draft_engines_[0]);
+  auto r = Generate(Greedy(SpeculationMode::kDraftModel), target, &draft, nullptr);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(Ids(*r), expected);
+  EXPECT_EQ(target.spills(), 1);
+  EXPECT_EQ(target.failovers(), 0);
+  EXPECT_THAT(spills, ElementsAre(std::make_pair(size_t{0}, size_t{1})));
+  ExpectNoSessions();
+}
+
+TEST_F(Replicas, FirstCallRefusedAsFullSpillsTheSessionToTheNext) {
+  const std::vector<int64_t> expected = Reference(SpeculationMode::kOff);
+  Crowded busy(*target_engines_[0], /*refuse_opens=*/false, {0});
+  LocalTargetBackend b(*target_engines_[1]);
+  FailoverTargetBackend target({&busy, &b}, 0);
+  auto r = Generate(Greedy(SpeculationMode::kOff), target, nullptr, nullptr);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(Ids(*r), expected);
+  EXPECT_EQ(target.spills(), 1);
+  EXPECT_EQ(target.failovers(), 0);
+  ExpectNoSessions();  // The refused replica's session was closed.
+}
+
+TEST_F(Replicas, FullAfterTheFirstAnswerIsTheCallersAnswer) {
+  // Tokens of a session that answered may have reached the client: a later
+  // refusal is reported, not silently moved.
+  Crowded a(*target_engines_[0], /*refuse_opens=*/false, {1});
+  LocalTargetBackend b(*target_engines_[1]);
+  FailoverTargetBackend target({&a, &b}, 0);
+  auto id = target.Open({1, 2, 3}, {});
+  ASSERT_TRUE(id.ok()) << id.status();
+  ASSERT_TRUE(target.Verify({*id, {3, {}}, {}}).ok());
+  auto refused = target.Verify({*id, {4, {}}, {}});
+  EXPECT_TRUE(absl::IsResourceExhausted(refused.status())) << refused.status();
+  EXPECT_EQ(target.spills(), 0);
+  EXPECT_EQ(*target.ReplicaOf(*id), 0u);
+  target.Close(*id);
+  ExpectNoSessions();
+}
+
+TEST_F(Replicas, EveryReplicaFullIsResourceExhaustedNamingTheLimit) {
+  Crowded a(*target_engines_[0], /*refuse_opens=*/true);
+  Crowded b(*target_engines_[1], /*refuse_opens=*/true);
+  FailoverTargetBackend target({&a, &b}, 0);
+  auto r = Generate(Greedy(SpeculationMode::kOff), target, nullptr, nullptr);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(absl::IsResourceExhausted(r.status())) << r.status();
+  EXPECT_THAT(r.status().message(), HasSubstr(Crowded::kFull));
+  EXPECT_EQ(target.spills(), 0);
+  ExpectNoSessions();
+}
+
+TEST_F(Replicas, DraftOpenSpillsPastAFullDraftReplica) {
+  // A draft replica at its session limit (one session held elsewhere).
+  DraftEngine small(*drafts_[0], 1);
+  LocalDraftBackend full(small);
+  auto held = full.Open({9, 9}, {});
+  ASSERT_TRUE(held.ok()) << held.status();
+  LocalDraftBackend b(*draft_engines_[1]);
+  FailoverDraftBackend draft({&full, &b}, 0);
+  auto id = draft.Open({1, 2, 3}, {});
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_EQ(*draft.ReplicaOf(*id), 1u);
+  EXPECT_EQ(draft.spills(), 1);
+  draft.Close(*id);
+  full.Close(*held);
+  EXPECT_EQ(small.num_sessions(), 0);
+  ExpectNoSessions();
 }
 
 }  // namespace

@@ -1,7 +1,9 @@
 // Replica discovery over real target servers on several loopback addresses
 // (127.0.0.2, .3, .4) behind one name: new sequences start on the least-loaded
 // replica by the servers' own reports, a replica added mid-run is picked up,
-// and one removed mid-run finishes the streams it holds. The name resolves
+// and one removed mid-run finishes the streams it holds; a least-loaded
+// replica that is full (at --max_sessions) spills new sessions to another
+// before the client sees its RESOURCE_EXHAUSTED. The name resolves
 // through a test lookup (the system resolver cannot be told about test
 // names); everything else is the orchestrator's own discovery code.
 
@@ -17,7 +19,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/tandem_client.h"
+#include "proto/tandem/v1/target_service.grpc.pb.h"
 #include "services/common/channel.h"
+#include "services/common/metrics.h"
 #include "services/common/model_server_options.h"
 #include "services/common/server_runner.h"
 #include "services/orchestrator/generation_service.h"
@@ -43,10 +47,12 @@ std::string TargetDir() {
   return path.ok() ? path->substr(0, path->rfind('/')) : "";
 }
 
-std::unique_ptr<TargetServer> StartTarget(const std::string& listen) {
+// `max_sessions` 0 = the ModelServerOptions default.
+std::unique_ptr<TargetServer> StartTarget(const std::string& listen, int64_t max_sessions = 0) {
   services::ModelServerOptions options;
   options.model_path = TargetDir();
   options.dtype = "float32";
+  if (max_sessions > 0) options.max_sessions = max_sessions;
   auto model = services::LoadModel(options);
   if (!model.ok()) return nullptr;
   auto t = std::make_unique<TargetServer>();
@@ -61,10 +67,10 @@ std::unique_ptr<TargetServer> StartTarget(const std::string& listen) {
 class DiscoveryE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    a_ = StartTarget("127.0.0.2:0");
+    a_ = StartTarget("127.0.0.2:0", a_max_sessions_);
     ASSERT_NE(a_, nullptr);
     port_ = a_->server->port();
-    b_ = StartTarget(absl::StrCat("127.0.0.3:", port_));
+    b_ = StartTarget(absl::StrCat("127.0.0.3:", port_), b_max_sessions_);
     ASSERT_NE(b_, nullptr) << "port " << port_ << " busy on 127.0.0.3";
     SetResolvedTo({"127.0.0.2", "127.0.0.3"});
     auto tok = tokenizer::LoadTokenizer(TargetDir());
@@ -142,6 +148,9 @@ class DiscoveryE2eTest : public ::testing::Test {
     return done();
   }
 
+  // Session limits of replicas a_ (127.0.0.2) and b_ (.3); 0 = default.
+  int64_t a_max_sessions_ = 0;
+  int64_t b_max_sessions_ = 0;
   std::unique_ptr<TargetServer> a_, b_, c_;
   int port_ = 0;
   std::mutex mu_;
@@ -191,6 +200,82 @@ TEST_F(DiscoveryE2eTest, LeastLoadedReplicasAddedAndRemovedMidRun) {
   EXPECT_EQ(t1, t3);
   EXPECT_EQ(t4, t1.substr(0, t4.size()));
   EXPECT_GT(t4.size(), 0u);
+}
+
+// a_ holds 1 session (its limit) and b_ 2 of 3: by the servers' reports a_
+// is the least loaded, so every new sequence tries it first and is refused.
+class ReplicaSpillE2eTest : public DiscoveryE2eTest {
+ protected:
+  ReplicaSpillE2eTest() {
+    a_max_sessions_ = 1;
+    b_max_sessions_ = 3;
+  }
+
+  // Opens an idle session directly on `server` (as another orchestrator
+  // would); it lives until the test ends.
+  void Hold(TargetServer& server) {
+    auto stub = v1::TargetService::NewStub(*services::MakeChannel(server.server->address()));
+    grpc::ClientContext context;
+    v1::OpenSessionRequest request;
+    for (int64_t id : {5, 17, 42}) request.add_prompt_token_ids(id);
+    request.mutable_config()->mutable_sampling()->set_temperature(0);
+    v1::OpenSessionResponse response;
+    const grpc::Status s = stub->OpenSession(&context, request, &response);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+
+  absl::StatusOr<std::string> Generate(int max_new_tokens) {
+    client::GenerateOptions o;
+    o.prompts = {"In the beginning God created the heaven and the earth."};
+    o.temperature = 0;
+    o.max_new_tokens = max_new_tokens;
+    client::TandemClient c(orchestrator_->address());
+    auto response = c.Generate(*client::BuildRequest(o), absl::Seconds(60));
+    if (!response.ok()) return response.status();
+    return response->sequences(0).text();
+  }
+
+  static double Spills() {
+    return services::metrics::Registry::Default()
+        .GetCounter("tandem_orchestrator_replica_spills_total", "")
+        .Value();
+  }
+};
+
+TEST_F(ReplicaSpillE2eTest, FullLeastLoadedReplicaSpillsEverySessionToTheOther) {
+  Hold(*a_);
+  Hold(*b_);
+  Hold(*b_);
+  // Once polled, a_ (1 session) comes before b_ (2) in every snapshot (equal
+  // loads would rotate).
+  const std::string a = absl::StrCat("127.0.0.2:", port_);
+  ASSERT_TRUE(WaitFor([&] {
+    return pool_->Snapshot()[0].address == a && pool_->Snapshot()[0].address == a;
+  }));
+  const double before = Spills();
+  constexpr int kRequests = 4;
+  for (int i = 0; i < kRequests; ++i) {
+    auto text = Generate(8);
+    ASSERT_TRUE(text.ok()) << "request " << i << ": " << text.status();
+    EXPECT_FALSE(text->empty());
+  }
+  EXPECT_EQ(Spills() - before, kRequests);
+  EXPECT_EQ(a_->service->open_sessions(), 1);
+  EXPECT_EQ(b_->service->open_sessions(), 2);  // The requests' sessions were closed.
+}
+
+TEST_F(ReplicaSpillE2eTest, EveryReplicaFullAnswersResourceExhaustedAtOnceNamingTheLimit) {
+  Hold(*a_);
+  for (int i = 0; i < 3; ++i) Hold(*b_);
+  const absl::Time start = absl::Now();
+  auto text = Generate(8);
+  const absl::Duration took = absl::Now() - start;
+  ASSERT_FALSE(text.ok());
+  EXPECT_EQ(text.status().code(), absl::StatusCode::kResourceExhausted) << text.status();
+  EXPECT_THAT(std::string(text.status().message()), ::testing::HasSubstr("sessions are in use"));
+  EXPECT_LT(took, absl::Milliseconds(500));
+  EXPECT_EQ(a_->service->open_sessions(), 1);
+  EXPECT_EQ(b_->service->open_sessions(), 3);
 }
 
 TEST(ReplicaSpecTest, ParsesListsAndDnsNames) {

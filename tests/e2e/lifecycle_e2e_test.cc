@@ -90,7 +90,7 @@ TEST(LifecycleE2eTest, ClientDeadlineStopsGenerationAndReleasesSessionsWithinASe
   EXPECT_LE(WaitForRelease(*cluster, absl::Seconds(1)), absl::Seconds(1));
 }
 
-// Requests whose deadline expires while their sessions are being opened
+// 500 requests whose deadline expires while their sessions are being opened
 // (1-10 ms deadlines, concurrent) must not leave sessions behind: the model
 // servers drop an open whose caller is gone, and the orchestrator gives every
 // session a lease that ends soon after its request's deadline, so even an
@@ -101,10 +101,12 @@ TEST(LifecycleE2eTest, ExpiredDeadlinesDuringOpenLeakNoSessions) {
   ASSERT_NE(cluster, nullptr);
   std::vector<std::thread> threads;
   std::atomic<int> failed{0};
-  for (int t = 0; t < 8; ++t) {
+  constexpr int kThreads = 10;
+  constexpr int kPerThread = 50;
+  for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       client::TandemClient c(cluster->address());
-      for (int i = 0; i < 15; ++i) {
+      for (int i = 0; i < kPerThread; ++i) {
         auto r = c.Generate(
             *client::BuildRequest(Long("And God said, Let there be light", 32,
                                        (i % 3 == 0) ? "draft" : (i % 3 == 1) ? "ngram" : "off")),
@@ -114,7 +116,8 @@ TEST(LifecycleE2eTest, ExpiredDeadlinesDuringOpenLeakNoSessions) {
     });
   }
   for (auto& t : threads) t.join();
-  EXPECT_GT(failed.load(), 60) << "the deadlines were not short enough to test anything";
+  EXPECT_GT(failed.load(), kThreads * kPerThread / 2)
+      << "the deadlines were not short enough to test anything";
   EXPECT_LE(WaitForRelease(*cluster, absl::Seconds(5)), absl::Seconds(5))
       << "target sessions " << cluster->target_service().open_sessions() << ", draft sessions "
       << cluster->draft_service().open_sessions();
