@@ -102,7 +102,8 @@ grpc::Status DraftServiceImpl::RunPropose(const RpcCall& call, const v1::Propose
     decoding::DraftOutcome outcome = futures[i].get();
     SetItemStatus(call, request.items(i).session_id(), outcome.status, result->mutable_status());
     if (!outcome.status.ok()) continue;
-    ToProto(outcome.draft, request.items(i).encoding(), result->mutable_tokens());
+    ToProto(outcome.draft, request.items(i).encoding(), engine_.info().vocab_size,
+            result->mutable_tokens());
   }
   ToProto(absl::Now() - start, response->mutable_server_time());
   return grpc::Status::OK;

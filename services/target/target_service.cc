@@ -259,7 +259,8 @@ grpc::Status TargetServiceImpl::RunDraftEarlyExit(const RpcCall& call,
     decoding::DraftOutcome outcome = futures[i].get();
     SetItemStatus(call, request.items(i).session_id(), outcome.status, result->mutable_status());
     if (!outcome.status.ok()) continue;
-    ToProto(outcome.draft, request.items(i).encoding(), result->mutable_tokens());
+    ToProto(outcome.draft, request.items(i).encoding(), model_.info().vocab_size,
+            result->mutable_tokens());
     result->set_exit_layer(request.items(i).has_exit_layer()
                                ? request.items(i).exit_layer()
                                : model_.info().default_early_exit_layer);
