@@ -182,6 +182,12 @@ class SpeculativeStatTest : public ::testing::Test {
     reference_model_ = m->release();
   }
 
+  // A failed SetUpTestSuite leaves these null: fail each test instead of crashing.
+  void SetUp() override {
+    ASSERT_NE(cluster_, nullptr);
+    ASSERT_NE(reference_model_, nullptr);
+  }
+
   static void TearDownTestSuite() {
     delete cluster_;
     delete reference_model_;
