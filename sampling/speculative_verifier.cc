@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "sampling/verifier_fault.h"
 
 namespace tandem::sampling {
 namespace {
@@ -84,6 +85,8 @@ absl::StatusOr<VerifyResult> VerifyDraft(
     std::copy_n(gathered.data_ptr<double>(), gamma, p_drafted.begin());
   }
 
+  // Kept kNone outside negative-control tests (verifier_fault.h).
+  const internal::VerifierFault fault = internal::CurrentVerifierFault();
   VerifyResult result;
   for (int64_t i = 0; i < gamma; ++i) {
     const int64_t x = draft_tokens[i];
@@ -96,7 +99,10 @@ absl::StatusOr<VerifyResult> VerifyDraft(
           ") has zero probability under its own draft distribution"));
     }
     const double u = rng.Uniform(first_position + i, RandomPurpose::kAccept);
-    if (u < p_drafted[i] / *q) {
+    const double ratio = fault == internal::VerifierFault::kInvertedAcceptRatio
+                             ? *q / p_drafted[i]
+                             : p_drafted[i] / *q;
+    if (u < ratio) {
       result.emitted.push_back(
           DescribeToken(log_probs.select(0, i), x, options.top_n));
       ++result.num_accepted;
@@ -104,9 +110,10 @@ absl::StatusOr<VerifyResult> VerifyDraft(
     }
     // Rejected: resample from the residual norm(max(0, p_i - q_i)).
     at::Tensor residual =
-        (probs.select(0, i) -
-         DraftDense(draft_dists[i], x, vocab, probs.device()))
-            .clamp_min(0.0);
+        probs.select(0, i) - DraftDense(draft_dists[i], x, vocab, probs.device());
+    if (fault != internal::VerifierFault::kResidualWithoutClamp) {
+      residual = residual.clamp_min(0.0);
+    }
     absl::StatusOr<int64_t> token =
         SampleToken(residual, rng, first_position + i, RandomPurpose::kResidual);
     if (!token.ok()) {

@@ -1,5 +1,6 @@
 #include "services/common/convert.h"
 
+#include <algorithm>
 #include <cmath>
 #include <utility>
 
@@ -148,49 +149,79 @@ absl::StatusOr<decoding::Draft> FromProto(
   return draft;
 }
 
-void ToProto(const decoding::Draft& draft, v1::DistributionEncoding encoding,
+namespace {
+
+// q of draft token `token` as exact (id, prob) pairs of its nonzero entries.
+void NonzeroEntries(const sampling::DraftDistribution& d, int64_t token, std::vector<int64_t>* ids,
+                    std::vector<float>* probs) {
+  using Kind = sampling::DraftDistribution::Kind;
+  ids->clear();
+  probs->clear();
+  if (d.kind == Kind::kSparse) {
+    *ids = d.ids;
+    *probs = d.probs;
+  } else if (d.kind == Kind::kDense) {
+    at::Tensor cpu = d.dense.to(at::kCPU, at::kFloat).contiguous();
+    for (int64_t v = 0; v < cpu.numel(); ++v) {
+      if (cpu.data_ptr<float>()[v] != 0.0f) {
+        ids->push_back(v);
+        probs->push_back(cpu.data_ptr<float>()[v]);
+      }
+    }
+  } else {
+    ids->push_back(token);
+    probs->push_back(1.0f);
+  }
+}
+
+void WriteDense(const sampling::DraftDistribution& d, int64_t token, int64_t vocab_size,
+                v1::DenseDistribution* out) {
+  auto* field = out->mutable_probs();
+  if (d.kind == sampling::DraftDistribution::Kind::kDense) {
+    at::Tensor cpu = d.dense.to(at::kCPU, at::kFloat).contiguous();
+    field->Reserve(cpu.numel());
+    for (int64_t v = 0; v < cpu.numel(); ++v) field->AddAlreadyReserved(cpu.data_ptr<float>()[v]);
+    return;
+  }
+  std::vector<int64_t> ids;
+  std::vector<float> probs;
+  NonzeroEntries(d, token, &ids, &probs);
+  int64_t size = vocab_size;
+  for (int64_t id : ids) size = std::max(size, id + 1);
+  field->Resize(static_cast<int>(size), 0.0f);
+  for (size_t k = 0; k < ids.size(); ++k) field->Set(static_cast<int>(ids[k]), probs[k]);
+}
+
+}  // namespace
+
+void ToProto(const decoding::Draft& draft, v1::DistributionEncoding encoding, int64_t vocab_size,
              google::protobuf::RepeatedPtrField<v1::DraftedToken>* out) {
+  using Kind = sampling::DraftDistribution::Kind;
   for (size_t i = 0; i < draft.tokens.size(); ++i) {
     v1::DraftedToken* t = out->Add();
     t->set_token_id(draft.tokens[i]);
     if (i >= draft.dists.size()) continue;
     const sampling::DraftDistribution& d = draft.dists[i];
     v1::DraftDistribution* wire = t->mutable_distribution();
-    using Kind = sampling::DraftDistribution::Kind;
-    // Forced encodings re-pack the same exact values.
+    // A forced encoding re-packs the same exact values (an n-gram draft has
+    // none to re-pack).
     Kind kind = d.kind;
-    at::Tensor dense = d.dense;
-    std::vector<int64_t> ids = d.ids;
-    std::vector<float> probs = d.probs;
-    if ((kind == Kind::kDense || kind == Kind::kSparse) &&
-        encoding != v1::DISTRIBUTION_ENCODING_UNSPECIFIED) {
-      if (encoding == v1::DISTRIBUTION_ENCODING_SPARSE && kind == Kind::kDense) {
-        at::Tensor cpu = dense.to(at::kCPU).contiguous();
-        ids.clear();
-        probs.clear();
-        for (int64_t v = 0; v < cpu.numel(); ++v) {
-          if (cpu.data_ptr<float>()[v] != 0.0f) {
-            ids.push_back(v);
-            probs.push_back(cpu.data_ptr<float>()[v]);
-          }
-        }
-        kind = Kind::kSparse;
-      }
-    }
+    if (kind != Kind::kNone && encoding == v1::DISTRIBUTION_ENCODING_DENSE) kind = Kind::kDense;
+    if (kind != Kind::kNone && encoding == v1::DISTRIBUTION_ENCODING_SPARSE) kind = Kind::kSparse;
     switch (kind) {
-      case Kind::kDense: {
-        at::Tensor cpu = dense.to(at::kCPU, at::kFloat).contiguous();
-        auto* field = wire->mutable_dense()->mutable_probs();
-        field->Reserve(cpu.numel());
-        for (int64_t v = 0; v < cpu.numel(); ++v) field->AddAlreadyReserved(cpu.data_ptr<float>()[v]);
+      case Kind::kDense:
+        WriteDense(d, draft.tokens[i], vocab_size, wire->mutable_dense());
         break;
-      }
-      case Kind::kSparse:
+      case Kind::kSparse: {
+        std::vector<int64_t> ids;
+        std::vector<float> probs;
+        NonzeroEntries(d, draft.tokens[i], &ids, &probs);
         for (size_t k = 0; k < ids.size(); ++k) {
           wire->mutable_sparse()->add_token_ids(ids[k]);
           wire->mutable_sparse()->add_probs(probs[k]);
         }
         break;
+      }
       case Kind::kOneHot:
         wire->mutable_one_hot();
         break;

@@ -29,7 +29,12 @@ void ToProto(const decoding::SequenceSync& s, v1::SequenceSync* out);
 // Draft tokens with their distributions (exact float32 values both ways).
 absl::StatusOr<decoding::Draft> FromProto(
     const google::protobuf::RepeatedPtrField<v1::DraftedToken>& tokens);
-void ToProto(const decoding::Draft& draft, v1::DistributionEncoding encoding,
+// `encoding` as ProposeItem.encoding documents it: UNSPECIFIED keeps the form
+// the drafter packed (one-hot, sparse or dense); DENSE sends every q that has
+// values (dense, sparse, one-hot) as all `vocab_size` probabilities (more if
+// an id is beyond it), SPARSE as its nonzero (id, prob) entries. The values
+// are never rounded. n-gram drafts (no distribution) stay `none`.
+void ToProto(const decoding::Draft& draft, v1::DistributionEncoding encoding, int64_t vocab_size,
              google::protobuf::RepeatedPtrField<v1::DraftedToken>* out);
 
 void ToProto(const sampling::StepResult& step, bool logprobs, int top_n,

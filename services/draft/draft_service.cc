@@ -75,9 +75,12 @@ absl::Status DraftServiceImpl::RunPropose(const RpcCall& call, const v1::Propose
                                  static_cast<int>(item.num_draft_tokens()), item.guess_first()};
   };
   ops.submit = [this](decoding::ProposeItem item) { return propose_->TrySubmit(std::move(item)); };
-  ops.finish = [](const v1::ProposeItem& item, decoding::DraftOutcome outcome,
-                  v1::ProposeResult* result) {
-    if (outcome.status.ok()) ToProto(outcome.draft, item.encoding(), result->mutable_tokens());
+  ops.finish = [this](const v1::ProposeItem& item, decoding::DraftOutcome outcome,
+                      v1::ProposeResult* result) {
+    if (outcome.status.ok()) {
+      ToProto(outcome.draft, item.encoding(), engine_.info().vocab_size,
+              result->mutable_tokens());
+    }
     return outcome.status;
   };
   return RunBatchedItems(*this, call, request, ops, response);

@@ -180,7 +180,8 @@ absl::StatusOr<decoding::TimedVerify> RemoteTargetBackend::Verify(
   v1::VerifyItem* wire = request.add_items();
   wire->set_session_id(item.session);
   ToProto(item.sync, wire->mutable_sync());
-  ToProto(item.draft, v1::DISTRIBUTION_ENCODING_UNSPECIFIED, wire->mutable_draft_tokens());
+  ToProto(item.draft, v1::DISTRIBUTION_ENCODING_UNSPECIFIED, /*vocab_size=*/0,
+          wire->mutable_draft_tokens());
   std::unique_ptr<grpc::ClientContext> context = remote_.NewContext(scope);
   v1::VerifyResponse response;
   grpc::Status s = remote_.stub().Verify(context.get(), request, &response);

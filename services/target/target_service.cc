@@ -195,7 +195,7 @@ absl::Status TargetServiceImpl::RunDraftEarlyExit(const RpcCall& call,
   ops.finish = [this](const v1::DraftEarlyExitItem& item, decoding::DraftOutcome outcome,
                       v1::DraftEarlyExitResult* result) {
     if (!outcome.status.ok()) return outcome.status;
-    ToProto(outcome.draft, item.encoding(), result->mutable_tokens());
+    ToProto(outcome.draft, item.encoding(), model_.info().vocab_size, result->mutable_tokens());
     result->set_exit_layer(item.has_exit_layer() ? item.exit_layer()
                                                  : model_.info().default_early_exit_layer);
     return absl::OkStatus();

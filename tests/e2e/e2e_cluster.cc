@@ -9,11 +9,15 @@ namespace tandem::testing {
 
 std::unique_ptr<E2eCluster> E2eCluster::Start(const E2eOptions& options) {
   auto c = std::make_unique<E2eCluster>();
-  auto target_path = RunfilePath("assets/target/config.json");
-  auto draft_path = RunfilePath("assets/draft/config.json");
-  if (!target_path.ok() || !draft_path.ok()) return nullptr;
-  const std::string target_dir = target_path->substr(0, target_path->rfind('/'));
-  const std::string draft_dir = draft_path->substr(0, draft_path->rfind('/'));
+  std::string target_dir = options.target_model_path;
+  std::string draft_dir = options.draft_model_path;
+  if (target_dir.empty() || draft_dir.empty()) {
+    auto target_path = RunfilePath("assets/target/config.json");
+    auto draft_path = RunfilePath("assets/draft/config.json");
+    if (!target_path.ok() || !draft_path.ok()) return nullptr;
+    if (target_dir.empty()) target_dir = target_path->substr(0, target_path->rfind('/'));
+    if (draft_dir.empty()) draft_dir = draft_path->substr(0, draft_path->rfind('/'));
+  }
   services::ModelServerOptions t;
   t.model_path = target_dir;
   t.max_sessions = options.max_sessions;

@@ -16,9 +16,15 @@
 
 namespace tandem::testing {
 
-// The shipped demo pair served by real target, draft and orchestrator gRPC
-// servers on 127.0.0.1 (port 0), in one process. Talks gRPC end to end.
+// A model pair (the shipped demo pair unless E2eOptions names another) served
+// by real target, draft and orchestrator gRPC servers on 127.0.0.1 (port 0),
+// in one process. Talks gRPC end to end.
 struct E2eOptions {
+  // Checkpoints (a directory or a .gguf file) of the two model servers; ""
+  // = the shipped assets/target and assets/draft. The orchestrator's
+  // tokenizer is the target's.
+  std::string target_model_path;
+  std::string draft_model_path;
   int64_t max_sessions = 64;                     // Per model server.
   absl::Duration session_ttl = absl::Seconds(30);  // Idle sessions expire after it.
   services::GenerationLimits limits;
