@@ -250,7 +250,9 @@ TEST_P(TargetFailoverTest, GreedyOutputIsIdentical) {
   FailoverTargetBackend target({&a, &b}, 0, [&](size_t from, size_t to, int64_t tokens) {
     moves.push_back({from, to});
     // Everything generated before the fault is re-prefilled.
-    if (c.healthy_calls > 0) EXPECT_GT(tokens, 0);
+    if (c.healthy_calls > 0) {
+      EXPECT_GT(tokens, 0);
+    }
   });
   LocalDraftBackend draft(*draft_engines_[0]);
   auto r = Generate(Greedy(c.mode), target, &draft, nullptr);
