@@ -1,7 +1,9 @@
 // tandem: the command-line client of a tandem orchestrator.
 //
-//   tandem generate --server=127.0.0.1:50050 --prompt="In the beginning" \
-//       --speculation=draft --draft_length=4 --stream --logprobs=3
+//   tandem generate --server=127.0.0.1:50050 --prompt="In the beginning" --speculation=draft
+//       --draft_length=4 --stream --logprobs=3
+//   tandem explore --server=127.0.0.1:50050 --prompt="In the beginning" --temperature=0.8
+//       --top_p=0.9 --top_n=20 --samples=500 --png=chart.png
 
 #include <fstream>
 #include <iostream>
@@ -13,6 +15,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "client/tandem_client.h"
+#include "tools/explorer/live_explorer.h"
+#include "tools/explorer/png_chart.h"
 
 ABSL_FLAG(std::string, server, "127.0.0.1:50050", "Orchestrator address");
 ABSL_FLAG(std::string, prompt, "", "Prompt text");
@@ -21,7 +25,14 @@ ABSL_FLAG(double, temperature, -1, "Temperature (0 = greedy); unset = server def
 ABSL_FLAG(int, top_k, -1, "Top-k (0 = off)");
 ABSL_FLAG(double, top_p, -1, "Top-p in (0, 1]");
 ABSL_FLAG(double, min_p, -1, "Min-p in [0, 1]");
+ABSL_FLAG(double, typical_p, -1, "Typical-p in (0, 1]");
 ABSL_FLAG(double, repetition_penalty, -1, "Repetition penalty (> 0)");
+ABSL_FLAG(double, presence_penalty, 0, "Presence penalty in [-2, 2]");
+ABSL_FLAG(double, frequency_penalty, 0, "Frequency penalty in [-2, 2]");
+ABSL_FLAG(int, top_n, 20, "explore: tokens of each distribution to show, in [1, 4096]");
+ABSL_FLAG(int, samples, 200, "explore: seeded samples the server draws, in [0, 100000]");
+ABSL_FLAG(int, width, 40, "explore: bar width in characters");
+ABSL_FLAG(std::string, png, "", "explore: also write the chart to this PNG file");
 ABSL_FLAG(std::string, preset, "", "creative | precise | balanced | deterministic");
 ABSL_FLAG(int64_t, seed, -1, "Sampling seed (>= 0)");
 ABSL_FLAG(int, max_new_tokens, 64, "Tokens to generate");
@@ -67,13 +78,47 @@ void PrintTokens(const google::protobuf::RepeatedPtrField<tandem::v1::GeneratedT
   }
 }
 
+int Explore(tandem::client::TandemClient& client, const tandem::client::GenerateOptions& o,
+            absl::Duration timeout) {
+  tandem::explorer::LiveOptions live;
+  live.request = o;
+  live.top_n = absl::GetFlag(FLAGS_top_n);
+  live.samples = absl::GetFlag(FLAGS_samples);
+  live.seed = o.seed.value_or(0);
+  live.timeout = timeout;
+  if (absl::GetFlag(FLAGS_width) < 1) {
+    std::cerr << "error: --width must be >= 1\n";
+    return 2;
+  }
+  absl::StatusOr<tandem::explorer::LiveView> view = tandem::explorer::ExploreLive(client, live);
+  if (!view.ok()) {
+    std::cerr << "error: " << view.status() << "\n";
+    return view.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  std::cout << tandem::explorer::Render(view->example, view->exploration,
+                                        absl::GetFlag(FLAGS_width));
+  std::cout << live.samples << " samples drawn by the server, seeds " << live.seed << ".."
+            << live.seed + std::max(0, live.samples - 1) << std::endl;
+  if (!absl::GetFlag(FLAGS_png).empty()) {
+    absl::Status s = tandem::explorer::WriteChartPng(view->example, view->exploration,
+                                                     absl::GetFlag(FLAGS_png));
+    if (!s.ok()) {
+      std::cerr << "error: " << s << "\n";
+      return 1;
+    }
+    std::cerr << "wrote " << absl::GetFlag(FLAGS_png) << "\n";
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("tandem generate --server=ADDR --prompt=TEXT [flags]");
+  absl::SetProgramUsageMessage("tandem generate|explore --server=ADDR --prompt=TEXT [flags]");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
-  if (args.size() != 2 || std::string(args[1]) != "generate") {
-    std::cerr << "usage: tandem generate --server=ADDR --prompt=TEXT [flags] (see --help)\n";
+  const std::string command = args.size() == 2 ? args[1] : "";
+  if (command != "generate" && command != "explore") {
+    std::cerr << "usage: tandem generate|explore --server=ADDR --prompt=TEXT [flags] (see --help)\n";
     return 2;
   }
   tandem::client::GenerateOptions o;
@@ -92,7 +137,10 @@ int main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_top_k) >= 0) o.top_k = absl::GetFlag(FLAGS_top_k);
   if (absl::GetFlag(FLAGS_top_p) >= 0) o.top_p = absl::GetFlag(FLAGS_top_p);
   if (absl::GetFlag(FLAGS_min_p) >= 0) o.min_p = absl::GetFlag(FLAGS_min_p);
+  if (absl::GetFlag(FLAGS_typical_p) >= 0) o.typical_p = absl::GetFlag(FLAGS_typical_p);
   if (absl::GetFlag(FLAGS_repetition_penalty) >= 0) o.repetition_penalty = absl::GetFlag(FLAGS_repetition_penalty);
+  if (absl::GetFlag(FLAGS_presence_penalty) != 0) o.presence_penalty = absl::GetFlag(FLAGS_presence_penalty);
+  if (absl::GetFlag(FLAGS_frequency_penalty) != 0) o.frequency_penalty = absl::GetFlag(FLAGS_frequency_penalty);
   o.preset = absl::GetFlag(FLAGS_preset);
   if (absl::GetFlag(FLAGS_seed) >= 0) o.seed = absl::GetFlag(FLAGS_seed);
   if (absl::GetFlag(FLAGS_max_new_tokens) < 1) {
@@ -134,6 +182,7 @@ int main(int argc, char** argv) {
   }
   tandem::client::TandemClient& client = **connected;
   const absl::Duration timeout = absl::Seconds(absl::GetFlag(FLAGS_timeout_s));
+  if (command == "explore") return Explore(client, o, timeout);
   if (absl::GetFlag(FLAGS_stream)) {
     absl::Status s = client.GenerateStream(*request, [&](const tandem::v1::GenerateStreamResponse& m) {
       if (m.has_chunk()) {

@@ -49,6 +49,8 @@ absl::StatusOr<v1::GenerateRequest> BuildRequest(const GenerateOptions& o) {
   if (o.min_p) s->set_min_p(*o.min_p);
   if (o.typical_p) s->set_typical_p(*o.typical_p);
   if (o.repetition_penalty) s->set_repetition_penalty(*o.repetition_penalty);
+  if (o.presence_penalty) s->set_presence_penalty(*o.presence_penalty);
+  if (o.frequency_penalty) s->set_frequency_penalty(*o.frequency_penalty);
   if (o.seed) s->set_seed(*o.seed);
   v1::StoppingCriteria* stop = c->mutable_stopping();
   if (o.max_new_tokens) stop->set_max_new_tokens(*o.max_new_tokens);
@@ -74,6 +76,7 @@ absl::StatusOr<v1::GenerateRequest> BuildRequest(const GenerateOptions& o) {
   c->mutable_output()->set_logprobs(o.logprobs > 0);
   c->mutable_output()->set_top_logprobs(o.logprobs);
   c->mutable_output()->set_include_speculation_stats(o.speculation_stats);
+  c->mutable_output()->set_distribution_top_n(o.distribution_top_n);
   return r;
 }
 

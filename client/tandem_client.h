@@ -20,6 +20,7 @@ struct GenerateOptions {
   std::vector<std::string> prompts;           // Text prompts...
   std::vector<std::vector<uint32_t>> prompt_token_ids;  // ...or token ids.
   std::optional<float> temperature, top_p, min_p, typical_p, repetition_penalty;
+  std::optional<float> presence_penalty, frequency_penalty;
   std::optional<uint32_t> top_k;
   std::string preset;                          // creative | precise | balanced | deterministic
   std::optional<uint64_t> seed;
@@ -35,6 +36,9 @@ struct GenerateOptions {
   bool pipelined = true;                       // Draft model: draft while verifying.
   uint32_t logprobs = 0;                       // Top-N alternatives; > 0 also returns logprobs.
   bool speculation_stats = true;
+  // > 0: every token also carries its raw and processed next-token
+  // distributions (their this many most likely tokens).
+  uint32_t distribution_top_n = 0;
   std::string request_id;
 };
 

@@ -75,6 +75,11 @@ absl::StatusOr<std::unique_ptr<EngineSession>> NewEngineSession(
     return absl::InvalidArgumentError(absl::StrCat(
         "`top_logprobs` must be in [0, 64], got ", options.top_logprobs));
   }
+  if (options.distribution_top_n < 0 || options.distribution_top_n > kMaxDistributionTopN) {
+    return absl::InvalidArgumentError(absl::StrCat("`distribution_top_n` must be in [0, ",
+                                                   kMaxDistributionTopN, "], got ",
+                                                   options.distribution_top_n));
+  }
   auto selector = sampling::TokenSelector::Create(options.params);
   if (!selector.ok()) return selector.status();
   auto session = std::make_unique<EngineSession>();
@@ -84,6 +89,7 @@ absl::StatusOr<std::unique_ptr<EngineSession>> NewEngineSession(
   session->selector = *std::move(selector);
   session->rng = std::make_unique<sampling::Rng>(options.seed);
   session->top_logprobs = options.top_logprobs;
+  session->distribution_top_n = options.distribution_top_n;
   return session;
 }
 

@@ -23,11 +23,19 @@ struct SequenceSync {
   std::vector<int64_t> append;
 };
 
+// The largest SessionOptions::distribution_top_n (the one owner of the
+// bound; the services validate against it).
+inline constexpr int kMaxDistributionTopN = 4096;
+
 // Per-session sampling configuration, fixed at open.
 struct SessionOptions {
   sampling::SamplingParams params;
   uint64_t seed = 0;
   int top_logprobs = 0;  // Alternatives reported per emitted token.
+  // > 0: every emitted token also carries this many most likely tokens of
+  // its raw and processed distributions (StepResult::raw_distribution). In
+  // [0, kMaxDistributionTopN].
+  int distribution_top_n = 0;
 };
 
 // One session of an engine: the tokens the orchestrator committed (prompt +
@@ -43,6 +51,7 @@ struct EngineSession {
   // drafting draw under different purposes (sampling/rng.h).
   std::unique_ptr<sampling::Rng> rng;
   int top_logprobs = 0;
+  int distribution_top_n = 0;
 
   // Applies `sync` to `committed`. FailedPrecondition if base_length is past
   // the end (the caller's view and ours diverged), InvalidArgument if the

@@ -152,6 +152,17 @@ void TargetEngine::Finish(const VerifyItem& item, Job& job, const at::Tensor& lo
     out.status = result.status();
     return;
   }
+  if (s.distribution_top_n > 0) {
+    // Emitted token i was chosen at row i, from processed row i.
+    const at::Tensor raw = rows.to(at::kFloat).log_softmax(-1);
+    const at::Tensor chosen_from = processed->log_softmax(-1);
+    for (size_t i = 0; i < result->emitted.size(); ++i) {
+      const int64_t r = static_cast<int64_t>(i);
+      result->emitted[i].raw_distribution = sampling::TopTokens(raw[r], s.distribution_top_n);
+      result->emitted[i].processed_distribution =
+          sampling::TopTokens(chosen_from[r], s.distribution_top_n);
+    }
+  }
   for (const sampling::StepResult& step : result->emitted) s.committed.push_back(step.token);
   out.result = *std::move(result);
   out.committed_length = static_cast<int64_t>(s.committed.size());

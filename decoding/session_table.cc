@@ -79,6 +79,7 @@ absl::StatusOr<SessionId> SessionTable::Fork(SessionId source, int64_t length) {
   copy->selector = *std::move(selector);
   copy->rng = std::make_unique<sampling::Rng>(*s.rng);
   copy->top_logprobs = s.top_logprobs;
+  copy->distribution_top_n = s.distribution_top_n;
   sessions_.emplace(id, std::move(copy));
   return id;
 }

@@ -1,6 +1,7 @@
 #include "sampling/selector.h"
 
 #include <cmath>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -65,6 +66,26 @@ absl::StatusOr<int64_t> SampleToken(const at::Tensor& weights_row, const Rng& rn
   }
   // Rounding left `target` at the very top: the last token with mass.
   return last_positive;
+}
+
+std::vector<TokenLogprob> TopTokens(const at::Tensor& log_probs_row, int64_t n) {
+  std::vector<TokenLogprob> out;
+  at::Tensor row = ToCpuFloat(log_probs_row);
+  n = std::min<int64_t>(n, row.numel());
+  if (n <= 0) return out;
+  // topk's order among equal values is unspecified; a stable descending sort
+  // keeps lower ids first, so the answer does not depend on the kernel.
+  at::Tensor order = std::get<1>(row.sort(/*stable=*/true, /*dim=*/0, /*descending=*/true));
+  const float* values = row.data_ptr<float>();
+  const int64_t* ids = order.data_ptr<int64_t>();
+  out.reserve(n);
+  for (int64_t i = 0; i < row.numel() && static_cast<int64_t>(out.size()) < n; ++i) {
+    const float v = values[ids[i]];
+    if (std::isnan(v)) continue;
+    if (v == -std::numeric_limits<float>::infinity()) break;
+    out.push_back({ids[i], static_cast<double>(v)});
+  }
+  return out;
 }
 
 StepResult DescribeToken(const at::Tensor& log_probs_row, int64_t token,

@@ -30,6 +30,11 @@ struct StepResult {
   double prob = 0.0;
   double logprob = 0.0;
   std::vector<TokenLogprob> top;
+  // Filled only on request (SessionOptions::distribution_top_n): the most
+  // likely tokens of the raw (model) and processed distributions at this
+  // position, as TopTokens returns them.
+  std::vector<TokenLogprob> raw_distribution;
+  std::vector<TokenLogprob> processed_distribution;
 };
 
 // Index of the largest entry of a 1-D float row (any device); the lowest index
@@ -43,6 +48,11 @@ absl::StatusOr<int64_t> ArgmaxToken(const at::Tensor& logits_row);
 // and finite.
 absl::StatusOr<int64_t> SampleToken(const at::Tensor& weights_row, const Rng& rng,
                                     int64_t position, RandomPurpose purpose);
+
+// The min(n, vocab) most likely tokens of the distribution whose
+// log-probabilities are `log_probs_row` (1-D, any device), most likely first
+// (ties: lower id first); tokens with logprob -inf are left out. n >= 0.
+std::vector<TokenLogprob> TopTokens(const at::Tensor& log_probs_row, int64_t n);
 
 // prob, logprob and the top_n alternatives of `token` under the distribution
 // whose log-probabilities are `log_probs_row`.

@@ -13,7 +13,7 @@ APT_PACKAGES=(
   # C++ libraries.
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libtorch-dev libopenblas0-openmp libgtest-dev libgmock-dev libbenchmark-dev
-  nlohmann-json3-dev libpcre2-dev libsentencepiece-dev libicu-dev
+  nlohmann-json3-dev libpcre2-dev libsentencepiece-dev libicu-dev libcairo2-dev fonts-dejavu-core
   libcpp-httplib-dev libssl-dev curl
   # Tokenizer training, model training and benchmark charts.
   sentencepiece python3 python3-torch python3-numpy python3-matplotlib

@@ -91,6 +91,12 @@ absl::StatusOr<decoding::SessionOptions> FromProto(const v1::SessionConfig& c) {
         "`config.top_logprobs` must be in [0, 20], got ", c.top_logprobs()));
   }
   o.top_logprobs = c.top_logprobs();
+  if (c.distribution_top_n() > static_cast<uint32_t>(decoding::kMaxDistributionTopN)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("`config.distribution_top_n` must be in [0, ",
+                     decoding::kMaxDistributionTopN, "], got ", c.distribution_top_n()));
+  }
+  o.distribution_top_n = static_cast<int>(c.distribution_top_n());
   return o;
 }
 
@@ -102,6 +108,7 @@ void ToProto(const decoding::SessionOptions& o, v1::SessionConfig* out) {
   for (int64_t id : o.params.eos_token_ids) out->add_eos_token_ids(id);
   out->set_logprobs(true);
   out->set_top_logprobs(o.top_logprobs);
+  out->set_distribution_top_n(o.distribution_top_n);
 }
 
 decoding::SequenceSync FromProto(const v1::SequenceSync& s) {
@@ -241,6 +248,16 @@ void ToProto(const sampling::StepResult& step, bool logprobs, int top_n,
     t->set_token_id(step.top[i].token);
     t->set_logprob(static_cast<float>(step.top[i].logprob));
   }
+  for (const sampling::TokenLogprob& e : step.raw_distribution) {
+    v1::TokenLogprob* t = out->add_raw_distribution();
+    t->set_token_id(e.token);
+    t->set_logprob(static_cast<float>(e.logprob));
+  }
+  for (const sampling::TokenLogprob& e : step.processed_distribution) {
+    v1::TokenLogprob* t = out->add_processed_distribution();
+    t->set_token_id(e.token);
+    t->set_logprob(static_cast<float>(e.logprob));
+  }
 }
 
 sampling::StepResult FromProto(const v1::GeneratedToken& token) {
@@ -250,6 +267,12 @@ sampling::StepResult FromProto(const v1::GeneratedToken& token) {
   s.prob = std::exp(s.logprob);
   for (const v1::TokenLogprob& t : token.top_logprobs()) {
     s.top.push_back({static_cast<int64_t>(t.token_id()), t.logprob()});
+  }
+  for (const v1::TokenLogprob& t : token.raw_distribution()) {
+    s.raw_distribution.push_back({static_cast<int64_t>(t.token_id()), t.logprob()});
+  }
+  for (const v1::TokenLogprob& t : token.processed_distribution()) {
+    s.processed_distribution.push_back({static_cast<int64_t>(t.token_id()), t.logprob()});
   }
   return s;
 }

@@ -36,9 +36,12 @@ void SetPieces(const tokenizer::Tokenizer& tokenizer, v1::GeneratedToken& token)
   if (absl::StatusOr<std::string> piece = tokenizer.TokenBytes(token.token_id()); piece.ok()) {
     token.set_piece(*std::move(piece));
   }
-  for (v1::TokenLogprob& alt : *token.mutable_top_logprobs()) {
-    if (absl::StatusOr<std::string> piece = tokenizer.TokenBytes(alt.token_id()); piece.ok()) {
-      alt.set_piece(*std::move(piece));
+  for (auto* list : {token.mutable_top_logprobs(), token.mutable_raw_distribution(),
+                     token.mutable_processed_distribution()}) {
+    for (v1::TokenLogprob& alt : *list) {
+      if (absl::StatusOr<std::string> piece = tokenizer.TokenBytes(alt.token_id()); piece.ok()) {
+        alt.set_piece(*std::move(piece));
+      }
     }
   }
 }

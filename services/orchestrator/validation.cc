@@ -5,6 +5,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "decoding/engine_session.h"
 #include "services/common/convert.h"
 
 namespace tandem::services {
@@ -424,6 +425,24 @@ absl::Status ValidateOutput(const v1::OutputOptions& out, ValidatedGeneration& v
   v.top_logprobs = out.top_logprobs();
   v.base.session.top_logprobs = out.top_logprobs();
   v.include_speculation_stats = out.include_speculation_stats();
+  const uint32_t dist = out.distribution_top_n();
+  if (dist > static_cast<uint32_t>(decoding::kMaxDistributionTopN)) {
+    return Invalid("config.output.distribution_top_n",
+                   absl::StrCat("in [0, ", decoding::kMaxDistributionTopN, "]"), dist);
+  }
+  if (dist > 0 && v.beam_search) {
+    return absl::InvalidArgumentError(
+        "`config.output.distribution_top_n` is not available with beam search (num_beams > 1)");
+  }
+  const int64_t sequences = static_cast<int64_t>(v.prompts.size()) * v.num_return_sequences;
+  const int64_t entries = static_cast<int64_t>(dist) * v.base.stop.max_new_tokens * sequences;
+  if (entries > kMaxDistributionEntries) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "`config.output.distribution_top_n` × `config.stopping.max_new_tokens` × returned "
+        "sequences must be <= ", kMaxDistributionEntries, ", got ", dist, " × ",
+        v.base.stop.max_new_tokens, " × ", sequences, " = ", entries));
+  }
+  v.base.session.distribution_top_n = static_cast<int>(dist);
   return absl::OkStatus();
 }
 

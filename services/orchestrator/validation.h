@@ -39,6 +39,10 @@ struct GenerationLimits {
 inline constexpr int64_t kMaxPromptBytesPerToken = 32;
 int64_t MaxPromptBytes(int64_t context_length);
 
+// Bounds the size of a response's next-token distributions:
+// OutputOptions.distribution_top_n × max_new_tokens × returned sequences.
+inline constexpr int64_t kMaxDistributionEntries = 65536;
+
 // A GenerateRequest after validation: everything the decoding loop needs,
 // checked once, at the edge.
 struct ValidatedGeneration {

@@ -280,6 +280,15 @@ std::vector<Row> Rows() {
        "config.output.top_logprobs"},
       {"OutputOptions.top_logprobs", p + "config { output { top_logprobs: 2 } }",
        "config.output.top_logprobs"},
+      {"OutputOptions.distribution_top_n", p + "config { output { distribution_top_n: 4097 } }",
+       "config.output.distribution_top_n"},
+      {"OutputOptions.distribution_top_n",
+       p + "config { output { distribution_top_n: 4096 } stopping { max_new_tokens: 17 } }",
+       "config.output.distribution_top_n"},
+      {"OutputOptions.distribution_top_n",
+       p + "config { output { distribution_top_n: 8 } beam_search { num_beams: 2 } "
+           "sampling { temperature: 0 } }",
+       "config.output.distribution_top_n"},
   };
   return rows;
 }

@@ -1,5 +1,7 @@
 #include "sampling/selector.h"
 
+#include <cmath>
+#include <limits>
 #include <set>
 #include <vector>
 
@@ -93,6 +95,27 @@ TEST(DescribeTokenTest, ReportsLogprobAndTopAlternatives) {
   EXPECT_EQ(r.top[0].token, 1);
   EXPECT_NEAR(r.top[0].logprob, std::log(0.6), 1e-6);
   EXPECT_EQ(r.top[1].token, 2);
+}
+
+TEST(TopTokensTest, DescendingLowerIdFirstOnTiesImpossibleLeftOut) {
+  const float inf = std::numeric_limits<float>::infinity();
+  // Ids 1 and 3 tie; ids 2 and 5 are impossible.
+  at::Tensor row = at::tensor({-2.0f, -1.0f, -inf, -1.0f, -0.5f, -inf, -3.0f});
+  std::vector<TokenLogprob> top = TopTokens(row, 10);
+  ASSERT_EQ(top.size(), 5u);
+  const int64_t want[] = {4, 1, 3, 0, 6};
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(top[i].token, want[i]) << i;
+  EXPECT_DOUBLE_EQ(top[0].logprob, -0.5);
+  std::vector<TokenLogprob> two = TopTokens(row, 2);
+  ASSERT_EQ(two.size(), 2u);
+  EXPECT_EQ(two[1].token, 1);
+  EXPECT_TRUE(TopTokens(row, 0).empty());
+  // A NaN entry is skipped, never reported.
+  at::Tensor with_nan = at::tensor({std::nanf(""), -1.0f, -2.0f});
+  std::vector<TokenLogprob> clean = TopTokens(with_nan, 3);
+  ASSERT_EQ(clean.size(), 2u);
+  EXPECT_EQ(clean[0].token, 1);
+  EXPECT_EQ(clean[1].token, 2);
 }
 
 TEST(TokenSelectorTest, SameSeedSameTokensAndSamplesStayInSupport) {

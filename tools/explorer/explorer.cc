@@ -32,7 +32,22 @@ std::string Bar(double fraction, int width) {
   return bar;
 }
 
+std::string Percent(double p) {
+  return p < 0 ? std::string("    n/a") : absl::StrFormat("%6.2f%%", 100 * p);
+}
+
 }  // namespace
+
+std::vector<size_t> DisplayOrder(const Exploration& x) {
+  std::vector<size_t> order(x.raw_probs.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return x.processed_probs[a] > x.processed_probs[b] ||
+           (x.processed_probs[a] == x.processed_probs[b] &&
+            x.raw_probs[a] > x.raw_probs[b]);
+  });
+  return order;
+}
 
 Example BuiltInExample() {
   Example e;
@@ -142,24 +157,17 @@ std::string Render(const Example& example, const Exploration& x,
                                         label_width, "token", "raw",
                                         bar_width, "processed", "p",
                                         "samples"));
-  std::vector<size_t> order(x.raw_probs.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    return x.processed_probs[a] > x.processed_probs[b] ||
-           (x.processed_probs[a] == x.processed_probs[b] &&
-            x.raw_probs[a] > x.raw_probs[b]);
-  });
-  for (size_t i : order) {
+  for (size_t i : DisplayOrder(x)) {
     const double freq =
         x.num_samples > 0
             ? static_cast<double>(x.sample_counts[i]) / x.num_samples
             : 0.0;
     absl::StrAppend(
-        &out, absl::StrFormat("%-*s  %6.2f%%  %s %6.2f%%  %6d (%5.1f%%)\n",
+        &out, absl::StrFormat("%-*s  %s  %s %s  %6d (%5.1f%%)\n",
                               label_width, example.labels[i],
-                              100 * x.raw_probs[i],
-                              Bar(x.processed_probs[i], bar_width),
-                              100 * x.processed_probs[i], x.sample_counts[i],
+                              Percent(x.raw_probs[i]),
+                              Bar(std::max(0.0, x.processed_probs[i]), bar_width),
+                              Percent(x.processed_probs[i]), x.sample_counts[i],
                               100 * freq));
   }
   absl::StrAppend(
@@ -170,6 +178,7 @@ std::string Render(const Example& example, const Exploration& x,
   for (double p : x.processed_probs) support += p > 0.0;
   absl::StrAppend(&out, absl::StrFormat("   support: %d of %d tokens\n",
                                         support, x.processed_probs.size()));
+  if (!x.note.empty()) absl::StrAppend(&out, x.note, "\n");
   return out;
 }
 

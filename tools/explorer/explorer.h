@@ -31,12 +31,16 @@ Example BuiltInExample();
 absl::StatusOr<Example> ExampleFromLogits(const std::string& logits_csv,
                                           const std::string& labels_csv);
 
+// Probabilities index like Example::labels; a negative probability means
+// "not known" (a live model's row outside the returned top-N) and renders as
+// such.
 struct Exploration {
   std::vector<double> raw_probs;
   std::vector<double> processed_probs;
   std::vector<int64_t> sample_counts;
   int num_samples = 0;
   std::string chain;
+  std::string note;  // Printed under the entropies when not empty.
 };
 
 // Applies `params` to the example, then draws num_samples tokens with a
@@ -44,6 +48,10 @@ struct Exploration {
 absl::StatusOr<Exploration> Explore(const Example& example,
                                     const sampling::SamplingParams& params,
                                     int num_samples);
+
+// The order Render lists tokens in: processed probability descending, then
+// raw probability descending (stable).
+std::vector<size_t> DisplayOrder(const Exploration& exploration);
 
 // Shannon entropy in bits (zero-probability entries contribute nothing).
 double EntropyBits(const std::vector<double>& probs);

@@ -15,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "sampling/sampling_params.h"
 #include "tools/explorer/explorer.h"
+#include "tools/explorer/png_chart.h"
 
 ABSL_FLAG(std::string, logits, "",
           "Comma-separated logits; empty uses the built-in example vocabulary");
@@ -36,6 +37,7 @@ ABSL_FLAG(double, frequency_penalty, 0, "Frequency penalty in [-2, 2]");
 ABSL_FLAG(int, samples, 1000, "Number of seeded samples to draw");
 ABSL_FLAG(uint64_t, seed, 42, "Sampling seed");
 ABSL_FLAG(int, width, 40, "Bar width in characters");
+ABSL_FLAG(std::string, png, "", "Also write the chart to this PNG file");
 
 namespace {
 
@@ -110,5 +112,13 @@ int main(int argc, char** argv) {
                                         absl::GetFlag(FLAGS_width));
   std::cout << absl::GetFlag(FLAGS_samples) << " samples, seed "
             << absl::GetFlag(FLAGS_seed) << "\n";
+  if (!absl::GetFlag(FLAGS_png).empty()) {
+    absl::Status s = tandem::explorer::WriteChartPng(*example, *exploration,
+                                                     absl::GetFlag(FLAGS_png));
+    if (!s.ok()) {
+      std::cerr << "error: " << s.message() << "\n";
+      return 1;
+    }
+  }
   return 0;
 }

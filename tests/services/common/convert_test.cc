@@ -29,5 +29,38 @@ TEST(ConvertTest, ModelInfoNamesTheFamily) {
   EXPECT_EQ(out.architecture(), "gpt2");
 }
 
+TEST(ConvertTest, SessionConfigCarriesDistributionTopNWithinItsRange) {
+  decoding::SessionOptions o;
+  o.distribution_top_n = 7;
+  v1::SessionConfig wire;
+  ToProto(o, &wire);
+  EXPECT_EQ(wire.distribution_top_n(), 7u);
+  absl::StatusOr<decoding::SessionOptions> back = FromProto(wire);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->distribution_top_n, 7);
+  wire.set_distribution_top_n(decoding::kMaxDistributionTopN + 1);
+  absl::StatusOr<decoding::SessionOptions> bad = FromProto(wire);
+  ASSERT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("config.distribution_top_n"), std::string::npos);
+}
+
+TEST(ConvertTest, GeneratedTokenRoundTripsBothDistributions) {
+  sampling::StepResult step;
+  step.token = 3;
+  step.logprob = -0.5;
+  step.raw_distribution = {{3, -0.25}, {1, -1.5}};
+  step.processed_distribution = {{3, -0.5}};
+  v1::GeneratedToken wire;
+  ToProto(step, /*logprobs=*/true, /*top_n=*/0, &wire);
+  ASSERT_EQ(wire.raw_distribution_size(), 2);
+  ASSERT_EQ(wire.processed_distribution_size(), 1);
+  sampling::StepResult back = FromProto(wire);
+  ASSERT_EQ(back.raw_distribution.size(), 2u);
+  EXPECT_EQ(back.raw_distribution[1].token, 1);
+  EXPECT_DOUBLE_EQ(back.raw_distribution[1].logprob, -1.5);
+  ASSERT_EQ(back.processed_distribution.size(), 1u);
+  EXPECT_EQ(back.processed_distribution[0].token, 3);
+}
+
 }  // namespace
 }  // namespace tandem::services
