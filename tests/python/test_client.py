@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Iterator, List, Literal, Tuple, Unpack
 
@@ -104,6 +105,23 @@ def test_logprobs_with_top_alternatives(client: tandem.Client) -> None:
     # The first piece keeps SentencePiece's word-start space, which the text drops.
     assert b"".join(t.piece for t in result.tokens).decode().lstrip(" ") == result.text
     assert all(t.logprob is None for t in client.generate(PROMPT, **greedy()).tokens)
+
+
+def test_raw_and_processed_distributions(client: tandem.Client) -> None:
+    result = client.generate(PROMPT, temperature=0.7, top_k=5, seed=3, max_new_tokens=4,
+                             distribution_top_n=50)
+    for token in result.tokens:
+        assert len(token.raw_distribution) == 50
+        # top_k 5 leaves at most 5 possible tokens (more only on ties at the 5th).
+        assert 1 <= len(token.processed_distribution) <= 6
+        assert token.id in [a.id for a in token.processed_distribution]
+        raw = [a.logprob for a in token.raw_distribution]
+        assert raw == sorted(raw, reverse=True)
+        assert sum(math.exp(a.logprob) for a in token.processed_distribution) == pytest.approx(
+            1.0, abs=1e-4)
+        # Temperature 0.7 sharpens: the most likely token gains probability.
+        assert token.processed_distribution[0].logprob > token.raw_distribution[0].logprob
+    assert client.generate(PROMPT, **greedy()).tokens[0].raw_distribution == ()
 
 
 def test_token_id_and_several_prompts(client: tandem.Client) -> None:

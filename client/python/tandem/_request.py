@@ -63,6 +63,8 @@ class GenerateOptions(TypedDict, total=False):
     # Output: per-token logprobs, top alternatives (implies logprobs), speculation statistics.
     logprobs: bool
     top_logprobs: int
+    # The raw and processed next-token distributions (this many top tokens each) on every token.
+    distribution_top_n: int
     speculation_stats: bool  # Default True.
     # Chat prompts: end with the template's assistant header. Default True.
     add_generation_prompt: bool
@@ -195,6 +197,7 @@ def build_request(prompt: Optional[Prompt], prompts: Optional[Sequence[Prompt]],
     top = options.get("top_logprobs", 0)
     config.output.logprobs = bool(options.get("logprobs", False) or top)
     config.output.top_logprobs = top
+    config.output.distribution_top_n = options.get("distribution_top_n", 0)
     config.output.include_speculation_stats = options.get("speculation_stats", True)
     return request
 

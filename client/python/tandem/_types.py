@@ -23,6 +23,9 @@ class Token:
     piece: bytes  # The token's bytes; may be an incomplete UTF-8 sequence.
     logprob: Optional[float]  # Set when the request asked for logprobs.
     top_logprobs: Tuple[TokenLogprob, ...]  # Descending; at most top_logprobs entries.
+    # With distribution_top_n: the distribution before / after the processors, descending.
+    raw_distribution: Tuple[TokenLogprob, ...] = ()
+    processed_distribution: Tuple[TokenLogprob, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,10 @@ def token_from_proto(t: common_pb2.GeneratedToken) -> Token:
         piece=t.piece,
         logprob=t.logprob if t.HasField("logprob") else None,
         top_logprobs=tuple(TokenLogprob(a.token_id, a.logprob, a.piece) for a in t.top_logprobs),
+        raw_distribution=tuple(
+            TokenLogprob(a.token_id, a.logprob, a.piece) for a in t.raw_distribution),
+        processed_distribution=tuple(
+            TokenLogprob(a.token_id, a.logprob, a.piece) for a in t.processed_distribution),
     )
 
 
