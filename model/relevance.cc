@@ -1,0 +1,220 @@
+#include "model/relevance.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <tuple>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace tandem::model {
+namespace {
+
+absl::Status CheckRange(const char* field, int64_t value, int64_t low, int64_t high) {
+  if (value >= low && value <= high) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, " must be in [", low, ", ", high, "], got ", value));
+}
+
+// One quadrature node of the path integral: the embeddings scaled by
+// `alpha`, the gradient weighted by `weight`.
+struct Node {
+  double alpha = 1;
+  double weight = 1;
+};
+
+std::vector<Node> Nodes(const RelevanceOptions& options) {
+  if (options.method == RelevanceMethod::kInputTimesGradient) return {Node{}};
+  std::vector<Node> nodes;
+  const double p = static_cast<double>(options.path_power);
+  for (int64_t k = 0; k < options.steps; ++k) {
+    const double u = (static_cast<double>(k) + 0.5) / static_cast<double>(options.steps);
+    nodes.push_back({std::pow(u, p), p * std::pow(u, p - 1) / static_cast<double>(options.steps)});
+  }
+  return nodes;
+}
+
+// One batch row of the backward: generated token `index` (into the result)
+// at sequence position `position`, at one node.
+struct Entry {
+  size_t index = 0;
+  int64_t position = 0;
+  Node node;
+};
+
+// f of each row: hidden [B, H] (the rows predicting the tokens), tokens [B].
+at::Tensor TargetValues(const DifferentiableForward& forward, const at::Tensor& hidden,
+                        const at::Tensor& tokens, RelevanceTarget target) {
+  at::Tensor logits = forward.Logits(hidden);
+  if (target == RelevanceTarget::kLogProb) logits = logits.log_softmax(-1);
+  return logits.gather(1, tokens.unsqueeze(1)).squeeze(1);
+}
+
+absl::Status ValidatePositions(absl::Span<const int64_t> tokens,
+                               absl::Span<const int64_t> generated,
+                               const RelevanceOptions& options) {
+  const int64_t length = static_cast<int64_t>(tokens.size());
+  if (absl::Status s = CheckRange("tokens.size()", length, 1, options.max_positions); !s.ok()) {
+    return s;
+  }
+  for (size_t k = 0; k < generated.size(); ++k) {
+    const int64_t low = k == 0 ? 1 : generated[k - 1] + 1;
+    if (generated[k] < low || generated[k] >= length) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "generated_positions[", k, "] must be in [", low, ", ", length - 1, "], got ",
+          generated[k], " (positions are strictly increasing and have a prefix)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// f at the rows predicting each generated token, for embeddings `x` [T, H],
+// without autograd.
+absl::StatusOr<at::Tensor> TargetsAt(const DifferentiableForward& forward, const at::Tensor& x,
+                                     const at::Tensor& rows, const at::Tensor& tokens,
+                                     RelevanceTarget target) {
+  at::NoGradGuard no_grad;
+  absl::StatusOr<at::Tensor> hidden = forward.Hidden(x);
+  if (!hidden.ok()) return hidden.status();
+  return TargetValues(forward, hidden->index_select(0, rows), tokens, target)
+      .to(at::kDouble)
+      .cpu();
+}
+
+// Adds the weighted input x gradient of every entry of `chunk` to its
+// token's scores: one forward and one backward for the whole chunk.
+absl::Status RunChunk(const DifferentiableForward& forward, const at::Tensor& embeddings,
+                      absl::Span<const Entry> chunk, absl::Span<const int64_t> tokens,
+                      RelevanceTarget target, std::vector<TokenRelevance>& results) {
+  const int64_t batch = static_cast<int64_t>(chunk.size());
+  int64_t length = 0;
+  std::vector<double> alphas;
+  std::vector<int64_t> rows, targets;
+  for (const Entry& e : chunk) {
+    length = std::max(length, e.position);
+    alphas.push_back(e.node.alpha);
+    rows.push_back(e.position - 1);
+    targets.push_back(tokens[e.position]);
+  }
+  const at::Device device = embeddings.device();
+  const at::Tensor x = embeddings.narrow(0, 0, length);
+  at::Tensor scale = at::tensor(alphas, at::kDouble).to(device, x.scalar_type());
+  at::Tensor input = (scale.view({batch, 1, 1}) * x.unsqueeze(0)).detach().requires_grad_(true);
+  at::AutoGradMode grad_mode(true);
+  absl::StatusOr<at::Tensor> hidden = forward.Hidden(input);
+  if (!hidden.ok()) return hidden.status();
+  at::Tensor row_index = at::tensor(rows, at::kLong).to(device);
+  at::Tensor picked = hidden->index({at::arange(batch, row_index.options()), row_index});
+  TargetValues(forward, picked, at::tensor(targets, at::kLong).to(device), target)
+      .sum()
+      .backward();
+  // Rows of different entries are independent, so entry b's gradient is
+  // that of its own f alone. No gradient: no f depends on the input.
+  if (!input.grad().defined()) return absl::OkStatus();
+  const at::Tensor contributions = (input.grad() * x.unsqueeze(0)).sum(-1).to(at::kDouble).cpu();
+  const auto c = contributions.accessor<double, 2>();
+  for (int64_t b = 0; b < batch; ++b) {
+    const Entry& e = chunk[b];
+    std::vector<double>& scores = results[e.index].scores;
+    for (int64_t j = 0; j < e.position; ++j) scores[j] += e.node.weight * c[b][j];
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidateRelevanceOptions(const RelevanceOptions& o) {
+  if (o.method != RelevanceMethod::kIntegratedGradients &&
+      o.method != RelevanceMethod::kInputTimesGradient) {
+    return absl::InvalidArgumentError("method must be integrated gradients or input x gradient");
+  }
+  if (o.target != RelevanceTarget::kLogit && o.target != RelevanceTarget::kLogProb) {
+    return absl::InvalidArgumentError("target must be logit or log-prob");
+  }
+  for (const auto& [field, value, low, high] :
+       {std::tuple<const char*, int64_t, int64_t, int64_t>{"steps", o.steps, 1,
+                                                           kMaxRelevanceSteps},
+        {"path_power", o.path_power, 1, 8},
+        {"max_positions", o.max_positions, 1, kMaxRelevancePositions},
+        {"top_n", o.top_n, 0, o.max_positions},
+        {"max_chunk_rows", o.max_chunk_rows, 1, int64_t{1} << 40}}) {
+    if (absl::Status s = CheckRange(field, value, low, high); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+std::vector<ScoredPosition> TopPositions(absl::Span<const double> scores, int64_t n) {
+  std::vector<int64_t> order(scores.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+    return std::abs(scores[a]) > std::abs(scores[b]);
+  });
+  order.resize(std::clamp<int64_t>(n, 0, static_cast<int64_t>(order.size())));
+  std::vector<ScoredPosition> top;
+  for (int64_t p : order) top.push_back({p, scores[p]});
+  return top;
+}
+
+absl::StatusOr<std::vector<TokenRelevance>> ComputeRelevance(
+    const DifferentiableForward& forward, absl::Span<const int64_t> tokens,
+    absl::Span<const int64_t> generated_positions, const RelevanceOptions& options) {
+  if (absl::Status s = ValidateRelevanceOptions(options); !s.ok()) return s;
+  if (absl::Status s = ValidatePositions(tokens, generated_positions, options); !s.ok()) return s;
+  absl::StatusOr<at::Tensor> embeddings = forward.Embed(tokens);
+  if (!embeddings.ok()) return embeddings.status();
+  std::vector<TokenRelevance> results;
+  std::vector<int64_t> rows, targets;
+  for (int64_t i : generated_positions) {
+    results.push_back({i, tokens[i], 0, 0, std::vector<double>(i, 0.0), {}});
+    rows.push_back(i - 1);
+    targets.push_back(tokens[i]);
+  }
+  if (results.empty()) return results;
+  try {
+    const at::Device device = embeddings->device();
+    const at::Tensor row_index = at::tensor(rows, at::kLong).to(device);
+    const at::Tensor target_ids = at::tensor(targets, at::kLong).to(device);
+    absl::StatusOr<at::Tensor> f = TargetsAt(forward, *embeddings, row_index, target_ids,
+                                             options.target);
+    if (!f.ok()) return f.status();
+    absl::StatusOr<at::Tensor> f0;
+    if (options.method == RelevanceMethod::kIntegratedGradients) {
+      f0 = TargetsAt(forward, at::zeros_like(*embeddings), row_index, target_ids, options.target);
+      if (!f0.ok()) return f0.status();
+    }
+    for (size_t g = 0; g < results.size(); ++g) {
+      results[g].target = (*f)[g].item<double>();
+      if (f0.ok() && f0->defined()) results[g].baseline = (*f0)[g].item<double>();
+    }
+    // Entries in increasing position: a chunk's padding is what its last
+    // (longest) entry adds to the others.
+    std::vector<Entry> chunk;
+    for (size_t g = 0; g < results.size(); ++g) {
+      for (const Node& node : Nodes(options)) {
+        const int64_t position = results[g].position;
+        if (!chunk.empty() &&
+            static_cast<int64_t>(chunk.size() + 1) * position > options.max_chunk_rows) {
+          if (absl::Status s = RunChunk(forward, *embeddings, chunk, tokens, options.target,
+                                        results);
+              !s.ok()) {
+            return s;
+          }
+          chunk.clear();
+        }
+        chunk.push_back({g, position, node});
+      }
+    }
+    if (absl::Status s = RunChunk(forward, *embeddings, chunk, tokens, options.target, results);
+        !s.ok()) {
+      return s;
+    }
+  } catch (const c10::Error& e) {
+    return absl::InternalError(
+        absl::StrCat("relevance failed: ", e.what_without_backtrace()));
+  }
+  for (TokenRelevance& r : results) r.top = TopPositions(r.scores, options.top_n);
+  return results;
+}
+
+}  // namespace tandem::model
