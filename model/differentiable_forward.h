@@ -54,6 +54,9 @@ class DifferentiableForward {
   // outside [0, vocab_size).
   absl::StatusOr<at::Tensor> Embed(absl::Span<const int64_t> tokens) const;
 
+  // The mean of the embedding table's rows [H] (no autograd history).
+  at::Tensor MeanEmbedding() const { return weights_.token_embedding.mean(0); }
+
   // The final-normed hidden states [B, T, H] of embeddings [B, T, H] (or
   // [T, H] -> [T, H]), differentiable with respect to `embeddings`.
   // InvalidArgument: wrong rank, hidden size or dtype, or T outside

@@ -17,8 +17,8 @@ absl::Status CheckRange(const char* field, int64_t value, int64_t low, int64_t h
       absl::StrCat(field, " must be in [", low, ", ", high, "], got ", value));
 }
 
-// One quadrature node of the path integral: the embeddings scaled by
-// `alpha`, the gradient weighted by `weight`.
+// One quadrature node of the path integral: the input x' + alpha (x - x'),
+// its gradient weighted by `weight`.
 struct Node {
   double alpha = 1;
   double weight = 1;
@@ -27,10 +27,9 @@ struct Node {
 std::vector<Node> Nodes(const RelevanceOptions& options) {
   if (options.method == RelevanceMethod::kInputTimesGradient) return {Node{}};
   std::vector<Node> nodes;
-  const double p = static_cast<double>(options.path_power);
+  const double steps = static_cast<double>(options.steps);
   for (int64_t k = 0; k < options.steps; ++k) {
-    const double u = (static_cast<double>(k) + 0.5) / static_cast<double>(options.steps);
-    nodes.push_back({std::pow(u, p), p * std::pow(u, p - 1) / static_cast<double>(options.steps)});
+    nodes.push_back({(static_cast<double>(k) + 0.5) / steps, 1.0 / steps});
   }
   return nodes;
 }
@@ -84,7 +83,12 @@ absl::StatusOr<at::Tensor> TargetsAt(const DifferentiableForward& forward, const
 
 // Adds the weighted input x gradient of every entry of `chunk` to its
 // token's scores: one forward and one backward for the whole chunk.
-absl::Status RunChunk(const DifferentiableForward& forward, const at::Tensor& embeddings,
+// x' and x - x' [T, H] of one request.
+struct Path {
+  at::Tensor baseline, delta;
+};
+
+absl::Status RunChunk(const DifferentiableForward& forward, const Path& path,
                       absl::Span<const Entry> chunk, absl::Span<const int64_t> tokens,
                       RelevanceTarget target, std::vector<TokenRelevance>& results) {
   const int64_t batch = static_cast<int64_t>(chunk.size());
@@ -97,10 +101,11 @@ absl::Status RunChunk(const DifferentiableForward& forward, const at::Tensor& em
     rows.push_back(e.position - 1);
     targets.push_back(tokens[e.position]);
   }
-  const at::Device device = embeddings.device();
-  const at::Tensor x = embeddings.narrow(0, 0, length);
-  at::Tensor scale = at::tensor(alphas, at::kDouble).to(device, x.scalar_type());
-  at::Tensor input = (scale.view({batch, 1, 1}) * x.unsqueeze(0)).detach().requires_grad_(true);
+  const at::Device device = path.delta.device();
+  const at::Tensor base = path.baseline.narrow(0, 0, length).unsqueeze(0);
+  const at::Tensor delta = path.delta.narrow(0, 0, length).unsqueeze(0);
+  at::Tensor scale = at::tensor(alphas, at::kDouble).to(device, delta.scalar_type());
+  at::Tensor input = (base + scale.view({batch, 1, 1}) * delta).detach().requires_grad_(true);
   at::AutoGradMode grad_mode(true);
   absl::StatusOr<at::Tensor> hidden = forward.Hidden(input);
   if (!hidden.ok()) return hidden.status();
@@ -112,7 +117,7 @@ absl::Status RunChunk(const DifferentiableForward& forward, const at::Tensor& em
   // Rows of different entries are independent, so entry b's gradient is
   // that of its own f alone. No gradient: no f depends on the input.
   if (!input.grad().defined()) return absl::OkStatus();
-  const at::Tensor contributions = (input.grad() * x.unsqueeze(0)).sum(-1).to(at::kDouble).cpu();
+  const at::Tensor contributions = (input.grad() * delta).sum(-1).to(at::kDouble).cpu();
   const auto c = contributions.accessor<double, 2>();
   for (int64_t b = 0; b < batch; ++b) {
     const Entry& e = chunk[b];
@@ -132,10 +137,12 @@ absl::Status ValidateRelevanceOptions(const RelevanceOptions& o) {
   if (o.target != RelevanceTarget::kLogit && o.target != RelevanceTarget::kLogProb) {
     return absl::InvalidArgumentError("target must be logit or log-prob");
   }
+  if (o.baseline != RelevanceBaseline::kZero && o.baseline != RelevanceBaseline::kMeanEmbedding) {
+    return absl::InvalidArgumentError("baseline must be zero or mean embedding");
+  }
   for (const auto& [field, value, low, high] :
        {std::tuple<const char*, int64_t, int64_t, int64_t>{"steps", o.steps, 1,
                                                            kMaxRelevanceSteps},
-        {"path_power", o.path_power, 1, 8},
         {"max_positions", o.max_positions, 1, kMaxRelevancePositions},
         {"top_n", o.top_n, 0, o.max_positions},
         {"max_chunk_rows", o.max_chunk_rows, 1, int64_t{1} << 40}}) {
@@ -178,9 +185,14 @@ absl::StatusOr<std::vector<TokenRelevance>> ComputeRelevance(
     absl::StatusOr<at::Tensor> f = TargetsAt(forward, *embeddings, row_index, target_ids,
                                              options.target);
     if (!f.ok()) return f.status();
+    Path path{at::zeros_like(*embeddings), *embeddings};
     absl::StatusOr<at::Tensor> f0;
     if (options.method == RelevanceMethod::kIntegratedGradients) {
-      f0 = TargetsAt(forward, at::zeros_like(*embeddings), row_index, target_ids, options.target);
+      if (options.baseline == RelevanceBaseline::kMeanEmbedding) {
+        path.baseline = forward.MeanEmbedding().expand_as(*embeddings);
+        path.delta = *embeddings - path.baseline;
+      }
+      f0 = TargetsAt(forward, path.baseline, row_index, target_ids, options.target);
       if (!f0.ok()) return f0.status();
     }
     for (size_t g = 0; g < results.size(); ++g) {
@@ -195,7 +207,7 @@ absl::StatusOr<std::vector<TokenRelevance>> ComputeRelevance(
         const int64_t position = results[g].position;
         if (!chunk.empty() &&
             static_cast<int64_t>(chunk.size() + 1) * position > options.max_chunk_rows) {
-          if (absl::Status s = RunChunk(forward, *embeddings, chunk, tokens, options.target,
+          if (absl::Status s = RunChunk(forward, path, chunk, tokens, options.target,
                                         results);
               !s.ok()) {
             return s;
@@ -205,7 +217,7 @@ absl::StatusOr<std::vector<TokenRelevance>> ComputeRelevance(
         chunk.push_back({g, position, node});
       }
     }
-    if (absl::Status s = RunChunk(forward, *embeddings, chunk, tokens, options.target, results);
+    if (absl::Status s = RunChunk(forward, path, chunk, tokens, options.target, results);
         !s.ok()) {
       return s;
     }

