@@ -163,6 +163,66 @@ std::vector<ScoredPosition> TopPositions(absl::Span<const double> scores, int64_
   return top;
 }
 
+namespace {
+
+// Fills each result's target and baseline values: f(x), and f(x') for IG
+// (two gradient-free full-sequence forwards), and returns the path.
+absl::StatusOr<Path> EvaluateEndpoints(const DifferentiableForward& forward,
+                                       const at::Tensor& embeddings,
+                                       const RelevanceOptions& options,
+                                       std::vector<TokenRelevance>& results) {
+  std::vector<int64_t> rows, targets;
+  for (const TokenRelevance& r : results) {
+    rows.push_back(r.position - 1);
+    targets.push_back(r.token);
+  }
+  const at::Tensor row_index = at::tensor(rows, at::kLong).to(embeddings.device());
+  const at::Tensor target_ids = at::tensor(targets, at::kLong).to(embeddings.device());
+  absl::StatusOr<at::Tensor> f =
+      TargetsAt(forward, embeddings, row_index, target_ids, options.target);
+  if (!f.ok()) return f.status();
+  for (size_t g = 0; g < results.size(); ++g) results[g].target = (*f)[g].item<double>();
+  Path path{at::zeros_like(embeddings), embeddings};
+  if (options.method != RelevanceMethod::kIntegratedGradients) return path;
+  if (options.baseline == RelevanceBaseline::kMeanEmbedding) {
+    path.baseline = forward.MeanEmbedding().expand_as(embeddings);
+    path.delta = embeddings - path.baseline;
+  }
+  absl::StatusOr<at::Tensor> f0 =
+      TargetsAt(forward, path.baseline, row_index, target_ids, options.target);
+  if (!f0.ok()) return f0.status();
+  for (size_t g = 0; g < results.size(); ++g) results[g].baseline = (*f0)[g].item<double>();
+  return path;
+}
+
+// Accumulates every (token, node) entry's scores, max_chunk_rows rows per
+// forward and backward.
+absl::Status AccumulateScores(const DifferentiableForward& forward, const Path& path,
+                              absl::Span<const int64_t> tokens, const RelevanceOptions& options,
+                              std::vector<TokenRelevance>& results) {
+  // Entries in increasing position: a chunk's padding is what its last
+  // (longest) entry adds to the others.
+  std::vector<Entry> chunk;
+  const std::vector<Node> nodes = Nodes(options);
+  for (size_t g = 0; g < results.size(); ++g) {
+    const int64_t position = results[g].position;
+    for (const Node& node : nodes) {
+      if (!chunk.empty() &&
+          static_cast<int64_t>(chunk.size() + 1) * position > options.max_chunk_rows) {
+        if (absl::Status s = RunChunk(forward, path, chunk, tokens, options.target, results);
+            !s.ok()) {
+          return s;
+        }
+        chunk.clear();
+      }
+      chunk.push_back({g, position, node});
+    }
+  }
+  return RunChunk(forward, path, chunk, tokens, options.target, results);
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<TokenRelevance>> ComputeRelevance(
     const DifferentiableForward& forward, absl::Span<const int64_t> tokens,
     absl::Span<const int64_t> generated_positions, const RelevanceOptions& options) {
@@ -171,59 +231,18 @@ absl::StatusOr<std::vector<TokenRelevance>> ComputeRelevance(
   absl::StatusOr<at::Tensor> embeddings = forward.Embed(tokens);
   if (!embeddings.ok()) return embeddings.status();
   std::vector<TokenRelevance> results;
-  std::vector<int64_t> rows, targets;
   for (int64_t i : generated_positions) {
     results.push_back({i, tokens[i], 0, 0, std::vector<double>(i, 0.0), {}});
-    rows.push_back(i - 1);
-    targets.push_back(tokens[i]);
   }
   if (results.empty()) return results;
   try {
-    const at::Device device = embeddings->device();
-    const at::Tensor row_index = at::tensor(rows, at::kLong).to(device);
-    const at::Tensor target_ids = at::tensor(targets, at::kLong).to(device);
-    absl::StatusOr<at::Tensor> f = TargetsAt(forward, *embeddings, row_index, target_ids,
-                                             options.target);
-    if (!f.ok()) return f.status();
-    Path path{at::zeros_like(*embeddings), *embeddings};
-    absl::StatusOr<at::Tensor> f0;
-    if (options.method == RelevanceMethod::kIntegratedGradients) {
-      if (options.baseline == RelevanceBaseline::kMeanEmbedding) {
-        path.baseline = forward.MeanEmbedding().expand_as(*embeddings);
-        path.delta = *embeddings - path.baseline;
-      }
-      f0 = TargetsAt(forward, path.baseline, row_index, target_ids, options.target);
-      if (!f0.ok()) return f0.status();
-    }
-    for (size_t g = 0; g < results.size(); ++g) {
-      results[g].target = (*f)[g].item<double>();
-      if (f0.ok() && f0->defined()) results[g].baseline = (*f0)[g].item<double>();
-    }
-    // Entries in increasing position: a chunk's padding is what its last
-    // (longest) entry adds to the others.
-    std::vector<Entry> chunk;
-    for (size_t g = 0; g < results.size(); ++g) {
-      for (const Node& node : Nodes(options)) {
-        const int64_t position = results[g].position;
-        if (!chunk.empty() &&
-            static_cast<int64_t>(chunk.size() + 1) * position > options.max_chunk_rows) {
-          if (absl::Status s = RunChunk(forward, path, chunk, tokens, options.target,
-                                        results);
-              !s.ok()) {
-            return s;
-          }
-          chunk.clear();
-        }
-        chunk.push_back({g, position, node});
-      }
-    }
-    if (absl::Status s = RunChunk(forward, path, chunk, tokens, options.target, results);
-        !s.ok()) {
+    absl::StatusOr<Path> path = EvaluateEndpoints(forward, *embeddings, options, results);
+    if (!path.ok()) return path.status();
+    if (absl::Status s = AccumulateScores(forward, *path, tokens, options, results); !s.ok()) {
       return s;
     }
   } catch (const c10::Error& e) {
-    return absl::InternalError(
-        absl::StrCat("relevance failed: ", e.what_without_backtrace()));
+    return absl::InternalError(absl::StrCat("relevance failed: ", e.what_without_backtrace()));
   }
   for (TokenRelevance& r : results) r.top = TopPositions(r.scores, options.top_n);
   return results;
