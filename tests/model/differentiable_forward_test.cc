@@ -20,34 +20,13 @@ namespace {
 using ::testing::HasSubstr;
 using testing::RandomCheckpoint;
 
-struct Family {
-  std::string name;
-  ModelConfig config;
-};
-
-std::vector<Family> Families() {
-  return {{"llama_gqa", testing::TinyLlamaConfig()},
-          {"qwen2_bias_tied", testing::TinyQwen2Config()},
-          {"qwen3_qk_norm", testing::TinyQwen3Config()},
-          {"mistral_window3", testing::TinyMistralConfig()},
-          {"gemma2_softcaps_window3", testing::TinyGemma2Config()},
-          {"gemma3_local_rope", testing::TinyGemma3Config()},
-          {"gpt2", testing::TinyGpt2Config()}};
-}
-
-std::vector<int64_t> Tokens(int64_t n, int64_t vocab) {
-  std::vector<int64_t> ids;
-  for (int64_t i = 0; i < n; ++i) ids.push_back((i * 37 + 5) % vocab);
-  return ids;
-}
-
 // Max |a - b| relative to max(1, max |b|).
 double RelativeError(const at::Tensor& a, const at::Tensor& b) {
   const double scale = std::max(1.0, b.abs().max().item<double>());
   return (a.to(at::kDouble) - b.to(at::kDouble)).abs().max().item<double>() / scale;
 }
 
-class DifferentiableForwardTest : public ::testing::TestWithParam<Family> {
+class DifferentiableForwardTest : public ::testing::TestWithParam<testing::NamedConfig> {
  protected:
   void SetUp() override { checkpoint_ = RandomCheckpoint(GetParam().config, 4321); }
 
@@ -66,7 +45,7 @@ class DifferentiableForwardTest : public ::testing::TestWithParam<Family> {
 TEST_P(DifferentiableForwardTest, LogitsEqualTransformerModelForward) {
   auto model = TransformerModel::Create(checkpoint_, {});
   ASSERT_TRUE(model.ok()) << model.status();
-  const std::vector<int64_t> ids = Tokens(13, GetParam().config.vocab_size);
+  const std::vector<int64_t> ids = testing::SpreadTokens(13, GetParam().config.vocab_size);
   auto expected = (*model)->ForwardOne(1, ids);
   ASSERT_TRUE(expected.ok()) << expected.status();
   for (at::ScalarType dtype : {at::kFloat, at::kDouble}) {
@@ -84,7 +63,7 @@ TEST_P(DifferentiableForwardTest, LogitsEqualTransformerModelForward) {
 TEST_P(DifferentiableForwardTest, GradientsReachEveryEarlierEmbeddingRowOnly) {
   auto forward = Make(at::kFloat);
   ASSERT_NE(forward, nullptr);
-  at::Tensor x = forward->Embed(Tokens(9, GetParam().config.vocab_size))->clone();
+  at::Tensor x = forward->Embed(testing::SpreadTokens(9, GetParam().config.vocab_size))->clone();
   x.requires_grad_(true);
   auto logits = forward->Forward(x);
   ASSERT_TRUE(logits.ok()) << logits.status();
@@ -99,7 +78,7 @@ TEST_P(DifferentiableForwardTest, GradientsReachEveryEarlierEmbeddingRowOnly) {
 TEST_P(DifferentiableForwardTest, BatchEntriesAndRightPaddingDoNotChangeRows) {
   auto forward = Make(at::kDouble);
   ASSERT_NE(forward, nullptr);
-  const std::vector<int64_t> ids = Tokens(10, GetParam().config.vocab_size);
+  const std::vector<int64_t> ids = testing::SpreadTokens(10, GetParam().config.vocab_size);
   at::Tensor x = *forward->Embed(ids);
   at::Tensor prefix = *forward->Forward(x.narrow(0, 0, 6));
   at::Tensor batch = *forward->Forward(at::stack({x, x.flip(0)}));
@@ -107,7 +86,7 @@ TEST_P(DifferentiableForwardTest, BatchEntriesAndRightPaddingDoNotChangeRows) {
   EXPECT_LE(RelativeError(batch[1], *forward->Forward(x.flip(0))), 1e-12);
 }
 
-INSTANTIATE_TEST_SUITE_P(Families, DifferentiableForwardTest, ::testing::ValuesIn(Families()),
+INSTANTIATE_TEST_SUITE_P(Families, DifferentiableForwardTest, ::testing::ValuesIn(testing::TinyFamilyConfigs()),
                          [](const auto& info) { return info.param.name; });
 
 TEST(DifferentiableForwardCreateTest, WidensBfloat16Weights) {
@@ -118,7 +97,7 @@ TEST(DifferentiableForwardCreateTest, WidensBfloat16Weights) {
   auto a = DifferentiableForward::Create(bf16);
   auto b = DifferentiableForward::Create(widened);
   ASSERT_TRUE(a.ok() && b.ok());
-  const std::vector<int64_t> ids = Tokens(5, 97);
+  const std::vector<int64_t> ids = testing::SpreadTokens(5, 97);
   at::Tensor la = *(*a)->Forward(*(*a)->Embed(ids));
   EXPECT_EQ(la.scalar_type(), at::kFloat);
   EXPECT_TRUE(la.equal(*(*b)->Forward(*(*b)->Embed(ids))));

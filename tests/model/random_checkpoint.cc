@@ -89,6 +89,22 @@ ModelConfig TinyGemma3Config() {
   return c;
 }
 
+std::vector<NamedConfig> TinyFamilyConfigs() {
+  return {{"llama_gqa", TinyLlamaConfig()},
+          {"qwen2_bias_tied", TinyQwen2Config()},
+          {"qwen3_qk_norm", TinyQwen3Config()},
+          {"mistral_window3", TinyMistralConfig()},
+          {"gemma2_softcaps_window3", TinyGemma2Config()},
+          {"gemma3_local_rope", TinyGemma3Config()},
+          {"gpt2", TinyGpt2Config()}};
+}
+
+std::vector<int64_t> SpreadTokens(int64_t n, int64_t vocab) {
+  std::vector<int64_t> ids;
+  for (int64_t i = 0; i < n; ++i) ids.push_back((i * 37 + 5) % vocab);
+  return ids;
+}
+
 Checkpoint RandomCheckpoint(const ModelConfig& c, uint64_t seed) {
   at::Generator gen = at::detail::createCPUGenerator(seed);
   Checkpoint ckpt;

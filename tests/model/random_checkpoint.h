@@ -2,6 +2,8 @@
 #define TANDEM_TESTS_MODEL_RANDOM_CHECKPOINT_H_
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "model/checkpoint.h"
 
@@ -22,6 +24,20 @@ ModelConfig TinyQwen3Config();
 ModelConfig TinyMistralConfig();
 ModelConfig TinyGemma2Config();
 ModelConfig TinyGemma3Config();
+
+// A config with a test-name-safe label.
+struct NamedConfig {
+  std::string name;
+  ModelConfig config;
+};
+
+// One tiny config per family TransformerModel supports: llama_gqa,
+// qwen2_bias_tied, qwen3_qk_norm, mistral_window3, gemma2_softcaps_window3,
+// gemma3_local_rope, gpt2.
+std::vector<NamedConfig> TinyFamilyConfigs();
+
+// n deterministic tokens spread over [0, vocab).
+std::vector<int64_t> SpreadTokens(int64_t n, int64_t vocab);
 
 // Random weights (seeded) under Hugging Face names for `config`.
 Checkpoint RandomCheckpoint(const ModelConfig& config, uint64_t seed);

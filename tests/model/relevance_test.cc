@@ -22,25 +22,20 @@ namespace {
 using ::testing::HasSubstr;
 using testing::RandomCheckpoint;
 
-struct Family {
-  std::string name;
-  ModelConfig config;
-};
-
-std::vector<Family> Families() {
-  return {{"llama_gqa", testing::TinyLlamaConfig()},
-          {"qwen2_bias_tied", testing::TinyQwen2Config()},
-          {"gemma2_softcaps_window3", testing::TinyGemma2Config()},
-          {"gpt2", testing::TinyGpt2Config()}};
+// The families whose features differ most for attribution: RMSNorm without
+// and with biases, Gemma 2's norms and soft-caps, GPT-2's LayerNorm.
+std::vector<testing::NamedConfig> Families() {
+  std::vector<testing::NamedConfig> out;
+  for (testing::NamedConfig& c : testing::TinyFamilyConfigs()) {
+    if (c.name == "llama_gqa" || c.name == "qwen2_bias_tied" ||
+        c.name == "gemma2_softcaps_window3" || c.name == "gpt2") {
+      out.push_back(std::move(c));
+    }
+  }
+  return out;
 }
 
 const std::vector<int64_t> kGenerated = {6, 8, 9};
-
-std::vector<int64_t> Tokens(int64_t n, int64_t vocab) {
-  std::vector<int64_t> ids;
-  for (int64_t i = 0; i < n; ++i) ids.push_back((i * 37 + 5) % vocab);
-  return ids;
-}
 
 double Sum(const std::vector<double>& v) { return std::accumulate(v.begin(), v.end(), 0.0); }
 
@@ -49,14 +44,14 @@ double CompletenessError(const TokenRelevance& r, const std::vector<double>& sco
   return std::abs(Sum(scores) - (r.target - r.baseline));
 }
 
-class RelevanceTest : public ::testing::TestWithParam<Family> {
+class RelevanceTest : public ::testing::TestWithParam<testing::NamedConfig> {
  protected:
   void SetUp() override {
     auto f = DifferentiableForward::Create(RandomCheckpoint(GetParam().config, 99),
                                            {at::kDouble});
     ASSERT_TRUE(f.ok()) << f.status();
     forward_ = *std::move(f);
-    tokens_ = Tokens(10, GetParam().config.vocab_size);
+    tokens_ = testing::SpreadTokens(10, GetParam().config.vocab_size);
   }
 
   std::vector<TokenRelevance> Run(const RelevanceOptions& options,
