@@ -49,7 +49,8 @@ enum class RelevanceTarget {
 // models), so the midpoint rule misses most of f(x) - f(0) at any practical
 // step count. kMeanEmbedding: the mean of the vocabulary's embedding rows at
 // every position; the path stays away from 0 and IG converges at 1 / steps^2
-// on every family. GPT-2 (LayerNorm after adding position embeddings) is
+// on the families tested (Llama, Qwen2, Gemma 2, GPT-2). GPT-2 (LayerNorm
+// after adding position embeddings) is
 // smooth with either.
 enum class RelevanceBaseline {
   kZero,
