@@ -42,6 +42,69 @@ ModelConfig TinyGpt2Config() {
   return c;
 }
 
+ModelConfig TinyQwen2Config() {
+  ModelConfig c = TinyLlamaConfig();
+  c.variant = LlamaVariant::kQwen2;
+  c.attention_bias = true;
+  c.tie_word_embeddings = true;
+  return c;
+}
+
+ModelConfig TinyQwen3Config() {
+  ModelConfig c = TinyLlamaConfig();
+  c.variant = LlamaVariant::kQwen3;
+  c.qk_norm = true;
+  c.head_dim = 16;
+  return c;
+}
+
+ModelConfig TinyMistralConfig() {
+  ModelConfig c = TinyLlamaConfig();
+  c.variant = LlamaVariant::kMistral;
+  c.sliding_window = 3;
+  return c;
+}
+
+ModelConfig TinyGemma2Config() {
+  ModelConfig c = TinyLlamaConfig();
+  SetVariantFeatures(LlamaVariant::kGemma2, &c);
+  c.tie_word_embeddings = true;
+  c.query_pre_attn_scalar = 12;
+  c.attn_logit_softcapping = 1.5;
+  c.final_logit_softcapping = 4.0;
+  c.sliding_window = 3;
+  c.sliding_layers = SlidingLayerPattern(2, c.num_hidden_layers);
+  return c;
+}
+
+ModelConfig TinyGemma3Config() {
+  ModelConfig c = TinyLlamaConfig();
+  SetVariantFeatures(LlamaVariant::kGemma3, &c);
+  c.head_dim = 16;
+  c.rope_theta = 1e6;
+  c.rope_local_theta = 100.0;
+  c.rope_linear_factor = 4.0;
+  c.sliding_window = 4;
+  c.sliding_layers = SlidingLayerPattern(4, c.num_hidden_layers);
+  return c;
+}
+
+std::vector<NamedConfig> TinyFamilyConfigs() {
+  return {{"llama_gqa", TinyLlamaConfig()},
+          {"qwen2_bias_tied", TinyQwen2Config()},
+          {"qwen3_qk_norm", TinyQwen3Config()},
+          {"mistral_window3", TinyMistralConfig()},
+          {"gemma2_softcaps_window3", TinyGemma2Config()},
+          {"gemma3_local_rope", TinyGemma3Config()},
+          {"gpt2", TinyGpt2Config()}};
+}
+
+std::vector<int64_t> SpreadTokens(int64_t n, int64_t vocab) {
+  std::vector<int64_t> ids;
+  for (int64_t i = 0; i < n; ++i) ids.push_back((i * 37 + 5) % vocab);
+  return ids;
+}
+
 Checkpoint RandomCheckpoint(const ModelConfig& c, uint64_t seed) {
   at::Generator gen = at::detail::createCPUGenerator(seed);
   Checkpoint ckpt;

@@ -143,40 +143,15 @@ struct Variant {
 };
 
 std::vector<Variant> Variants() {
-  ModelConfig qwen = testing::TinyLlamaConfig();
-  qwen.attention_bias = true;
-  qwen.tie_word_embeddings = true;
+  const ModelConfig qwen = testing::TinyQwen2Config();
   ModelConfig mha = testing::TinyLlamaConfig();
   mha.num_key_value_heads = mha.num_attention_heads;
-  ModelConfig qwen3 = testing::TinyLlamaConfig();  // head_dim 16 != 32 / 4.
-  qwen3.variant = LlamaVariant::kQwen3;
-  qwen3.qk_norm = true;
-  qwen3.head_dim = 16;
-  ModelConfig mistral = testing::TinyLlamaConfig();
-  mistral.variant = LlamaVariant::kMistral;
-  mistral.sliding_window = 3;
+  const ModelConfig qwen3 = testing::TinyQwen3Config();
+  const ModelConfig mistral = testing::TinyMistralConfig();
   ModelConfig freqs = testing::TinyLlamaConfig();  // head_dim 8: 4 frequencies.
   freqs.rope_freq_factors = {1.0f, 1.5f, 4.0f, 8.0f};
-  // Gemma 2: sandwich norms, GELU, scaled embeddings, both soft-caps (small,
-  // so that they bend), a query scalar other than head_dim, even layers slide.
-  ModelConfig gemma2 = testing::TinyLlamaConfig();
-  SetVariantFeatures(LlamaVariant::kGemma2, &gemma2);
-  gemma2.tie_word_embeddings = true;
-  gemma2.query_pre_attn_scalar = 12;
-  gemma2.attn_logit_softcapping = 1.5;
-  gemma2.final_logit_softcapping = 4.0;
-  gemma2.sliding_window = 3;
-  gemma2.sliding_layers = SlidingLayerPattern(2, gemma2.num_hidden_layers);
-  // Gemma 3: q/k norms, layers 0-2 slide with a local RoPE, layer 3 is global
-  // with linearly scaled RoPE.
-  ModelConfig gemma3 = testing::TinyLlamaConfig();
-  SetVariantFeatures(LlamaVariant::kGemma3, &gemma3);
-  gemma3.head_dim = 16;
-  gemma3.rope_theta = 1e6;
-  gemma3.rope_local_theta = 100.0;
-  gemma3.rope_linear_factor = 4.0;
-  gemma3.sliding_window = 4;
-  gemma3.sliding_layers = SlidingLayerPattern(4, gemma3.num_hidden_layers);
+  const ModelConfig gemma2 = testing::TinyGemma2Config();
+  const ModelConfig gemma3 = testing::TinyGemma3Config();
   return {
       {"gemma2_softcap_window3_f32", gemma2, at::kFloat, 1e-5},
       {"gemma2_softcap_window3_f32_torch_ops", gemma2, at::kFloat, 1e-5, true},
