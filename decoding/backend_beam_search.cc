@@ -7,6 +7,9 @@
 
 #include <ATen/ATen.h>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+
 namespace tandem::decoding {
 namespace {
 
@@ -16,12 +19,71 @@ struct LiveBeam {
   int64_t known = 0;  // Committed tokens the session has seen.
 };
 
+// The candidates each scored prefix (generated tokens) got: where every
+// token of every beam and hypothesis was chosen from.
+using ScoredPrefixes = absl::flat_hash_map<std::vector<int64_t>, std::vector<sampling::TokenLogprob>>;
+
+absl::StatusOr<std::vector<sampling::StepResult>> StepsOf(const ScoredPrefixes& scored,
+                                                         const std::vector<int64_t>& tokens,
+                                                         size_t from, size_t to, int top_n) {
+  std::vector<sampling::StepResult> steps;
+  std::vector<int64_t> prefix(tokens.begin(), tokens.begin() + from);
+  for (size_t i = from; i < to; ++i) {
+    auto it = scored.find(prefix);
+    if (it == scored.end()) {
+      return absl::InternalError(absl::StrCat("beam search: prefix of length ", i, " was never scored"));
+    }
+    sampling::StepResult step;
+    step.token = tokens[i];
+    bool found = false;
+    for (const sampling::TokenLogprob& c : it->second) {
+      if (c.token == tokens[i]) {
+        step.logprob = c.logprob;
+        found = true;
+        break;
+      }
+    }
+    if (!found) {
+      return absl::InternalError(
+          absl::StrCat("beam search: token ", tokens[i], " at ", i, " was not a candidate"));
+    }
+    step.prob = std::exp(step.logprob);
+    const size_t n = std::min<size_t>(top_n, it->second.size());
+    step.top.assign(it->second.begin(), it->second.begin() + n);
+    steps.push_back(std::move(step));
+    prefix.push_back(tokens[i]);
+  }
+  return steps;
+}
+
+// The length of the prefix that every live beam and every kept hypothesis
+// shares: the returned best sequence starts with it whatever happens next.
+size_t CertainPrefix(const std::vector<sampling::Beam>& live,
+                     const std::vector<sampling::Hypothesis>& kept) {
+  const std::vector<int64_t>* first =
+      !live.empty() ? &live.front().tokens : (!kept.empty() ? &kept.front().tokens : nullptr);
+  if (first == nullptr) return 0;
+  size_t n = first->size();
+  auto shrink = [&](const std::vector<int64_t>& t) {
+    size_t i = 0;
+    while (i < n && i < t.size() && t[i] == (*first)[i]) ++i;
+    n = i;
+  };
+  for (const sampling::Beam& b : live) shrink(b.tokens);
+  for (const sampling::Hypothesis& h : kept) shrink(h.tokens);
+  return n;
+}
+
 }  // namespace
 
-absl::StatusOr<std::vector<sampling::Hypothesis>> RunBackendBeamSearch(
-    const BackendBeamSearchRequest& request, TargetBackend& target) {
+absl::StatusOr<BeamSearchResult> RunBackendBeamSearch(const BackendBeamSearchRequest& request,
+                                                      TargetBackend& target) {
   const sampling::BeamSearchOptions& options = request.options;
   if (absl::Status s = sampling::ValidateBeamSearchOptions(options); !s.ok()) return s;
+  if (request.top_logprobs < 0 || request.top_logprobs > 64) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("`top_logprobs` must be in [0, 64], got ", request.top_logprobs));
+  }
   SessionOptions session = request.session;
   session.params.temperature = 0;
   absl::StatusOr<SessionId> root = target.Open(request.prompt, session);
@@ -32,9 +94,20 @@ absl::StatusOr<std::vector<sampling::Hypothesis>> RunBackendBeamSearch(
   };
   const int64_t vocab = target.Info().vocab_size;
   const int64_t prompt = static_cast<int64_t>(request.prompt.size());
+  const int candidates_per_beam = std::max(2 * options.num_beams, request.top_logprobs);
+  const bool streaming = request.on_final_tokens && options.num_return_sequences == 1;
   std::vector<LiveBeam> beams = {{sampling::Beam{}, *root, prompt}};
   sampling::BeamHypotheses hypotheses(options);
-  for (int64_t step = 0; step < options.max_new_tokens; ++step) {
+  ScoredPrefixes scored;
+  BeamSearchResult result;
+  size_t streamed = 0;
+  std::vector<sampling::Beam> last;
+  for (int64_t step = 0;; ++step) {
+    if (step > 0 && absl::Now() >= request.deadline) {
+      result.timed_out = true;
+      for (const LiveBeam& b : beams) last.push_back(b.beam);
+      break;
+    }
     // Score every live beam concurrently (the server batches them).
     std::vector<std::future<absl::StatusOr<std::vector<sampling::TokenLogprob>>>> futures;
     for (LiveBeam& b : beams) {
@@ -42,9 +115,10 @@ absl::StatusOr<std::vector<sampling::Hypothesis>> RunBackendBeamSearch(
       const int64_t done = b.known - prompt;
       sync.append.assign(b.beam.tokens.begin() + done, b.beam.tokens.end());
       b.known = prompt + static_cast<int64_t>(b.beam.tokens.size());
-      futures.push_back(std::async(std::launch::async, [&target, id = b.session, sync, options] {
-        return target.Score({id, sync, 2 * options.num_beams});
-      }));
+      futures.push_back(std::async(std::launch::async,
+                                   [&target, id = b.session, sync, candidates_per_beam] {
+                                     return target.Score({id, sync, candidates_per_beam});
+                                   }));
     }
     at::Tensor log_probs =
         at::full({static_cast<int64_t>(beams.size()), vocab}, -std::numeric_limits<float>::infinity());
@@ -58,6 +132,7 @@ absl::StatusOr<std::vector<sampling::Hypothesis>> RunBackendBeamSearch(
       for (const sampling::TokenLogprob& c : *candidates) {
         if (c.token >= 0 && c.token < vocab) log_probs[b][c.token] = static_cast<float>(c.logprob);
       }
+      scored[beams[b].beam.tokens] = *std::move(candidates);
     }
     if (!failed.ok()) {
       close_all();
@@ -70,9 +145,23 @@ absl::StatusOr<std::vector<sampling::Hypothesis>> RunBackendBeamSearch(
       close_all();
       return next.status();
     }
-    if (next->empty() || step + 1 == options.max_new_tokens) {
-      close_all();
-      return sampling::FinalizeBeamSearch(*next, options, hypotheses);
+    if (next->empty()) break;  // Done: the hypotheses hold the answer.
+    if (step + 1 == options.max_new_tokens) {
+      last = *std::move(next);
+      break;
+    }
+    if (streaming) {
+      const size_t certain = CertainPrefix(*next, hypotheses.Sorted());
+      if (certain > streamed) {
+        absl::StatusOr<std::vector<sampling::StepResult>> steps =
+            StepsOf(scored, next->front().tokens, streamed, certain, request.top_logprobs);
+        if (!steps.ok()) {
+          close_all();
+          return steps.status();
+        }
+        request.on_final_tokens(*steps);
+        streamed = certain;
+      }
     }
     // The first child of a parent inherits its session; others fork it.
     std::vector<bool> claimed(beams.size(), false);
@@ -101,9 +190,19 @@ absl::StatusOr<std::vector<sampling::Hypothesis>> RunBackendBeamSearch(
     beams = std::move(following);
   }
   close_all();
-  std::vector<sampling::Beam> last;
-  for (const LiveBeam& b : beams) last.push_back(b.beam);
-  return sampling::FinalizeBeamSearch(last, options, hypotheses);
+  for (sampling::Hypothesis& h : sampling::FinalizeBeamSearch(last, options, hypotheses)) {
+    absl::StatusOr<std::vector<sampling::StepResult>> steps =
+        StepsOf(scored, h.tokens, 0, h.tokens.size(), request.top_logprobs);
+    if (!steps.ok()) return steps.status();
+    result.sequences.push_back({std::move(h), *std::move(steps)});
+  }
+  if (streaming && !result.sequences.empty()) {
+    const std::vector<sampling::StepResult>& best = result.sequences.front().steps;
+    if (best.size() > streamed) {
+      request.on_final_tokens(absl::MakeConstSpan(best).subspan(streamed));
+    }
+  }
+  return result;
 }
 
 }  // namespace tandem::decoding

@@ -2,28 +2,57 @@
 #define TANDEM_DECODING_BACKEND_BEAM_SEARCH_H_
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "decoding/backends.h"
 #include "sampling/beam_search.h"
+#include "sampling/selector.h"
 
 namespace tandem::decoding {
 
 struct BackendBeamSearchRequest {
   std::vector<int64_t> prompt;
   SessionOptions session;  // Penalties/constraints apply; temperature is ignored.
+  // options.ends_hypothesis may end beams on stop strings (like EOS).
   sampling::BeamSearchOptions options;
+  // Alternatives reported per token (StepResult::top), [0, 64].
+  int top_logprobs = 0;
+  // The search stops here (max_time) and returns the best it has: live beams
+  // count as hypotheses, as when max_new_tokens is reached.
+  absl::Time deadline = absl::InfiniteFuture();
+  // Streaming (only with num_return_sequences == 1): called with tokens of
+  // the returned sequence as soon as they are certain — the common prefix of
+  // every live beam and every kept hypothesis — and, at the end, with the
+  // rest; so it sees every token of the result once, in order.
+  std::function<void(absl::Span<const sampling::StepResult> tokens)> on_final_tokens;
+};
+
+struct BeamSearchSequence {
+  sampling::Hypothesis hypothesis;
+  // One per token: its log-probability under the processed distribution it
+  // was chosen from (penalties, constraints; no temperature) and the
+  // request's top_logprobs most likely alternatives there.
+  std::vector<sampling::StepResult> steps;
+};
+
+struct BeamSearchResult {
+  std::vector<BeamSearchSequence> sequences;  // Best first.
+  bool timed_out = false;  // The deadline ended the search.
 };
 
 // Beam search over a TargetBackend (in-process or a remote TargetService):
 // each live beam owns a target session; every step asks each beam's session
-// for its top 2·num_beams next tokens (Score, committing nothing — the global
-// top 2·num_beams candidates are always among them, so the step is exact),
-// then forks sessions for beams that share a parent. All sessions are closed
-// before returning. Returns the best num_return_sequences hypotheses.
-absl::StatusOr<std::vector<sampling::Hypothesis>> RunBackendBeamSearch(
-    const BackendBeamSearchRequest& request, TargetBackend& target);
+// for its top max(2·num_beams, top_logprobs) next tokens (Score, committing
+// nothing — the global top 2·num_beams candidates are always among them, so
+// the step is exact), then forks sessions for beams that share a parent. All
+// sessions are closed before returning. Returns the best
+// num_return_sequences hypotheses.
+absl::StatusOr<BeamSearchResult> RunBackendBeamSearch(const BackendBeamSearchRequest& request,
+                                                      TargetBackend& target);
 
 }  // namespace tandem::decoding
 

@@ -113,18 +113,17 @@ absl::StatusOr<std::vector<Beam>> BeamSearchStep(
     if (!std::isfinite(s[rank])) break;
     const int64_t beam = idx[rank] / vocab;
     const int64_t token = idx[rank] % vocab;
-    const bool is_eos =
-        std::find(options.eos_token_ids.begin(), options.eos_token_ids.end(),
-                  token) != options.eos_token_ids.end();
-    if (is_eos) {
-      if (rank >= options.num_beams) continue;
-      std::vector<int64_t> tokens = beams[beam].tokens;
-      tokens.push_back(token);
-      hypotheses.Add(std::move(tokens), s[rank]);
-      continue;
-    }
     Beam extended{beams[beam].tokens, s[rank], beam};
     extended.tokens.push_back(token);
+    const bool ends =
+        std::find(options.eos_token_ids.begin(), options.eos_token_ids.end(),
+                  token) != options.eos_token_ids.end() ||
+        (options.ends_hypothesis && options.ends_hypothesis(extended.tokens));
+    if (ends) {
+      if (rank >= options.num_beams) continue;
+      hypotheses.Add(std::move(extended.tokens), s[rank]);
+      continue;
+    }
     next.push_back(std::move(extended));
     if (static_cast<int>(next.size()) == options.num_beams) break;
   }

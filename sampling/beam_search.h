@@ -6,6 +6,7 @@
 // BeamSearchStep once per generated position and FinalizeBeamSearch at the end.
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include <ATen/ATen.h>
@@ -28,6 +29,11 @@ struct BeamSearchOptions {
   int num_return_sequences = 1;      // in [1, num_beams].
   std::vector<int64_t> eos_token_ids;
   int64_t max_new_tokens = 16;       // >= 1; bounds kNever's estimate.
+  // Optional: whether a candidate (generated tokens, the new one last) ends
+  // its sequence other than by EOS (e.g. a stop string matched); such a
+  // candidate is treated exactly like one ending in EOS. Called at most
+  // 2*num_beams times per step; must not block.
+  std::function<bool(const std::vector<int64_t>& tokens)> ends_hypothesis;
 };
 
 // InvalidArgument naming the field and its range.
@@ -80,7 +86,8 @@ class BeamHypotheses {
 // single beam), `log_probs` [beams.size(), V] their processed next-token
 // log-probabilities. Candidates are ranked by sum_logprobs + log_prob; the
 // best 2*num_beams are examined in order: one ending in EOS among the first
-// num_beams becomes a hypothesis, others extend beams until num_beams live
+// num_beams (or accepted by options.ends_hypothesis) becomes a hypothesis, others
+// extend beams until num_beams live
 // beams exist. Returns the next live beams (empty when the search is done).
 absl::StatusOr<std::vector<Beam>> BeamSearchStep(
     const std::vector<Beam>& beams, const at::Tensor& log_probs,

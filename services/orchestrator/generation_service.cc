@@ -5,6 +5,7 @@
 #include <optional>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "decoding/backend_beam_search.h"
 #include "decoding/replica_failover.h"
@@ -249,44 +250,108 @@ absl::StatusOr<std::vector<GenerationServiceImpl::SequenceOutput>> GenerationSer
     threads.emplace_back([&, p] {
       const absl::Time start = absl::Now();
       decoding::BackendBeamSearchRequest r{v.prompts[p], v.base.session, v.beam};
+      const int64_t prompt_tokens = static_cast<int64_t>(v.prompts[p].size());
+      if (v.max_length) {
+        r.options.max_new_tokens =
+            std::min<int64_t>(r.options.max_new_tokens, *v.max_length - prompt_tokens);
+      }
+      r.top_logprobs = v.top_logprobs;
+      if (v.base.stop.max_time != absl::InfiniteDuration()) r.deadline = start + v.base.stop.max_time;
+      if (!v.stop_strings.empty()) {
+        // A beam whose text contains a stop string ends like one ending in EOS.
+        r.options.ends_hypothesis = [&](const std::vector<int64_t>& tokens) {
+          absl::StatusOr<std::string> text =
+              tokenizer_.Decode(std::vector<int32_t>(tokens.begin(), tokens.end()));
+          if (!text.ok()) return false;
+          for (const std::string& stop : v.stop_strings) {
+            if (absl::StrContains(*text, stop)) return true;
+          }
+          return false;
+        };
+      }
+      // One returned sequence streams as its tokens become certain; several
+      // are only known at the end.
+      const bool stream_best = on_chunk != nullptr && v.beam.num_return_sequences == 1;
+      SequenceText streamed_text(tokenizer_, v.stop_strings);
+      std::optional<std::string> streamed_stop;
+      std::optional<absl::Duration> first_token;
+      auto emit = [&](uint32_t sequence_index, SequenceText& text,
+                      absl::Span<const sampling::StepResult> tokens,
+                      std::optional<std::string>& matched) {
+        std::vector<int64_t> ids;
+        for (const sampling::StepResult& t : tokens) ids.push_back(t.token);
+        absl::StatusOr<SequenceText::Update> update = text.Push(ids);
+        if (update.ok() && update->matched_stop) matched = update->matched_stop;
+        if (on_chunk == nullptr) return;
+        v1::StreamChunk chunk;
+        chunk.set_prompt_index(p);
+        chunk.set_sequence_index(sequence_index);
+        if (update.ok()) chunk.set_text_delta(update->delta);
+        for (const sampling::StepResult& t : tokens) {
+          v1::GeneratedToken* g = chunk.add_tokens();
+          services::ToProto(t, v.logprobs, v.top_logprobs, g);
+          SetPieces(tokenizer_, *g);
+        }
+        on_chunk(chunk);
+      };
+      if (stream_best) {
+        r.on_final_tokens = [&](absl::Span<const sampling::StepResult> tokens) {
+          if (!first_token) first_token = absl::Now() - start;
+          emit(0, streamed_text, tokens, streamed_stop);
+        };
+      }
       SequenceBackends sequence(backends_, scope, ReplicaLogger(v.request_id));
       if (sequence.target == nullptr) {
         status[p] = SequenceBackends::NoTargets();
         return;
       }
-      auto hypotheses = decoding::RunBackendBeamSearch(r, *sequence.target);
-      if (!hypotheses.ok()) {
-        status[p] = hypotheses.status();
+      auto searched = decoding::RunBackendBeamSearch(r, *sequence.target);
+      if (!searched.ok()) {
+        status[p] = searched.status();
         return;
       }
-      for (size_t i = 0; i < hypotheses->size(); ++i) {
+      for (size_t i = 0; i < searched->sequences.size(); ++i) {
+        decoding::BeamSearchSequence& found = searched->sequences[i];
         SequenceOutput o;
         o.prompt_index = p;
         o.sequence_index = i;
-        o.prompt_tokens = v.prompts[p].size();
-        o.score = (*hypotheses)[i].score;
-        std::vector<int32_t> ids((*hypotheses)[i].tokens.begin(), (*hypotheses)[i].tokens.end());
-        for (int64_t t : (*hypotheses)[i].tokens) {
-          sampling::StepResult step;
-          step.token = t;
-          o.result.tokens.push_back(step);
+        o.prompt_tokens = prompt_tokens;
+        o.score = found.hypothesis.score;
+        o.result.tokens = std::move(found.steps);
+        o.result.total_time = absl::Now() - start;
+        o.result.time_to_first_token = first_token.value_or(o.result.total_time);
+        if (stream_best) {
+          const std::string tail = streamed_text.Finish();
+          if (!tail.empty()) {
+            v1::StreamChunk chunk;
+            chunk.set_prompt_index(p);
+            chunk.set_sequence_index(0);
+            chunk.set_text_delta(tail);
+            on_chunk(chunk);
+          }
+          o.text = streamed_text.text();
+          o.matched_stop = streamed_stop;
+        } else {
+          SequenceText text(tokenizer_, v.stop_strings);
+          emit(i, text, o.result.tokens, o.matched_stop);
+          const std::string tail = text.Finish();
+          if (!tail.empty() && on_chunk) {
+            v1::StreamChunk chunk;
+            chunk.set_prompt_index(p);
+            chunk.set_sequence_index(i);
+            chunk.set_text_delta(tail);
+            on_chunk(chunk);
+          }
+          o.text = text.text();
         }
+        const std::vector<int64_t>& ids = found.hypothesis.tokens;
         const bool eos = !ids.empty() &&
                          std::find(v.beam.eos_token_ids.begin(), v.beam.eos_token_ids.end(),
                                    ids.back()) != v.beam.eos_token_ids.end();
-        o.result.finish = eos ? decoding::FinishReason::kEos : decoding::FinishReason::kLength;
-        o.result.total_time = absl::Now() - start;
-        o.result.time_to_first_token = o.result.total_time;
-        absl::StatusOr<std::string> text = tokenizer_.Decode(ids);
-        o.text = text.ok() ? *text : "";
-        if (on_chunk) {
-          v1::StreamChunk chunk;
-          chunk.set_prompt_index(o.prompt_index);
-          chunk.set_sequence_index(o.sequence_index);
-          chunk.set_text_delta(o.text);
-          for (int64_t t : (*hypotheses)[i].tokens) chunk.add_tokens()->set_token_id(t);
-          on_chunk(chunk);
-        }
+        o.result.finish = o.matched_stop    ? decoding::FinishReason::kStopString
+                          : eos             ? decoding::FinishReason::kEos
+                          : searched->timed_out ? decoding::FinishReason::kMaxTime
+                                                : decoding::FinishReason::kLength;
         per_prompt[p].push_back(std::move(o));
       }
     });

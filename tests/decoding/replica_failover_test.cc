@@ -373,10 +373,12 @@ TEST_F(Replicas, BeamSearchSurvivesAReplicaDyingMidSearch) {
     ASSERT_TRUE(got.ok()) << got.status();
     EXPECT_TRUE(a.struck()) << healthy;
     EXPECT_GE(target.failovers(), 1);
-    ASSERT_EQ(got->size(), expected->size());
-    for (size_t i = 0; i < got->size(); ++i) {
-      EXPECT_EQ((*got)[i].tokens, (*expected)[i].tokens) << "healthy=" << healthy << " i=" << i;
-      EXPECT_NEAR((*got)[i].score, (*expected)[i].score, 1e-4);
+    ASSERT_EQ(got->sequences.size(), expected->sequences.size());
+    for (size_t i = 0; i < got->sequences.size(); ++i) {
+      EXPECT_EQ(got->sequences[i].hypothesis.tokens, expected->sequences[i].hypothesis.tokens)
+          << "healthy=" << healthy << " i=" << i;
+      EXPECT_NEAR(got->sequences[i].hypothesis.score, expected->sequences[i].hypothesis.score,
+                  1e-4);
     }
     ExpectNoSessions();
   }

@@ -3,6 +3,7 @@
 // streaming, stop strings, seeds, concurrency, session release, validation.
 
 #include <atomic>
+#include <cstdio>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -10,6 +11,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
 #include "client/tandem_client.h"
 #include "tests/e2e/e2e_cluster.h"
 
@@ -276,6 +279,99 @@ TEST_F(ServicesE2eTest, BeamSearchReturnsScoredHypothesesAndReleasesSessions) {
     EXPECT_FALSE(response->sequences(i).text().empty());
   }
   EXPECT_NE(Ids(response->sequences(0)), Ids(response->sequences(1)));
+  ExpectReleased();
+}
+
+// Issue 15 §2: beam search returns real per-token logprobs and alternatives,
+// honours stop strings, max_length and max_time, and streams the best
+// hypothesis as it becomes certain.
+TEST_F(ServicesE2eTest, BeamSearchLogprobsStopsLimitsAndStreaming) {
+  client::TandemClient c(cluster_->address());
+  auto beams = [&](uint32_t returned, uint32_t max_new) {
+    client::GenerateOptions o = Greedy({kPrompts[1]}, "off", 0);
+    o.max_new_tokens = max_new;
+    o.num_return_sequences = returned;
+    o.logprobs = 3;
+    v1::GenerateRequest r = *client::BuildRequest(o);
+    r.mutable_config()->mutable_beam_search()->set_num_beams(4);
+    return r;
+  };
+  auto response = c.Generate(beams(3, 16));
+  ASSERT_TRUE(response.ok()) << response.status();
+  for (const v1::GeneratedSequence& seq : response->sequences()) {
+    double sum = 0;
+    for (const v1::GeneratedToken& t : seq.tokens()) {
+      ASSERT_TRUE(t.has_logprob());
+      EXPECT_LT(t.logprob(), 0.0f);
+      ASSERT_EQ(t.top_logprobs_size(), 3);
+      EXPECT_GE(t.top_logprobs(0).logprob(), t.logprob());
+      EXPECT_FALSE(t.top_logprobs(0).piece().empty());
+      sum += t.logprob();
+    }
+    // Length penalty 1: score = sum of logprobs / length.
+    EXPECT_NEAR(seq.score(), sum / seq.tokens_size(), 1e-4);
+  }
+
+  // Stop strings: no returned text contains one; a stopped sequence says so.
+  const std::string best = response->sequences(0).text();
+  std::vector<std::string> words = absl::StrSplit(best, ' ', absl::SkipEmpty());
+  ASSERT_GE(words.size(), 3u) << best;
+  v1::GenerateRequest stopped = beams(3, 16);
+  stopped.mutable_config()->mutable_stopping()->add_stop_strings(words[1]);
+  auto with_stop = c.Generate(stopped);
+  ASSERT_TRUE(with_stop.ok()) << with_stop.status();
+  int stopped_count = 0;
+  for (const v1::GeneratedSequence& seq : with_stop->sequences()) {
+    EXPECT_FALSE(absl::StrContains(seq.text(), words[1])) << seq.text();
+    if (seq.finish_reason() == v1::FINISH_REASON_STOP_STRING) {
+      ++stopped_count;
+      EXPECT_EQ(seq.matched_stop_string(), words[1]);
+    }
+  }
+  std::printf("beam search with stop \"%s\": %d of %d sequences stopped on it\n",
+              words[1].c_str(), stopped_count, with_stop->sequences_size());
+
+  // max_length bounds prompt + generated tokens.
+  v1::GenerateRequest short_one = beams(2, 16);
+  const uint32_t prompt_tokens = response->sequences(0).stats().prompt_tokens();
+  short_one.mutable_config()->mutable_stopping()->set_max_length(prompt_tokens + 3);
+  auto bounded = c.Generate(short_one);
+  ASSERT_TRUE(bounded.ok()) << bounded.status();
+  for (const v1::GeneratedSequence& seq : bounded->sequences()) EXPECT_LE(seq.tokens_size(), 3);
+
+  // max_time ends the search with what it has.
+  v1::GenerateRequest timed = beams(1, 512);
+  timed.mutable_config()->mutable_stopping()->mutable_max_time()->set_nanos(20000000);  // 20 ms
+  timed.mutable_config()->mutable_stopping()->set_ignore_eos(true);
+  auto late = c.Generate(timed);
+  ASSERT_TRUE(late.ok()) << late.status();
+  EXPECT_EQ(late->sequences(0).finish_reason(), v1::FINISH_REASON_MAX_TIME);
+  EXPECT_LT(late->sequences(0).tokens_size(), 512);
+
+  // Streaming one sequence: the chunks add up to the unary result, and text
+  // arrives before the end.
+  v1::GenerateRequest one = beams(1, 24);
+  auto unary = c.Generate(one);
+  ASSERT_TRUE(unary.ok()) << unary.status();
+  std::string text;
+  std::vector<uint32_t> ids;
+  int token_chunks = 0;
+  bool ended = false;
+  absl::Status s = c.GenerateStream(one, [&](const v1::GenerateStreamResponse& m) {
+    if (m.has_chunk()) {
+      EXPECT_FALSE(ended);
+      text += m.chunk().text_delta();
+      token_chunks += m.chunk().tokens_size() > 0;
+      for (const auto& t : m.chunk().tokens()) ids.push_back(t.token_id());
+    } else if (m.has_sequence_end()) {
+      ended = true;
+    }
+    return true;
+  });
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(text, unary->sequences(0).text());
+  EXPECT_EQ(ids, Ids(unary->sequences(0)));
+  EXPECT_GE(token_chunks, 2) << "the best hypothesis arrived in one piece at the end";
   ExpectReleased();
 }
 

@@ -61,6 +61,37 @@ TEST(BeamSearchTest, HandComputedTwoStepSearch) {
   EXPECT_NEAR(best[1].score, std::log(0.18) / 2, 1e-6);
 }
 
+// The same search with token 0 after token 1 declared final (a stop string):
+// step 2's candidate [1,0] (ranked 2nd, < num_beams) becomes a hypothesis like
+// [0,EOS], and the live beams are filled from the next candidates instead:
+// [1,1] 0.075, then a 0.05 child of [0].
+TEST(BeamSearchTest, EndsHypothesisActsLikeEos) {
+  BeamSearchOptions o = TwoBeams();
+  std::vector<std::vector<int64_t>> asked;
+  o.ends_hypothesis = [&](const std::vector<int64_t>& tokens) {
+    asked.push_back(tokens);
+    return tokens == std::vector<int64_t>{1, 0};
+  };
+  BeamHypotheses hyps(o);
+  auto step1 = BeamSearchStep({Beam{}}, testing::LogRow({0.5, 0.3, 0.2}), o, hyps);
+  ASSERT_TRUE(step1.ok());
+  at::Tensor lp = at::cat({testing::LogRow({0.1, 0.1, 0.8}),
+                           testing::LogRow({0.6, 0.25, 0.15})});
+  auto step2 = BeamSearchStep(*step1, lp, o, hyps);
+  ASSERT_TRUE(step2.ok());
+  EXPECT_EQ(hyps.size(), 2u);  // [0,EOS] and [1,0].
+  ASSERT_EQ(step2->size(), 2u);
+  EXPECT_THAT((*step2)[0].tokens, ElementsAre(1, 1));
+  // Then [0,0] or [0,1] (tied at 0.05): a child of beam [0].
+  EXPECT_EQ((*step2)[1].parent, 0);
+  EXPECT_NEAR((*step2)[1].sum_logprobs, std::log(0.05), 1e-6);
+  std::vector<Hypothesis> best = FinalizeBeamSearch(*step2, o, hyps);
+  ASSERT_EQ(best.size(), 2u);
+  EXPECT_THAT(best[0].tokens, ElementsAre(0, kEos));
+  EXPECT_THAT(best[1].tokens, ElementsAre(1, 0));
+  EXPECT_FALSE(asked.empty());
+}
+
 TEST(BeamHypothesesTest, LengthPenaltyAndCapacity) {
   BeamSearchOptions o = TwoBeams();
   o.length_penalty = 2.0;
