@@ -331,6 +331,20 @@ TEST_F(ServicesE2eTest, BeamSearchLogprobsStopsLimitsAndStreaming) {
   std::printf("beam search with stop \"%s\": %d of %d sequences stopped on it\n",
               words[1].c_str(), stopped_count, with_stop->sequences_size());
 
+  // A stop no text of several words avoids (the search steers around "e":
+  // the shipped model found 16-token sequences without one): every sequence
+  // ends on it.
+  v1::GenerateRequest everywhere = beams(3, 16);
+  everywhere.mutable_config()->mutable_stopping()->add_stop_strings(" ");
+  auto on_space = c.Generate(everywhere);
+  ASSERT_TRUE(on_space.ok()) << on_space.status();
+  for (const v1::GeneratedSequence& seq : on_space->sequences()) {
+    EXPECT_EQ(seq.finish_reason(), v1::FINISH_REASON_STOP_STRING) << seq.text();
+    EXPECT_EQ(seq.matched_stop_string(), " ");
+    EXPECT_FALSE(absl::StrContains(seq.text(), " ")) << seq.text();
+    EXPECT_LT(seq.tokens_size(), 16);
+  }
+
   // max_length bounds prompt + generated tokens.
   v1::GenerateRequest short_one = beams(2, 16);
   const uint32_t prompt_tokens = response->sequences(0).stats().prompt_tokens();
