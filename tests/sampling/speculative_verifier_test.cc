@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "sampling/sampling_params.h"
+#include "sampling/testing/planted_verifier_bug.h"
 #include "tests/sampling/test_util.h"
 #include "tests/testing/statistics.h"
 
@@ -182,14 +183,33 @@ TEST(SpeculativeExactnessTest, RandomPairsDenseAndSparse) {
 
 // The statistic has power: an "always accept" verifier emits draft tokens
 // (distributed as q) and is rejected on the same pair.
-TEST(SpeculativeExactnessTest, NegativeControlDetectsANaiveVerifier) {
+// Negative controls through the same path: VerifyDraft with a planted bug
+// (sampling/testing/planted_verifier_bug.h) over the same simulation and the
+// same chi-square must be rejected.
+class PlantedBugTest : public ::testing::TestWithParam<internal::VerifierFault> {};
+
+TEST_P(PlantedBugTest, TheHarnessRejectsAVerifierWithAPlantedBug) {
   const Dist q = {0.05, 0.05, 0.1, 0.1, 0.15, 0.15, 0.2, 0.2};
-  std::mt19937_64 gen(5);
-  std::discrete_distribution<int> pick(q.begin(), q.end());
-  std::vector<int64_t> counts(8);
-  for (int i = 0; i < kRounds; ++i) ++counts[pick(gen)];
-  EXPECT_LT(ChiSquareTest(counts, kP).p_value, 1e-12);
+  Counts c;
+  {
+    testing::ScopedPlantedVerifierBug bug(GetParam());
+    c = Simulate({kP, kP}, {q}, DraftForm::kDense);
+  }
+  GoodnessOfFit fit = ChiSquareTest(c.first, kP);
+  EXPECT_LT(fit.p_value, kSignificance) << fit.ToString();
+  // And without the bug the same run passes.
+  ExpectExact({kP, kP}, {q}, DraftForm::kDense);
 }
+
+INSTANTIATE_TEST_SUITE_P(
+    Faults, PlantedBugTest,
+    ::testing::Values(internal::VerifierFault::kInvertedAcceptRatio,
+                      internal::VerifierFault::kResidualWithoutClamp),
+    [](const ::testing::TestParamInfo<internal::VerifierFault>& info) {
+      return info.param == internal::VerifierFault::kInvertedAcceptRatio
+                 ? std::string("inverted_accept_ratio")
+                 : std::string("residual_without_clamp");
+    });
 
 struct ProcessedCase {
   const char* name;
