@@ -86,6 +86,11 @@ absl::StatusOr<BeamSearchResult> RunBackendBeamSearch(const BackendBeamSearchReq
   }
   SessionOptions session = request.session;
   session.params.temperature = 0;
+  if (session.max_sequence_length <= 0) {
+    session.max_sequence_length =
+        std::min(target.Info().context_length,
+                 static_cast<int64_t>(request.prompt.size()) + options.max_new_tokens);
+  }
   absl::StatusOr<SessionId> root = target.Open(request.prompt, session);
   if (!root.ok()) return root.status();
   std::vector<SessionId> open = {*root};

@@ -8,9 +8,12 @@ namespace tandem::decoding {
 absl::StatusOr<std::unique_ptr<DraftModelDrafter>> DraftModelDrafter::Open(
     DraftBackend& backend, const std::vector<int64_t>& prompt, const SessionOptions& options,
     bool pipelined) {
-  absl::StatusOr<SessionId> id = backend.Open(prompt, options);
-  if (!id.ok()) return id.status();
   const int64_t context = backend.Info().context_length;
+  SessionOptions draft_options = options;
+  // The draft model's context may be shorter than the target's.
+  if (draft_options.max_sequence_length > context) draft_options.max_sequence_length = context;
+  absl::StatusOr<SessionId> id = backend.Open(prompt, draft_options);
+  if (!id.ok()) return id.status();
   return std::unique_ptr<DraftModelDrafter>(
       new DraftModelDrafter(backend, *id, prompt, context, pipelined));
 }

@@ -36,6 +36,11 @@ struct SessionOptions {
   // its raw and processed distributions (StepResult::raw_distribution). In
   // [0, kMaxDistributionTopN].
   int distribution_top_n = 0;
+  // The longest the sequence will get (prompt + new tokens + the largest
+  // draft), reserved in the model's KV cache at open so that an admitted
+  // session never runs out of KV memory; 0 = the model's context length.
+  // In [prompt length, context length] when set.
+  int64_t max_sequence_length = 0;
 };
 
 // One session of an engine: the tokens the orchestrator committed (prompt +

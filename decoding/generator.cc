@@ -34,12 +34,22 @@ absl::StatusOr<GenerationResult> Generate(const GenerateRequest& request,
     return absl::FailedPreconditionError(
         "speculation mode DRAFT_MODEL needs a draft service");
   }
+  // Reserve KV for the longest this sequence can get: the prompt, every new
+  // token, and drafts in flight past them (pipelined drafting may run a
+  // round ahead), within the context.
+  SessionOptions session = request.session;
+  if (session.max_sequence_length <= 0) {
+    const int64_t drafts = spec.mode == SpeculationMode::kOff ? 0 : 2 * spec.max_draft_length + 2;
+    session.max_sequence_length =
+        std::min(target.Info().context_length,
+                 static_cast<int64_t>(request.prompt.size()) + request.stop.max_new_tokens + drafts);
+  }
   absl::StatusOr<std::unique_ptr<TargetSession>> target_session =
-      TargetSession::Open(target, request.prompt, request.session);
+      TargetSession::Open(target, request.prompt, session);
   if (!target_session.ok()) return target_session.status();
   TargetSession& verifier = **target_session;
   absl::StatusOr<std::unique_ptr<Drafter>> made =
-      MakeDrafter(spec, {&verifier, draft, &request.prompt, &request.session});
+      MakeDrafter(spec, {&verifier, draft, &request.prompt, &session});
   if (!made.ok()) return made.status();
   // Declared after the target session: destroyed (its sessions closed, its
   // pipeline drained) first.

@@ -13,9 +13,22 @@ absl::StatusOr<SessionId> SessionTable::Register(std::vector<int64_t> prompt,
     return absl::ResourceExhaustedError(absl::StrCat(
         "all ", max_sessions_, " sessions are in use; retry later"));
   }
+  const int64_t context = model_.info().context_length;
+  const int64_t reserve =
+      options.max_sequence_length > 0 ? options.max_sequence_length : context;
+  if (reserve < static_cast<int64_t>(prompt.size()) || reserve > context) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "`max_sequence_length` must be in [prompt length ", prompt.size(), ", context length ",
+        context, "], got ", options.max_sequence_length));
+  }
   const SessionId id = next_id_++;
   auto session = NewEngineSession(model_.info(), id, std::move(prompt), options);
   if (!session.ok()) return session.status();
+  // Admission by KV memory: reserve now, so the session never fails later.
+  if (absl::Status reserved = model_.Reserve((*session)->sequence, reserve); !reserved.ok()) {
+    model_.Release((*session)->sequence);
+    return reserved;
+  }
   sessions_.emplace(id, *std::move(session));
   return id;
 }

@@ -88,6 +88,23 @@ void SequenceKvCache::Truncate(int64_t first, int64_t last, int64_t length) {
   }
 }
 
+absl::Status SequenceKvCache::Reserve(int64_t positions) {
+  if (positions <= shape_.capacity) return absl::OkStatus();
+  KvCacheShape grown = shape_;
+  grown.capacity = positions;
+  absl::StatusOr<std::unique_ptr<SequenceKvCache>> bigger = Create(grown);
+  if (!bigger.ok()) return bigger.status();
+  const int64_t used = *std::max_element(lengths_.begin(), lengths_.end());
+  if (used > 0) {
+    (*bigger)->keys_.narrow(2, 0, used).copy_(keys_.narrow(2, 0, used));
+    (*bigger)->values_.narrow(2, 0, used).copy_(values_.narrow(2, 0, used));
+  }
+  keys_ = std::move((*bigger)->keys_);
+  values_ = std::move((*bigger)->values_);
+  shape_ = grown;
+  return absl::OkStatus();
+}
+
 void SequenceKvCache::CopyPrefixFrom(const SequenceKvCache& other,
                                      int64_t length) {
   keys_.narrow(2, 0, length).copy_(other.keys_.narrow(2, 0, length));

@@ -15,7 +15,7 @@ struct KvCacheShape {
   int64_t num_layers = 0;
   int64_t num_kv_heads = 0;
   int64_t head_dim = 0;
-  int64_t capacity = 0;  // Positions, allocated up front.
+  int64_t capacity = 0;  // Positions allocated (SequenceKvCache::Reserve grows it).
   at::ScalarType dtype = at::kFloat;
   at::Device device = at::kCPU;
 
@@ -23,10 +23,10 @@ struct KvCacheShape {
   int64_t BytesPerToken() const;
 };
 
-// The keys and values of one sequence, preallocated for `capacity` positions
-// in every layer. Each layer has its own length (early-exit passes extend only
-// the first layers), non-increasing with the layer index. Append and truncate
-// are O(1) in the cached length: nothing is moved or reallocated.
+// The keys and values of one sequence, allocated for `capacity` positions in
+// every layer and grown by Reserve. Each layer has its own length (early-exit
+// passes extend only the first layers), non-increasing with the layer index.
+// Append and truncate are O(1) in the cached length; only Reserve moves data.
 class SequenceKvCache {
  public:
   // ResourceExhausted if the allocation fails.
@@ -63,6 +63,12 @@ class SequenceKvCache {
 
   // Allocated bytes (the whole capacity).
   int64_t bytes() const;
+
+  // Grows the capacity to at least `positions` (keeping every cached
+  // position); no-op if it is already there. Pointers from key_data /
+  // value_data are invalidated when it grows. ResourceExhausted if the
+  // allocation fails (the cache is then unchanged).
+  absl::Status Reserve(int64_t positions);
 
  private:
   SequenceKvCache(const KvCacheShape& shape, at::Tensor keys,

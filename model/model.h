@@ -99,6 +99,19 @@ class Model {
   // Bytes of KV cache currently allocated.
   virtual int64_t kv_cache_bytes() const = 0;
 
+  // Makes sure `sequence` (created empty if new) can reach `positions`
+  // without allocating again, so that a session admitted within the KV
+  // budget never fails for memory later. ResourceExhausted naming the budget
+  // if it would be passed; OutOfRange past the context length. Models
+  // without a budget may ignore it.
+  virtual absl::Status Reserve(SequenceId sequence, int64_t positions) {
+    (void)sequence;
+    (void)positions;
+    return absl::OkStatus();
+  }
+  // The KV budget in bytes; 0 = unlimited.
+  virtual int64_t kv_budget_bytes() const { return 0; }
+
   // Convenience: one sequence, all layers.
   absl::StatusOr<at::Tensor> ForwardOne(SequenceId sequence,
                                         absl::Span<const int64_t> tokens,

@@ -213,8 +213,13 @@ absl::Status TransformerModel::Fork(SequenceId source, SequenceId destination,
     return absl::ResourceExhaustedError(absl::StrCat(
         "at most ", options_.max_sequences, " sequences may be cached"));
   }
+  // The copy keeps the source's reservation (it grows the same way).
+  const int64_t positions = std::max(length, it->second.cache->shape().capacity);
+  const auto old = sequences_.find(destination);
   absl::StatusOr<std::unique_ptr<SequenceKvCache>> cache =
-      SequenceKvCache::Create(cache_shape_);
+      old != sequences_.end() && old->second.cache->shape().capacity >= positions
+          ? absl::StatusOr<std::unique_ptr<SequenceKvCache>>(std::move(old->second.cache))
+          : NewCache(positions);
   if (!cache.ok()) return cache.status();
   try {
     (*cache)->CopyPrefixFrom(*it->second.cache, length);
@@ -231,6 +236,85 @@ absl::Status TransformerModel::Fork(SequenceId source, SequenceId destination,
 }
 
 void TransformerModel::Release(SequenceId id) { sequences_.erase(id); }
+
+int64_t TransformerModel::BytesPerPosition(const Sequence* s) const {
+  const int64_t hidden =
+      s != nullptr && s->exit_hidden.defined() ? config_.hidden_size * int64_t{4} : 0;
+  return cache_shape_.BytesPerToken() + hidden;
+}
+
+absl::Status TransformerModel::CheckBudget(int64_t extra) const {
+  if (options_.kv_budget_bytes <= 0 || extra <= 0) return absl::OkStatus();
+  const int64_t held = kv_cache_bytes();
+  if (held + extra <= options_.kv_budget_bytes) return absl::OkStatus();
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "KV cache budget of ", options_.kv_budget_bytes, " bytes (--kv_budget) exhausted: ",
+      sequences_.size(), " sequences hold ", held, " bytes and ", extra, " more are needed"));
+}
+
+absl::StatusOr<std::unique_ptr<SequenceKvCache>> TransformerModel::NewCache(
+    int64_t positions) const {
+  KvCacheShape shape = cache_shape_;
+  const int64_t blocks = (std::max<int64_t>(positions, 1) + kKvBlockPositions - 1) /
+                         kKvBlockPositions;
+  shape.capacity = std::min(cache_shape_.capacity, blocks * kKvBlockPositions);
+  if (absl::Status s = CheckBudget(shape.capacity * BytesPerPosition(nullptr)); !s.ok()) {
+    return s;
+  }
+  return SequenceKvCache::Create(shape);
+}
+
+absl::Status TransformerModel::Grow(Sequence& s, int64_t positions, bool exact) {
+  const int64_t capacity = s.cache->shape().capacity;
+  if (positions <= capacity) return absl::OkStatus();
+  if (positions > cache_shape_.capacity) {
+    return absl::OutOfRangeError(absl::StrCat("a sequence of ", positions,
+                                              " positions exceeds the context length ",
+                                              cache_shape_.capacity));
+  }
+  auto round_up = [&](int64_t n) {
+    return std::min(cache_shape_.capacity,
+                    (n + kKvBlockPositions - 1) / kKvBlockPositions * kKvBlockPositions);
+  };
+  const int64_t per_position = BytesPerPosition(&s);
+  int64_t target = round_up(exact ? positions : std::max(positions, 2 * capacity));
+  if (!CheckBudget((target - capacity) * per_position).ok()) target = round_up(positions);
+  if (absl::Status b = CheckBudget((target - capacity) * per_position); !b.ok()) return b;
+  if (absl::Status r = s.cache->Reserve(target); !r.ok()) return r;
+  if (s.exit_hidden.defined()) {
+    try {
+      at::Tensor bigger = at::empty({target, config_.hidden_size}, activation_options_);
+      bigger.narrow(0, 0, s.exit_hidden.size(0)).copy_(s.exit_hidden);
+      s.exit_hidden = std::move(bigger);
+    } catch (const c10::Error& e) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("cannot grow early-exit states: ", e.what_without_backtrace()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TransformerModel::Reserve(SequenceId sequence, int64_t positions) {
+  if (positions < 0 || positions > cache_shape_.capacity) {
+    return absl::OutOfRangeError(absl::StrCat("cannot reserve ", positions,
+                                              " positions: the context length is ",
+                                              cache_shape_.capacity));
+  }
+  auto it = sequences_.find(sequence);
+  if (it == sequences_.end()) {
+    if (options_.max_sequences > 0 &&
+        static_cast<int64_t>(sequences_.size()) >= options_.max_sequences) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "at most ", options_.max_sequences, " sequences may be cached"));
+    }
+    absl::StatusOr<std::unique_ptr<SequenceKvCache>> cache = NewCache(positions);
+    if (!cache.ok()) return cache.status();
+    sequences_.emplace(sequence, Sequence{*std::move(cache)});
+    return absl::OkStatus();
+  }
+  // An exact reservation: no doubling past what was asked for.
+  return Grow(it->second, positions, /*exact=*/true);
+}
 
 int64_t TransformerModel::kv_cache_bytes() const {
   int64_t total = 0;
@@ -298,11 +382,28 @@ absl::StatusOr<std::vector<TransformerModel::Work>> TransformerModel::Plan(
     auto it = sequences_.find(r.sequence);
     if (it == sequences_.end()) {
       absl::StatusOr<std::unique_ptr<SequenceKvCache>> cache =
-          SequenceKvCache::Create(cache_shape_);
+          NewCache(static_cast<int64_t>(r.tokens.size()));
       if (!cache.ok()) return cache.status();
       it = sequences_.emplace(r.sequence, Sequence{*std::move(cache)}).first;
     }
     Sequence& s = it->second;
+    {
+      // The furthest position this request writes (truncation only lowers it).
+      const int64_t from = r.exit_layer > 0 ? s.cache->length(0)
+                                            : s.cache->length(num_layers - 1);
+      if (absl::Status grown = Grow(s, from + static_cast<int64_t>(r.tokens.size()));
+          !grown.ok()) {
+        return grown;
+      }
+      if (r.exit_layer > 0 && !s.exit_hidden.defined()) {
+        // Early exit keeps hidden states for every position: count them too.
+        const int64_t capacity = s.cache->shape().capacity;
+        if (absl::Status b = CheckBudget(capacity * config_.hidden_size * int64_t{4}); !b.ok()) {
+          return b;
+        }
+        s.exit_hidden = at::empty({capacity, config_.hidden_size}, activation_options_);
+      }
+    }
     Work w;
     w.request = &r;
     w.sequence = &s;
@@ -590,7 +691,7 @@ absl::StatusOr<std::vector<at::Tensor>> TransformerModel::Forward(
         // Early exit: keep the input of layer `exit` for the full pass.
         Sequence& s = *w->sequence;
         if (!s.exit_hidden.defined()) {
-          s.exit_hidden = at::empty({cache_shape_.capacity, config_.hidden_size},
+          s.exit_hidden = at::empty({s.cache->shape().capacity, config_.hidden_size},
                                     activation_options_);
         }
         s.exit_hidden.narrow(0, w->start, w->h.size(0)).copy_(w->h);
@@ -622,7 +723,7 @@ void TransformerModel::RunLayerCpu(int64_t layer, std::vector<Work*>& active) {
     parts.push_back(w->h);
     SequenceKvCache& cache = *w->sequence->cache;
     const cpu::DecoderRow base{cache.key_data(layer), cache.value_data(layer),
-                               cache_shape_.capacity * cache_shape_.head_dim, 0};
+                               cache.shape().capacity * cache_shape_.head_dim, 0};
     for (int64_t i = 0; i < w->h.size(0); ++i) {
       rows.push_back(base);
       rows.back().position = w->start + i;

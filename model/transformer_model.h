@@ -17,12 +17,20 @@
 
 namespace tandem::model {
 
+// KV caches grow in multiples of this many positions.
+inline constexpr int64_t kKvBlockPositions = 64;
+
 struct TransformerOptions {
   at::ScalarType dtype = at::kFloat;  // float32, bfloat16 or float16.
   at::Device device = at::kCPU;
-  // Positions per sequence; 0 = the config's max_position_embeddings. Each
-  // sequence's KV cache is allocated for this many positions up front.
+  // Positions per sequence; 0 = the config's max_position_embeddings. A
+  // sequence's KV cache is allocated for what it holds (in blocks of
+  // kKvBlockPositions) and grows up to this, or to what Reserve asked for.
   int64_t max_context = 0;
+  // Bytes of KV cache (plus early-exit hidden states) all sequences together
+  // may hold; 0 = unlimited. An allocation past it is ResourceExhausted
+  // naming the budget (never an out-of-memory crash).
+  int64_t kv_budget_bytes = 0;
   // 0 = unlimited. Forward on a new sequence beyond it: ResourceExhausted.
   int64_t max_sequences = 0;
   // Run the layers as LibTorch ops even on CPU: the code path CUDA takes, so
@@ -61,6 +69,8 @@ class TransformerModel : public Model {
   void Release(SequenceId sequence) override;
   int64_t num_sequences() const override { return sequences_.size(); }
   int64_t kv_cache_bytes() const override;
+  absl::Status Reserve(SequenceId sequence, int64_t positions) override;
+  int64_t kv_budget_bytes() const override { return options_.kv_budget_bytes; }
 
  private:
   struct Sequence {
@@ -75,6 +85,17 @@ class TransformerModel : public Model {
                    const TransformerOptions& options);
 
   absl::Status Validate(absl::Span<const ForwardRequest> batch) const;
+  // Bytes one cached position costs a sequence (KV, plus its early-exit
+  // hidden state once it has one).
+  int64_t BytesPerPosition(const Sequence* s) const;
+  // ResourceExhausted naming the budget if `extra` more bytes would pass it.
+  absl::Status CheckBudget(int64_t extra) const;
+  // A new cache for `positions` (rounded up to a block) within the budget.
+  absl::StatusOr<std::unique_ptr<SequenceKvCache>> NewCache(int64_t positions) const;
+  // Grows `s` (cache and early-exit hidden states) to hold `positions`:
+  // doubling when the budget allows (unless `exact`), else just what is
+  // needed (rounded up to a block).
+  absl::Status Grow(Sequence& s, int64_t positions, bool exact = false);
   absl::StatusOr<std::vector<Work>> Plan(absl::Span<const ForwardRequest> batch);
   void RunLayer(int64_t layer, std::vector<Work*>& active);
   // The CPU path: one batch-invariant decoder step over every active row.

@@ -1,5 +1,7 @@
 #include "services/common/model_server_main.h"
 
+#include <unistd.h>
+
 #include <iostream>
 
 #include <ATen/Parallel.h>
@@ -72,6 +74,7 @@ absl::StatusOr<CommandLine> ReadFlags() {
   c.port_file = f.Required<std::string>("port_file");
   o.max_sessions = f.Required<int64_t>("max_sessions");
   o.max_context = f.Required<int64_t>("max_context");
+  const std::string kv_budget = f.IfDefined<std::string>("kv_budget", "");
   o.max_queued_items = f.Required<int64_t>("max_queued_items");
   o.session_ttl = absl::Seconds(f.Required<int64_t>("session_ttl_s"));
   o.batch_window = absl::Microseconds(f.Required<int>("batch_window_us"));
@@ -94,6 +97,10 @@ absl::StatusOr<CommandLine> ReadFlags() {
         absl::StrCat("--prefill_chunk must be >= 1, got ", o.prefill_chunk));
   }
   if (o.model_path.empty()) return absl::InvalidArgumentError("--model is required");
+  const int64_t ram = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE);
+  absl::StatusOr<int64_t> budget = ParseKvBudget(kv_budget, ram);
+  if (!budget.ok()) return budget.status();
+  o.kv_budget_bytes = *budget;
   return c;
 }
 

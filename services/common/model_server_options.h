@@ -20,6 +20,9 @@ struct ModelServerOptions {
   std::string listen = "127.0.0.1:0";
   int64_t max_sessions = 64;
   int64_t max_context = 0;     // 0 = the model's context length.
+  // Bytes of KV cache all sessions may hold together (sessions reserve their
+  // max_sequence_length at open); 0 = unlimited. See ParseKvBudget.
+  int64_t kv_budget_bytes = 0;
   absl::Duration session_ttl = absl::Minutes(5);
   int max_items_per_call = 64;
   // Backpressure: items waiting for a batch, per operation; beyond it items
@@ -40,6 +43,11 @@ struct ModelServerOptions {
   // TLS, mutual TLS and bearer authentication of the gRPC port.
   ServerSecurity security;
 };
+
+// "" -> 0 (unlimited); "123", "512M", "2GiB" (K/M/G = 10^3.., KiB/MiB/GiB =
+// 2^10..) -> bytes; "0.25" (a fraction in (0, 1)) -> that share of
+// `physical_ram_bytes`. InvalidArgument naming --kv_budget otherwise.
+absl::StatusOr<int64_t> ParseKvBudget(const std::string& text, int64_t physical_ram_bytes);
 
 // Loads the checkpoint at options.model_path and builds the model on the
 // requested device and dtype. Errors name the path and what was wrong.

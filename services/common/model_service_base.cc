@@ -50,7 +50,9 @@ ModelServiceBase::ModelServiceBase(std::string role, const ModelServerOptions& o
       fork_(std::move(fork)),
       prefill_(std::move(prefill)),
       metrics_(std::move(role)),
-      reaper_([this] { ReapLoop(); }) {}
+      reaper_([this] { ReapLoop(); }) {
+  metrics_.SetKvBudgetBytes(model.kv_budget_bytes());
+}
 
 ModelServiceBase::~ModelServiceBase() { StopReaper(); }
 
@@ -161,6 +163,13 @@ absl::Status ModelServiceBase::DoOpen(const RpcCall& call, const v1::OpenSession
   if (!session_options.ok()) return session_options.status();
   std::vector<int64_t> prompt(request.prompt_token_ids().begin(),
                               request.prompt_token_ids().end());
+  if (request.has_max_sequence_length()) {
+    if (request.max_sequence_length() == 0) {
+      return absl::InvalidArgumentError(
+          "`max_sequence_length` must be in [prompt length, context length], got 0");
+    }
+    session_options->max_sequence_length = request.max_sequence_length();
+  }
   absl::Duration ttl = options_.session_ttl;
   if (request.has_ttl_hint()) {
     ttl = std::clamp(FromProto(request.ttl_hint()), absl::Seconds(1), options_.session_ttl);
@@ -283,6 +292,8 @@ absl::Status ModelServiceBase::DoModelInfo(v1::GetModelInfoResponse* response) {
   {
     std::lock_guard<std::mutex> lock(engine_mutex_);
     ToProto(model_.info(), response->mutable_model());
+    response->mutable_limits()->set_kv_budget_bytes(model_.kv_budget_bytes());
+    response->mutable_load()->set_kv_cache_bytes(model_.kv_cache_bytes());
   }
   response->mutable_model()->mutable_tokenizer()->set_name(options_.tokenizer_identity);
   v1::ServerLimits* limits = response->mutable_limits();

@@ -28,6 +28,9 @@ ModelServiceMetrics::ModelServiceMetrics(std::string role, metrics::Registry& re
       sessions_(registry.GetGauge(Name("sessions"), "Open sessions (each holds a KV cache).")),
       kv_cache_bytes_(registry.GetGauge(Name("kv_cache_bytes"),
                                         "Bytes of KV cache allocated by the model.")),
+      kv_budget_bytes_(registry.GetGauge(
+          Name("kv_budget_bytes"),
+          "Bytes of KV cache the sessions may hold together (--kv_budget; 0 = unlimited).")),
       opened_(registry.GetCounter(Name("sessions_opened_total"),
                                   "Sessions opened (OpenSession and ForkSession).")),
       closed_(registry.GetCounter(Name("sessions_closed_total"),

@@ -46,6 +46,8 @@ class ModelServiceMetrics {
   // This instance's current open sessions and KV cache bytes.
   void SetSessions(int64_t sessions);
   void SetKvCacheBytes(int64_t bytes);
+  // The model's KV budget (0 = unlimited); one value per process.
+  void SetKvBudgetBytes(int64_t bytes) { kv_budget_bytes_.Set(static_cast<double>(bytes)); }
 
   const std::string& role() const { return role_; }
 
@@ -56,6 +58,7 @@ class ModelServiceMetrics {
   metrics::Registry& registry_;
   metrics::Gauge& sessions_;
   metrics::Gauge& kv_cache_bytes_;
+  metrics::Gauge& kv_budget_bytes_;
   metrics::Counter& opened_;
   metrics::Counter& closed_;
   metrics::Counter& expired_;

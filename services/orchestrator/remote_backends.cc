@@ -41,6 +41,9 @@ v1::OpenSessionRequest OpenRequest(const std::vector<int64_t>& prompt,
   request.set_request_id(request_id);
   for (int64_t t : prompt) request.add_prompt_token_ids(t);
   ToProto(options, request.mutable_config());
+  if (options.max_sequence_length > 0) {
+    request.set_max_sequence_length(static_cast<uint32_t>(options.max_sequence_length));
+  }
   return request;
 }
 

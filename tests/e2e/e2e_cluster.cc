@@ -24,6 +24,7 @@ std::unique_ptr<E2eCluster> E2eCluster::Start(const E2eOptions& options) {
   t.session_ttl = options.session_ttl;
   t.dtype = options.dtype;
   t.prefill_chunk = options.prefill_chunk;
+  t.kv_budget_bytes = options.kv_budget_bytes;
   services::ModelServerOptions d = t;
   d.model_path = draft_dir;
   auto tm = services::LoadModel(t);

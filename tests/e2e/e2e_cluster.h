@@ -30,6 +30,7 @@ struct E2eOptions {
   services::GenerationLimits limits;
   std::string dtype = "float32";  // Of both model servers.
   int64_t prefill_chunk = 256;    // Target prompt positions per engine step.
+  int64_t kv_budget_bytes = 0;    // Of each model server (--kv_budget); 0 = unlimited.
   // Serve the OpenAI-compatible HTTP API beside the orchestrator's gRPC
   // (served model "tandem-test"); a non-empty token requires it as bearer.
   bool http = false;
