@@ -4,9 +4,14 @@
 //       --draft_length=4 --stream --logprobs=3
 //   tandem explore --server=127.0.0.1:50050 --prompt="In the beginning" --temperature=0.8
 //       --top_p=0.9 --top_n=20 --samples=500 --png=chart.png
+//   tandem generate --server=127.0.0.1:50050 --prompt="In the beginning" --relevance
+//       --relevance_method=ig --relevance_steps=32 --relevance_html=relevance.html
+
+#include <unistd.h>
 
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <string>
 
 #include "absl/flags/flag.h"
@@ -14,6 +19,8 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
+#include "client/relevance_html.h"
+#include "client/relevance_view.h"
 #include "client/tandem_client.h"
 #include "tools/explorer/live_explorer.h"
 #include "tools/explorer/png_chart.h"
@@ -46,6 +53,16 @@ ABSL_FLAG(bool, pipelined, true,
 ABSL_FLAG(bool, stream, false, "Stream text as it is generated");
 ABSL_FLAG(int, logprobs, 0, "Print each token's logprob and this many alternatives");
 ABSL_FLAG(int, timeout_s, 300, "Request deadline in seconds");
+ABSL_FLAG(bool, relevance, false,
+          "generate: also print, per generated token, its most relevant earlier tokens (heatmap)");
+ABSL_FLAG(std::string, relevance_method, "", "ig (Integrated Gradients) | ixg (input x gradient)");
+ABSL_FLAG(std::string, relevance_baseline, "", "ig baseline: mean (embedding, default) | zero");
+ABSL_FLAG(int, relevance_steps, 0, "ig steps in [1, 1024]; 0 = server default (32)");
+ABSL_FLAG(int, relevance_top_n, -1, "Sources per token in [1, 64]; unset = server default (8)");
+ABSL_FLAG(std::string, relevance_html, "",
+          "Write a self-contained HTML page of the first sequence's relevance (implies "
+          "--relevance)");
+ABSL_FLAG(bool, color, true, "ANSI colours (only when stdout is a terminal)");
 ABSL_FLAG(std::string, tls_ca, "",
           "PEM CA bundle that signs the server's certificate (enables TLS)");
 ABSL_FLAG(std::string, tls_cert, "", "PEM client certificate for mutual TLS (with --tls_key)");
@@ -113,6 +130,34 @@ int Explore(tandem::client::TandemClient& client, const tandem::client::Generate
 
 }  // namespace
 
+// The relevance heatmap of one sequence (and its HTML page when asked and
+// not yet written). Returns false when the answer cannot be shown.
+bool ShowRelevance(const google::protobuf::RepeatedPtrField<tandem::v1::GeneratedToken>& prompt,
+                   const google::protobuf::RepeatedPtrField<tandem::v1::GeneratedToken>& tokens,
+                   const google::protobuf::RepeatedPtrField<tandem::v1::TokenRelevance>& relevance,
+                   bool* html_written) {
+  absl::StatusOr<tandem::client::RelevanceDocument> d =
+      tandem::client::DocumentOf(prompt, tokens, relevance);
+  if (!d.ok()) {
+    std::cerr << "error: relevance: " << d.status().message() << "\n";
+    return false;
+  }
+  tandem::client::TerminalViewOptions view;
+  view.color = absl::GetFlag(FLAGS_color) && isatty(STDOUT_FILENO);
+  std::cout << tandem::client::RenderTerminal(*d, view);
+  const std::string html = absl::GetFlag(FLAGS_relevance_html);
+  if (html.empty() || *html_written) return true;
+  std::ofstream out(html);
+  out << tandem::client::RenderHtml(*d, "tandem relevance");
+  if (!out) {
+    std::cerr << "error: --relevance_html: cannot write " << html << "\n";
+    return false;
+  }
+  *html_written = true;
+  std::cerr << "[relevance page: " << html << "]\n";
+  return true;
+}
+
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("tandem generate|explore --server=ADDR --prompt=TEXT [flags]");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
@@ -165,6 +210,12 @@ int main(int argc, char** argv) {
   }
   if (absl::GetFlag(FLAGS_exit_layer) > 0) o.exit_layer = absl::GetFlag(FLAGS_exit_layer);
   o.logprobs = std::max(0, absl::GetFlag(FLAGS_logprobs));
+  o.relevance = absl::GetFlag(FLAGS_relevance) || !absl::GetFlag(FLAGS_relevance_html).empty();
+  o.relevance_method = absl::GetFlag(FLAGS_relevance_method);
+  o.relevance_baseline = absl::GetFlag(FLAGS_relevance_baseline);
+  if (absl::GetFlag(FLAGS_relevance_steps) > 0) o.relevance_steps = absl::GetFlag(FLAGS_relevance_steps);
+  if (absl::GetFlag(FLAGS_relevance_top_n) >= 0) o.relevance_top_n = absl::GetFlag(FLAGS_relevance_top_n);
+  bool html_written = false;
   auto request = tandem::client::BuildRequest(o);
   if (!request.ok()) {
     std::cerr << "error: " << request.status().message() << "\n";
@@ -184,7 +235,16 @@ int main(int argc, char** argv) {
   const absl::Duration timeout = absl::Seconds(absl::GetFlag(FLAGS_timeout_s));
   if (command == "explore") return Explore(client, o, timeout);
   if (absl::GetFlag(FLAGS_stream)) {
+    // Per (prompt, sequence): the streamed tokens, for the relevance view at the end.
+    std::map<std::pair<uint32_t, uint32_t>,
+             google::protobuf::RepeatedPtrField<tandem::v1::GeneratedToken>>
+        streamed;
+    bool shown = true;
     absl::Status s = client.GenerateStream(*request, [&](const tandem::v1::GenerateStreamResponse& m) {
+      if (m.has_chunk() && o.relevance) {
+        auto& tokens = streamed[{m.chunk().prompt_index(), m.chunk().sequence_index()}];
+        tokens.MergeFrom(m.chunk().tokens());
+      }
       if (m.has_chunk()) {
         if (o.prompts.size() * o.num_return_sequences > 1) {
           std::cout << "[" << m.chunk().prompt_index() << "." << m.chunk().sequence_index() << "] ";
@@ -196,6 +256,12 @@ int main(int argc, char** argv) {
         std::cerr << "[finish: " << tandem::v1::FinishReason_Name(m.sequence_end().finish_reason())
                   << "] ";
         PrintStats(m.sequence_end().stats());
+        const auto& end = m.sequence_end();
+        if (o.relevance) {
+          shown &= ShowRelevance(end.prompt_tokens(),
+                                 streamed[{end.prompt_index(), end.sequence_index()}],
+                                 end.relevance(), &html_written);
+        }
       }
       return true;
     }, timeout);
@@ -203,7 +269,7 @@ int main(int argc, char** argv) {
       std::cerr << "error: " << s << "\n";
       return 1;
     }
-    return 0;
+    return shown ? 0 : 1;
   }
   auto response = client.Generate(*request, timeout);
   if (!response.ok()) {
@@ -213,6 +279,9 @@ int main(int argc, char** argv) {
   for (const auto& seq : response->sequences()) {
     std::cout << seq.text() << "\n";
     if (o.logprobs > 0) PrintTokens(seq.tokens());
+    if (o.relevance && !ShowRelevance(seq.prompt_tokens(), seq.tokens(), {}, &html_written)) {
+      return 1;
+    }
     std::cerr << "[prompt " << seq.prompt_index() << " seq " << seq.sequence_index()
               << ", finish: " << tandem::v1::FinishReason_Name(seq.finish_reason()) << "] ";
     PrintStats(seq.stats());

@@ -77,6 +77,24 @@ absl::StatusOr<v1::GenerateRequest> BuildRequest(const GenerateOptions& o) {
   c->mutable_output()->set_top_logprobs(o.logprobs);
   c->mutable_output()->set_include_speculation_stats(o.speculation_stats);
   c->mutable_output()->set_distribution_top_n(o.distribution_top_n);
+  if (!o.relevance) return r;
+  v1::RelevanceOptions* rel = c->mutable_output()->mutable_relevance();
+  rel->set_enabled(true);
+  if (o.relevance_method == "ig") rel->set_method(v1::RELEVANCE_METHOD_INTEGRATED_GRADIENTS);
+  else if (o.relevance_method == "ixg") rel->set_method(v1::RELEVANCE_METHOD_INPUT_X_GRADIENT);
+  else if (!o.relevance_method.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown relevance method \"", o.relevance_method, "\"; expected ig or ixg"));
+  }
+  if (o.relevance_baseline == "mean") rel->set_baseline(v1::RELEVANCE_BASELINE_MEAN_EMBEDDING);
+  else if (o.relevance_baseline == "zero") rel->set_baseline(v1::RELEVANCE_BASELINE_ZERO);
+  else if (!o.relevance_baseline.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown relevance baseline \"", o.relevance_baseline, "\"; expected mean or zero"));
+  }
+  if (o.relevance_steps) rel->set_steps(*o.relevance_steps);
+  if (o.relevance_top_n) rel->set_top_n(*o.relevance_top_n);
+  rel->set_dense(o.relevance_dense);
   return r;
 }
 

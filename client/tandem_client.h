@@ -39,11 +39,17 @@ struct GenerateOptions {
   // > 0: every token also carries its raw and processed next-token
   // distributions (their this many most likely tokens).
   uint32_t distribution_top_n = 0;
+  // Token-level relevance of every generated token (OutputOptions.relevance).
+  bool relevance = false;
+  std::string relevance_method;    // ig | ixg | "" (server default: ig)
+  std::string relevance_baseline;  // mean | zero | "" (server default: mean; ig only)
+  std::optional<uint32_t> relevance_steps, relevance_top_n;
+  bool relevance_dense = false;
   std::string request_id;
 };
 
-// Builds the request; InvalidArgument for an unknown preset or speculation
-// name, or no prompt.
+// Builds the request; InvalidArgument for an unknown preset, speculation,
+// relevance method or baseline name, or no prompt.
 absl::StatusOr<v1::GenerateRequest> BuildRequest(const GenerateOptions& options);
 
 // A typed wrapper over the GenerationService stub. Thread-safe.

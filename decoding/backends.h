@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "decoding/engines.h"
+#include "model/relevance.h"
 
 namespace tandem::decoding {
 
@@ -52,6 +53,15 @@ struct RequestScope {
   bool cancelled() const { return incoming_call != nullptr && incoming_call->cancelled(); }
 };
 
+// A finished sequence to attribute (model/relevance.h): tokens
+// [first_generated, tokens.size()) against everything before them.
+struct RelevanceItem {
+  std::vector<int64_t> tokens;  // Prompt + generated.
+  int64_t first_generated = 1;
+  model::RelevanceOptions options;
+  bool dense = false;  // Return every position's score, not only `top`.
+};
+
 class TargetBackend {
  public:
   virtual ~TargetBackend() = default;
@@ -69,6 +79,13 @@ class TargetBackend {
   virtual absl::StatusOr<std::vector<sampling::TokenLogprob>> Score(const ScoreItem& item) = 0;
   virtual absl::StatusOr<SessionId> Fork(SessionId session, int64_t length) = 0;
   virtual void Close(SessionId session) = 0;
+  // Relevance of a finished sequence, one entry per attributed token in
+  // order; needs no session (any replica of the model gives the same
+  // answer). `scores` is empty unless item.dense. Unimplemented unless the
+  // backend overrides it.
+  virtual absl::StatusOr<std::vector<model::TokenRelevance>> Relevance(const RelevanceItem& item) {
+    return absl::UnimplementedError("this target backend does not compute relevance");
+  }
 };
 
 class DraftBackend {

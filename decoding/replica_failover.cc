@@ -311,6 +311,20 @@ absl::StatusOr<std::vector<sampling::TokenLogprob>> FailoverTargetBackend::Score
       nullptr);
 }
 
+absl::StatusOr<std::vector<model::TokenRelevance>> FailoverTargetBackend::Relevance(
+    const RelevanceItem& item) {
+  absl::Status last = absl::UnavailableError("no target replica");
+  for (size_t k = 0; k < replicas_.size(); ++k) {
+    absl::StatusOr<std::vector<model::TokenRelevance>> r =
+        replicas_[(first_ + k) % replicas_.size()]->Relevance(item);
+    if (r.ok() || !(IsReplicaFailure(r.status()) || absl::IsResourceExhausted(r.status()))) {
+      return r;
+    }
+    last = r.status();
+  }
+  return last;
+}
+
 absl::StatusOr<TimedDraft> FailoverDraftBackend::Propose(const ProposeItem& item) {
   return sessions_.Call<TimedDraft>(
       item.session, item.sync,

@@ -140,13 +140,19 @@ class FailoverTargetBackend : public TargetBackend {
   // `replicas` (not owned, at least one) are tried from `first` onwards.
   FailoverTargetBackend(std::vector<TargetBackend*> replicas, size_t first,
                         FailoverListener listener = nullptr, SpillListener on_spill = nullptr)
-      : sessions_(std::move(replicas), first, std::move(listener), std::move(on_spill)) {}
+      : replicas_(replicas),
+        first_(first),
+        sessions_(std::move(replicas), first, std::move(listener), std::move(on_spill)) {}
 
   model::ModelInfo Info() override { return sessions_.Info(); }
   absl::StatusOr<SessionId> Open(const std::vector<int64_t>& prompt,
                                  const SessionOptions& options) override {
     return sessions_.Open(prompt, options);
   }
+  // Tries the replicas from `first` on while they fail as replicas
+  // (IsReplicaFailure) or are busy (RESOURCE_EXHAUSTED); any other answer
+  // is final.
+  absl::StatusOr<std::vector<model::TokenRelevance>> Relevance(const RelevanceItem& item) override;
   absl::StatusOr<TimedVerify> Verify(const VerifyItem& item) override;
   absl::StatusOr<TimedDraft> DraftEarlyExit(const EarlyExitItem& item) override;
   absl::StatusOr<std::vector<sampling::TokenLogprob>> Score(const ScoreItem& item) override;
@@ -160,6 +166,8 @@ class FailoverTargetBackend : public TargetBackend {
   absl::StatusOr<size_t> ReplicaOf(SessionId session) const { return sessions_.ReplicaOf(session); }
 
  private:
+  std::vector<TargetBackend*> replicas_;
+  size_t first_;
   ReplicaSessions<TargetBackend> sessions_;
 };
 

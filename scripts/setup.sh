@@ -15,6 +15,8 @@ APT_PACKAGES=(
   libabsl-dev libtorch-dev libopenblas0-openmp libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libpcre2-dev libsentencepiece-dev libicu-dev libcairo2-dev fonts-dejavu-core
   libcpp-httplib-dev libssl-dev curl
+  # Headless screenshot test of `tandem generate --relevance_html` (tests/client).
+  chromium
   # Tokenizer training, model training and benchmark charts.
   sentencepiece python3 python3-torch python3-numpy python3-matplotlib
   python3-sentencepiece

@@ -12,6 +12,7 @@
 #include "sampling/rng.h"
 #include "services/common/convert.h"
 #include "services/common/log.h"
+#include "services/common/relevance_convert.h"
 #include "services/common/status.h"
 #include "services/orchestrator/grpc_incoming_call.h"
 #include "services/orchestrator/sequence_text.h"
@@ -28,6 +29,8 @@ struct GenerationServiceImpl::SequenceOutput {
   std::optional<std::string> matched_stop;
   int64_t prompt_tokens = 0;
   std::optional<double> score;  // Beam search, or with logprobs.
+  // One per generated token, with OutputOptions.relevance.
+  std::vector<model::TokenRelevance> relevance;
 };
 
 namespace {
@@ -44,6 +47,19 @@ void SetPieces(const tokenizer::Tokenizer& tokenizer, v1::GeneratedToken& token)
         alt.set_piece(*std::move(piece));
       }
     }
+  }
+}
+
+// With relevance: the prompt's ids and pieces (what relevance positions
+// [0, prompt length) refer to).
+void AddPromptTokens(const tokenizer::Tokenizer& tokenizer, const ValidatedGeneration& v,
+                     uint32_t prompt_index,
+                     google::protobuf::RepeatedPtrField<v1::GeneratedToken>* out) {
+  if (!v.relevance) return;
+  for (int64_t id : v.prompts[prompt_index]) {
+    v1::GeneratedToken* t = out->Add();
+    t->set_token_id(id);
+    SetPieces(tokenizer, *t);
   }
 }
 
@@ -152,6 +168,24 @@ struct SequenceBackends {
     return absl::UnavailableError("no target replica is reachable (discovery found none)");
   }
 };
+
+// The relevance of `tokens` (generated after `prompt`) from the target, or
+// nothing when the request did not ask or the sequence was cancelled.
+absl::StatusOr<std::vector<model::TokenRelevance>> SequenceRelevance(
+    const ValidatedGeneration& v, const std::vector<int64_t>& prompt,
+    const decoding::GenerationResult& result, decoding::TargetBackend& target) {
+  if (!v.relevance || result.tokens.empty() ||
+      result.finish == decoding::FinishReason::kCancelled) {
+    return std::vector<model::TokenRelevance>();
+  }
+  decoding::RelevanceItem item;
+  item.tokens = prompt;
+  for (const sampling::StepResult& t : result.tokens) item.tokens.push_back(t.token);
+  item.first_generated = static_cast<int64_t>(prompt.size());
+  item.options = v.relevance->options;
+  item.dense = v.relevance->dense;
+  return target.Relevance(item);
+}
 
 // `call` (null without a server context) must outlive the scope.
 decoding::RequestScope ScopeOf(const std::string& request_id, const GrpcIncomingCall* call) {
@@ -437,6 +471,13 @@ absl::StatusOr<std::vector<GenerationServiceImpl::SequenceOutput>> GenerationSer
         return;
       }
       o.result = *std::move(result);
+      absl::StatusOr<std::vector<model::TokenRelevance>> relevance =
+          SequenceRelevance(v, r.prompt, o.result, *sequence.target);
+      if (!relevance.ok()) {
+        o.status = relevance.status();
+        return;
+      }
+      o.relevance = *std::move(relevance);
       if (v.logprobs) o.score = SumOfLogprobs(o.result.tokens);
       metrics_.RecordSequence(v.base.speculation.mode, o.prompt_tokens, o.result);
       if (o.result.stats.fell_back_to_target_only) {
@@ -526,11 +567,15 @@ grpc::Status GenerationServiceImpl::DoGenerate(grpc::ServerContext* context,
     seq->set_prompt_index(o.prompt_index);
     seq->set_sequence_index(o.sequence_index);
     seq->set_text(o.text);
-    for (const auto& t : o.result.tokens) {
+    for (size_t i = 0; i < o.result.tokens.size(); ++i) {
       v1::GeneratedToken* g = seq->add_tokens();
-      services::ToProto(t, v->logprobs, v->top_logprobs, g);
+      services::ToProto(o.result.tokens[i], v->logprobs, v->top_logprobs, g);
       SetPieces(tokenizer_, *g);
+      if (i < o.relevance.size()) {
+        services::ToProto(o.relevance[i], v->relevance->dense, g->mutable_relevance());
+      }
     }
+    AddPromptTokens(tokenizer_, *v, o.prompt_index, seq->mutable_prompt_tokens());
     seq->set_finish_reason(ToProto(o.result.finish));
     if (o.matched_stop) seq->set_matched_stop_string(*o.matched_stop);
     seq->set_seed(o.seed);
@@ -601,6 +646,10 @@ grpc::Status GenerationServiceImpl::DoGenerateStream(
     if (o.matched_stop) end->set_matched_stop_string(*o.matched_stop);
     end->set_seed(o.seed);
     if (o.score) end->set_score(*o.score);
+    for (const model::TokenRelevance& r : o.relevance) {
+      services::ToProto(r, v->relevance->dense, end->add_relevance());
+    }
+    AddPromptTokens(tokenizer_, *v, o.prompt_index, end->mutable_prompt_tokens());
     FillStats(o.result, o.prompt_tokens, v->base.speculation.mode, v->include_speculation_stats,
               end->mutable_stats());
     writer->Write(message);

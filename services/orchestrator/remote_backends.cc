@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "services/common/convert.h"
+#include "services/common/relevance_convert.h"
 #include "services/common/status.h"
 
 namespace tandem::services {
@@ -265,6 +266,35 @@ absl::StatusOr<decoding::SessionId> RemoteTargetBackend::Fork(
   return response.session_id();
 }
 
+absl::StatusOr<std::vector<model::TokenRelevance>> RemoteTargetBackend::Relevance(
+    const decoding::RelevanceItem& item, const decoding::RequestScope* scope) {
+  v1::ComputeRelevanceRequest request;
+  request.set_request_id(remote_.request_id(scope));
+  for (int64_t t : item.tokens) request.add_token_ids(t);
+  request.set_first_generated(item.first_generated);
+  ToProto(ValidatedRelevance{item.options, item.dense}, request.mutable_options());
+  std::unique_ptr<grpc::ClientContext> context = remote_.NewContext(scope);
+  absl::Time deadline = absl::Now() + relevance_timeout_;
+  if (scope != nullptr) deadline = std::min(deadline, scope->deadline);
+  context->set_deadline(absl::ToChronoTime(deadline));
+  v1::ComputeRelevanceResponse response;
+  grpc::Status s = remote_.stub().ComputeRelevance(context.get(), request, &response);
+  if (!s.ok()) return FromGrpcStatus(s);
+  std::vector<model::TokenRelevance> out;
+  out.reserve(response.relevance_size());
+  for (const v1::TokenRelevance& r : response.relevance()) {
+    out.push_back(FromProto(r));
+    const size_t position = out.back().position;
+    if (position < item.tokens.size()) out.back().token = item.tokens[position];
+  }
+  if (out.size() != item.tokens.size() - item.first_generated) {
+    return absl::InternalError(absl::StrCat("ComputeRelevance returned ", out.size(),
+                                            " entries for ",
+                                            item.tokens.size() - item.first_generated, " tokens"));
+  }
+  return out;
+}
+
 absl::StatusOr<decoding::TimedDraft> RemoteDraftBackend::Propose(
     const decoding::ProposeItem& item, const decoding::RequestScope* scope) {
   v1::ProposeRequest request;
@@ -316,6 +346,10 @@ class ScopedRemoteTarget : public decoding::TargetBackend {
     return remote_.Fork(session, length, &scope_);
   }
   void Close(decoding::SessionId session) override { remote_.Close(session, &scope_); }
+  absl::StatusOr<std::vector<model::TokenRelevance>> Relevance(
+      const decoding::RelevanceItem& item) override {
+    return remote_.Relevance(item, &scope_);
+  }
 
  private:
   RemoteTargetBackend& remote_;

@@ -26,6 +26,9 @@ struct RemoteOptions {
   absl::Duration close_timeout = absl::Seconds(2);
   std::string request_id;  // For calls made without a RequestScope.
   std::string address;     // For error messages.
+  // ComputeRelevance's cap instead of call_timeout: Integrated Gradients
+  // runs steps × generated tokens prefix passes.
+  absl::Duration relevance_timeout = absl::Minutes(10);
 };
 
 // What the target and draft clients share: the stub, deadlines and request
@@ -83,7 +86,7 @@ class RemoteTargetBackend : public decoding::TargetBackend {
  public:
   explicit RemoteTargetBackend(std::shared_ptr<grpc::Channel> channel,
                                RemoteOptions options = {})
-      : remote_(std::move(channel), std::move(options)) {}
+      : remote_(std::move(channel), options), relevance_timeout_(options.relevance_timeout) {}
   absl::Status Connect(absl::Duration timeout = absl::Seconds(30)) {
     return remote_.Connect(timeout);
   }
@@ -116,6 +119,10 @@ class RemoteTargetBackend : public decoding::TargetBackend {
     return Fork(session, length, nullptr);
   }
   void Close(decoding::SessionId session) override { remote_.Close(session, nullptr); }
+  absl::StatusOr<std::vector<model::TokenRelevance>> Relevance(
+      const decoding::RelevanceItem& item) override {
+    return Relevance(item, nullptr);
+  }
 
   // The same calls within a request's scope (may be null).
   absl::StatusOr<decoding::SessionId> Open(const std::vector<int64_t>& prompt,
@@ -134,9 +141,12 @@ class RemoteTargetBackend : public decoding::TargetBackend {
   void Close(decoding::SessionId session, const decoding::RequestScope* scope) {
     remote_.Close(session, scope);
   }
+  absl::StatusOr<std::vector<model::TokenRelevance>> Relevance(
+      const decoding::RelevanceItem& item, const decoding::RequestScope* scope);
 
  private:
   RemoteSessions<v1::TargetService> remote_;
+  absl::Duration relevance_timeout_;
 };
 
 // decoding::DraftBackend over a DraftService. Thread-safe; scoped as

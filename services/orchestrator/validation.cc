@@ -413,6 +413,44 @@ absl::Status ValidateSampling(const model::ModelInfo& target, sampling::Sampling
   return absl::OkStatus();
 }
 
+// OutputOptions.relevance and the response-size bounds it promises.
+absl::Status ValidateRelevance(const v1::RelevanceOptions& relevance, ValidatedGeneration& v) {
+  if (!relevance.enabled()) return absl::OkStatus();
+  absl::StatusOr<ValidatedRelevance> r = FromProto(relevance, "config.output.relevance.");
+  if (!r.ok()) return r.status();
+  if (v.beam_search) {
+    return absl::InvalidArgumentError(
+        "`config.output.relevance` is not available with beam search (num_beams > 1)");
+  }
+  const int64_t new_tokens = v.base.stop.max_new_tokens;
+  const int64_t sequences = static_cast<int64_t>(v.prompts.size()) * v.num_return_sequences;
+  int64_t dense = 0;
+  for (const std::vector<int64_t>& prompt : v.prompts) {
+    const int64_t length = static_cast<int64_t>(prompt.size()) + new_tokens;
+    if (length > kMaxRelevanceSequence) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "`config.output.relevance`: prompt + `config.stopping.max_new_tokens` must be <= ",
+          kMaxRelevanceSequence, " tokens, got ", prompt.size(), " + ", new_tokens));
+    }
+    dense += length * length / 2 * v.num_return_sequences;
+  }
+  const int64_t top = r->options.top_n * new_tokens * sequences;
+  if (top > kMaxRelevanceTopEntries) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "`config.output.relevance.top_n` × `config.stopping.max_new_tokens` × returned sequences "
+        "must be <= ", kMaxRelevanceTopEntries, ", got ", r->options.top_n, " × ", new_tokens,
+        " × ", sequences, " = ", top));
+  }
+  if (r->dense && dense > kMaxRelevanceDenseScores) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "`config.output.relevance.dense`: the sum over returned sequences of (prompt + "
+        "`config.stopping.max_new_tokens`)^2 / 2 must be <= ", kMaxRelevanceDenseScores, ", got ",
+        dense));
+  }
+  v.relevance = *std::move(r);
+  return absl::OkStatus();
+}
+
 absl::Status ValidateOutput(const v1::OutputOptions& out, ValidatedGeneration& v) {
   if (out.top_logprobs() > 20) {
     return Invalid("config.output.top_logprobs", "in [0, 20]", out.top_logprobs());
@@ -443,7 +481,7 @@ absl::Status ValidateOutput(const v1::OutputOptions& out, ValidatedGeneration& v
         v.base.stop.max_new_tokens, " × ", sequences, " = ", entries));
   }
   v.base.session.distribution_top_n = static_cast<int>(dist);
-  return absl::OkStatus();
+  return ValidateRelevance(out.relevance(), v);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "sampling/beam_search.h"
 #include "model/model.h"
 #include "proto/tandem/v1/generation_service.pb.h"
+#include "services/common/relevance_convert.h"
 #include "tokenizer/chat_template_loader.h"
 #include "tokenizer/tokenizer.h"
 
@@ -60,6 +61,9 @@ struct ValidatedGeneration {
   // counts hypotheses of one search per prompt.
   bool beam_search = false;
   sampling::BeamSearchOptions beam;
+  // OutputOptions.relevance when enabled: computed by the target for each
+  // finished sequence.
+  std::optional<ValidatedRelevance> relevance;
 };
 
 // INVALID_ARGUMENT naming the field (by its path from the request root,

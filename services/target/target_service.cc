@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "services/common/batched_items.h"
 #include "services/common/convert.h"
+#include "services/common/relevance_convert.h"
 
 namespace tandem::services {
 
@@ -21,6 +22,7 @@ TargetServiceImpl::TargetServiceImpl(const ModelServerOptions& options, model::M
           [this](decoding::SessionId id, int64_t length) { return engine_.Fork(id, length); },
           [this](decoding::SessionId id, const RpcCall& call) { return Prefill(id, call); }),
       model_(model),
+      relevance_(RelevanceRunnerOptions{options.model_path, options.device}),
       engine_(model, options.max_sessions) {
   decoding::BatcherOptions batch{options.max_items_per_call * 4, options.batch_window,
                                  options.max_queued_items};
@@ -110,6 +112,31 @@ grpc::Status TargetServiceImpl::GetModelInfo(grpc::ServerContext* context,
                                              v1::GetModelInfoResponse* response) {
   return Instrumented("GetModelInfo", context, "",
                       [&](const RpcCall&) { return DoModelInfo(response); });
+}
+
+grpc::Status TargetServiceImpl::ComputeRelevance(grpc::ServerContext* context,
+                                                 const v1::ComputeRelevanceRequest* request,
+                                                 v1::ComputeRelevanceResponse* response) {
+  return Instrumented("ComputeRelevance", context, request->request_id(),
+                      [&](const RpcCall& call) { return RunRelevance(call, *request, response); });
+}
+
+absl::Status TargetServiceImpl::RunRelevance(const RpcCall& call,
+                                             const v1::ComputeRelevanceRequest& request,
+                                             v1::ComputeRelevanceResponse* response) {
+  const absl::Time start = absl::Now();
+  absl::StatusOr<ValidatedRelevance> options = FromProto(request.options(), "options.");
+  if (!options.ok()) return options.status();
+  const std::vector<int64_t> tokens(request.token_ids().begin(), request.token_ids().end());
+  absl::StatusOr<std::vector<model::TokenRelevance>> relevance = relevance_.Run(
+      tokens, request.first_generated(), options->options,
+      [&call] { return call.context != nullptr && call.context->IsCancelled(); });
+  if (!relevance.ok()) return relevance.status();
+  for (const model::TokenRelevance& r : *relevance) {
+    ToProto(r, options->dense, response->add_relevance());
+  }
+  ToProto(absl::Now() - start, response->mutable_server_time());
+  return absl::OkStatus();
 }
 
 absl::Status TargetServiceImpl::RunVerify(const RpcCall& call, const v1::VerifyRequest& request,

@@ -10,12 +10,14 @@
 #include "decoding/engines.h"
 #include "proto/tandem/v1/target_service.grpc.pb.h"
 #include "services/common/model_service_base.h"
+#include "services/target/relevance_runner.h"
 
 namespace tandem::services {
 
 // tandem.v1.TargetService over a TargetEngine. Verify, Decode and
 // DraftEarlyExit items from concurrent RPCs are batched into shared forward
-// passes by one worker per kind. Metrics are tandem_target_* and logs have
+// passes by one worker per kind; ComputeRelevance runs on its RPC thread
+// through a RelevanceRunner (one at a time). Metrics are tandem_target_* and logs have
 // component "target" (ModelServiceBase).
 class TargetServiceImpl final : public v1::TargetService::Service,
                                 public ModelServiceBase {
@@ -37,6 +39,8 @@ class TargetServiceImpl final : public v1::TargetService::Service,
                             v1::CloseSessionResponse* response) override;
   grpc::Status GetModelInfo(grpc::ServerContext*, const v1::GetModelInfoRequest* request,
                             v1::GetModelInfoResponse* response) override;
+  grpc::Status ComputeRelevance(grpc::ServerContext*, const v1::ComputeRelevanceRequest* request,
+                                v1::ComputeRelevanceResponse* response) override;
 
  private:
   absl::Status RunVerify(const RpcCall& call, const v1::VerifyRequest& request,
@@ -45,8 +49,11 @@ class TargetServiceImpl final : public v1::TargetService::Service,
                          v1::DecodeResponse* response);
   absl::Status RunDraftEarlyExit(const RpcCall& call, const v1::DraftEarlyExitRequest& request,
                                  v1::DraftEarlyExitResponse* response);
+  absl::Status RunRelevance(const RpcCall& call, const v1::ComputeRelevanceRequest& request,
+                            v1::ComputeRelevanceResponse* response);
 
   model::Model& model_;
+  RelevanceRunner relevance_;
   decoding::TargetEngine engine_;
   // Runs a registered session's prompt chunk by chunk through step_.
   absl::Status Prefill(decoding::SessionId id, const RpcCall& call);

@@ -289,6 +289,37 @@ std::vector<Row> Rows() {
        p + "config { output { distribution_top_n: 8 } beam_search { num_beams: 2 } "
            "sampling { temperature: 0 } }",
        "config.output.distribution_top_n"},
+      {"OutputOptions.relevance",
+       p + "config { output { relevance { enabled: true } } beam_search { num_beams: 2 } "
+           "sampling { temperature: 0 } }",
+       "config.output.relevance"},
+      {"RelevanceOptions.method", p + "config { output { relevance { enabled: true method: 99 } } }",
+       "config.output.relevance.method"},
+      {"RelevanceOptions.baseline",
+       p + "config { output { relevance { enabled: true baseline: 99 } } }",
+       "config.output.relevance.baseline"},
+      {"RelevanceOptions.baseline",
+       p + "config { output { relevance { enabled: true method: RELEVANCE_METHOD_INPUT_X_GRADIENT "
+           "baseline: RELEVANCE_BASELINE_ZERO } } }",
+       "config.output.relevance.baseline"},
+      {"RelevanceOptions.steps", p + "config { output { relevance { enabled: true steps: 1025 } } }",
+       "config.output.relevance.steps"},
+      {"RelevanceOptions.steps",
+       p + "config { output { relevance { enabled: true method: RELEVANCE_METHOD_INPUT_X_GRADIENT "
+           "steps: 4 } } }",
+       "config.output.relevance.steps"},
+      {"RelevanceOptions.top_n", p + "config { output { relevance { enabled: true top_n: 65 } } }",
+       "config.output.relevance.top_n"},
+      {"RelevanceOptions.top_n", p + "config { output { relevance { enabled: true top_n: 0 } } }",
+       "config.output.relevance.top_n"},
+      {"RelevanceOptions",
+       p + "config { output { relevance { enabled: true top_n: 64 } } num_return_sequences: 2 "
+           "sampling { temperature: 1 } stopping { max_new_tokens: 600 } }",
+       "config.output.relevance.top_n"},
+      {"RelevanceOptions",
+       p + "config { output { relevance { enabled: true dense: true } } num_return_sequences: 4 "
+           "sampling { temperature: 1 } stopping { max_new_tokens: 1000 } }",
+       "config.output.relevance.dense"},
   };
   return rows;
 }
