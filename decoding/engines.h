@@ -91,8 +91,8 @@ struct ProposeItem {
 // Verifies drafts (and decodes plain steps) with the target model.
 class TargetEngine {
  public:
-  TargetEngine(model::Model& model, int64_t max_sessions)
-      : sessions_(model, max_sessions) {}
+  TargetEngine(model::Model& model, int64_t max_sessions, PrefixCache::Options prefix = {})
+      : sessions_(model, max_sessions, prefix) {}
 
   absl::StatusOr<SessionId> Open(std::vector<int64_t> prompt,
                                  const SessionOptions& options) {
@@ -108,6 +108,7 @@ class TargetEngine {
   absl::Status Close(SessionId id) { return sessions_.Close(id); }
   int64_t num_sessions() const { return sessions_.size(); }
   const model::ModelInfo& info() { return sessions_.model().info(); }
+  const PrefixCache& prefix_cache() const { return sessions_.prefix_cache(); }
 
   // Verify items, score items and prefill chunks of any sessions in ONE
   // forward pass: each verify / score item as Verify / Score below; each
@@ -163,8 +164,8 @@ class TargetEngine {
 // Proposes drafts with a (small) draft model.
 class DraftEngine {
  public:
-  DraftEngine(model::Model& model, int64_t max_sessions)
-      : sessions_(model, max_sessions) {}
+  DraftEngine(model::Model& model, int64_t max_sessions, PrefixCache::Options prefix = {})
+      : sessions_(model, max_sessions, prefix) {}
 
   absl::StatusOr<SessionId> Open(std::vector<int64_t> prompt,
                                  const SessionOptions& options) {
@@ -173,6 +174,7 @@ class DraftEngine {
   absl::Status Close(SessionId id) { return sessions_.Close(id); }
   int64_t num_sessions() const { return sessions_.size(); }
   const model::ModelInfo& info() { return sessions_.model().info(); }
+  const PrefixCache& prefix_cache() const { return sessions_.prefix_cache(); }
 
   // For each item: apply the sync (rolling the cache back past rejected
   // drafts), then draft γ tokens; step j of all items runs as one batch.

@@ -24,11 +24,22 @@ absl::StatusOr<SessionId> SessionTable::Register(std::vector<int64_t> prompt,
   const SessionId id = next_id_++;
   auto session = NewEngineSession(model_.info(), id, std::move(prompt), options);
   if (!session.ok()) return session.status();
-  // Admission by KV memory: reserve now, so the session never fails later.
-  if (absl::Status reserved = model_.Reserve((*session)->sequence, reserve); !reserved.ok()) {
-    model_.Release((*session)->sequence);
+  EngineSession& s = **session;
+  // A kept prefix of the prompt (all but the pending last token) is copied,
+  // not recomputed.
+  const int64_t reused = prefix_cache_.Adopt(
+      absl::MakeConstSpan(s.committed).subspan(0, s.committed.size() - 1), s.sequence);
+  // Admission by KV memory: reserve now, so the session never fails later;
+  // kept prefixes give way first.
+  absl::Status reserved = model_.Reserve(s.sequence, reserve);
+  while (reserved.code() == absl::StatusCode::kResourceExhausted && prefix_cache_.EvictOne()) {
+    reserved = model_.Reserve(s.sequence, reserve);
+  }
+  if (!reserved.ok()) {
+    model_.Release(s.sequence);
     return reserved;
   }
+  s.cached.assign(s.committed.begin(), s.committed.begin() + reused);
   sessions_.emplace(id, *std::move(session));
   return id;
 }
@@ -38,16 +49,16 @@ absl::StatusOr<SessionId> SessionTable::Open(std::vector<int64_t> prompt,
   absl::StatusOr<SessionId> id = Register(std::move(prompt), options);
   if (!id.ok()) return id;
   EngineSession& s = *sessions_.at(*id);
-  if (s.committed.size() > 1) {
-    std::vector<int64_t> prefill(s.committed.begin(), s.committed.end() - 1);
+  if (s.committed.size() > s.cached.size() + 1) {
+    const std::vector<int64_t> rest(s.committed.begin() + s.cached.size(), s.committed.end() - 1);
     absl::StatusOr<at::Tensor> out =
-        model_.ForwardOne(s.sequence, prefill, 0, /*all_logits=*/false);
+        model_.ForwardOne(s.sequence, rest, 0, /*all_logits=*/false);
     if (!out.ok()) {
       model_.Release(s.sequence);
       sessions_.erase(*id);
       return out.status();
     }
-    s.cached = std::move(prefill);
+    s.cached.assign(s.committed.begin(), s.committed.end() - 1);
   }
   return id;
 }
@@ -78,7 +89,11 @@ absl::StatusOr<SessionId> SessionTable::Fork(SessionId source, int64_t length) {
   // Keep the cache positions that are committed tokens of the copy.
   const int64_t cached = std::min<int64_t>({static_cast<int64_t>(s.cached.size()), length - 1,
                                             model_.Length(s.sequence)});
-  if (absl::Status st = model_.Fork(s.sequence, id, cached); !st.ok()) return st;
+  absl::Status forked = model_.Fork(s.sequence, id, cached);
+  while (forked.code() == absl::StatusCode::kResourceExhausted && prefix_cache_.EvictOne()) {
+    forked = model_.Fork(s.sequence, id, cached);
+  }
+  if (!forked.ok()) return forked;
   auto copy = std::make_unique<EngineSession>();
   copy->sequence = id;
   copy->committed.assign(s.committed.begin(), s.committed.begin() + length);
@@ -102,7 +117,8 @@ absl::Status SessionTable::Close(SessionId id) {
   if (it == sessions_.end()) {
     return absl::NotFoundError(absl::StrCat("unknown session ", id));
   }
-  model_.Release(it->second->sequence);
+  EngineSession& s = *it->second;
+  prefix_cache_.Retire(s.sequence, std::move(s.cached));
   sessions_.erase(it);
   return absl::OkStatus();
 }

@@ -8,6 +8,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "decoding/engine_session.h"
+#include "decoding/prefix_cache.h"
 #include "model/model.h"
 
 namespace tandem::decoding {
@@ -16,9 +17,10 @@ namespace tandem::decoding {
 // Thread-compatible (the owning engine serializes calls).
 class SessionTable {
  public:
-  // max_sessions 0 = unlimited.
-  SessionTable(model::Model& model, int64_t max_sessions)
-      : model_(model), max_sessions_(max_sessions) {}
+  // max_sessions 0 = unlimited. `prefix` keeps closed sessions' KV for
+  // later prompts that start the same way (prefix_cache.h; off by default).
+  SessionTable(model::Model& model, int64_t max_sessions, PrefixCache::Options prefix = {})
+      : model_(model), max_sessions_(max_sessions), prefix_cache_(model, prefix) {}
 
   // Validates, then prefills prompt[0, n-1) (the last token stays pending).
   // InvalidArgument for a bad prompt or params, ResourceExhausted when full.
@@ -38,15 +40,19 @@ class SessionTable {
   // cache is copied (Model::Fork), never recomputed.
   absl::StatusOr<SessionId> Fork(SessionId source, int64_t length);
 
+  // Closes the session; its KV goes to the prefix cache when that is on.
   absl::Status Close(SessionId id);
   int64_t size() const { return sessions_.size(); }
   model::Model& model() { return model_; }
+  const PrefixCache& prefix_cache() const { return prefix_cache_; }
 
  private:
   model::Model& model_;
   int64_t max_sessions_;
   SessionId next_id_ = 1;
   absl::flat_hash_map<SessionId, std::unique_ptr<EngineSession>> sessions_;
+  // Declared after sessions_ would not matter: it owns only retired sequences.
+  PrefixCache prefix_cache_;
 };
 
 }  // namespace tandem::decoding

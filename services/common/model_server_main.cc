@@ -75,6 +75,7 @@ absl::StatusOr<CommandLine> ReadFlags() {
   o.max_sessions = f.Required<int64_t>("max_sessions");
   o.max_context = f.Required<int64_t>("max_context");
   const std::string kv_budget = f.IfDefined<std::string>("kv_budget", "");
+  o.prefix_cache_entries = f.IfDefined<int64_t>("prefix_cache", o.prefix_cache_entries);
   o.max_queued_items = f.Required<int64_t>("max_queued_items");
   o.session_ttl = absl::Seconds(f.Required<int64_t>("session_ttl_s"));
   o.batch_window = absl::Microseconds(f.Required<int>("batch_window_us"));
@@ -97,6 +98,10 @@ absl::StatusOr<CommandLine> ReadFlags() {
         absl::StrCat("--prefill_chunk must be >= 1, got ", o.prefill_chunk));
   }
   if (o.model_path.empty()) return absl::InvalidArgumentError("--model is required");
+  if (o.prefix_cache_entries < 0 || o.prefix_cache_entries > 4096) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--prefix_cache must be in [0, 4096], got ", o.prefix_cache_entries));
+  }
   const int64_t ram = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE);
   absl::StatusOr<int64_t> budget = ParseKvBudget(kv_budget, ram);
   if (!budget.ok()) return budget.status();

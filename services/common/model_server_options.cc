@@ -39,7 +39,9 @@ absl::StatusOr<std::unique_ptr<model::Model>> LoadModel(
   }
   t.max_context = options.max_context;
   t.kv_budget_bytes = options.kv_budget_bytes;
-  t.max_sequences = options.max_sessions > 0 ? options.max_sessions + 8 : 0;
+  // Sessions, their forks in flight, and the prefix cache's kept sequences.
+  t.max_sequences =
+      options.max_sessions > 0 ? options.max_sessions + 8 + options.prefix_cache_entries : 0;
   absl::StatusOr<model::Checkpoint> checkpoint =
       model::LoadCheckpoint(options.model_path);
   if (!checkpoint.ok()) return checkpoint.status();

@@ -23,6 +23,9 @@ struct ModelServerOptions {
   // Bytes of KV cache all sessions may hold together (sessions reserve their
   // max_sequence_length at open); 0 = unlimited. See ParseKvBudget.
   int64_t kv_budget_bytes = 0;
+  // Closed sessions whose KV is kept for prompts that start the same way
+  // (decoding/prefix_cache.h); 0 = off.
+  int64_t prefix_cache_entries = 0;
   absl::Duration session_ttl = absl::Minutes(5);
   int max_items_per_call = 64;
   // Backpressure: items waiting for a batch, per operation; beyond it items

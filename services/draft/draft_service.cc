@@ -13,7 +13,7 @@ DraftServiceImpl::DraftServiceImpl(const ModelServerOptions& options, model::Mod
           },
           [this](decoding::SessionId id) { return engine_.Close(id); },
           [this](decoding::SessionId id, int64_t length) { return engine_.Fork(id, length); }),
-      engine_(model, options.max_sessions) {
+      engine_(model, options.max_sessions, {options.prefix_cache_entries}) {
   propose_ = std::make_unique<decoding::Batcher<decoding::ProposeItem, decoding::DraftOutcome>>(
       [this](absl::Span<const decoding::ProposeItem> items) {
         RecordBatchLocked("propose", items.size());

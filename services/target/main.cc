@@ -16,6 +16,10 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:50051", "host:port (port 0 = any free 
 ABSL_FLAG(std::string, port_file, "", "Write the bound port to this file");
 ABSL_FLAG(int64_t, max_sessions, 64, "Concurrent sessions (KV caches)");
 ABSL_FLAG(int64_t, max_context, 0, "Positions per session; 0 = the model's context length");
+ABSL_FLAG(int64_t, prefix_cache, 8,
+          "Closed sessions whose KV cache is kept so that a new prompt starting with the same "
+          "tokens (16 or more) copies it instead of recomputing it; least recently used first "
+          "to go, and whenever the KV budget or the session limit needs room. 0 = off");
 ABSL_FLAG(std::string, kv_budget, "",
           "KV-cache memory all sessions may hold: bytes (suffix K, M, G, KiB, MiB, GiB) or a "
           "fraction in (0, 1) of physical RAM; sessions reserve what they need at open and are "

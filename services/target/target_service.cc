@@ -23,7 +23,7 @@ TargetServiceImpl::TargetServiceImpl(const ModelServerOptions& options, model::M
           [this](decoding::SessionId id, const RpcCall& call) { return Prefill(id, call); }),
       model_(model),
       relevance_(RelevanceRunnerOptions{options.model_path, options.device}),
-      engine_(model, options.max_sessions) {
+      engine_(model, options.max_sessions, {options.prefix_cache_entries}) {
   decoding::BatcherOptions batch{options.max_items_per_call * 4, options.batch_window,
                                  options.max_queued_items};
   step_ = std::make_unique<decoding::Batcher<decoding::StepItem, decoding::StepOutcome>>(

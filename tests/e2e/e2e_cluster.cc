@@ -25,6 +25,7 @@ std::unique_ptr<E2eCluster> E2eCluster::Start(const E2eOptions& options) {
   t.dtype = options.dtype;
   t.prefill_chunk = options.prefill_chunk;
   t.kv_budget_bytes = options.kv_budget_bytes;
+  t.prefix_cache_entries = options.prefix_cache_entries;
   services::ModelServerOptions d = t;
   d.model_path = draft_dir;
   auto tm = services::LoadModel(t);

@@ -31,6 +31,7 @@ struct E2eOptions {
   std::string dtype = "float32";  // Of both model servers.
   int64_t prefill_chunk = 256;    // Target prompt positions per engine step.
   int64_t kv_budget_bytes = 0;    // Of each model server (--kv_budget); 0 = unlimited.
+  int64_t prefix_cache_entries = 0;  // Of each model server (--prefix_cache); 0 = off.
   // Serve the OpenAI-compatible HTTP API beside the orchestrator's gRPC
   // (served model "tandem-test"); a non-empty token requires it as bearer.
   bool http = false;

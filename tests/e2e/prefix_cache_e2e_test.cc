@@ -1,0 +1,85 @@
+// Prefix caching over real gRPC servers (issue 12 §2): with --prefix_cache on,
+// requests whose prompts share a long prefix copy the kept KV instead of
+// recomputing it, and every output is identical to a cluster without the
+// cache — greedy in every speculation mode, and seeded sampling (position-keyed
+// randomness) — while the servers keep the closed sessions' sequences.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "client/tandem_client.h"
+#include "tests/e2e/e2e_cluster.h"
+#include "tests/e2e/tiny_pair.h"
+#include "tests/testing/oracles.h"
+
+namespace tandem {
+namespace {
+
+std::vector<uint32_t> Ids(const v1::GeneratedSequence& s) {
+  std::vector<uint32_t> ids;
+  for (const auto& t : s.tokens()) ids.push_back(t.token_id());
+  return ids;
+}
+
+TEST(PrefixCacheE2eTest, SharedPrefixesGiveIdenticalOutputsInEveryMode) {
+  absl::StatusOr<testing::TinyPairPaths> paths =
+      testing::WriteTinyPair(testing::MakeTempDir("tiny_pair"));
+  ASSERT_TRUE(paths.ok()) << paths.status();
+  testing::E2eOptions options;
+  options.target_model_path = paths->target_gguf;
+  options.draft_model_path = paths->draft_gguf;
+  auto plain = testing::E2eCluster::Start(options);
+  options.prefix_cache_entries = 8;
+  auto cached = testing::E2eCluster::Start(options);
+  ASSERT_NE(plain, nullptr);
+  ASSERT_NE(cached, nullptr);
+
+  // 30 shared tokens (a "system prompt"), then a per-request tail.
+  std::vector<uint32_t> shared = {1};
+  for (int i = 0; i < 29; ++i) shared.push_back(3 + (i * 3) % 5);
+  int requests = 0;
+  for (const char* mode : {"off", "draft", "self", "ngram"}) {
+    for (int tail = 0; tail < 3; ++tail) {
+      for (bool sampled : {false, true}) {
+        client::GenerateOptions o;
+        std::vector<uint32_t> prompt = shared;
+        prompt.push_back(3 + tail);
+        prompt.push_back(7 - tail);
+        o.prompt_token_ids = {prompt};
+        o.temperature = sampled ? 1.0f : 0.0f;
+        if (sampled) o.seed = 11 + tail;
+        o.max_new_tokens = 16;
+        o.speculation = mode;
+        if (std::string(mode) != "off") o.draft_length = 3;
+        if (std::string(mode) == "self") o.exit_layer = 1;
+        v1::GenerateRequest r = *client::BuildRequest(o);
+        r.mutable_config()->mutable_stopping()->set_ignore_eos(true);
+        client::TandemClient a(plain->address()), b(cached->address());
+        auto want = a.Generate(r);
+        auto got = b.Generate(r);
+        ASSERT_TRUE(want.ok()) << want.status();
+        ASSERT_TRUE(got.ok()) << got.status();
+        EXPECT_EQ(Ids(got->sequences(0)), Ids(want->sequences(0)))
+            << mode << " tail " << tail << (sampled ? " sampled" : " greedy");
+        ++requests;
+      }
+    }
+  }
+  EXPECT_EQ(requests, 24);
+  // The cached cluster keeps closed sessions' KV (up to 8 on each server);
+  // the plain one keeps nothing.
+  {
+    std::lock_guard<std::mutex> lock(cached->target_service().engine_mutex());
+    EXPECT_GT(cached->target_model().num_sequences(), 0);
+    EXPECT_LE(cached->target_model().num_sequences(), 8);
+  }
+  {
+    std::lock_guard<std::mutex> lock(plain->target_service().engine_mutex());
+    EXPECT_EQ(plain->target_model().num_sequences(), 0);
+  }
+}
+
+}  // namespace
+}  // namespace tandem
