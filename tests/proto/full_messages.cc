@@ -44,6 +44,30 @@ v1::SamplingParams FullSampling() {
   return s;
 }
 
+v1::RelevanceOptions FullRelevanceOptions() {
+  v1::RelevanceOptions r;
+  r.set_enabled(true);
+  r.set_method(v1::RELEVANCE_METHOD_INTEGRATED_GRADIENTS);
+  r.set_baseline(v1::RELEVANCE_BASELINE_ZERO);
+  r.set_steps(16);
+  r.set_top_n(4);
+  r.set_dense(true);
+  return r;
+}
+
+v1::TokenRelevance FullRelevance(uint32_t position) {
+  v1::TokenRelevance r;
+  r.set_position(position);
+  v1::ScoredPosition* top = r.add_top();
+  top->set_position(position - 1);
+  top->set_score(-0.75f);
+  r.add_dense_scores(0.5f);
+  r.add_dense_scores(-0.75f);
+  r.set_target(3.25);
+  r.set_baseline(0.5);
+  return r;
+}
+
 v1::GenerationConfig FullGenerationConfig(bool adaptive) {
   v1::GenerationConfig c;
   c.set_num_return_sequences(2);
@@ -78,6 +102,8 @@ v1::GenerationConfig FullGenerationConfig(bool adaptive) {
   out->set_logprobs(true);
   out->set_top_logprobs(3);
   out->set_include_speculation_stats(true);
+  out->set_distribution_top_n(32);
+  *out->mutable_relevance() = FullRelevanceOptions();
   return c;
 }
 
@@ -90,6 +116,15 @@ v1::GeneratedToken FullToken(uint32_t id) {
   alt->set_token_id(id + 1);
   alt->set_logprob(-1.25f);
   alt->set_piece(" the");
+  v1::TokenLogprob* raw = t.add_raw_distribution();
+  raw->set_token_id(id);
+  raw->set_logprob(-0.25f);
+  raw->set_piece("a");
+  v1::TokenLogprob* processed = t.add_processed_distribution();
+  processed->set_token_id(id);
+  processed->set_logprob(-0.125f);
+  processed->set_piece("a");
+  *t.mutable_relevance() = FullRelevance(5);
   return t;
 }
 
@@ -128,6 +163,7 @@ v1::SessionConfig FullSessionConfig() {
   c.add_eos_token_ids(2);
   c.set_logprobs(true);
   c.set_top_logprobs(2);
+  c.set_distribution_top_n(16);
   return c;
 }
 
@@ -195,6 +231,7 @@ void AddGenerationMessages(std::vector<std::unique_ptr<Message>>& out) {
   seq->set_score(-3.5);
   seq->set_seed(77);
   *seq->mutable_stats() = FullStats();
+  *seq->add_prompt_tokens() = FullToken(1);
   *resp.mutable_stats() = FullStats();
   Add(out, std::move(resp));
 
@@ -222,6 +259,8 @@ void AddGenerationMessages(std::vector<std::unique_ptr<Message>>& out) {
   e->set_score(-1.5);
   e->set_seed(78);
   *e->mutable_stats() = FullStats();
+  *e->add_relevance() = FullRelevance(7);
+  *e->add_prompt_tokens() = FullToken(1);
   Add(out, std::move(end));
 }
 
@@ -279,6 +318,8 @@ void AddSessionMessages(std::vector<std::unique_ptr<Message>>& out) {
   v1::ServerLimits* limits = info.mutable_limits();
   limits->set_max_sessions(256);
   info.mutable_load()->set_open_sessions(17);
+  info.mutable_load()->set_kv_cache_bytes(1u << 20);
+  limits->set_kv_budget_bytes(1u << 30);
   limits->set_max_items_per_call(64);
   limits->set_max_draft_length(16);
   limits->set_max_message_bytes(64u << 20);
@@ -362,6 +403,18 @@ void AddTargetMessages(std::vector<std::unique_ptr<Message>>& out) {
   er->set_exit_layer(6);
   *eer.mutable_server_time() = Millis(4);
   Add(out, std::move(eer));
+
+  v1::ComputeRelevanceRequest rel;
+  rel.set_request_id("req-9");
+  for (uint32_t t : {1u, 5u, 9u}) rel.add_token_ids(t);
+  rel.set_first_generated(2);
+  *rel.mutable_options() = FullRelevanceOptions();
+  Add(out, std::move(rel));
+
+  v1::ComputeRelevanceResponse rel_out;
+  *rel_out.add_relevance() = FullRelevance(2);
+  *rel_out.mutable_server_time() = Millis(30);
+  Add(out, std::move(rel_out));
 }
 
 }  // namespace

@@ -120,7 +120,7 @@ TEST(ProtoContractTest, EveryRpcCommentStatesStatusCodesAndRetry) {
       EXPECT_NE(comment.find("Retr"), std::string::npos) << "no retry policy:\n" << comment;
     }
   }
-  EXPECT_EQ(rpcs, 2 + 5 + 7);
+  EXPECT_EQ(rpcs, 2 + 5 + 8);
 }
 
 const ServiceDescriptor* Service(const char* full_name) {
@@ -134,9 +134,9 @@ TEST(ProtoStubsTest, ServicesHaveTheirMethods) {
   EXPECT_FALSE(generation->FindMethodByName("Generate")->server_streaming());
   EXPECT_TRUE(generation->FindMethodByName("GenerateStream")->server_streaming());
   EXPECT_EQ(Service(v1::DraftService::service_full_name())->method_count(), 5);
-  EXPECT_EQ(Service(v1::TargetService::service_full_name())->method_count(), 7);
+  EXPECT_EQ(Service(v1::TargetService::service_full_name())->method_count(), 8);
   for (const char* method : {"OpenSession", "ForkSession", "Verify", "Decode", "DraftEarlyExit",
-                             "CloseSession", "GetModelInfo"}) {
+                             "CloseSession", "ComputeRelevance", "GetModelInfo"}) {
     EXPECT_NE(Service(v1::TargetService::service_full_name())->FindMethodByName(method), nullptr) << method;
   }
 }
