@@ -23,6 +23,7 @@
 #include "services/common/model_server_options.h"
 #include "tests/e2e/e2e_cluster.h"
 #include "tests/e2e/tiny_pair.h"
+#include "tests/e2e/tiny_pair_cluster.h"
 #include "tests/testing/oracles.h"
 #include "tests/testing/reference_sampling.h"
 #include "tools/explorer/live_explorer.h"
@@ -114,20 +115,10 @@ std::vector<Case> Cases() {
 class DistributionTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    absl::StatusOr<testing::TinyPairPaths> paths =
-        testing::WriteTinyPair(testing::MakeTempDir("tiny_pair"));
-    ASSERT_TRUE(paths.ok()) << paths.status();
-    testing::E2eOptions options;
-    options.target_model_path = paths->target_gguf;
-    options.draft_model_path = paths->draft_gguf;
-    cluster_ = testing::E2eCluster::Start(options).release();
-    ASSERT_NE(cluster_, nullptr);
-    services::ModelServerOptions reference;
-    reference.model_path = paths->target_gguf;
-    reference.max_sessions = 4;
-    absl::StatusOr<std::unique_ptr<model::Model>> m = services::LoadModel(reference);
-    ASSERT_TRUE(m.ok()) << m.status();
-    reference_model_ = m->release();
+    absl::StatusOr<testing::TinyPairCluster> pair = testing::StartTinyPairCluster();
+    ASSERT_TRUE(pair.ok()) << pair.status();
+    cluster_ = pair->cluster.release();
+    reference_model_ = pair->reference.release();
   }
 
   void SetUp() override {
@@ -146,16 +137,7 @@ class DistributionTest : public ::testing::Test {
   // The target's raw logits after `sequence`, from a model instance no
   // server uses.
   static std::vector<float> RawLogits(const std::vector<int64_t>& sequence) {
-    absl::StatusOr<at::Tensor> logits =
-        reference_model_->ForwardOne(/*sequence=*/1, sequence, 0, /*all_logits=*/false);
-    reference_model_->Release(1);
-    EXPECT_TRUE(logits.ok()) << logits.status();
-    std::vector<float> row(kV, 0.0f);
-    if (logits.ok()) {
-      at::Tensor cpu = logits->to(at::kCPU, at::kFloat).contiguous();
-      std::copy_n(cpu.data_ptr<float>(), kV, row.begin());
-    }
-    return row;
+    return testing::RawLogitsAfter(*reference_model_, sequence);
   }
 
   static v1::GenerateRequest Request(const Case& c, uint32_t top_n, uint32_t max_new) {

@@ -16,8 +16,7 @@
 #include "proto/tandem/v1/target_service.grpc.pb.h"
 #include "services/common/channel.h"
 #include "tests/e2e/e2e_cluster.h"
-#include "tests/e2e/tiny_pair.h"
-#include "tests/testing/oracles.h"
+#include "tests/e2e/tiny_pair_cluster.h"
 
 namespace tandem {
 namespace {
@@ -29,22 +28,17 @@ constexpr int kSessionsInBudget = 3;
 class KvBudgetTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<testing::TinyPairPaths> paths =
-        testing::WriteTinyPair(testing::MakeTempDir("tiny_pair"));
-    ASSERT_TRUE(paths.ok()) << paths.status();
-    // Learn the target's bytes per position from an unbounded cluster first.
-    testing::E2eOptions options;
-    options.target_model_path = paths->target_gguf;
-    options.draft_model_path = paths->draft_gguf;
-    {
-      auto probe = testing::E2eCluster::Start(options);
-      ASSERT_NE(probe, nullptr);
-      bytes_per_position_ = probe->target_model().info().kv_bytes_per_token;
-    }
+    // The target's bytes per position, from the reference copy of an unbounded cluster.
+    absl::StatusOr<testing::TinyPairCluster> probe = testing::StartTinyPairCluster();
+    ASSERT_TRUE(probe.ok()) << probe.status();
+    bytes_per_position_ = probe->reference->info().kv_bytes_per_token;
+    probe->cluster.reset();
     budget_ = kSessionsInBudget * kContext * bytes_per_position_;
+    testing::E2eOptions options;
     options.kv_budget_bytes = budget_;
-    cluster_ = testing::E2eCluster::Start(options);
-    ASSERT_NE(cluster_, nullptr);
+    absl::StatusOr<testing::TinyPairCluster> pair = testing::StartTinyPairCluster(options);
+    ASSERT_TRUE(pair.ok()) << pair.status();
+    cluster_ = std::move(pair->cluster);
     stub_ = v1::TargetService::NewStub(*services::MakeChannel(cluster_->target_address()));
   }
 

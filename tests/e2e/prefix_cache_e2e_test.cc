@@ -11,8 +11,7 @@
 
 #include "client/tandem_client.h"
 #include "tests/e2e/e2e_cluster.h"
-#include "tests/e2e/tiny_pair.h"
-#include "tests/testing/oracles.h"
+#include "tests/e2e/tiny_pair_cluster.h"
 
 namespace tandem {
 namespace {
@@ -24,17 +23,14 @@ std::vector<uint32_t> Ids(const v1::GeneratedSequence& s) {
 }
 
 TEST(PrefixCacheE2eTest, SharedPrefixesGiveIdenticalOutputsInEveryMode) {
-  absl::StatusOr<testing::TinyPairPaths> paths =
-      testing::WriteTinyPair(testing::MakeTempDir("tiny_pair"));
-  ASSERT_TRUE(paths.ok()) << paths.status();
   testing::E2eOptions options;
-  options.target_model_path = paths->target_gguf;
-  options.draft_model_path = paths->draft_gguf;
-  auto plain = testing::E2eCluster::Start(options);
+  absl::StatusOr<testing::TinyPairCluster> plain_pair = testing::StartTinyPairCluster(options);
   options.prefix_cache_entries = 8;
-  auto cached = testing::E2eCluster::Start(options);
-  ASSERT_NE(plain, nullptr);
-  ASSERT_NE(cached, nullptr);
+  absl::StatusOr<testing::TinyPairCluster> cached_pair = testing::StartTinyPairCluster(options);
+  ASSERT_TRUE(plain_pair.ok()) << plain_pair.status();
+  ASSERT_TRUE(cached_pair.ok()) << cached_pair.status();
+  testing::E2eCluster* plain = plain_pair->cluster.get();
+  testing::E2eCluster* cached = cached_pair->cluster.get();
 
   // 30 shared tokens (a "system prompt"), then a per-request tail.
   std::vector<uint32_t> shared = {1};

@@ -23,6 +23,7 @@
 #include "services/common/channel.h"
 #include "tests/e2e/e2e_cluster.h"
 #include "tests/e2e/tiny_pair.h"
+#include "tests/e2e/tiny_pair_cluster.h"
 #include "tests/testing/oracles.h"
 
 namespace tandem {
@@ -35,15 +36,10 @@ constexpr int kNewTokens = 6;
 class RelevanceE2eTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    absl::StatusOr<testing::TinyPairPaths> paths =
-        testing::WriteTinyPair(testing::MakeTempDir("tiny_pair"));
-    ASSERT_TRUE(paths.ok()) << paths.status();
-    testing::E2eOptions options;
-    options.target_model_path = paths->target_gguf;
-    options.draft_model_path = paths->draft_gguf;
-    cluster_ = testing::E2eCluster::Start(options).release();
-    ASSERT_NE(cluster_, nullptr);
-    absl::StatusOr<model::Checkpoint> checkpoint = model::LoadCheckpoint(paths->target_gguf);
+    absl::StatusOr<testing::TinyPairCluster> pair = testing::StartTinyPairCluster();
+    ASSERT_TRUE(pair.ok()) << pair.status();
+    cluster_ = pair->cluster.release();
+    absl::StatusOr<model::Checkpoint> checkpoint = model::LoadCheckpoint(pair->paths.target_gguf);
     ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
     auto forward = model::DifferentiableForward::Create(*checkpoint);
     ASSERT_TRUE(forward.ok()) << forward.status();

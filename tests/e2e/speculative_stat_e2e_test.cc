@@ -33,6 +33,7 @@
 #include "tests/e2e/e2e_cluster.h"
 #include "tests/e2e/joint_sampler.h"
 #include "tests/e2e/tiny_pair.h"
+#include "tests/e2e/tiny_pair_cluster.h"
 #include "tests/testing/oracles.h"
 #include "tests/testing/reference_sampling.h"
 #include "tests/testing/statistics.h"
@@ -164,22 +165,13 @@ v1::GenerationConfig ConfigFor(const Mode& mode, const Processors& processors) {
 class SpeculativeStatTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    absl::StatusOr<testing::TinyPairPaths> paths =
-        testing::WriteTinyPair(testing::MakeTempDir("tiny_pair"));
-    ASSERT_TRUE(paths.ok()) << paths.status();
     testing::E2eOptions options;
-    options.target_model_path = paths->target_gguf;
-    options.draft_model_path = paths->draft_gguf;
     options.max_sessions = 512;
     options.limits.max_active_sequences = 1024;
-    cluster_ = testing::E2eCluster::Start(options).release();
-    ASSERT_NE(cluster_, nullptr);
-    services::ModelServerOptions reference;
-    reference.model_path = paths->target_gguf;
-    reference.max_sessions = 4;
-    absl::StatusOr<std::unique_ptr<model::Model>> m = services::LoadModel(reference);
-    ASSERT_TRUE(m.ok()) << m.status();
-    reference_model_ = m->release();
+    absl::StatusOr<testing::TinyPairCluster> pair = testing::StartTinyPairCluster(options);
+    ASSERT_TRUE(pair.ok()) << pair.status();
+    cluster_ = pair->cluster.release();
+    reference_model_ = pair->reference.release();
   }
 
   // A failed SetUpTestSuite leaves these null: fail each test instead of crashing.
@@ -201,16 +193,7 @@ class SpeculativeStatTest : public ::testing::Test {
     static auto* cache = new std::map<std::vector<int64_t>, std::vector<float>>();
     auto it = cache->find(sequence);
     if (it != cache->end()) return it->second;
-    absl::StatusOr<at::Tensor> logits =
-        reference_model_->ForwardOne(/*sequence=*/1, sequence, 0, /*all_logits=*/false);
-    reference_model_->Release(1);
-    EXPECT_TRUE(logits.ok()) << logits.status();
-    std::vector<float> row(kV, 0.0f);
-    if (logits.ok()) {
-      at::Tensor cpu = logits->to(at::kCPU, at::kFloat).contiguous();
-      std::copy_n(cpu.data_ptr<float>(), kV, row.begin());
-    }
-    return (*cache)[sequence] = row;
+    return (*cache)[sequence] = testing::RawLogitsAfter(*reference_model_, sequence);
   }
 
   static std::vector<double> Expected(const Processors& processors) {
