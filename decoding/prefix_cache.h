@@ -18,6 +18,12 @@ namespace tandem::decoding {
 // whenever the owner needs their memory or sequence slots (EvictOne).
 //
 // Thread-compatible: the owning SessionTable serializes calls.
+struct PrefixCacheStats {
+  int64_t entries = 0;        // Kept sequences now.
+  int64_t hits = 0;           // Sessions opened on a copied prefix, so far.
+  int64_t reused_tokens = 0;  // Positions copied instead of recomputed, so far.
+};
+
 class PrefixCache {
  public:
   struct Options {
@@ -45,6 +51,7 @@ class PrefixCache {
   bool EvictOne();
 
   int64_t size() const { return static_cast<int64_t>(entries_.size()); }
+  PrefixCacheStats stats() const { return {size(), hits_, reused_tokens_}; }
   int64_t hits() const { return hits_; }
   int64_t reused_tokens() const { return reused_tokens_; }
 

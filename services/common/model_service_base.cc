@@ -83,6 +83,8 @@ void ModelServiceBase::ReapLoop() {
 void ModelServiceBase::RefreshGaugesLocked() {
   metrics_.SetSessions(static_cast<int64_t>(leases_.size()));
   metrics_.SetKvCacheBytes(model_.kv_cache_bytes());
+  const decoding::PrefixCacheStats prefix = PrefixCacheStatsLocked();
+  metrics_.SetPrefixCache(prefix.entries, prefix.hits, prefix.reused_tokens);
 }
 
 void ModelServiceBase::RecordBatchLocked(absl::string_view op, size_t items) {

@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "decoding/engine_session.h"
+#include "decoding/prefix_cache.h"
 #include "model/model.h"
 #include "proto/tandem/v1/session.pb.h"
 #include "services/common/batched_items.h"
@@ -84,6 +85,10 @@ class ModelServiceBase : public BatchedItemHost {
   const std::string& role() const { return metrics_.role(); }
 
  protected:
+  // The subclass engine's prefix-cache statistics, for the gauges; called
+  // with the engine mutex held. Default: none.
+  virtual decoding::PrefixCacheStats PrefixCacheStatsLocked() const { return {}; }
+
   void StopReaper();
 
  private:

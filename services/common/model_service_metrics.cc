@@ -41,6 +41,14 @@ ModelServiceMetrics::ModelServiceMetrics(std::string role, metrics::Registry& re
 ModelServiceMetrics::~ModelServiceMetrics() {
   SetSessions(0);
   SetKvCacheBytes(0);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (my_prefix_entries_ != 0) {
+      registry_.GetGauge(Name("prefix_cache_entries"), "")
+          .Add(static_cast<double>(-my_prefix_entries_));
+      my_prefix_entries_ = 0;
+    }
+  }
 }
 
 void ModelServiceMetrics::RecordRpc(absl::string_view method, grpc::StatusCode code,
@@ -74,6 +82,25 @@ void ModelServiceMetrics::SetSessions(int64_t sessions) {
   std::lock_guard<std::mutex> lock(mu_);
   sessions_.Add(static_cast<double>(sessions - my_sessions_));
   my_sessions_ = sessions;
+}
+
+void ModelServiceMetrics::SetPrefixCache(int64_t entries, int64_t hits, int64_t reused_tokens) {
+  std::lock_guard<std::mutex> lock(mu_);
+  registry_
+      .GetGauge(Name("prefix_cache_entries"),
+                "Closed sessions whose KV is kept for prompts that start the same way.")
+      .Add(static_cast<double>(entries - my_prefix_entries_));
+  registry_
+      .GetCounter(Name("prefix_cache_hits_total"),
+                  "Sessions opened on a copied prefix of a kept session's KV.")
+      .Increment(static_cast<double>(hits - my_prefix_hits_));
+  registry_
+      .GetCounter(Name("prefix_cache_reused_tokens_total"),
+                  "Prompt positions copied from kept KV instead of recomputed.")
+      .Increment(static_cast<double>(reused_tokens - my_prefix_reused_));
+  my_prefix_entries_ = entries;
+  my_prefix_hits_ = hits;
+  my_prefix_reused_ = reused_tokens;
 }
 
 void ModelServiceMetrics::SetKvCacheBytes(int64_t bytes) {

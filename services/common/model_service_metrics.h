@@ -46,6 +46,9 @@ class ModelServiceMetrics {
   // This instance's current open sessions and KV cache bytes.
   void SetSessions(int64_t sessions);
   void SetKvCacheBytes(int64_t bytes);
+  // The prefix cache's kept sessions now and its cumulative hits and reused
+  // tokens (counters advance by the difference to the last call).
+  void SetPrefixCache(int64_t entries, int64_t hits, int64_t reused_tokens);
   // The model's KV budget (0 = unlimited); one value per process.
   void SetKvBudgetBytes(int64_t bytes) { kv_budget_bytes_.Set(static_cast<double>(bytes)); }
 
@@ -65,6 +68,9 @@ class ModelServiceMetrics {
   std::mutex mu_;
   int64_t my_sessions_ = 0;
   int64_t my_kv_cache_bytes_ = 0;
+  int64_t my_prefix_entries_ = 0;
+  int64_t my_prefix_hits_ = 0;
+  int64_t my_prefix_reused_ = 0;
 };
 
 // The canonical name of a gRPC status code ("OK", "INVALID_ARGUMENT", ...).

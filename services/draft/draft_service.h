@@ -31,6 +31,10 @@ class DraftServiceImpl final : public v1::DraftService::Service, public ModelSer
                             v1::GetModelInfoResponse* response) override;
 
  private:
+  decoding::PrefixCacheStats PrefixCacheStatsLocked() const override {
+    return engine_.prefix_cache().stats();
+  }
+
   absl::Status RunPropose(const RpcCall& call, const v1::ProposeRequest& request,
                           v1::ProposeResponse* response);
 

@@ -43,6 +43,10 @@ class TargetServiceImpl final : public v1::TargetService::Service,
                                 v1::ComputeRelevanceResponse* response) override;
 
  private:
+  decoding::PrefixCacheStats PrefixCacheStatsLocked() const override {
+    return engine_.prefix_cache().stats();
+  }
+
   absl::Status RunVerify(const RpcCall& call, const v1::VerifyRequest& request,
                          v1::VerifyResponse* response);
   absl::Status RunDecode(const RpcCall& call, const v1::DecodeRequest& request,

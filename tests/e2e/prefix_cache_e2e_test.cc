@@ -9,7 +9,11 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "client/tandem_client.h"
+#include "services/common/metrics.h"
 #include "tests/e2e/e2e_cluster.h"
 #include "tests/e2e/tiny_pair_cluster.h"
 
@@ -75,6 +79,16 @@ TEST(PrefixCacheE2eTest, SharedPrefixesGiveIdenticalOutputsInEveryMode) {
     std::lock_guard<std::mutex> lock(plain->target_service().engine_mutex());
     EXPECT_EQ(plain->target_model().num_sequences(), 0);
   }
+  // Prometheus counts the hits (the plain cluster has none to add).
+  const std::string text = services::metrics::Registry::Default().RenderText();
+  double hits = -1;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (absl::StartsWith(line, "tandem_target_prefix_cache_hits_total ")) {
+      ASSERT_TRUE(absl::SimpleAtod(line.substr(line.find(' ') + 1), &hits)) << line;
+    }
+  }
+  // Every request after the first shares the 30-token prefix with a kept one.
+  EXPECT_GE(hits, 20) << text;
 }
 
 }  // namespace
