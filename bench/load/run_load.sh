@@ -11,6 +11,7 @@
 #       [--requests_per_stream 4] [--min_requests 16] [--time_limit_s 90] [--max_new_tokens 32] [--speculation draft]
 #       [--target_threads 0] [--batch_window_us 0]
 #       [--overload_sessions 16] [--overload_streams 32] [--no_overload] [--out DIR]
+#       [--orchestrator_flags "--adaptive"]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -35,6 +36,7 @@ OVERLOAD_STREAMS=32
 OVERLOAD_REQUESTS_PER_STREAM=8  # Rejected streams retry soon, so they use up requests fast.
 RETRY_BACKOFF_S=0.05  # A stream's pause after a failed request.
 OUT=bench/load/results
+ORCH_FLAGS=""     # Extra orchestrator flags, e.g. "--adaptive".
 while [ $# -gt 0 ]; do
   case "$1" in
     --max_sessions) MAX_SESSIONS="$2"; shift 2 ;;
@@ -49,6 +51,7 @@ while [ $# -gt 0 ]; do
     --batch_window_us) BATCH_WINDOW_US="$2"; shift 2 ;;
     --overload_sessions) OVERLOAD_SESSIONS="$2"; shift 2 ;;
     --overload_streams) OVERLOAD_STREAMS="$2"; shift 2 ;;
+    --orchestrator_flags) ORCH_FLAGS="$2"; shift 2 ;;
     --no_overload) OVERLOAD=0; shift ;;
     --out) OUT="$2"; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
@@ -93,7 +96,8 @@ start_servers() {  # max_sessions, tag; sets ORCH_PORT and SERVER_PIDS
   local draft_port; draft_port=$(wait_port "$dir/draft.port" draft "$dir/draft.log")
   "$BIN/services/orchestrator/orchestrator" --target="127.0.0.1:$target_port" \
     --draft="127.0.0.1:$draft_port" --tokenizer="$PWD/assets/target" \
-    --listen=127.0.0.1:0 --port_file="$dir/orchestrator.port" >"$dir/orchestrator.log" 2>&1 &
+    --listen=127.0.0.1:0 --port_file="$dir/orchestrator.port" $ORCH_FLAGS \
+    >"$dir/orchestrator.log" 2>&1 &
   PIDS+=($!); local orch_pid=$!
   ORCH_PORT=$(wait_port "$dir/orchestrator.port" orchestrator "$dir/orchestrator.log")
   SERVER_PIDS="target=$target_pid,draft=$draft_pid,orchestrator=$orch_pid"
