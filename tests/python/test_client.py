@@ -124,6 +124,27 @@ def test_raw_and_processed_distributions(client: tandem.Client) -> None:
     assert client.generate(PROMPT, **greedy()).tokens[0].raw_distribution == ()
 
 
+def test_relevance_unary_and_streamed(client: tandem.Client) -> None:
+    options = greedy(max_new_tokens=4, relevance={"method": "ixg", "top_n": 3, "dense": True})
+    result = client.generate(PROMPT, **options)
+    prompt_tokens = result.sequences[0].stats.prompt_tokens
+    for i, token in enumerate(result.tokens):
+        r = token.relevance
+        assert r is not None and r.position == prompt_tokens + i
+        assert len(r.top) == 3 and len(r.dense_scores) == r.position
+        assert [abs(s) for _, s in r.top] == sorted((abs(s) for _, s in r.top), reverse=True)
+        # The top list is the dense list's largest |score| entries.
+        best = max(range(r.position), key=lambda j: abs(r.dense_scores[j]))
+        assert r.top[0][0] == best
+    ends = [e for e in client.generate_stream(PROMPT, **options)
+            if isinstance(e, tandem.SequenceEnd)]
+    assert len(ends) == 1
+    assert ends[0].relevance == tuple(t.relevance for t in result.tokens)
+    assert client.generate(PROMPT, **greedy(max_new_tokens=2)).tokens[0].relevance is None
+    with pytest.raises(ValueError, match="relevance method"):
+        client.generate(PROMPT, **greedy(relevance={"method": "lrp"}))
+
+
 def test_token_id_and_several_prompts(client: tandem.Client) -> None:
     first = client.generate(PROMPT, max_new_tokens=8, temperature=0.0)
     result = client.generate(prompts=[PROMPT, ids(first.tokens)], max_new_tokens=8,

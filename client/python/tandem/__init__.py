@@ -31,6 +31,7 @@ from tandem._types import (
     StreamEvent,
     Token,
     TokenLogprob,
+    TokenRelevance,
 )
 from tandem.aio import AsyncClient
 from tandem.client import Client
@@ -40,6 +41,6 @@ __all__ = [
     "FailedPreconditionError", "GenerateOptions", "GenerateResult", "GeneratedSequence",
     "InternalError", "InvalidArgumentError", "Message", "PositionAcceptance", "Prompt",
     "ResourceExhaustedError", "SequenceEnd", "SpeculationStats", "Stats", "StreamChunk",
-    "StreamEvent", "TandemError", "Token", "TokenLogprob", "UnauthenticatedError",
-    "UnavailableError",
+    "StreamEvent", "TandemError", "Token", "TokenLogprob", "TokenRelevance",
+    "UnauthenticatedError", "UnavailableError",
 ]

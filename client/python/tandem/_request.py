@@ -65,6 +65,10 @@ class GenerateOptions(TypedDict, total=False):
     top_logprobs: int
     # The raw and processed next-token distributions (this many top tokens each) on every token.
     distribution_top_n: int
+    # Token-level relevance (docs/relevance.md): True, or a dict with any of "method" ("ig" |
+    # "ixg"), "baseline" ("mean" | "zero"), "steps", "top_n", "dense". Results: Token.relevance
+    # (unary) or SequenceEnd.relevance (streams).
+    relevance: Union[bool, Mapping[str, Any]]
     speculation_stats: bool  # Default True.
     # Chat prompts: end with the template's assistant header. Default True.
     add_generation_prompt: bool
@@ -160,6 +164,43 @@ def _set_stopping(s: common_pb2.StoppingCriteria, o: Mapping[str, Any]) -> None:
         s.max_time.FromNanoseconds(round(o["max_time"] * 1e9))
 
 
+_RELEVANCE_METHODS = {
+    "ig": common_pb2.RELEVANCE_METHOD_INTEGRATED_GRADIENTS,
+    "ixg": common_pb2.RELEVANCE_METHOD_INPUT_X_GRADIENT,
+}
+_RELEVANCE_BASELINES = {
+    "mean": common_pb2.RELEVANCE_BASELINE_MEAN_EMBEDDING,
+    "zero": common_pb2.RELEVANCE_BASELINE_ZERO,
+}
+
+
+def _set_relevance(r: common_pb2.RelevanceOptions, value: Union[bool, Mapping[str, Any]]) -> None:
+    if value is False or value is None:
+        return
+    r.enabled = True
+    if value is True:
+        return
+    unknown = set(value) - {"method", "baseline", "steps", "top_n", "dense"}
+    if unknown:
+        raise ValueError(f"unknown relevance options {sorted(unknown)}")
+    if "method" in value:
+        if value["method"] not in _RELEVANCE_METHODS:
+            raise ValueError(f"relevance method must be one of {sorted(_RELEVANCE_METHODS)}, "
+                             f"got {value['method']!r}")
+        r.method = _RELEVANCE_METHODS[value["method"]]
+    if "baseline" in value:
+        if value["baseline"] not in _RELEVANCE_BASELINES:
+            raise ValueError(f"relevance baseline must be one of {sorted(_RELEVANCE_BASELINES)}, "
+                             f"got {value['baseline']!r}")
+        r.baseline = _RELEVANCE_BASELINES[value["baseline"]]
+    if "steps" in value:
+        r.steps = value["steps"]
+    if "top_n" in value:
+        r.top_n = value["top_n"]
+    if "dense" in value:
+        r.dense = bool(value["dense"])
+
+
 def _set_speculation(s: common_pb2.SpeculationConfig, o: Mapping[str, Any]) -> None:
     if "speculation" in o:
         s.mode = _named(_MODES, "speculation", o["speculation"])
@@ -198,6 +239,7 @@ def build_request(prompt: Optional[Prompt], prompts: Optional[Sequence[Prompt]],
     config.output.logprobs = bool(options.get("logprobs", False) or top)
     config.output.top_logprobs = top
     config.output.distribution_top_n = options.get("distribution_top_n", 0)
+    _set_relevance(config.output.relevance, options.get("relevance", False))
     config.output.include_speculation_stats = options.get("speculation_stats", True)
     return request
 

@@ -18,6 +18,17 @@ class TokenLogprob:
 
 
 @dataclass(frozen=True)
+class TokenRelevance:
+    """How much each earlier position contributed to one generated token (docs/relevance.md)."""
+
+    position: int  # The token's position in prompt + generated tokens.
+    top: Tuple[Tuple[int, float], ...]  # (position, score), by decreasing |score|.
+    dense_scores: Tuple[float, ...]  # Every position before `position`, when asked for.
+    target: float  # f(x): the token's logit.
+    baseline: float  # f(baseline); 0 for input x gradient.
+
+
+@dataclass(frozen=True)
 class Token:
     id: int
     piece: bytes  # The token's bytes; may be an incomplete UTF-8 sequence.
@@ -26,6 +37,7 @@ class Token:
     # With distribution_top_n: the distribution before / after the processors, descending.
     raw_distribution: Tuple[TokenLogprob, ...] = ()
     processed_distribution: Tuple[TokenLogprob, ...] = ()
+    relevance: Optional[TokenRelevance] = None  # With relevance, on unary results.
 
 
 @dataclass(frozen=True)
@@ -121,6 +133,7 @@ class SequenceEnd:
     score: Optional[float]
     seed: int
     stats: Stats
+    relevance: Tuple[TokenRelevance, ...] = ()  # With relevance: one per generated token.
 
 
 StreamEvent = Union[StreamChunk, SequenceEnd]
@@ -146,6 +159,16 @@ def _score(message: Any) -> Optional[float]:
     return message.score if message.HasField("score") else None
 
 
+def relevance_from_proto(r: common_pb2.TokenRelevance) -> TokenRelevance:
+    return TokenRelevance(
+        position=r.position,
+        top=tuple((p.position, p.score) for p in r.top),
+        dense_scores=tuple(r.dense_scores),
+        target=r.target,
+        baseline=r.baseline,
+    )
+
+
 def token_from_proto(t: common_pb2.GeneratedToken) -> Token:
     return Token(
         id=t.token_id,
@@ -156,6 +179,7 @@ def token_from_proto(t: common_pb2.GeneratedToken) -> Token:
             TokenLogprob(a.token_id, a.logprob, a.piece) for a in t.raw_distribution),
         processed_distribution=tuple(
             TokenLogprob(a.token_id, a.logprob, a.piece) for a in t.processed_distribution),
+        relevance=relevance_from_proto(t.relevance) if t.HasField("relevance") else None,
     )
 
 
@@ -220,5 +244,6 @@ def event_from_proto(m: gs_pb2.GenerateStreamResponse) -> Optional[StreamEvent]:
     if m.HasField("sequence_end"):
         e = m.sequence_end
         return SequenceEnd(e.prompt_index, e.sequence_index, _finish_reason(e.finish_reason),
-                           e.matched_stop_string, _score(e), e.seed, stats_from_proto(e.stats))
+                           e.matched_stop_string, _score(e), e.seed, stats_from_proto(e.stats),
+                           tuple(relevance_from_proto(r) for r in e.relevance))
     return None
