@@ -51,7 +51,7 @@ class SessionTable {
   int64_t max_sessions_;
   SessionId next_id_ = 1;
   absl::flat_hash_map<SessionId, std::unique_ptr<EngineSession>> sessions_;
-  // Declared after sessions_ would not matter: it owns only retired sequences.
+  // Owns only retired sequences (closed sessions' KV), never an open session's.
   PrefixCache prefix_cache_;
 };
 

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/types/span.h"
 
 namespace tandem::services {
 
@@ -239,25 +240,39 @@ void ToProto(const decoding::Draft& draft, v1::DistributionEncoding encoding, in
   }
 }
 
+namespace {
+
+// One token list each way (top alternatives, distributions): no pieces here.
+void AppendLogprobs(absl::Span<const sampling::TokenLogprob> list,
+                    google::protobuf::RepeatedPtrField<v1::TokenLogprob>* out) {
+  for (const sampling::TokenLogprob& e : list) {
+    v1::TokenLogprob* t = out->Add();
+    t->set_token_id(e.token);
+    t->set_logprob(static_cast<float>(e.logprob));
+  }
+}
+
+std::vector<sampling::TokenLogprob> LogprobsOf(
+    const google::protobuf::RepeatedPtrField<v1::TokenLogprob>& list) {
+  std::vector<sampling::TokenLogprob> out;
+  out.reserve(list.size());
+  for (const v1::TokenLogprob& t : list) {
+    out.push_back({static_cast<int64_t>(t.token_id()), t.logprob()});
+  }
+  return out;
+}
+
+}  // namespace
+
 void ToProto(const sampling::StepResult& step, bool logprobs, int top_n,
              v1::GeneratedToken* out) {
   out->set_token_id(step.token);
   if (logprobs) out->set_logprob(static_cast<float>(step.logprob));
-  for (int i = 0; i < top_n && i < static_cast<int>(step.top.size()); ++i) {
-    v1::TokenLogprob* t = out->add_top_logprobs();
-    t->set_token_id(step.top[i].token);
-    t->set_logprob(static_cast<float>(step.top[i].logprob));
-  }
-  for (const sampling::TokenLogprob& e : step.raw_distribution) {
-    v1::TokenLogprob* t = out->add_raw_distribution();
-    t->set_token_id(e.token);
-    t->set_logprob(static_cast<float>(e.logprob));
-  }
-  for (const sampling::TokenLogprob& e : step.processed_distribution) {
-    v1::TokenLogprob* t = out->add_processed_distribution();
-    t->set_token_id(e.token);
-    t->set_logprob(static_cast<float>(e.logprob));
-  }
+  const size_t alternatives = std::min<size_t>(std::max(top_n, 0), step.top.size());
+  AppendLogprobs(absl::MakeConstSpan(step.top).subspan(0, alternatives),
+                 out->mutable_top_logprobs());
+  AppendLogprobs(step.raw_distribution, out->mutable_raw_distribution());
+  AppendLogprobs(step.processed_distribution, out->mutable_processed_distribution());
 }
 
 sampling::StepResult FromProto(const v1::GeneratedToken& token) {
@@ -265,15 +280,9 @@ sampling::StepResult FromProto(const v1::GeneratedToken& token) {
   s.token = token.token_id();
   s.logprob = token.has_logprob() ? token.logprob() : 0.0;
   s.prob = std::exp(s.logprob);
-  for (const v1::TokenLogprob& t : token.top_logprobs()) {
-    s.top.push_back({static_cast<int64_t>(t.token_id()), t.logprob()});
-  }
-  for (const v1::TokenLogprob& t : token.raw_distribution()) {
-    s.raw_distribution.push_back({static_cast<int64_t>(t.token_id()), t.logprob()});
-  }
-  for (const v1::TokenLogprob& t : token.processed_distribution()) {
-    s.processed_distribution.push_back({static_cast<int64_t>(t.token_id()), t.logprob()});
-  }
+  s.top = LogprobsOf(token.top_logprobs());
+  s.raw_distribution = LogprobsOf(token.raw_distribution());
+  s.processed_distribution = LogprobsOf(token.processed_distribution());
   return s;
 }
 

@@ -16,7 +16,6 @@ namespace {
 // Remaining mass below this is rounding: the lists then cover the whole
 // distribution.
 constexpr double kNegligibleMass = 1e-6;
-constexpr int kMaxTopN = 4096;
 constexpr int kMaxSamples = 100000;
 
 std::string Label(const v1::TokenLogprob& t) {
@@ -127,9 +126,9 @@ absl::StatusOr<LiveView> BuildLiveView(const std::string& context,
 }
 
 absl::StatusOr<LiveView> ExploreLive(client::TandemClient& client, const LiveOptions& o) {
-  if (o.top_n < 1 || o.top_n > kMaxTopN) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--top_n must be in [1, ", kMaxTopN, "], got ", o.top_n));
+  // The upper bound is the server's (OutputOptions.distribution_top_n).
+  if (o.top_n < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("--top_n must be >= 1, got ", o.top_n));
   }
   if (o.samples < 0 || o.samples > kMaxSamples) {
     return absl::InvalidArgumentError(

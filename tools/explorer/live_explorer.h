@@ -22,7 +22,7 @@ struct LiveOptions {
   // Exactly one prompt plus the sampling fields to explore. ExploreLive sets
   // max_new_tokens, num_return_sequences, distribution_top_n and the seeds.
   client::GenerateOptions request;
-  int top_n = 20;        // Tokens of each distribution to fetch: [1, 4096].
+  int top_n = 20;        // Tokens of each distribution to fetch: >= 1 (the server bounds it).
   int samples = 200;     // Seeded samples to draw on the server: [0, 100000].
   // Sequences per sampling request: [1, the server's max_return_sequences].
   int batch = 16;
