@@ -105,6 +105,16 @@ absl::Status SequenceKvCache::Reserve(int64_t positions) {
   return absl::OkStatus();
 }
 
+void SequenceKvCache::KeepSlots(int64_t from, const std::vector<int64_t>& slots) {
+  const int64_t n = static_cast<int64_t>(slots.size());
+  for (int64_t i = 0; i < n; ++i) {
+    if (slots[i] == from + i) continue;
+    keys_.narrow(2, from + i, 1).copy_(keys_.narrow(2, slots[i], 1));
+    values_.narrow(2, from + i, 1).copy_(values_.narrow(2, slots[i], 1));
+  }
+  std::fill(lengths_.begin(), lengths_.end(), from + n);
+}
+
 void SequenceKvCache::CopyPrefixFrom(const SequenceKvCache& other,
                                      int64_t length) {
   keys_.narrow(2, 0, length).copy_(other.keys_.narrow(2, 0, length));

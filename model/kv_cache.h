@@ -57,6 +57,11 @@ class SequenceKvCache {
   void Truncate(int64_t first, int64_t last, int64_t length);
   void TruncateAll(int64_t length) { Truncate(0, shape_.num_layers, length); }
 
+  // Every layer: moves slots[i] to position from + i (slots strictly
+  // increasing, each >= from and < the layer's length) and sets the length
+  // to from + slots.size(). Commits a tree's accepted path.
+  void KeepSlots(int64_t from, const std::vector<int64_t>& slots);
+
   // Copies the first `length` positions of every layer of `other` (same
   // shape) into this cache and sets every layer's length to `length`.
   void CopyPrefixFrom(const SequenceKvCache& other, int64_t length);

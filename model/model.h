@@ -44,6 +44,20 @@ struct ForwardRequest {
   int64_t exit_layer = 0;
   // false: logits of the last new position only.
   bool all_logits = true;
+  // Token trees (speculative verification of several candidate branches in
+  // one pass). Empty: `tokens` is a chain, as usual. Otherwise the LAST
+  // K = tree_parents.size() tokens (K <= tokens.size()) form a tree and the
+  // first T - K tokens a chain in front of it. Tree node i is token
+  // tokens[T - K + i]; tree_parents[i] is -1 (a child of the token just
+  // before the tree: the last chain token, or the last cached position) or a
+  // node index < i. Node i sits at position base + depth(i), base = the
+  // sequence length + T - K (depth 0 for a child of -1); it attends to every
+  // position before `base` and to its own ancestors and itself, never to
+  // other branches; its keys/values go to SLOT base + i. After a tree pass
+  // the sequence holds T cached slots that are not positions: the caller
+  // must call KeepSlots (or Truncate to <= base) before the sequence's next
+  // Forward or Fork. Full passes only (exit_layer 0).
+  absl::Span<const int32_t> tree_parents;
 };
 
 // A causal language model with per-sequence KV caches.
@@ -84,6 +98,20 @@ class Model {
   // drafts). O(1). NotFound for an unknown sequence; length > DraftLength is
   // InvalidArgument.
   virtual absl::Status Truncate(SequenceId sequence, int64_t length) = 0;
+
+  // After a tree pass (ForwardRequest::tree_parents): keeps, of the cached
+  // slots at and after `from`, only `slots` (strictly increasing, each in
+  // [from, Length)), moved to positions from, from + 1, ...; Length becomes
+  // from + slots.size(). Used to commit the accepted path of a verified tree.
+  // NotFound for an unknown sequence; InvalidArgument for slots out of range
+  // or out of order. Models without tree support return Unimplemented.
+  virtual absl::Status KeepSlots(SequenceId sequence, int64_t from,
+                                 absl::Span<const int64_t> slots) {
+    (void)sequence;
+    (void)from;
+    (void)slots;
+    return absl::UnimplementedError("this model does not support token trees");
+  }
 
   // Makes `destination` a copy of `source`'s first `length` full-model
   // positions (beam search, n returned sequences), replacing any sequence

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
 #include <limits>
 #include <utility>
 
@@ -26,6 +27,13 @@ struct TransformerModel::Work {
   at::Tensor positions;      // int64 [rows] on the device, for h.
   at::Tensor cos, sin;       // RoPE tables of `positions`, [rows, 1, head_dim].
   at::Tensor local_cos, local_sin;  // The same for UsesLocalRope layers.
+  // Token trees (ForwardRequest::tree_parents): rows from tree_row on are
+  // tree nodes; node i has slot start + tree_row + i and position
+  // start + tree_row + depth(i). -1: no tree.
+  int64_t tree_row = -1;
+  // Per node: the nodes on its path from the tree's root, itself last (so
+  // path.size() - 1 is its depth).
+  std::vector<std::vector<int64_t>> tree_paths;
 };
 
 namespace {
@@ -196,6 +204,37 @@ absl::Status TransformerModel::Truncate(SequenceId id, int64_t length) {
   return absl::OkStatus();
 }
 
+absl::Status TransformerModel::KeepSlots(SequenceId id, int64_t from,
+                                         absl::Span<const int64_t> slots) {
+  auto it = sequences_.find(id);
+  if (it == sequences_.end()) {
+    return absl::NotFoundError(absl::StrCat("unknown sequence ", id));
+  }
+  Sequence& s = it->second;
+  const int64_t length = s.cache->length(config_.num_hidden_layers - 1);
+  if (from < 0 || from > length) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("keep-slots start ", from, " is outside [0, ", length, "]"));
+  }
+  for (size_t i = 0; i < slots.size(); ++i) {
+    const int64_t lowest = i == 0 ? from : slots[i - 1] + 1;
+    if (slots[i] < lowest || slots[i] >= length) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "kept slot ", i, " is ", slots[i], "; it must be in [", lowest, ", ", length, ")"));
+    }
+  }
+  std::vector<int64_t> kept(slots.begin(), slots.end());
+  try {
+    s.cache->KeepSlots(from, kept);
+  } catch (const c10::Error& e) {
+    return absl::InternalError(
+        absl::StrCat("keeping tree slots failed: ", e.what_without_backtrace()));
+  }
+  for (size_t i = 0; i < kept.size(); ++i) s.tokens[from + i] = s.tokens[kept[i]];
+  s.tokens.resize(from + kept.size());
+  return absl::OkStatus();
+}
+
 absl::Status TransformerModel::Fork(SequenceId source, SequenceId destination,
                                     int64_t length) {
   auto it = sequences_.find(source);
@@ -353,6 +392,23 @@ absl::Status TransformerModel::Validate(
           "exit_layer must be in [0, ", config_.num_hidden_layers,
           ") (0 = all layers), got ", r.exit_layer));
     }
+    if (!r.tree_parents.empty()) {
+      if (r.exit_layer != 0) {
+        return absl::InvalidArgumentError("token trees need a full pass (exit_layer 0)");
+      }
+      if (r.tree_parents.size() > r.tokens.size()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "sequence ", r.sequence, ": ", r.tree_parents.size(), " tree parents for ",
+            r.tokens.size(), " tokens"));
+      }
+      for (size_t i = 0; i < r.tree_parents.size(); ++i) {
+        if (r.tree_parents[i] < -1 || r.tree_parents[i] >= static_cast<int32_t>(i)) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "tree parent of node ", i, " is ", r.tree_parents[i], "; it must be in [-1, ", i,
+              ")"));
+        }
+      }
+    }
     const bool exists = sequences_.contains(r.sequence);
     new_sequences += !exists;
     const int64_t start = r.exit_layer > 0 ? DraftLength(r.sequence)
@@ -426,7 +482,8 @@ absl::StatusOr<std::vector<TransformerModel::Work>> TransformerModel::Plan(
       w.start = full_length;
       // Reuse the early layers' positions that hold the same tokens.
       int64_t reuse = 0;
-      if (s.exit_layer > 0 && draft_length > full_length) {
+      const bool tree = !r.tree_parents.empty();
+      if (s.exit_layer > 0 && draft_length > full_length && !tree) {
         const int64_t limit = std::min(draft_length - full_length, count);
         while (reuse < limit && s.tokens[full_length + reuse] == run[reuse]) {
           ++reuse;
@@ -453,7 +510,22 @@ absl::StatusOr<std::vector<TransformerModel::Work>> TransformerModel::Plan(
     std::copy(run.begin(), run.end(), s.tokens.begin() + w.start);
     at::Tensor ids = at::empty({static_cast<int64_t>(run.size())}, at::kLong);
     std::copy(run.begin(), run.end(), ids.data_ptr<int64_t>());
-    w.positions = at::arange(w.start, new_end, at::kLong).to(options_.device);
+    w.positions = at::arange(w.start, new_end, at::kLong);
+    if (!r.tree_parents.empty()) {
+      const int64_t k = static_cast<int64_t>(r.tree_parents.size());
+      w.tree_row = static_cast<int64_t>(run.size()) - k;
+      int64_t* pos = w.positions.data_ptr<int64_t>() + w.tree_row;
+      const int64_t base = w.start + w.tree_row;
+      for (int64_t i = 0; i < k; ++i) {
+        const int32_t parent = r.tree_parents[i];
+        std::vector<int64_t> path =
+            parent < 0 ? std::vector<int64_t>{} : w.tree_paths[parent];
+        path.push_back(i);
+        pos[i] = base + static_cast<int64_t>(path.size()) - 1;
+        w.tree_paths.push_back(std::move(path));
+      }
+    }
+    w.positions = w.positions.to(options_.device);
     ids = ids.to(options_.device);
     w.h = run.empty() ? at::empty({0, config_.hidden_size}, activation_options_)
                       : weights_.token_embedding.index_select(0, ids).to(activation_options_);
@@ -507,6 +579,33 @@ void TransformerModel::SoftCapLogits(std::vector<at::Tensor>& logits) const {
   for (at::Tensor& l : logits) l = at::tanh(l / cap) * cap;
 }
 
+at::Tensor TransformerModel::TreeMask(const Work& w, int64_t total, int64_t window) const {
+  // Key slot -> position: the prefix and chain rows are their own
+  // positions; tree node i is at base + depth(i).
+  const int64_t rows = total - w.start;
+  const int64_t base = w.start + w.tree_row;
+  std::vector<int64_t> key_pos(total);
+  for (int64_t j = 0; j < total; ++j) {
+    key_pos[j] = j < base ? j : base + static_cast<int64_t>(w.tree_paths[j - base].size()) - 1;
+  }
+  at::Tensor masked = at::zeros({rows, total}, at::kBool);
+  bool* m = masked.data_ptr<bool>();
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t slot = w.start + r;
+    const int64_t pos = key_pos[slot];
+    std::vector<bool> ancestor(total, false);
+    if (slot >= base) {
+      for (int64_t a : w.tree_paths[slot - base]) ancestor[base + a] = true;
+    }
+    for (int64_t j = 0; j < total; ++j) {
+      const bool visible = j < base ? key_pos[j] <= pos : ancestor[j];
+      const bool in_window = window <= 0 || key_pos[j] > pos - window;
+      m[r * total + j] = !(visible && in_window);
+    }
+  }
+  return masked;
+}
+
 at::Tensor TransformerModel::Attention(int64_t layer, Work& w,
                                        const at::Tensor& qkv) {
   const int64_t rows = qkv.size(0);
@@ -556,7 +655,10 @@ at::Tensor TransformerModel::Attention(int64_t layer, Work& w,
     scores = at::tanh(scores / cap) * cap;
   }
   const int64_t window = SlidingWindowOf(config_, layer);
-  if (rows > 1 || (window > 0 && total > window)) {
+  if (w.tree_row >= 0) {
+    scores.masked_fill_(TreeMask(w, total, window).to(scores.device()).repeat({group, 1}).unsqueeze(0),
+                        -std::numeric_limits<float>::infinity());
+  } else if (rows > 1 || (window > 0 && total > window)) {
     // Row t (position start + t) sees keys at positions <= start + t, and
     // with a sliding window only those > start + t - window.
     at::Tensor key_pos = at::arange(total, at::TensorOptions().dtype(at::kLong).device(scores.device()));
@@ -719,6 +821,7 @@ absl::StatusOr<std::vector<at::Tensor>> TransformerModel::Forward(
 void TransformerModel::RunLayerCpu(int64_t layer, std::vector<Work*>& active) {
   std::vector<at::Tensor> parts;
   std::vector<cpu::DecoderRow> rows;
+  std::deque<std::vector<int64_t>> tree_extras;
   for (Work* w : active) {
     parts.push_back(w->h);
     SequenceKvCache& cache = *w->sequence->cache;
@@ -727,7 +830,28 @@ void TransformerModel::RunLayerCpu(int64_t layer, std::vector<Work*>& active) {
     for (int64_t i = 0; i < w->h.size(0); ++i) {
       rows.push_back(base);
       rows.back().position = w->start + i;
+      if (w->tree_row < 0 || i < w->tree_row) continue;
+      // A tree node: position by depth, slot by index, and it sees the
+      // prefix plus its own path, within the layer's window.
+      const int64_t tree_base = w->start + w->tree_row;
+      const std::vector<int64_t>& path = w->tree_paths[i - w->tree_row];
+      cpu::DecoderRow& row = rows.back();
+      row.position = tree_base + static_cast<int64_t>(path.size()) - 1;
+      row.slot = w->start + i;
+      const int64_t window = SlidingWindowOf(config_, layer);
+      const int64_t lowest = window > 0 ? std::max<int64_t>(0, row.position + 1 - window) : 0;
+      row.first_visible = std::min(lowest, tree_base);
+      row.prefix_end = tree_base;
+      std::vector<int64_t>& extra = tree_extras.emplace_back();
+      for (size_t depth = 0; depth < path.size(); ++depth) {
+        if (tree_base + static_cast<int64_t>(depth) >= lowest) extra.push_back(tree_base + path[depth]);
+      }
     }
+  }
+  // Point the tree rows at their extra slots (tree_extras no longer grows).
+  size_t next = 0;
+  for (cpu::DecoderRow& row : rows) {
+    if (row.slot >= 0) row.extra_slots = tree_extras[next++];
   }
   at::Tensor x = StackRows(parts);
   cpu_->RunLayer(layer, x.data_ptr<float>(), rows);

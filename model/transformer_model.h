@@ -64,6 +64,8 @@ class TransformerModel : public Model {
   int64_t Length(SequenceId sequence) const override;
   int64_t DraftLength(SequenceId sequence) const override;
   absl::Status Truncate(SequenceId sequence, int64_t length) override;
+  absl::Status KeepSlots(SequenceId sequence, int64_t from,
+                         absl::Span<const int64_t> slots) override;
   absl::Status Fork(SequenceId source, SequenceId destination,
                     int64_t length) override;
   void Release(SequenceId sequence) override;
@@ -102,6 +104,9 @@ class TransformerModel : public Model {
   void RunLayerCpu(int64_t layer, std::vector<Work*>& active);
   std::vector<at::Tensor> LogitsCpu(std::vector<Work>& works);
   at::Tensor Attention(int64_t layer, Work& work, const at::Tensor& qkv);
+  // Torch path: true where a row of `work` (a token tree) must not see a key
+  // slot, [rows, total] bool on the CPU.
+  at::Tensor TreeMask(const Work& work, int64_t total, int64_t window) const;
   at::Tensor Norm(const at::Tensor& x, const at::Tensor& weight,
                   const at::Tensor& bias) const;
   // cap * tanh(logits / cap) in place when final_logit_softcapping is set.

@@ -17,11 +17,18 @@ struct HeadTask {
   const float* keys;   // [visible, head_dim] of this KV head
   const float* values;
   int64_t visible;
+  const int64_t* extra;  // Further positions after [0, visible).
+  int64_t num_extra;
   int64_t d;
   float scale;
   float softcap;       // 0: none.
   float* out;          // [head_dim]
 };
+
+// The cache position of the task's j-th attended key.
+inline int64_t Slot(const HeadTask& t, int64_t j) {
+  return j < t.visible ? j : t.extra[j - t.visible];
+}
 
 void SoftCap(float cap, float* scores, int64_t n) {
   if (cap <= 0.f) return;
@@ -44,8 +51,8 @@ TANDEM_AVX512 float Dot(const float* a, const float* b, int64_t d) {
 }
 
 TANDEM_AVX512 void HeadAvx512(const HeadTask& t, float* scores) {
-  const int64_t n = t.visible, d = t.d;
-  for (int64_t j = 0; j < n; ++j) scores[j] = Dot(t.q, t.keys + j * d, d) * t.scale;
+  const int64_t n = t.visible + t.num_extra, d = t.d;
+  for (int64_t j = 0; j < n; ++j) scores[j] = Dot(t.q, t.keys + Slot(t, j) * d, d) * t.scale;
   SoftCap(t.softcap, scores, n);
   __m512 mx = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   int64_t j = 0;
@@ -70,7 +77,7 @@ TANDEM_AVX512 void HeadAvx512(const HeadTask& t, float* scores) {
     __m512 acc = _mm512_setzero_ps();
     for (int64_t p = 0; p < n; ++p) {
       acc = _mm512_fmadd_ps(_mm512_set1_ps(scores[p]),
-                            _mm512_maskz_loadu_ps(m, t.values + p * d + c), acc);
+                            _mm512_maskz_loadu_ps(m, t.values + Slot(t, p) * d + c), acc);
     }
     _mm512_mask_storeu_ps(t.out + c, m, _mm512_div_ps(acc, total));
   }
@@ -78,10 +85,10 @@ TANDEM_AVX512 void HeadAvx512(const HeadTask& t, float* scores) {
 #endif
 
 void HeadPortable(const HeadTask& t, float* scores) {
-  const int64_t n = t.visible, d = t.d;
+  const int64_t n = t.visible + t.num_extra, d = t.d;
   float max = -std::numeric_limits<float>::infinity();
   for (int64_t j = 0; j < n; ++j) {
-    const float* k = t.keys + j * d;
+    const float* k = t.keys + Slot(t, j) * d;
     float dot = 0.f;
     for (int64_t i = 0; i < d; ++i) dot += t.q[i] * k[i];
     scores[j] = dot * t.scale;
@@ -95,7 +102,7 @@ void HeadPortable(const HeadTask& t, float* scores) {
   }
   std::fill(t.out, t.out + d, 0.f);
   for (int64_t j = 0; j < n; ++j) {
-    const float* v = t.values + j * d;
+    const float* v = t.values + Slot(t, j) * d;
     for (int64_t i = 0; i < d; ++i) t.out[i] += scores[j] * v[i];
   }
   for (int64_t i = 0; i < d; ++i) t.out[i] /= total;
@@ -109,7 +116,9 @@ void Attention(const AttentionShape& s, const float* q, int64_t q_stride,
   if (tasks == 0) return;
   const int64_t group = s.heads / s.kv_heads;
   int64_t visible_total = 0;
-  for (const AttentionRow& r : rows) visible_total += r.visible;
+  for (const AttentionRow& r : rows) {
+    visible_total += r.visible + static_cast<int64_t>(r.extra.size());
+  }
   const int64_t per_task = std::max<int64_t>(
       1, 2 * s.head_dim * visible_total / static_cast<int64_t>(rows.size()));
   const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 16) / per_task);
@@ -123,11 +132,14 @@ void Attention(const AttentionShape& s, const float* q, int64_t q_stride,
                        r.keys + kv * r.kv_head_stride,
                        r.values + kv * r.kv_head_stride,
                        r.visible,
+                       r.extra.data(),
+                       static_cast<int64_t>(r.extra.size()),
                        s.head_dim,
                        s.scale,
                        s.softcap,
                        out + (i / s.heads) * out_stride + h * s.head_dim};
-      if (static_cast<int64_t>(scores.size()) < r.visible) scores.resize(r.visible);
+      const int64_t attended = r.visible + static_cast<int64_t>(r.extra.size());
+      if (static_cast<int64_t>(scores.size()) < attended) scores.resize(attended);
 #if TANDEM_HAVE_AVX512_KERNELS
       if (avx512) {
         HeadAvx512(t, scores.data());

@@ -33,7 +33,10 @@ struct AttentionRow {
   const float* keys = nullptr;
   const float* values = nullptr;
   int64_t kv_head_stride = 0;  // Floats between consecutive KV heads.
-  int64_t visible = 0;         // >= 1.
+  int64_t visible = 0;         // >= 0; >= 1 counting `extra`.
+  // Further positions attended after [0, visible), as offsets from
+  // keys / values (token trees: a node's ancestors and itself).
+  absl::Span<const int64_t> extra;
 };
 
 // out[r] = softmax(cap(q[r] K^T * scale)) V per head, for queries q [rows,

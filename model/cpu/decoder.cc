@@ -109,19 +109,34 @@ void Decoder::RunLayer(int64_t layer, float* x, absl::Span<const DecoderRow> row
       const float* s = (local ? local_sin_ : rope_sin_).data_ptr<float>() + row.position * (d / 2);
       Rope(q, heads + kv, d, c, s);  // q and k are adjacent.
     }
+    const int64_t slot = row.slot >= 0 ? row.slot : row.position;
     for (int64_t g = 0; g < kv; ++g) {
-      const int64_t at = g * row.kv_head_stride + row.position * d;
+      const int64_t at = g * row.kv_head_stride + slot * d;
       std::memcpy(row.keys + at, k + g * d, d * sizeof(float));
       std::memcpy(row.values + at, v + g * d, d * sizeof(float));
     }
   }
   std::vector<AttentionRow> spans(m);
   const int64_t window = SlidingWindowOf(config_, layer);
+  int64_t extras = 0;
+  for (const DecoderRow& row : rows) extras += static_cast<int64_t>(row.extra_slots.size());
+  extra_.resize(extras);
+  int64_t next_extra = 0;
   for (int64_t r = 0; r < m; ++r) {
-    const int64_t end = rows[r].position + 1;
+    const DecoderRow& row = rows[r];
+    if (row.slot >= 0) {
+      // A tree row: its prefix span, then its ancestors as offsets from it.
+      const int64_t first = row.first_visible;
+      int64_t* extra = extra_.data() + next_extra;
+      for (int64_t slot : row.extra_slots) extra_[next_extra++] = slot - first;
+      spans[r] = {row.keys + first * d, row.values + first * d, row.kv_head_stride,
+                  row.prefix_end - first,
+                  absl::Span<const int64_t>(extra, row.extra_slots.size())};
+      continue;
+    }
+    const int64_t end = row.position + 1;
     const int64_t first = window > 0 && end > window ? end - window : 0;
-    spans[r] = {rows[r].keys + first * d, rows[r].values + first * d, rows[r].kv_head_stride,
-                end - first};
+    spans[r] = {row.keys + first * d, row.values + first * d, row.kv_head_stride, end - first};
   }
   const AttentionShape shape{heads, kv, d, static_cast<float>(AttentionScale(config_)),
                              static_cast<float>(config_.attn_logit_softcapping)};

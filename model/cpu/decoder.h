@@ -39,6 +39,15 @@ struct DecoderRow {
   float* values = nullptr;
   int64_t kv_head_stride = 0;  // capacity * head_dim.
   int64_t position = 0;        // The row attends to positions [0, position].
+  // Token-tree rows (ForwardRequest::tree_parents); slot < 0 for ordinary
+  // rows. The row's K/V goes to cache slot `slot` instead of `position`
+  // (still rotated for `position`), and it attends to slots
+  // [first_visible, prefix_end) plus `extra_slots` (ascending: its tree
+  // ancestors and itself), already limited to the layer's sliding window.
+  int64_t slot = -1;
+  int64_t first_visible = 0;
+  int64_t prefix_end = 0;
+  absl::Span<const int64_t> extra_slots;
 };
 
 class Decoder {
@@ -80,6 +89,7 @@ class Decoder {
   at::Tensor rope_cos_, rope_sin_;  // float32 [context, head_dim / 2]
   at::Tensor local_cos_, local_sin_;  // The same for UsesLocalRope layers.
   std::vector<float> normed_, qkv_, attn_, mlp_, act_, out_;
+  std::vector<int64_t> extra_;  // Tree rows' extra slots relative to their span.
 };
 
 }  // namespace tandem::model::cpu
