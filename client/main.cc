@@ -19,6 +19,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "client/relevance_html.h"
 #include "client/relevance_view.h"
 #include "client/tandem_client.h"
@@ -50,6 +51,9 @@ ABSL_FLAG(std::string, draft_length, "", "Draft length N, or 'adaptive'");
 ABSL_FLAG(int, exit_layer, 0, "Self-speculation exit layer (0 = model default)");
 ABSL_FLAG(bool, pipelined, true,
           "Draft model: draft the next round while the target verifies (false: draft after)");
+ABSL_FLAG(std::string, tree, "",
+          "Draft model token tree as ALTERNATIVES:DEPTH, e.g. 1:2 (the draft's next-best token "
+          "beside each of the first 2 drafted ones); 0:0 = chains; empty = the server's default");
 ABSL_FLAG(bool, stream, false, "Stream text as it is generated");
 ABSL_FLAG(int, logprobs, 0, "Print each token's logprob and this many alternatives");
 ABSL_FLAG(int, timeout_s, 300, "Request deadline in seconds");
@@ -197,6 +201,17 @@ int main(int argc, char** argv) {
   o.num_return_sequences = absl::GetFlag(FLAGS_num_return_sequences);
   o.speculation = absl::GetFlag(FLAGS_speculation);
   o.pipelined = absl::GetFlag(FLAGS_pipelined);
+  if (const std::string tree = absl::GetFlag(FLAGS_tree); !tree.empty()) {
+    const std::vector<std::string> parts = absl::StrSplit(tree, ':');
+    uint32_t alternatives = 0, depth = 0;
+    if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &alternatives) ||
+        !absl::SimpleAtoi(parts[1], &depth)) {
+      std::cerr << "error: --tree must be ALTERNATIVES:DEPTH, e.g. 1:2\n";
+      return 2;
+    }
+    o.tree_alternatives = alternatives;
+    o.tree_depth = depth;
+  }
   const std::string gamma = absl::GetFlag(FLAGS_draft_length);
   if (gamma == "adaptive") {
     o.adaptive = true;

@@ -73,6 +73,10 @@ absl::StatusOr<v1::GenerateRequest> BuildRequest(const GenerateOptions& o) {
   }
   if (o.exit_layer) spec->mutable_self_speculative()->set_exit_layer(*o.exit_layer);
   spec->set_disable_pipelining(!o.pipelined);
+  if (o.tree_alternatives.has_value()) {
+    spec->mutable_tree()->set_alternatives(*o.tree_alternatives);
+    spec->mutable_tree()->set_depth(o.tree_depth);
+  }
   c->mutable_output()->set_logprobs(o.logprobs > 0);
   c->mutable_output()->set_top_logprobs(o.logprobs);
   c->mutable_output()->set_include_speculation_stats(o.speculation_stats);

@@ -34,6 +34,10 @@ struct GenerateOptions {
   bool adaptive = false;                       // Adaptive γ (overrides draft_length).
   std::optional<uint32_t> exit_layer;          // Self-speculation.
   bool pipelined = true;                       // Draft model: draft while verifying.
+  // Draft model token trees (SpeculationConfig.tree): alternatives per
+  // drafted position at the first tree_depth positions; unset = server default.
+  std::optional<uint32_t> tree_alternatives;
+  uint32_t tree_depth = 0;
   uint32_t logprobs = 0;                       // Top-N alternatives; > 0 also returns logprobs.
   bool speculation_stats = true;
   // > 0: every token also carries its raw and processed next-token

@@ -7,7 +7,7 @@ namespace tandem::decoding {
 
 absl::StatusOr<std::unique_ptr<DraftModelDrafter>> DraftModelDrafter::Open(
     DraftBackend& backend, const std::vector<int64_t>& prompt, const SessionOptions& options,
-    bool pipelined) {
+    bool pipelined, int tree_alternatives, int tree_depth) {
   const int64_t context = backend.Info().context_length;
   SessionOptions draft_options = options;
   // The draft model's context may be shorter than the target's.
@@ -15,7 +15,20 @@ absl::StatusOr<std::unique_ptr<DraftModelDrafter>> DraftModelDrafter::Open(
   absl::StatusOr<SessionId> id = backend.Open(prompt, draft_options);
   if (!id.ok()) return id.status();
   return std::unique_ptr<DraftModelDrafter>(
-      new DraftModelDrafter(backend, *id, prompt, context, pipelined));
+      new DraftModelDrafter(backend, *id, prompt, context, pipelined, tree_alternatives,
+                            tree_depth));
+}
+
+ProposeItem DraftModelDrafter::Request(SequenceSync sync, int gamma, bool guess) const {
+  ProposeItem item{id_, std::move(sync), gamma, guess};
+  const int proposals = gamma - (guess ? 1 : 0);
+  if (tree_alternatives_ > 0 && proposals > 0) {
+    const int room = (kMaxTreeNodes - proposals) / tree_alternatives_;
+    item.tree_alternatives = tree_alternatives_;
+    item.tree_depth = std::max(0, std::min({tree_depth_, proposals, room}));
+    if (item.tree_depth == 0) item.tree_alternatives = 0;
+  }
+  return item;
 }
 
 DraftModelDrafter::~DraftModelDrafter() {
@@ -53,11 +66,8 @@ absl::StatusOr<Proposal> DraftModelDrafter::Propose(const std::vector<int64_t>& 
                      std::equal(pre.after.begin(), pre.after.end(), committed.begin()) &&
                      committed.back() == got[0];
     if (hit) {
-      const size_t take = std::min<size_t>(gamma, got.size() - 1);
       Proposal p;
-      p.draft.tokens.assign(got.begin() + 1, got.begin() + 1 + take);
-      p.draft.dists.assign(ready->draft.dists.begin() + 1,
-                           ready->draft.dists.begin() + 1 + take);
+      p.draft = ready->draft.Slice(1, static_cast<size_t>(gamma));
       p.server_time = ready->server_time;
       ++stats_.pre_draft_hits;
       stats_.hidden_time += std::max(absl::ZeroDuration(), (*pre.end - pre.start) - waited);
@@ -66,7 +76,7 @@ absl::StatusOr<Proposal> DraftModelDrafter::Propose(const std::vector<int64_t>& 
     // A miss: the time waited above is part of this round's exposed draft
     // time; draft afresh after what was actually committed.
   }
-  absl::StatusOr<TimedDraft> d = backend_.Propose({id_, SyncTo(committed), gamma});
+  absl::StatusOr<TimedDraft> d = backend_.Propose(Request(SyncTo(committed), gamma, false));
   if (!d.ok()) return d.status();
   Proposal p;
   p.draft = std::move(d->draft);
@@ -78,14 +88,17 @@ void DraftModelDrafter::OnVerifyStarted(const std::vector<int64_t>& committed,
                                         const Draft& draft, int next_gamma) {
   if (!pipelined_ || draft.tokens.empty() || next_gamma < 1 || pending_.has_value()) return;
   // Stay inside the draft model's context (the engine would refuse).
-  const int64_t length = static_cast<int64_t>(committed.size() + draft.tokens.size());
+  const int64_t length = static_cast<int64_t>(committed.size() + draft.chain_length());
   if (length + next_gamma + 1 > context_length_) return;
   PreDraft pre;
   pre.after = committed;
-  pre.after.insert(pre.after.end(), draft.tokens.begin(), draft.tokens.end());
+  // The outcome pre-drafted for: the whole chain accepted (a tree's
+  // alternatives are tried only where the chain is rejected), then g.
+  const std::vector<int64_t> chain = draft.chain();
+  pre.after.insert(pre.after.end(), chain.begin(), chain.end());
   // g is only a guess at the target's bonus token (never proposed): its most
   // likely value is the draft's argmax, also when sampling.
-  ProposeItem item{id_, SyncTo(pre.after), next_gamma + 1, /*guess_first=*/true};
+  ProposeItem item = Request(SyncTo(pre.after), next_gamma + 1, /*guess=*/true);
   pre.known_length = item.sync.base_length;
   pre.start = absl::Now();
   pre.end = std::make_shared<absl::Time>(pre.start);

@@ -37,7 +37,7 @@ class DraftModelDrafter : public Drafter {
   // Opens a session on `backend` (which must outlive the drafter).
   static absl::StatusOr<std::unique_ptr<DraftModelDrafter>> Open(
       DraftBackend& backend, const std::vector<int64_t>& prompt, const SessionOptions& options,
-      bool pipelined);
+      bool pipelined, int tree_alternatives = 0, int tree_depth = 0);
   // Waits for a pre-draft still in flight (bounded by its call deadline),
   // then closes the session.
   ~DraftModelDrafter() override;
@@ -57,12 +57,18 @@ class DraftModelDrafter : public Drafter {
   };
 
   DraftModelDrafter(DraftBackend& backend, SessionId id, std::vector<int64_t> prompt,
-                    int64_t context_length, bool pipelined)
+                    int64_t context_length, bool pipelined, int tree_alternatives,
+                    int tree_depth)
       : backend_(backend),
         id_(id),
         view_(std::move(prompt)),
         context_length_(context_length),
-        pipelined_(pipelined) {}
+        pipelined_(pipelined),
+        tree_alternatives_(tree_alternatives),
+        tree_depth_(tree_depth) {}
+  // What to ask the backend for: γ drafted tokens (after a guess when
+  // `guess`) with the tree shape cut to fit kMaxTreeNodes.
+  ProposeItem Request(SequenceSync sync, int gamma, bool guess) const;
   // The sync that makes the session's committed tokens equal `sequence`
   // (rolling back to the common prefix), and records it as the new view.
   SequenceSync SyncTo(const std::vector<int64_t>& sequence);
@@ -72,6 +78,8 @@ class DraftModelDrafter : public Drafter {
   std::vector<int64_t> view_;  // The session's committed tokens, as sent.
   const int64_t context_length_;
   const bool pipelined_;
+  const int tree_alternatives_;
+  const int tree_depth_;
   std::optional<PreDraft> pending_;
   DrafterStats stats_;
 };

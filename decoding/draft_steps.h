@@ -11,10 +11,26 @@
 
 namespace tandem::decoding {
 
-// A draft of γ tokens with the distributions they were drawn from.
+// A draft of γ tokens with the distributions they were drawn from: a chain,
+// or a token tree (sampling/tree_verifier.h) when `parents` is set.
 struct Draft {
   std::vector<int64_t> tokens;
   std::vector<sampling::DraftDistribution> dists;
+  // Empty: tokens[i + 1] follows tokens[i]. Else one entry per token: its
+  // parent token's index, or -1 for a child of the committed sequence; each
+  // < its own index. Drafters put the main chain first (parents -1, 0, 1,
+  // ...) and alternatives after it.
+  std::vector<int32_t> parents;
+
+  bool is_tree() const { return !parents.empty(); }
+  // The leading tokens that form one chain (all of them for a chain).
+  size_t chain_length() const;
+  // The leading chain alone.
+  std::vector<int64_t> chain() const;
+  // The sub-draft that follows the chain's first `skip` tokens: chain tokens
+  // [skip, skip + take) and the alternatives hanging off them, re-indexed
+  // (alternatives of chain token skip become children of the root).
+  Draft Slice(size_t skip, size_t take) const;
 };
 
 struct DraftJob {
@@ -24,6 +40,14 @@ struct DraftJob {
   int64_t exit_layer = 0;     // 0: all layers (a draft model); else early exit.
   sampling::Rng* rng = nullptr;  // The session's; drafts draw under kDraft.
   bool greedy_first = false;     // Step 0 takes the argmax even when sampling.
+  // Token tree: at each of the first `tree_depth` drafted positions (the
+  // guess of greedy_first not counted), also propose up to
+  // `tree_alternatives` other likely tokens as siblings of the drafted one
+  // (leaves, one-hot: deterministic proposals): the most likely tokens other
+  // than the drafted one, greedy or sampling (exact either way:
+  // sampling/tree_verifier.h, docs/speculative_decoding.md).
+  int tree_alternatives = 0;
+  int tree_depth = 0;
 };
 
 struct DraftOutcome {
@@ -38,7 +62,8 @@ struct DraftOutcome {
 // distribution when greedy (or at step 0 with greedy_first), else a sample
 // from exp(log_softmax) with exactly those probabilities packed (sparse or
 // dense) for the verifier. The last drafted token is not run through the
-// model.
+// model. Alternatives (DraftJob::tree_alternatives) come after the chain in
+// the returned draft, with `parents` set.
 std::vector<DraftOutcome> RunDraftSteps(model::Model& model,
                                         std::vector<DraftJob>& jobs);
 

@@ -5,6 +5,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "sampling/tree_verifier.h"
 
 namespace tandem::decoding {
 namespace {
@@ -56,11 +57,31 @@ absl::StatusOr<Prepared> PrepareFeed(SessionTable& sessions, model::Model& model
 
 }  // namespace
 
+absl::Status CheckTreeRequest(int64_t proposals, int64_t alternatives, int64_t depth) {
+  if (alternatives < 0 || alternatives > kMaxTreeAlternatives) {
+    return absl::InvalidArgumentError(absl::StrCat("`tree_alternatives` must be in [0, ",
+                                                   kMaxTreeAlternatives, "], got ", alternatives));
+  }
+  const int64_t most = std::max<int64_t>(proposals, 0);
+  if (depth < 0 || depth > most) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "`tree_depth` must be in [0, ", most, "] (the drafted tokens), got ", depth));
+  }
+  if (most + alternatives * depth > kMaxTreeNodes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a tree of ", most, " drafted tokens with ", alternatives, " alternatives at ", depth,
+        " positions holds ", most + alternatives * depth, " tokens; at most ", kMaxTreeNodes,
+        " are allowed"));
+  }
+  return absl::OkStatus();
+}
+
 struct TargetEngine::Job {
   size_t index = 0;
   EngineSession* session = nullptr;
   std::vector<int64_t> feed;  // Rows of the forward.
   bool all_logits = false;    // Verify needs every row's logits.
+  std::vector<int32_t> tree_parents;  // A tree draft's (ForwardRequest).
   int64_t remaining = 0;      // Prefill: positions left after this chunk.
 };
 
@@ -87,6 +108,26 @@ bool TargetEngine::Prepare(const VerifyItem& item, Job& job, VerifyOutcome& out)
         "draft has ", item.draft.tokens.size(), " tokens but ",
         item.draft.dists.size(), " distributions"));
     return false;
+  }
+  const Draft& draft = item.draft;
+  if (draft.is_tree()) {
+    if (draft.parents.size() != draft.tokens.size() ||
+        draft.tokens.size() > static_cast<size_t>(kMaxTreeNodes)) {
+      out.status = absl::InvalidArgumentError(absl::StrCat(
+          "a draft tree needs one parent per token and at most ", kMaxTreeNodes,
+          " tokens; got ", draft.tokens.size(), " tokens and ", draft.parents.size(),
+          " parents"));
+      return false;
+    }
+    for (size_t i = 0; i < draft.parents.size(); ++i) {
+      if (draft.parents[i] < -1 || draft.parents[i] >= static_cast<int32_t>(i)) {
+        out.status = absl::InvalidArgumentError(absl::StrCat(
+            "draft token ", i, "'s parent is ", draft.parents[i], "; it must be in [-1, ", i,
+            ")"));
+        return false;
+      }
+    }
+    job.tree_parents = draft.parents;
   }
   job.session = p->session;
   job.feed = std::move(p->feed);
@@ -132,32 +173,57 @@ void TargetEngine::Finish(const VerifyItem& item, Job& job, const at::Tensor& lo
   const Draft& draft = item.draft;
   const int64_t gamma = static_cast<int64_t>(draft.tokens.size());
   const int64_t n = static_cast<int64_t>(s.committed.size());
-  s.cached.assign(s.committed.begin(), s.committed.end());
-  s.cached.insert(s.cached.end(), draft.tokens.begin(), draft.tokens.end());
   at::Tensor rows = logits.narrow(0, logits.size(0) - gamma - 1, gamma + 1);
-  absl::StatusOr<at::Tensor> processed = sampling::ProcessDraftPositions(
-      *s.selector, {s.committed, s.prompt_length}, draft.tokens, rows);
+  const sampling::VerifyOptions options{s.selector->params().greedy(), s.top_logprobs};
+  const sampling::TokenHistory prefix{s.committed, s.prompt_length};
+  absl::StatusOr<at::Tensor> processed =
+      draft.is_tree()
+          ? sampling::ProcessTreePositions(*s.selector, prefix, draft.tokens, draft.parents, rows)
+          : sampling::ProcessDraftPositions(*s.selector, prefix, draft.tokens, rows);
   absl::StatusOr<sampling::VerifyResult> result =
-      processed.ok()
-          ? sampling::VerifyDraft(*processed, draft.tokens, draft.dists,
-                                  {s.selector->params().greedy(), s.top_logprobs}, *s.rng, n)
-          : absl::StatusOr<sampling::VerifyResult>(processed.status());
-  // Whatever happened, the cache keeps only committed positions.
-  const int64_t keep = n + (result.ok() ? result->num_accepted : -1);
-  if (keep < model.Length(s.sequence)) {
-    (void)model.Truncate(s.sequence, keep);
-  }
-  s.cached.resize(keep);
+      !processed.ok() ? absl::StatusOr<sampling::VerifyResult>(processed.status())
+      : draft.is_tree()
+          ? sampling::VerifyTree(*processed, {draft.tokens, draft.parents, draft.dists}, options,
+                                 *s.rng, n)
+          : sampling::VerifyDraft(*processed, draft.tokens, draft.dists, options, *s.rng, n);
+  // Whatever happened, the cache keeps only committed positions: the
+  // accepted drafts (a tree's accepted path, moved into place).
+  s.cached.assign(s.committed.begin(), s.committed.end());
   if (!result.ok()) {
+    (void)model.Truncate(s.sequence, n - 1);
+    s.cached.resize(n - 1);
     out.status = result.status();
     return;
   }
+  // Row of the forward that emitted token i was chosen from: the root's,
+  // then each accepted node's.
+  std::vector<int64_t> chosen_row = {0};
+  if (draft.is_tree()) {
+    std::vector<int64_t> slots;
+    for (int32_t node : result->accepted_nodes) {
+      slots.push_back(n + node);
+      s.cached.push_back(draft.tokens[node]);
+      chosen_row.push_back(1 + node);
+    }
+    if (absl::Status kept = model.KeepSlots(s.sequence, n, slots); !kept.ok()) {
+      (void)model.Truncate(s.sequence, n - 1);
+      s.cached.resize(n - 1);
+      out.status = kept;
+      return;
+    }
+  } else {
+    s.cached.insert(s.cached.end(), draft.tokens.begin(),
+                    draft.tokens.begin() + result->num_accepted);
+    for (int i = 1; i <= result->num_accepted; ++i) chosen_row.push_back(i);
+    if (n + result->num_accepted < model.Length(s.sequence)) {
+      (void)model.Truncate(s.sequence, n + result->num_accepted);
+    }
+  }
   if (s.distribution_top_n > 0) {
-    // Emitted token i was chosen at row i, from processed row i.
     const at::Tensor raw = rows.to(at::kFloat).log_softmax(-1);
     const at::Tensor chosen_from = processed->log_softmax(-1);
     for (size_t i = 0; i < result->emitted.size(); ++i) {
-      const int64_t r = static_cast<int64_t>(i);
+      const int64_t r = chosen_row[i];
       result->emitted[i].raw_distribution = sampling::TopTokens(raw[r], s.distribution_top_n);
       result->emitted[i].processed_distribution =
           sampling::TopTokens(chosen_from[r], s.distribution_top_n);
@@ -195,7 +261,7 @@ std::vector<StepOutcome> TargetEngine::Step(absl::Span<const StepItem> items) {
   std::vector<model::ForwardRequest> batch;
   int64_t rows = 0;
   for (const Job& job : jobs) {
-    batch.push_back({job.session->sequence, job.feed, 0, job.all_logits});
+    batch.push_back({job.session->sequence, job.feed, 0, job.all_logits, job.tree_parents});
     rows += static_cast<int64_t>(job.feed.size());
   }
   absl::StatusOr<std::vector<at::Tensor>> logits = model.Forward(batch);
@@ -369,7 +435,8 @@ std::vector<DraftOutcome> DraftEngine::Propose(
       continue;
     }
     jobs.push_back(DraftJob{p->session, std::move(p->feed), item.gamma, 0,
-                            p->session->rng.get(), item.guess_first});
+                            p->session->rng.get(), item.guess_first, item.tree_alternatives,
+                            item.tree_depth});
     job_item.push_back(i);
   }
   std::vector<DraftOutcome> drafted = RunDraftSteps(model, jobs);
@@ -379,7 +446,8 @@ std::vector<DraftOutcome> DraftEngine::Propose(
     if (d.status.ok() && jobs[k].gamma > 0) {
       // The model ran the pending token and every draft but the last.
       s.cached = s.committed;
-      s.cached.insert(s.cached.end(), d.draft.tokens.begin(), d.draft.tokens.end() - 1);
+      const std::vector<int64_t> chain = d.draft.chain();
+      s.cached.insert(s.cached.end(), chain.begin(), chain.end() - 1);
     } else if (!d.status.ok()) {
       (void)model.Truncate(s.sequence, std::min<int64_t>(s.cached.size(),
                                                          model.Length(s.sequence)));

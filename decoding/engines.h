@@ -22,8 +22,20 @@ namespace tandem::decoding {
 struct VerifyItem {
   SessionId session = 0;
   SequenceSync sync;
-  Draft draft;  // γ >= 0 tokens; γ = 0 is a plain decode step.
+  // γ >= 0 tokens; γ = 0 is a plain decode step. A tree (draft.parents) of
+  // at most kMaxTreeNodes tokens is verified in the same one pass.
+  Draft draft;
 };
+
+// The most tokens a drafted tree may hold (it costs one target row each).
+inline constexpr int kMaxTreeNodes = 16;
+// The most alternatives a drafted position may add (ProposeItem).
+inline constexpr int kMaxTreeAlternatives = 3;
+// A tree of `proposals` drafted tokens with `alternatives` extra candidates
+// at each of its first `depth` positions: InvalidArgument naming the field
+// unless alternatives is in [0, kMaxTreeAlternatives], depth in
+// [0, max(proposals, 0)] and the tree holds at most kMaxTreeNodes tokens.
+absl::Status CheckTreeRequest(int64_t proposals, int64_t alternatives, int64_t depth);
 
 struct VerifyOutcome {
   absl::Status status;
@@ -86,6 +98,9 @@ struct ProposeItem {
   // the target's bonus token): take the draft's most likely token even when
   // sampling. Its distribution is then one-hot and must not be verified.
   bool guess_first = false;
+  // Token tree: DraftJob::tree_alternatives / tree_depth.
+  int tree_alternatives = 0;
+  int tree_depth = 0;
 };
 
 // Verifies drafts (and decodes plain steps) with the target model.
@@ -124,7 +139,9 @@ class TargetEngine {
   // For each item: apply the sync, run ONE batched forward over
   // [catch-up..., pending, x1..xγ] for all items, verify with lossless
   // rejection sampling, commit the accepted drafts plus the correction/bonus
-  // token, and roll the cache back to the committed length. Per-item errors
+  // token, and roll the cache back to the committed length. A tree draft
+  // runs as a tree in the same pass (Model tree_parents), is verified by
+  // sampling::VerifyTree, and only its accepted path's KV is kept. Per-item errors
   // (NotFound, FailedPrecondition, InvalidArgument, OutOfRange) come back in
   // the outcome; a model failure fails every item of the call.
   std::vector<VerifyOutcome> Verify(absl::Span<const VerifyItem> items);

@@ -91,7 +91,10 @@ absl::StatusOr<GenerationResult> Generate(const GenerateRequest& request,
     }
     const absl::Duration draft_time = absl::Now() - draft_start;
     absl::Duration server_time = proposal.server_time;
-    const int drafted = static_cast<int>(proposal.draft.tokens.size());
+    // γ is the chain's length; a tree's alternatives ride beside it.
+    const int drafted = static_cast<int>(proposal.draft.chain_length());
+    const int64_t alternatives =
+        static_cast<int64_t>(proposal.draft.tokens.size()) - drafted;
     // The next round's γ as far as it is known now (the policy updates after
     // verification); a pipelined drafter drafts that far ahead meanwhile.
     if (drafter != nullptr && drafted > 0) {
@@ -108,6 +111,13 @@ absl::StatusOr<GenerationResult> Generate(const GenerateRequest& request,
     if (drafted == 0) ++stats.plain_rounds;
     stats.drafted += drafted;
     stats.accepted += round.num_accepted;
+    stats.tree_alternatives += alternatives;
+    for (int32_t node : round.accepted_nodes) {
+      if (node >= drafted) {
+        ++stats.tree_alternative_hits;
+        break;
+      }
+    }
     if (static_cast<int>(stats.drafted_at.size()) < drafted) {
       stats.drafted_at.resize(drafted);
       stats.accepted_at.resize(drafted);

@@ -46,6 +46,10 @@ struct SpeculationStats {
   int64_t pre_drafts = 0;
   int64_t pre_draft_hits = 0;
   absl::Duration draft_time_hidden;
+  // Token trees: alternatives drafted beside the chains (`drafted` counts
+  // chain tokens only), and rounds whose accepted path took one.
+  int64_t tree_alternatives = 0;
+  int64_t tree_alternative_hits = 0;
 
   double acceptance_rate() const { return drafted ? double(accepted) / drafted : 0; }
   double mean_accepted_length() const {  // Tokens per target pass.

@@ -40,6 +40,11 @@ struct SpeculationOptions {
   // (draft_model_drafter.h). Changes when drafts are computed, never what is
   // accepted.
   bool pipelined = true;
+  // Draft model: token trees (DraftJob::tree_alternatives / tree_depth);
+  // alternatives 0 = chains. The depth is cut where the tree would pass
+  // kMaxTreeNodes (engines.h).
+  int tree_alternatives = 0;
+  int tree_depth = 0;
 };
 
 }  // namespace tandem::decoding

@@ -277,7 +277,9 @@ struct Transport {
 };
 
 decoding::SpeculationMode ModeOf(const std::string& mode) {
-  if (mode == "draft" || mode == "draft-seq") return decoding::SpeculationMode::kDraftModel;
+  if (mode == "draft" || mode == "draft-seq" || mode == "tree" || mode == "tree-seq") {
+    return decoding::SpeculationMode::kDraftModel;
+  }
   if (mode == "self") return decoding::SpeculationMode::kSelfSpeculative;
   if (mode == "ngram") return decoding::SpeculationMode::kNgram;
   return decoding::SpeculationMode::kOff;
@@ -321,7 +323,11 @@ absl::StatusOr<Result> RunConfig(const Config& config, const Transport& transpor
       request.speculation.draft_length = config.adaptive ? std::min(4, max_gamma) : config.gamma;
       request.speculation.adaptive = config.adaptive;
       request.speculation.max_draft_length = max_gamma;
-      request.speculation.pipelined = config.mode != "draft-seq";
+      request.speculation.pipelined = config.mode != "draft-seq" && config.mode != "tree-seq";
+      if (config.mode == "tree" || config.mode == "tree-seq") {
+        request.speculation.tree_alternatives = options.tree_alternatives;
+        request.speculation.tree_depth = options.tree_depth;
+      }
       RequestOutcome& out = outcomes[i];
       RecordingTarget target(*transport.target);
       std::optional<RecordingDraft> draft;
@@ -868,7 +874,7 @@ absl::Status RunSpeedupBenchmark(const BenchOptions& options) {
     const double verify_per_round = r.rounds ? r.verify_s / r.rounds : 0;
     r.c_round_stats = verify_per_round > 0 ? draft_per_token / verify_per_round : 0;
     r.c_step_stats = b.verify_per_round_s > 0 ? draft_per_token / b.verify_per_round_s : 0;
-    if (r.config.mode == "draft" || r.config.mode == "draft-seq") {
+    if (ModeOf(r.config.mode) == decoding::SpeculationMode::kDraftModel) {
       r.c_direct = micro.draft_ms[0] / micro.target_ms[0];
     } else if (r.config.mode == "self") {
       r.c_direct = micro.exit_ms.empty() ? 0 : micro.exit_ms[0] / micro.target_ms[0];

@@ -32,6 +32,10 @@ struct BenchOptions {
   double temperature = 0.8;
   double top_p = 0.95;
   uint64_t seed = 1234;
+  // Modes "tree" / "tree-seq" (draft model with token trees, pipelined or
+  // not): alternatives per drafted position at the first tree_depth ones.
+  int tree_alternatives = 1;
+  int tree_depth = 2;
   std::vector<int> concurrency = {1, 4, 16};
   int concurrency_gamma = 0;   // 0: each mode's best greedy γ from the sweep.
   bool concurrency_adaptive = false;  // Also run adaptive γ at each concurrency.

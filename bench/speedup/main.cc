@@ -29,7 +29,8 @@ ABSL_FLAG(int, max_new_tokens, 64, "Tokens generated per request (EOS ignored)")
 ABSL_FLAG(std::string, gammas, "1,2,3,4,5,6,7,8", "Draft lengths to sweep");
 ABSL_FLAG(bool, adaptive, true, "Also run adaptive draft length");
 ABSL_FLAG(std::string, modes, "draft,self,ngram", "Speculative modes (target-only always runs): draft (pipelined), draft-seq (draft model, "
-          "drafting after each verify), self, ngram");
+          "drafting after each verify), tree / tree-seq (draft model with token trees, --tree_*), "
+          "self, ngram");
 ABSL_FLAG(std::string, transports, "local,grpc", "local (in-process) and/or grpc (loopback servers)");
 ABSL_FLAG(std::string, samplings, "greedy,sampled", "greedy and/or sampled");
 ABSL_FLAG(double, temperature, 0.8, "Temperature of the sampled runs");
@@ -42,6 +43,8 @@ ABSL_FLAG(int, micro_reps, 40, "Repetitions per direct forward timing");
 ABSL_FLAG(int, threads, 0, "LibTorch intra-op threads; 0 = default");
 ABSL_FLAG(bool, quick, false, "About a minute: 3 prompts x 32 tokens, γ in {1,2,4,8}, concurrency 1,4");
 ABSL_FLAG(bool, progress, true, "Progress bar on stderr");
+ABSL_FLAG(int, tree_alternatives, 1, "Modes tree / tree-seq: alternatives per drafted position");
+ABSL_FLAG(int, tree_depth, 2, "Modes tree / tree-seq: drafted positions with alternatives");
 
 namespace {
 
@@ -93,6 +96,8 @@ int main(int argc, char** argv) {
   o.micro_reps = absl::GetFlag(FLAGS_micro_reps);
   o.threads = absl::GetFlag(FLAGS_threads);
   o.progress = absl::GetFlag(FLAGS_progress);
+  o.tree_alternatives = absl::GetFlag(FLAGS_tree_alternatives);
+  o.tree_depth = absl::GetFlag(FLAGS_tree_depth);
   if (!ParseInts(absl::GetFlag(FLAGS_gammas), &o.gammas) ||
       !ParseInts(absl::GetFlag(FLAGS_concurrency), &o.concurrency)) {
     std::cerr << "error: --gammas and --concurrency take comma-separated positive integers\n";
@@ -106,7 +111,8 @@ int main(int argc, char** argv) {
     o.micro_reps = 15;
   }
   for (const auto& m : o.modes) {
-    if (m != "draft" && m != "draft-seq" && m != "self" && m != "ngram") {
+    if (m != "draft" && m != "draft-seq" && m != "tree" && m != "tree-seq" && m != "self" &&
+        m != "ngram") {
       std::cerr << "error: --modes: unknown mode '" << m << "'\n";
       return 2;
     }

@@ -48,6 +48,16 @@ absl::StatusOr<std::vector<at::Tensor>> FakeModel::Forward(
     if (r.exit_layer < 0 || r.exit_layer >= info_.num_layers) {
       return absl::InvalidArgumentError("exit_layer out of range");
     }
+    if (!r.tree_parents.empty()) {
+      if (r.exit_layer != 0 || r.tree_parents.size() > r.tokens.size()) {
+        return absl::InvalidArgumentError("bad token tree");
+      }
+      for (size_t i = 0; i < r.tree_parents.size(); ++i) {
+        if (r.tree_parents[i] < -1 || r.tree_parents[i] >= static_cast<int32_t>(i)) {
+          return absl::InvalidArgumentError("bad tree parent");
+        }
+      }
+    }
     const int64_t start =
         r.exit_layer > 0 ? DraftLength(r.sequence) : Length(r.sequence);
     if (start + static_cast<int64_t>(r.tokens.size()) > info_.context_length) {
@@ -64,10 +74,23 @@ absl::StatusOr<std::vector<at::Tensor>> FakeModel::Forward(
     std::vector<int64_t> prefix = s.tokens;
     const int64_t rows = r.all_logits ? r.tokens.size() : 1;
     at::Tensor logits = at::empty({rows, info_.vocab_size}, at::kFloat);
+    // Token trees: a node's logits follow its own path; the cache holds
+    // slots (the tokens in feed order) until KeepSlots.
+    const size_t tree_row = r.tokens.size() - r.tree_parents.size();
+    std::vector<std::vector<int64_t>> paths;
     for (size_t t = 0; t < r.tokens.size(); ++t) {
       prefix.push_back(r.tokens[t]);
       if (!r.all_logits && t + 1 != r.tokens.size()) continue;
-      std::vector<float> row = logits_(prefix, r.exit_layer);
+      std::vector<int64_t> history = prefix;
+      if (!r.tree_parents.empty() && t >= tree_row) {
+        const int32_t parent = r.tree_parents[t - tree_row];
+        std::vector<int64_t> path = parent < 0 ? std::vector<int64_t>{} : paths[parent];
+        path.push_back(r.tokens[t]);
+        paths.push_back(path);
+        history.assign(prefix.begin(), prefix.begin() + start + tree_row);
+        history.insert(history.end(), path.begin(), path.end());
+      }
+      std::vector<float> row = logits_(history, r.exit_layer);
       const int64_t out_row = r.all_logits ? t : 0;
       for (int64_t v = 0; v < info_.vocab_size; ++v) {
         logits[out_row][v] = v < static_cast<int64_t>(row.size()) ? row[v] : -1e9f;
@@ -100,6 +123,28 @@ absl::Status FakeModel::Truncate(SequenceId id, int64_t length) {
   }
   it->second.tokens.resize(length);
   it->second.full_length = std::min(it->second.full_length, length);
+  return absl::OkStatus();
+}
+
+absl::Status FakeModel::KeepSlots(SequenceId id, int64_t from,
+                                  absl::Span<const int64_t> slots) {
+  auto it = sequences_.find(id);
+  if (it == sequences_.end()) {
+    return absl::NotFoundError(absl::StrCat("unknown sequence ", id));
+  }
+  std::vector<int64_t>& tokens = it->second.tokens;
+  if (from < 0 || from > it->second.full_length) {
+    return absl::InvalidArgumentError("keep-slots start out of range");
+  }
+  for (size_t i = 0; i < slots.size(); ++i) {
+    const int64_t lowest = i == 0 ? from : slots[i - 1] + 1;
+    if (slots[i] < lowest || slots[i] >= it->second.full_length) {
+      return absl::InvalidArgumentError("kept slot out of range");
+    }
+    tokens[from + i] = tokens[slots[i]];
+  }
+  tokens.resize(from + slots.size());
+  it->second.full_length = static_cast<int64_t>(tokens.size());
   return absl::OkStatus();
 }
 

@@ -38,6 +38,8 @@ class FakeModel : public Model {
   int64_t Length(SequenceId sequence) const override;
   int64_t DraftLength(SequenceId sequence) const override;
   absl::Status Truncate(SequenceId sequence, int64_t length) override;
+  absl::Status KeepSlots(SequenceId sequence, int64_t from,
+                         absl::Span<const int64_t> slots) override;
   absl::Status Fork(SequenceId source, SequenceId destination,
                     int64_t length) override;
   void Release(SequenceId sequence) override;

@@ -302,6 +302,7 @@ absl::Status ModelServiceBase::DoModelInfo(v1::GetModelInfoResponse* response) {
   limits->set_max_sessions(options_.max_sessions);
   limits->set_max_items_per_call(options_.max_items_per_call);
   limits->set_max_draft_length(options_.max_draft_length);
+  limits->set_max_tree_nodes(decoding::kMaxTreeNodes);
   limits->set_max_message_bytes(options_.max_message_bytes);
   ToProto(options_.session_ttl, limits->mutable_max_session_ttl());
   response->mutable_load()->set_open_sessions(static_cast<uint32_t>(open_sessions()));

@@ -71,8 +71,18 @@ absl::Status DraftServiceImpl::RunPropose(const RpcCall& call, const v1::Propose
       ops;
   ops.prepare = [this](const v1::ProposeItem& item) -> absl::StatusOr<decoding::ProposeItem> {
     if (absl::Status s = CheckNumDraftTokens(item.num_draft_tokens()); !s.ok()) return s;
-    return decoding::ProposeItem{item.session_id(), FromProto(item.sync()),
-                                 static_cast<int>(item.num_draft_tokens()), item.guess_first()};
+    if (absl::Status s = decoding::CheckTreeRequest(
+            static_cast<int64_t>(item.num_draft_tokens()) - (item.guess_first() ? 1 : 0),
+            item.tree_alternatives(), item.tree_depth());
+        !s.ok()) {
+      return s;
+    }
+    return decoding::ProposeItem{item.session_id(),
+                                 FromProto(item.sync()),
+                                 static_cast<int>(item.num_draft_tokens()),
+                                 item.guess_first(),
+                                 static_cast<int>(item.tree_alternatives()),
+                                 static_cast<int>(item.tree_depth())};
   };
   ops.submit = [this](decoding::ProposeItem item) { return propose_->TrySubmit(std::move(item)); };
   ops.finish = [this](const v1::ProposeItem& item, decoding::DraftOutcome outcome,
@@ -80,6 +90,7 @@ absl::Status DraftServiceImpl::RunPropose(const RpcCall& call, const v1::Propose
     if (outcome.status.ok()) {
       ToProto(outcome.draft, item.encoding(), engine_.info().vocab_size,
               result->mutable_tokens());
+      for (int32_t parent : outcome.draft.parents) result->add_parents(parent);
     }
     return outcome.status;
   };

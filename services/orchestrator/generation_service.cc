@@ -108,6 +108,8 @@ void FillStats(const decoding::GenerationResult& r, int64_t prompt_tokens,
   spec->set_pre_drafts(s.pre_drafts);
   spec->set_pre_draft_hits(s.pre_draft_hits);
   services::ToProto(s.draft_time_hidden, spec->mutable_draft_time_hidden());
+  spec->set_tree_alternatives(s.tree_alternatives);
+  spec->set_tree_alternative_hits(s.tree_alternative_hits);
 }
 
 // GeneratedSequence.score without beam search: the sum of the logprobs the
@@ -593,6 +595,8 @@ grpc::Status GenerationServiceImpl::DoGenerate(grpc::ServerContext* context,
     total.stats.pre_drafts += o.result.stats.pre_drafts;
     total.stats.pre_draft_hits += o.result.stats.pre_draft_hits;
     total.stats.draft_time_hidden += o.result.stats.draft_time_hidden;
+    total.stats.tree_alternatives += o.result.stats.tree_alternatives;
+    total.stats.tree_alternative_hits += o.result.stats.tree_alternative_hits;
     // Per draft position, summed over the sequences.
     const auto& drafted_at = o.result.stats.drafted_at;
     const auto& accepted_at = o.result.stats.accepted_at;

@@ -186,6 +186,7 @@ absl::StatusOr<decoding::TimedVerify> RemoteTargetBackend::Verify(
   ToProto(item.sync, wire->mutable_sync());
   ToProto(item.draft, v1::DISTRIBUTION_ENCODING_UNSPECIFIED, /*vocab_size=*/0,
           wire->mutable_draft_tokens());
+  for (int32_t parent : item.draft.parents) wire->add_draft_parents(parent);
   std::unique_ptr<grpc::ClientContext> context = remote_.NewContext(scope);
   v1::VerifyResponse response;
   grpc::Status s = remote_.stub().Verify(context.get(), request, &response);
@@ -198,6 +199,9 @@ absl::StatusOr<decoding::TimedVerify> RemoteTargetBackend::Verify(
   decoding::TimedVerify out;
   out.server_time = FromProto(response.server_time());
   out.outcome.result.num_accepted = r.accepted_count();
+  for (uint32_t node : r.accepted_nodes()) {
+    out.outcome.result.accepted_nodes.push_back(static_cast<int32_t>(node));
+  }
   for (const v1::GeneratedToken& t : r.emitted_tokens()) {
     out.outcome.result.emitted.push_back(FromProto(t));
   }
@@ -303,6 +307,8 @@ absl::StatusOr<decoding::TimedDraft> RemoteDraftBackend::Propose(
   ToProto(item.sync, wire->mutable_sync());
   wire->set_num_draft_tokens(item.gamma);
   wire->set_guess_first(item.guess_first);
+  wire->set_tree_alternatives(item.tree_alternatives);
+  wire->set_tree_depth(item.tree_depth);
   std::unique_ptr<grpc::ClientContext> context = remote_.NewContext(scope);
   v1::ProposeResponse response;
   grpc::Status s = remote_.stub().Propose(context.get(), request, &response);
@@ -313,6 +319,10 @@ absl::StatusOr<decoding::TimedDraft> RemoteDraftBackend::Propose(
   if (absl::Status st = FromItemStatus(response.results(0).status()); !st.ok()) return st;
   absl::StatusOr<decoding::Draft> draft = FromProto(response.results(0).tokens());
   if (!draft.ok()) return draft.status();
+  draft->parents.assign(response.results(0).parents().begin(), response.results(0).parents().end());
+  if (!draft->parents.empty() && draft->parents.size() != draft->tokens.size()) {
+    return absl::InternalError("Propose returned a tree with a parent count unlike its token count");
+  }
   decoding::TimedDraft out;
   out.draft = *std::move(draft);
   out.server_time = FromProto(response.server_time());

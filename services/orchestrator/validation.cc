@@ -195,6 +195,22 @@ absl::Status ValidateModeOptions(const v1::SpeculationConfig& s, const model::Mo
     out.ngram_min = mn;
     out.ngram_max = mx;
   }
+  if (s.has_tree()) {
+    if (out.mode != decoding::SpeculationMode::kDraftModel) {
+      return only_with("config.speculation.tree", "DRAFT_MODEL");
+    }
+    if (s.tree().alternatives() > static_cast<uint32_t>(decoding::kMaxTreeAlternatives)) {
+      return Invalid("config.speculation.tree.alternatives",
+                     absl::StrCat("in [0, ", decoding::kMaxTreeAlternatives, "]"),
+                     s.tree().alternatives());
+    }
+    if (s.tree().depth() > static_cast<uint32_t>(kMaxTreeDepth)) {
+      return Invalid("config.speculation.tree.depth", absl::StrCat("in [0, ", kMaxTreeDepth, "]"),
+                     s.tree().depth());
+    }
+    out.tree_alternatives = static_cast<int>(s.tree().alternatives());
+    out.tree_depth = static_cast<int>(s.tree().depth());
+  }
   return absl::OkStatus();
 }
 
@@ -207,6 +223,10 @@ absl::Status ValidateSpeculation(const v1::SpeculationConfig& s, const model::Mo
       beam_search ? decoding::SpeculationMode::kOff : ResolveMode(s.mode(), limits);
   if (!mode.ok()) return mode.status();
   out.mode = *mode;
+  if (out.mode == decoding::SpeculationMode::kDraftModel) {
+    out.tree_alternatives = limits.default_tree_alternatives;
+    out.tree_depth = limits.default_tree_depth;
+  }
   if (absl::Status st = ValidateDraftLength(s, limits, out); !st.ok()) return st;
   if (absl::Status st = ValidateModeOptions(s, target, out); !st.ok()) return st;
   out.pipelined = !s.disable_pipelining();

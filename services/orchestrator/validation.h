@@ -26,6 +26,9 @@ struct GenerationLimits {
   decoding::SpeculationMode default_mode = decoding::SpeculationMode::kDraftModel;
   int default_draft_length = 4;
   bool default_adaptive = false;
+  // Token trees for DRAFT_MODEL when SpeculationConfig.tree is unset.
+  int default_tree_alternatives = 0;
+  int default_tree_depth = 0;
   bool draft_available = true;
   // Admission: sequences (prompts × return sequences, or beam searches) the
   // orchestrator runs at once; a request that would exceed it is refused
@@ -43,6 +46,10 @@ int64_t MaxPromptBytes(int64_t context_length);
 // Bounds the size of a response's next-token distributions:
 // OutputOptions.distribution_top_n × max_new_tokens × returned sequences.
 inline constexpr int64_t kMaxDistributionEntries = 65536;
+
+// SpeculationConfig.tree.depth's upper bound (a tree's size is further cut
+// to decoding::kMaxTreeNodes by the drafter).
+inline constexpr int kMaxTreeDepth = 8;
 
 // A GenerateRequest after validation: everything the decoding loop needs,
 // checked once, at the edge.

@@ -144,13 +144,22 @@ absl::Status TargetServiceImpl::RunVerify(const RpcCall& call, const v1::VerifyR
   BatchedItemOps<v1::VerifyItem, v1::VerifyResult, decoding::StepItem, decoding::StepOutcome>
       ops;
   ops.prepare = [this](const v1::VerifyItem& item) -> absl::StatusOr<decoding::StepItem> {
-    if (item.draft_tokens_size() > options().max_draft_length) {
+    const bool tree = item.draft_parents_size() > 0;
+    const int limit = tree ? decoding::kMaxTreeNodes : options().max_draft_length;
+    if (item.draft_tokens_size() > limit) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "`draft_tokens` has ", item.draft_tokens_size(), " entries; at most ",
-          options().max_draft_length, " are allowed"));
+          "`draft_tokens` has ", item.draft_tokens_size(), " entries; at most ", limit,
+          tree ? " (ServerLimits.max_tree_nodes) are allowed in a tree"
+               : " (ServerLimits.max_draft_length) are allowed"));
+    }
+    if (tree && item.draft_parents_size() != item.draft_tokens_size()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "`draft_parents` has ", item.draft_parents_size(), " entries for ",
+          item.draft_tokens_size(), " `draft_tokens`; a tree needs one parent per token"));
     }
     absl::StatusOr<decoding::Draft> draft = FromProto(item.draft_tokens());
     if (!draft.ok()) return draft.status();
+    draft->parents.assign(item.draft_parents().begin(), item.draft_parents().end());
     return decoding::VerifyItem{item.session_id(), FromProto(item.sync()), *std::move(draft)};
   };
   ops.submit = SubmitStepFn();
@@ -158,6 +167,7 @@ absl::Status TargetServiceImpl::RunVerify(const RpcCall& call, const v1::VerifyR
     const decoding::VerifyOutcome& outcome = std::get<decoding::VerifyOutcome>(step);
     if (!outcome.status.ok()) return outcome.status;
     result->set_accepted_count(outcome.result.num_accepted);
+    for (int32_t node : outcome.result.accepted_nodes) result->add_accepted_nodes(node);
     for (const sampling::StepResult& emitted : outcome.result.emitted) {
       ToProto(emitted, true, static_cast<int>(emitted.top.size()), result->add_emitted_tokens());
     }

@@ -276,6 +276,17 @@ std::vector<Row> Rows() {
       {"NgramOptions.min_ngram_size",
        p + "config { speculation { mode: SPECULATION_MODE_NGRAM ngram { max_ngram_size: 17 } } }",
        "config.speculation.ngram"},
+      {"SpeculationConfig.tree",
+       p + "config { speculation { mode: SPECULATION_MODE_NGRAM tree { alternatives: 1 depth: 1 } } }",
+       "config.speculation.tree"},
+      {"TreeShape.alternatives",
+       p + "config { speculation { mode: SPECULATION_MODE_DRAFT_MODEL "
+           "tree { alternatives: 4 depth: 1 } } }",
+       "config.speculation.tree.alternatives"},
+      {"TreeShape.depth",
+       p + "config { speculation { mode: SPECULATION_MODE_DRAFT_MODEL "
+           "tree { alternatives: 1 depth: 9 } } }",
+       "config.speculation.tree.depth"},
       {"OutputOptions.top_logprobs", p + "config { output { logprobs: true top_logprobs: 21 } }",
        "config.output.top_logprobs"},
       {"OutputOptions.top_logprobs", p + "config { output { top_logprobs: 2 } }",

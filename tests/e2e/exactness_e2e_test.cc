@@ -35,11 +35,17 @@ struct Mode {
   std::string name;
   int gamma;
   bool pipelined = true;
+  int tree_alternatives = 0;  // Token trees (draft model).
+  int tree_depth = 0;
 };
 // Draft-model mode both pipelined (the default: the next round is drafted
-// while this one is verified) and drafting strictly after each verify.
-const std::vector<Mode> kModes = {
-    {"off", 0}, {"draft", 4}, {"self", 3}, {"ngram", 4}, {"draft", 2, false}};
+// while this one is verified) and drafting strictly after each verify, and
+// with token trees (the draft's 2 next-best tokens beside each of its first
+// 3 drafts, verified in one pass), pipelined and not.
+const std::vector<Mode> kModes = {{"off", 0},           {"draft", 4},
+                                  {"self", 3},          {"ngram", 4},
+                                  {"draft", 2, false},  {"draft", 4, true, 2, 3},
+                                  {"draft", 3, false, 1, 2}};
 
 client::GenerateOptions Greedy(std::vector<std::string> prompts, const Mode& mode, int tokens) {
   client::GenerateOptions o;
@@ -50,8 +56,15 @@ client::GenerateOptions Greedy(std::vector<std::string> prompts, const Mode& mod
   o.speculation = mode.name;
   if (mode.gamma > 0) o.draft_length = mode.gamma;
   o.pipelined = mode.pipelined;
+  if (mode.tree_alternatives > 0) {
+    o.tree_alternatives = mode.tree_alternatives;
+    o.tree_depth = mode.tree_depth;
+  }
   return o;
 }
+
+// Token-tree counters of the last Generate on this thread.
+thread_local int64_t tree_alternatives_seen = 0, tree_alternative_hits_seen = 0;
 
 std::vector<Ids> Generate(const std::string& address, const client::GenerateOptions& o) {
   client::TandemClient c(address);
@@ -59,6 +72,8 @@ std::vector<Ids> Generate(const std::string& address, const client::GenerateOpti
   EXPECT_TRUE(response.ok()) << response.status();
   std::vector<Ids> out;
   if (!response.ok()) return out;
+  tree_alternatives_seen = response->stats().speculation().tree_alternatives();
+  tree_alternative_hits_seen = response->stats().speculation().tree_alternative_hits();
   for (const auto& s : response->sequences()) {
     Ids ids;
     for (const auto& t : s.tokens()) ids.push_back(t.token_id());
@@ -97,10 +112,18 @@ TEST_P(ExactnessE2eTest, GreedyIsIdenticalInEveryModeAloneAndInSixteenStreams) {
     expected.push_back(one[0]);
   }
   for (size_t m = 1; m < kModes.size(); ++m) {
+    int64_t alternatives = 0, alternative_hits = 0;
     for (size_t i = 0; i < kPrompts.size(); ++i) {
       std::vector<Ids> got = Generate(cluster->address(), Greedy({kPrompts[i]}, kModes[m], kTokens));
       ASSERT_EQ(got.size(), 1u);
       EXPECT_EQ(got[0], expected[i]) << kModes[m].name << " alone, prompt " << i;
+      alternatives += tree_alternatives_seen;
+      alternative_hits += tree_alternative_hits_seen;
+    }
+    if (kModes[m].tree_alternatives > 0) {
+      // The trees were drafted, and the target took alternatives.
+      EXPECT_GT(alternatives, 0) << "mode " << m;
+      EXPECT_GT(alternative_hits, 0) << "mode " << m;
     }
   }
   constexpr int kStreams = 16;

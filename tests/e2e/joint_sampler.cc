@@ -22,6 +22,8 @@ void Add(const v1::GeneratedSequence& s, int64_t v, JointDraws* out) {
   const v1::SpeculationStats& spec = s.stats().speculation();
   out->drafted_tokens += spec.drafted_tokens();
   out->accepted_tokens += spec.accepted_tokens();
+  out->tree_alternatives += spec.tree_alternatives();
+  out->tree_alternative_hits += spec.tree_alternative_hits();
   for (const v1::PositionAcceptance& p : spec.per_position_acceptance()) {
     if (p.position() == 3) out->drafted_at_position_3 += p.drafted();
   }

@@ -25,6 +25,9 @@ struct JointDraws {
   uint64_t accepted_tokens = 0;
   // Rounds that drafted a token at the third draft position (γ >= 3 ran).
   uint64_t drafted_at_position_3 = 0;
+  // Token trees: alternatives drafted, and sequences' rounds that took one.
+  uint64_t tree_alternatives = 0;
+  uint64_t tree_alternative_hits = 0;
 };
 
 struct JointSamplerOptions {

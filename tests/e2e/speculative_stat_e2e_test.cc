@@ -1,5 +1,6 @@
 // Issue 14 §3, over real gRPC servers and through the decoding loop: with
-// speculation (draft model, self-speculation, n-gram; γ = 3, fixed), the joint
+// speculation (draft model, self-speculation, n-gram, draft-model token trees;
+// γ = 3, fixed), the joint
 // distribution of the first three generated tokens equals target-only
 // sampling's, for every logits processor, by Pearson's chi-square at
 // α = 0.001 against an exact expectation. The expectation is the test's own
@@ -59,6 +60,7 @@ int64_t EnvInt(const char* name, int64_t fallback) {
 struct Mode {
   std::string name;
   v1::SpeculationMode mode;
+  int tree_alternatives = 0;  // Draft model token trees, at the first 2 positions.
 };
 
 const std::vector<Mode>& Modes() {
@@ -66,7 +68,8 @@ const std::vector<Mode>& Modes() {
       {"off", v1::SPECULATION_MODE_OFF},
       {"draft", v1::SPECULATION_MODE_DRAFT_MODEL},
       {"self", v1::SPECULATION_MODE_SELF_SPECULATIVE},
-      {"ngram", v1::SPECULATION_MODE_NGRAM}};
+      {"ngram", v1::SPECULATION_MODE_NGRAM},
+      {"tree", v1::SPECULATION_MODE_DRAFT_MODEL, 2}};
   return *modes;
 }
 
@@ -158,6 +161,10 @@ v1::GenerationConfig ConfigFor(const Mode& mode, const Processors& processors) {
   if (mode.mode != v1::SPECULATION_MODE_OFF) spec->set_fixed_draft_length(kGamma);
   if (mode.mode == v1::SPECULATION_MODE_SELF_SPECULATIVE) {
     spec->mutable_self_speculative()->set_exit_layer(1);
+  }
+  if (mode.tree_alternatives > 0) {
+    spec->mutable_tree()->set_alternatives(mode.tree_alternatives);
+    spec->mutable_tree()->set_depth(2);
   }
   return c;
 }
@@ -264,6 +271,10 @@ TEST_P(JointOfThreeTest, EqualsTargetOnlyBruteForce) {
   EXPECT_GT(d->drafted_at_position_3, 0u) << "no round drafted γ = 3 tokens";
   EXPECT_GT(d->accepted_tokens, 0u) << "no draft was accepted";
   EXPECT_LT(d->accepted_tokens, d->drafted_tokens) << "no draft was rejected";
+  if (mode.tree_alternatives > 0) {
+    EXPECT_GT(d->tree_alternatives, 0u) << "no tree was drafted";
+    EXPECT_GT(d->tree_alternative_hits, 0u) << "no alternative was ever accepted";
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -325,7 +336,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(Control{"inverted_accept_ratio", VerifierFault::kInvertedAcceptRatio, 1, 0},
                       Control{"residual_without_clamp", VerifierFault::kResidualWithoutClamp, 1, 0},
                       Control{"inverted_accept_ratio_self", VerifierFault::kInvertedAcceptRatio, 2, 1},
-                      Control{"residual_without_clamp_ngram", VerifierFault::kResidualWithoutClamp, 3, 0}),
+                      Control{"residual_without_clamp_ngram", VerifierFault::kResidualWithoutClamp, 3, 0},
+                      Control{"sibling_without_residual_tree", VerifierFault::kSiblingWithoutResidual, 4, 0}),
     [](const ::testing::TestParamInfo<Control>& info) { return info.param.name; });
 
 }  // namespace

@@ -98,6 +98,8 @@ v1::GenerationConfig FullGenerationConfig(bool adaptive) {
   spec->mutable_ngram()->set_min_ngram_size(2);
   spec->mutable_ngram()->set_max_ngram_size(4);
   spec->set_disable_pipelining(true);
+  spec->mutable_tree()->set_alternatives(1);
+  spec->mutable_tree()->set_depth(2);
   v1::OutputOptions* out = c.mutable_output();
   out->set_logprobs(true);
   out->set_top_logprobs(3);
@@ -153,6 +155,8 @@ v1::GenerationStats FullStats() {
   s->set_pre_drafts(9);
   s->set_pre_draft_hits(4);
   *s->mutable_draft_time_hidden() = Millis(3);
+  s->set_tree_alternatives(6);
+  s->set_tree_alternative_hits(2);
   return g;
 }
 
@@ -322,6 +326,7 @@ void AddSessionMessages(std::vector<std::unique_ptr<Message>>& out) {
   limits->set_kv_budget_bytes(1u << 30);
   limits->set_max_items_per_call(64);
   limits->set_max_draft_length(16);
+  limits->set_max_tree_nodes(16);
   limits->set_max_message_bytes(64u << 20);
   *limits->mutable_max_session_ttl() = Millis(600000);
   Add(out, std::move(info));
@@ -335,6 +340,8 @@ void AddDraftMessages(std::vector<std::unique_ptr<Message>>& out) {
   item->set_num_draft_tokens(4);
   item->set_guess_first(true);
   item->set_encoding(v1::DISTRIBUTION_ENCODING_SPARSE);
+  item->set_tree_alternatives(1);
+  item->set_tree_depth(2);
   Add(out, std::move(req));
 
   v1::ProposeResponse resp;
@@ -342,6 +349,7 @@ void AddDraftMessages(std::vector<std::unique_ptr<Message>>& out) {
   *result->mutable_status() = FullItemStatus();
   for (v1::DraftedToken& t : DraftedTokensOfEveryKind()) *result->add_tokens() = t;
   result->set_sequence_length(18);
+  for (int i = 0; i < result->tokens_size(); ++i) result->add_parents(i - 1);
   *resp.mutable_server_time() = Millis(3);
   Add(out, std::move(resp));
 }
@@ -352,6 +360,7 @@ void AddTargetMessages(std::vector<std::unique_ptr<Message>>& out) {
   vi->set_session_id(0x2a);
   *vi->mutable_sync() = FullSync();
   for (v1::DraftedToken& t : DraftedTokensOfEveryKind()) *vi->add_draft_tokens() = t;
+  for (int i = 0; i < vi->draft_tokens_size(); ++i) vi->add_draft_parents(i == 0 ? -1 : 0);
   Add(out, std::move(verify));
 
   v1::VerifyResponse verified;
@@ -363,6 +372,7 @@ void AddTargetMessages(std::vector<std::unique_ptr<Message>>& out) {
   vr->set_sequence_length(20);
   vr->add_marginal_step_us(2000);
   vr->add_marginal_step_us(2100);
+  vr->add_accepted_nodes(0);
   *verified.mutable_server_time() = Millis(12);
   Add(out, std::move(verified));
 

@@ -116,6 +116,18 @@ RoundBytes MeasureRound(const RoundShape& shape) {
 
   std::vector<v1::DraftedToken> drafts;
   for (int i = 0; i < shape.gamma; ++i) drafts.push_back(Drafted(rng, shape));
+  std::vector<int32_t> parents;
+  if (shape.tree_alternatives > 0) {
+    for (int i = 0; i < shape.gamma; ++i) parents.push_back(i - 1);
+    for (int d = 0; d < shape.tree_depth; ++d) {
+      for (int a = 0; a < shape.tree_alternatives; ++a) {
+        v1::DraftedToken alternative;  // One-hot: the id alone.
+        alternative.set_token_id(rng() % shape.vocab_size);
+        drafts.push_back(alternative);
+        parents.push_back(d - 1);
+      }
+    }
+  }
 
   RoundBytes bytes;
   if (shape.encoding != QEncoding::kNone) {
@@ -124,11 +136,14 @@ RoundBytes MeasureRound(const RoundShape& shape) {
     item->set_session_id(session_id);
     *item->mutable_sync() = Sync(correction);
     item->set_num_draft_tokens(shape.gamma);
+    item->set_tree_alternatives(shape.tree_alternatives);
+    item->set_tree_depth(shape.tree_depth);
     bytes.propose_request = propose.ByteSizeLong();
 
     v1::ProposeResponse proposed;
     v1::ProposeResult* result = proposed.add_results();
     for (const v1::DraftedToken& d : drafts) *result->add_tokens() = d;
+    for (int32_t parent : parents) result->add_parents(parent);
     result->set_sequence_length(kBaseLength + 1);
     *proposed.mutable_server_time() = ServerTime();
     bytes.propose_response = proposed.ByteSizeLong();
@@ -139,6 +154,7 @@ RoundBytes MeasureRound(const RoundShape& shape) {
   item->set_session_id(session_id);
   *item->mutable_sync() = Sync(0);
   for (const v1::DraftedToken& d : drafts) *item->add_draft_tokens() = d;
+  for (int32_t parent : parents) item->add_draft_parents(parent);
   bytes.verify_request = verify.ByteSizeLong();
 
   v1::VerifyResponse verified;
@@ -149,6 +165,9 @@ RoundBytes MeasureRound(const RoundShape& shape) {
   }
   result->add_emitted_tokens()->set_token_id(correction);
   result->set_sequence_length(kBaseLength + shape.accepted + 1);
+  if (shape.tree_alternatives > 0) {
+    for (int i = 0; i < shape.accepted; ++i) result->add_accepted_nodes(i);
+  }
   // The load signal the server sends with every result: 9 marginal costs in
   // µs (the shipped target on this CPU: ~1.7 ms per step alone).
   for (int j = 1; j <= 9; ++j) result->add_marginal_step_us(1700 * j);

@@ -20,6 +20,10 @@ struct RoundShape {
   QEncoding encoding = QEncoding::kDense;
   int support = 0;  // kSparse: entries per position.
   int accepted = 2;
+  // Token trees: this many one-hot alternatives beside each of the first
+  // tree_depth drafts (ProposeItem.tree_*, VerifyItem.draft_parents).
+  int tree_alternatives = 0;
+  int tree_depth = 0;
 };
 
 // Serialized sizes (ByteSizeLong of realistic messages) of the four messages of a round.

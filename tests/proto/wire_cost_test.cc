@@ -43,6 +43,20 @@ TEST(WireCostTest, OneHotVerifyRoundFitsInAFewHundredBytes) {
   EXPECT_LE(MeasureRound(Shape(128256, 8, QEncoding::kNone)).Protobuf(), 160u);
 }
 
+TEST(WireCostTest, AOneHotTreeAlternativeCostsAFewBytes) {
+  // A greedy round of γ = 4 with 2 alternatives at the first 2 positions
+  // (8 tokens): each alternative is its id plus its parent, ~6 bytes per
+  // message that carries it, at a 128k vocabulary.
+  RoundShape chain = Shape(128256, 4, QEncoding::kOneHot);
+  RoundShape tree = chain;
+  tree.tree_alternatives = 2;
+  tree.tree_depth = 2;
+  const RoundBytes c = MeasureRound(chain), t = MeasureRound(tree);
+  EXPECT_LE(t.verify_request - c.verify_request, 4u * 10);
+  EXPECT_LE(t.propose_response - c.propose_response, 4u * 10);
+  EXPECT_LE(t.Protobuf(), 300u);
+}
+
 TEST(WireCostTest, NgramRoundHasNoProposeCall) {
   const RoundBytes b = MeasureRound(Shape(32000, 4, QEncoding::kNone));
   EXPECT_EQ(b.propose_request + b.propose_response, 0u);
