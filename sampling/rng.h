@@ -35,6 +35,13 @@ class Rng {
   // block for (position, purpose).
   double Uniform(int64_t position, RandomPurpose purpose) const;
 
+  // The index-th of a family of independent uniforms for (position, purpose),
+  // for a decision that is tried several times at one position (the k-th
+  // sibling of a draft tree: index k). `index` goes in the high purpose
+  // counter word, which is 0 for every RandomPurpose, so index 0 is exactly
+  // Uniform(position, purpose) and no index collides with another purpose.
+  double Uniform(int64_t position, RandomPurpose purpose, uint32_t index) const;
+
   // The raw Philox4x32-10 block: key = seed (low word first), counter words =
   // (purpose low, purpose high, position low, position high).
   std::array<uint32_t, 4> Block(uint64_t position, uint64_t purpose) const;

@@ -46,6 +46,7 @@ absl::StatusOr<VerifyResult> VerifyGreedy(const at::Tensor& logits,
     if (!best.ok()) return best.status();
     result.emitted.push_back(DescribeToken(log_probs.select(0, i), *best, top_n));
     if (i == static_cast<int64_t>(drafts.size()) || drafts[i] != *best) break;
+    result.accepted_nodes.push_back(static_cast<int32_t>(i));
     ++result.num_accepted;
   }
   return result;
@@ -105,6 +106,7 @@ absl::StatusOr<VerifyResult> VerifyDraft(
     if (u < ratio) {
       result.emitted.push_back(
           DescribeToken(log_probs.select(0, i), x, options.top_n));
+      result.accepted_nodes.push_back(static_cast<int32_t>(i));
       ++result.num_accepted;
       continue;
     }

@@ -33,6 +33,10 @@ struct VerifyResult {
   // at the first rejection, or the bonus token when all γ were accepted. Each
   // carries its probability under the target's processed distribution.
   std::vector<StepResult> emitted;
+  // The draft nodes accepted, in order from the prefix on: indices into the
+  // draft (VerifyDraft: 0..num_accepted-1) or into DraftTree's nodes
+  // (VerifyTree: the accepted path root to leaf). Its size is num_accepted.
+  std::vector<int32_t> accepted_nodes;
 
   bool all_accepted(size_t draft_length) const {
     return static_cast<size_t>(num_accepted) == draft_length;

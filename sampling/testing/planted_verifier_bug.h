@@ -1,9 +1,9 @@
 #ifndef TANDEM_SAMPLING_TESTING_PLANTED_VERIFIER_BUG_H_
 #define TANDEM_SAMPLING_TESTING_PLANTED_VERIFIER_BUG_H_
 
-// Test-only: plants a known bug in VerifyDraft for the lifetime of the scope,
-// process-wide (in-process servers included), for negative controls of the
-// statistical tests. Scopes must not overlap.
+// Test-only: plants a known bug in VerifyDraft / VerifyTree for the lifetime
+// of the scope, process-wide (in-process servers included), for negative
+// controls of the statistical tests. Scopes must not overlap.
 
 #include "sampling/verifier_fault.h"
 

@@ -57,6 +57,43 @@ TEST(RngTest, DrawsDependOnlyOnSeedPositionAndPurpose) {
   EXPECT_NE(a.Uniform(3, RandomPurpose::kAccept), a.Uniform(4, RandomPurpose::kAccept));
 }
 
+// The 53-bit uniform a Philox block's first two words make (rng.h).
+double UniformFromWords(uint32_t hi, uint32_t lo) {
+  return static_cast<double>(((static_cast<uint64_t>(hi) << 32) | lo) >> 11) * 0x1.0p-53;
+}
+
+// Indexed draws: index 0 is the plain (position, purpose) draw, and the index
+// sits in the high purpose counter word. Pinned by the Random123 known answers
+// above, not by re-running rng.cc's formula.
+TEST(RngTest, IndexedUniformKnownAnswersAndIndexZeroIsThePlainDraw) {
+  EXPECT_EQ(Rng(0).Uniform(0, RandomPurpose::kSample, 0),
+            UniformFromWords(0x6627e8d5, 0xe169c58d));
+  EXPECT_EQ(Rng(0).Uniform(0, RandomPurpose::kSample), UniformFromWords(0x6627e8d5, 0xe169c58d));
+  // ctr = (purpose low 243f6a88, index 85a308d3, position 03707344'13198a2e).
+  EXPECT_EQ(Rng(0x299f31d0a4093822ull)
+                .Uniform(0x0370734413198a2e, static_cast<RandomPurpose>(0x243f6a88), 0x85a308d3),
+            UniformFromWords(0xd16cfe09, 0x94fdcceb));
+  Rng rng(17);
+  for (int position = 0; position < 20; ++position) {
+    for (RandomPurpose purpose : {RandomPurpose::kSample, RandomPurpose::kAccept,
+                                  RandomPurpose::kResidual, RandomPurpose::kDraft}) {
+      EXPECT_EQ(rng.Uniform(position, purpose, 0), rng.Uniform(position, purpose));
+    }
+  }
+}
+
+TEST(RngTest, DifferentIndicesGiveDifferentDraws) {
+  Rng rng(5);
+  std::set<double> draws;
+  for (uint32_t index = 0; index < 8; ++index) {
+    draws.insert(rng.Uniform(3, RandomPurpose::kAccept, index));
+  }
+  draws.insert(rng.Uniform(3, RandomPurpose::kResidual));
+  draws.insert(rng.Uniform(3, RandomPurpose::kSample));
+  draws.insert(rng.Uniform(4, RandomPurpose::kAccept, 1));
+  EXPECT_EQ(draws.size(), 11u);
+}
+
 TEST(ArgmaxTokenTest, PicksLargestLowestIndexOnTies) {
   EXPECT_EQ(*ArgmaxToken(LogRow({0.2, 0.5, 0.3})[0]), 1);
   EXPECT_EQ(*ArgmaxToken(LogRow({0.4, 0.2, 0.4})[0]), 0);
