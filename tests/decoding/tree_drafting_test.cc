@@ -130,9 +130,9 @@ struct TreeRun {
   int64_t drafted = 0, accepted = 0, alternatives = 0, alternative_hits = 0, pre_draft_hits = 0;
 };
 
-// 5 tokens after the prompt, γ = 3 with 2 alternatives at the first 2
-// positions, pipelined; the joint law of tokens 1, 2 and 5 against the
-// chain's exact one (token 5 comes after rollbacks and pre-drafts).
+// 6 tokens after the prompt, γ = 3 with 2 alternatives at the first 2
+// positions, pipelined; the joint law of tokens 1, 2 and 6 against the
+// chain's exact one (token 6 comes after rollbacks and pre-drafts).
 TreeRun SampleWithTrees() {
   model::testing::FakeModel target_model(
       kVocab, 4, 64, [](const std::vector<int64_t>& p, int64_t) { return MarkovRow(p.back(), false); });
@@ -150,7 +150,7 @@ TreeRun SampleWithTrees() {
     r.prompt = {0, 3, 2};
     r.session.params.temperature = 1.0;
     r.session.seed = 1000 + i;
-    r.stop.max_new_tokens = 5;
+    r.stop.max_new_tokens = 6;
     r.speculation.mode = SpeculationMode::kDraftModel;
     r.speculation.draft_length = 3;
     r.speculation.tree_alternatives = 2;
@@ -158,9 +158,9 @@ TreeRun SampleWithTrees() {
     r.speculation.pipelined = true;
     auto out = Generate(r, target, &draft, {});
     EXPECT_TRUE(out.ok()) << out.status();
-    if (!out.ok() || out->tokens.size() != 5u) return run;
+    if (!out.ok() || out->tokens.size() != 6u) return run;
     ++counts[(out->tokens[0].token * kVocab + out->tokens[1].token) * kVocab +
-             out->tokens[4].token];
+             out->tokens[5].token];
     run.drafted += out->stats.drafted;
     run.accepted += out->stats.accepted;
     run.alternatives += out->stats.tree_alternatives;
@@ -170,13 +170,13 @@ TreeRun SampleWithTrees() {
   std::vector<std::vector<double>> P(kVocab);
   for (int a = 0; a < kVocab; ++a) P[a] = Softmax(MarkovRow(a, false));
   const std::vector<double> first = Softmax(MarkovRow(2, false));
-  // P(t1 = a, t2 = b, t5 = c) = first[a] P[a][b] (P^3)[b][c].
+  // P(t1 = a, t2 = b, t6 = c) = first[a] P[a][b] (P^4)[b][c].
   std::vector<double> expected(counts.size());
   for (int a = 0; a < kVocab; ++a) {
     for (int b = 0; b < kVocab; ++b) {
       std::vector<double> law(kVocab, 0.0);
       law[b] = 1.0;
-      for (int step = 0; step < 3; ++step) {
+      for (int step = 0; step < 4; ++step) {
         std::vector<double> next(kVocab, 0.0);
         for (int x = 0; x < kVocab; ++x) {
           for (int y = 0; y < kVocab; ++y) next[y] += law[x] * P[x][y];

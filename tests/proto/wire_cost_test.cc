@@ -46,7 +46,8 @@ TEST(WireCostTest, OneHotVerifyRoundFitsInAFewHundredBytes) {
 TEST(WireCostTest, AOneHotTreeAlternativeCostsAFewBytes) {
   // A greedy round of γ = 4 with 2 alternatives at the first 2 positions
   // (8 tokens): each alternative is its id plus its parent, ~6 bytes per
-  // message that carries it, at a 128k vocabulary.
+  // message that carries it at a 128k vocabulary, and each parent one byte
+  // (sint32: -1 would take 10 bytes as an int32 varint).
   RoundShape chain = Shape(128256, 4, QEncoding::kOneHot);
   RoundShape tree = chain;
   tree.tree_alternatives = 2;
