@@ -279,11 +279,11 @@ std::vector<Row> Rows() {
       {"SpeculationConfig.tree",
        p + "config { speculation { mode: SPECULATION_MODE_NGRAM tree { alternatives: 1 depth: 1 } } }",
        "config.speculation.tree"},
-      {"TreeShape.alternatives",
+      {"TreeShape",
        p + "config { speculation { mode: SPECULATION_MODE_DRAFT_MODEL "
            "tree { alternatives: 4 depth: 1 } } }",
        "config.speculation.tree.alternatives"},
-      {"TreeShape.depth",
+      {"TreeShape",
        p + "config { speculation { mode: SPECULATION_MODE_DRAFT_MODEL "
            "tree { alternatives: 1 depth: 9 } } }",
        "config.speculation.tree.depth"},
