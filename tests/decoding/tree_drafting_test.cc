@@ -60,6 +60,43 @@ TEST(DraftTreeShapeTest, TreeRequestLimits) {
   EXPECT_EQ(CheckTreeRequest(2, 1, 3).code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST(TreeVerifyItemTest, ABadTreeFailsAloneAndKeepsTheSessionUsable) {
+  testing::LocalPair pair;
+  TargetEngine& engine = pair.target_engine();
+  SessionOptions greedy;
+  greedy.params.temperature = 0;
+  const std::vector<int64_t> prompt = {1, 2, 3};
+  const SessionId bad = *engine.Open(prompt, greedy);
+  const SessionId good = *engine.Open(prompt, greedy);
+  Draft forward_parent;
+  forward_parent.tokens = {4, 5};
+  forward_parent.parents = {-1, 1};
+  Draft tree;
+  tree.tokens = {4, 5, 6};
+  tree.parents = {-1, 0, -1};
+  std::vector<VerifyOutcome> out = engine.Verify(
+      {VerifyItem{bad, {3, {}}, forward_parent}, VerifyItem{good, {3, {}}, tree}});
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].status.code(), absl::StatusCode::kInvalidArgument) << out[0].status;
+  ASSERT_TRUE(out[1].status.ok()) << out[1].status;
+  const sampling::VerifyResult& r = out[1].result;
+  EXPECT_EQ(r.accepted_nodes.size(), static_cast<size_t>(r.num_accepted));
+  EXPECT_EQ(out[1].committed_length, 3 + r.num_accepted + 1);
+  EXPECT_EQ(pair.target_model().Length(good), 3 + r.num_accepted);
+  // Too many nodes.
+  Draft big;
+  for (int i = 0; i <= kMaxTreeNodes; ++i) {
+    big.tokens.push_back(1);
+    big.parents.push_back(-1);
+  }
+  out = engine.Verify({VerifyItem{bad, {3, {}}, big}});
+  EXPECT_EQ(out[0].status.code(), absl::StatusCode::kInvalidArgument);
+  // The refused session still decodes.
+  out = engine.Verify({VerifyItem{bad, {3, {}}, {}}});
+  EXPECT_TRUE(out[0].status.ok()) << out[0].status;
+  EXPECT_EQ(out[0].committed_length, 4);
+}
+
 std::vector<int64_t> Ids(const GenerationResult& r) {
   std::vector<int64_t> out;
   for (const auto& s : r.tokens) out.push_back(s.token);
