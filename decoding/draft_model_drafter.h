@@ -45,6 +45,10 @@ class DraftModelDrafter : public Drafter {
   absl::StatusOr<Proposal> Propose(const std::vector<int64_t>& committed, int gamma) override;
   void OnVerifyStarted(const std::vector<int64_t>& committed, const Draft& draft,
                        int next_gamma) override;
+  void SetTreeShape(int alternatives, int depth) override {
+    tree_alternatives_ = alternatives;
+    tree_depth_ = depth;
+  }
   DrafterStats stats() const override { return stats_; }
 
  private:
@@ -78,8 +82,8 @@ class DraftModelDrafter : public Drafter {
   std::vector<int64_t> view_;  // The session's committed tokens, as sent.
   const int64_t context_length_;
   const bool pipelined_;
-  const int tree_alternatives_;
-  const int tree_depth_;
+  int tree_alternatives_;
+  int tree_depth_;
   std::optional<PreDraft> pending_;
   DrafterStats stats_;
 };

@@ -20,8 +20,7 @@ absl::StatusOr<std::unique_ptr<Drafter>> MakeDrafter(const SpeculationOptions& o
             "speculation mode DRAFT_MODEL needs a draft service");
       }
       absl::StatusOr<std::unique_ptr<DraftModelDrafter>> d =
-          DraftModelDrafter::Open(*deps.draft, *deps.prompt, *deps.session, options.pipelined,
-                                  options.tree_alternatives, options.tree_depth);
+          DraftModelDrafter::Open(*deps.draft, *deps.prompt, *deps.session, options.pipelined);
       // A draft service that cannot open the session must not fail the
       // request: it runs target-only.
       return std::make_unique<FallbackDrafter>(d.ok() ? *std::move(d) : nullptr);

@@ -59,6 +59,11 @@ class Drafter {
   virtual void OnVerifyStarted(const std::vector<int64_t>& committed, const Draft& draft,
                                int next_gamma) {}
 
+  // The token tree to draft from the next Propose on (strategies that draft
+  // trees; the others ignore it): `alternatives` per drafted position at the
+  // first `depth` positions; 0 = chains.
+  virtual void SetTreeShape(int alternatives, int depth) {}
+
   virtual DrafterStats stats() const { return {}; }
 };
 

@@ -21,6 +21,9 @@ class FallbackDrafter : public Drafter {
   absl::StatusOr<Proposal> Propose(const std::vector<int64_t>& committed, int gamma) override;
   void OnVerifyStarted(const std::vector<int64_t>& committed, const Draft& draft,
                        int next_gamma) override;
+  void SetTreeShape(int alternatives, int depth) override {
+    if (inner_ != nullptr) inner_->SetTreeShape(alternatives, depth);
+  }
   DrafterStats stats() const override;
 
  private:

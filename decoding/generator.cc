@@ -7,6 +7,7 @@
 #include "decoding/draft_length_policy.h"
 #include "decoding/drafter.h"
 #include "decoding/target_session.h"
+#include "decoding/tree_shape_policy.h"
 
 namespace tandem::decoding {
 
@@ -68,6 +69,7 @@ absl::StatusOr<GenerationResult> Generate(const GenerateRequest& request,
     // The verify pass emits up to γ+1 tokens and must fit the budget.
     return static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(gamma, budget - 1)));
   };
+  TreeShapePolicy tree_policy({spec.tree_alternatives, spec.tree_depth}, spec.adaptive_tree);
   int gamma = drafter == nullptr ? 0 : policy.Next();
   while (true) {
     const int64_t generated = static_cast<int64_t>(result.tokens.size());
@@ -85,6 +87,8 @@ absl::StatusOr<GenerationResult> Generate(const GenerateRequest& request,
     Proposal proposal;
     const absl::Time draft_start = absl::Now();
     if (gamma > 0) {
+      const TreeShape tree = tree_policy.Next(gamma, policy);
+      drafter->SetTreeShape(tree.alternatives, tree.depth);
       absl::StatusOr<Proposal> p = drafter->Propose(committed, gamma);
       if (!p.ok()) return p.status();
       proposal = *std::move(p);
@@ -95,6 +99,7 @@ absl::StatusOr<GenerationResult> Generate(const GenerateRequest& request,
     const int drafted = static_cast<int>(proposal.draft.chain_length());
     const int64_t alternatives =
         static_cast<int64_t>(proposal.draft.tokens.size()) - drafted;
+    const std::vector<int32_t> proposal_parents = proposal.draft.parents;
     // The next round's γ as far as it is known now (the policy updates after
     // verification); a pipelined drafter drafts that far ahead meanwhile.
     if (drafter != nullptr && drafted > 0) {
@@ -112,11 +117,25 @@ absl::StatusOr<GenerationResult> Generate(const GenerateRequest& request,
     stats.drafted += drafted;
     stats.accepted += round.num_accepted;
     stats.tree_alternatives += alternatives;
+    // The chain's own acceptance (α) excludes an accepted alternative.
+    int chain_accepted = round.num_accepted;
+    bool alternative_accepted = false;
     for (int32_t node : round.accepted_nodes) {
       if (node >= drafted) {
-        ++stats.tree_alternative_hits;
+        alternative_accepted = true;
+        chain_accepted = round.num_accepted - 1;
         break;
       }
+    }
+    if (alternative_accepted) ++stats.tree_alternative_hits;
+    if (alternatives > 0) {
+      // Alternatives sit beside the chain's first positions: the deepest
+      // one bounds where a rejection could be rescued.
+      int depth = 0;
+      for (size_t i = drafted; i < proposal_parents.size(); ++i) {
+        depth = std::max(depth, proposal_parents[i] + 2);
+      }
+      tree_policy.Update(chain_accepted < std::min(depth, drafted), alternative_accepted);
     }
     if (static_cast<int>(stats.drafted_at.size()) < drafted) {
       stats.drafted_at.resize(drafted);
@@ -136,7 +155,7 @@ absl::StatusOr<GenerationResult> Generate(const GenerateRequest& request,
         verified->server_time > absl::ZeroDuration()
             ? std::max(absl::ZeroDuration(), verify_time - verified->server_time)
             : absl::ZeroDuration();
-    policy.Update(drafted, round.num_accepted, draft_time, verify_time,
+    policy.Update(drafted, chain_accepted, draft_time, verify_time,
                   verified->outcome.marginal_seconds, transport);
     gamma = drafter == nullptr ? 0 : policy.Next();
 

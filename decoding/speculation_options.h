@@ -42,9 +42,11 @@ struct SpeculationOptions {
   bool pipelined = true;
   // Draft model: token trees (DraftJob::tree_alternatives / tree_depth);
   // alternatives 0 = chains. The depth is cut where the tree would pass
-  // kMaxTreeNodes (engines.h).
+  // kMaxTreeNodes (engines.h). adaptive_tree: draft that tree only in rounds
+  // where it pays (tree_shape_policy.h); else in every round.
   int tree_alternatives = 0;
   int tree_depth = 0;
+  bool adaptive_tree = false;
 };
 
 }  // namespace tandem::decoding

@@ -327,6 +327,7 @@ absl::StatusOr<Result> RunConfig(const Config& config, const Transport& transpor
       if (config.mode == "tree" || config.mode == "tree-seq") {
         request.speculation.tree_alternatives = options.tree_alternatives;
         request.speculation.tree_depth = options.tree_depth;
+        request.speculation.adaptive_tree = options.tree_adaptive;
       }
       RequestOutcome& out = outcomes[i];
       RecordingTarget target(*transport.target);

@@ -36,6 +36,7 @@ struct BenchOptions {
   // not): alternatives per drafted position at the first tree_depth ones.
   int tree_alternatives = 1;
   int tree_depth = 2;
+  bool tree_adaptive = false;  // Tree modes: only in rounds where it pays.
   std::vector<int> concurrency = {1, 4, 16};
   int concurrency_gamma = 0;   // 0: each mode's best greedy γ from the sweep.
   bool concurrency_adaptive = false;  // Also run adaptive γ at each concurrency.

@@ -45,6 +45,9 @@ ABSL_FLAG(bool, quick, false, "About a minute: 3 prompts x 32 tokens, γ in {1,2
 ABSL_FLAG(bool, progress, true, "Progress bar on stderr");
 ABSL_FLAG(int, tree_alternatives, 1, "Modes tree / tree-seq: alternatives per drafted position");
 ABSL_FLAG(int, tree_depth, 2, "Modes tree / tree-seq: drafted positions with alternatives");
+ABSL_FLAG(bool, tree_adaptive, false,
+          "Modes tree / tree-seq: draft the tree only in rounds where it pays (the orchestrator's "
+          "default for requests without SpeculationConfig.tree)");
 
 namespace {
 
@@ -98,6 +101,7 @@ int main(int argc, char** argv) {
   o.progress = absl::GetFlag(FLAGS_progress);
   o.tree_alternatives = absl::GetFlag(FLAGS_tree_alternatives);
   o.tree_depth = absl::GetFlag(FLAGS_tree_depth);
+  o.tree_adaptive = absl::GetFlag(FLAGS_tree_adaptive);
   if (!ParseInts(absl::GetFlag(FLAGS_gammas), &o.gammas) ||
       !ParseInts(absl::GetFlag(FLAGS_concurrency), &o.concurrency)) {
     std::cerr << "error: --gammas and --concurrency take comma-separated positive integers\n";

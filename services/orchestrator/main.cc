@@ -50,11 +50,11 @@ ABSL_FLAG(std::string, default_speculation, "draft",
           "Mode for requests that leave it unset: draft | self | ngram | off");
 ABSL_FLAG(int, draft_length, 4, "Default draft length (gamma)");
 ABSL_FLAG(bool, adaptive, false, "Adapt the draft length per request by default");
-ABSL_FLAG(int, tree_alternatives, 0,
-          "DRAFT_MODEL token trees by default: alternatives per drafted position, in [0, 3] "
-          "(0 = chains); SpeculationConfig.tree overrides");
-ABSL_FLAG(int, tree_depth, 0,
-          "DRAFT_MODEL token trees by default: drafted positions that get alternatives, in [0, 8]");
+ABSL_FLAG(int, tree_alternatives, 1,
+          "DRAFT_MODEL requests that leave SpeculationConfig.tree unset draft this many "
+          "alternatives per position in rounds where a tree pays (measured), in [0, 3]; 0 = chains");
+ABSL_FLAG(int, tree_depth, 2,
+          "... at this many drafted positions, in [0, 8]");
 ABSL_FLAG(int64_t, max_new_tokens_limit, 1024, "Largest max_new_tokens a request may ask");
 ABSL_FLAG(int64_t, default_max_new_tokens, 64, "max_new_tokens when a request sets none");
 ABSL_FLAG(int, connect_timeout_s, 30, "Seconds to wait for the model servers at start-up");
@@ -325,9 +325,9 @@ int main(int argc, char** argv) {
   limits.default_tree_alternatives = absl::GetFlag(FLAGS_tree_alternatives);
   limits.default_tree_depth = absl::GetFlag(FLAGS_tree_depth);
   if (limits.default_tree_alternatives < 0 ||
-      limits.default_tree_alternatives > decoding::kMaxTreeAlternatives ||
+      limits.default_tree_alternatives > tandem::decoding::kMaxTreeAlternatives ||
       limits.default_tree_depth < 0 || limits.default_tree_depth > kMaxTreeDepth) {
-    std::cerr << "error: --tree_alternatives must be in [0, " << decoding::kMaxTreeAlternatives
+    std::cerr << "error: --tree_alternatives must be in [0, " << tandem::decoding::kMaxTreeAlternatives
               << "] and --tree_depth in [0, " << kMaxTreeDepth << "]\n";
     return 1;
   }

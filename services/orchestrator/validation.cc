@@ -210,6 +210,7 @@ absl::Status ValidateModeOptions(const v1::SpeculationConfig& s, const model::Mo
     }
     out.tree_alternatives = static_cast<int>(s.tree().alternatives());
     out.tree_depth = static_cast<int>(s.tree().depth());
+    out.adaptive_tree = false;
   }
   return absl::OkStatus();
 }
@@ -224,8 +225,10 @@ absl::Status ValidateSpeculation(const v1::SpeculationConfig& s, const model::Mo
   if (!mode.ok()) return mode.status();
   out.mode = *mode;
   if (out.mode == decoding::SpeculationMode::kDraftModel) {
+    // Unset SpeculationConfig.tree: the default tree, drafted where it pays.
     out.tree_alternatives = limits.default_tree_alternatives;
     out.tree_depth = limits.default_tree_depth;
+    out.adaptive_tree = true;
   }
   if (absl::Status st = ValidateDraftLength(s, limits, out); !st.ok()) return st;
   if (absl::Status st = ValidateModeOptions(s, target, out); !st.ok()) return st;
