@@ -256,6 +256,7 @@ struct Result {
   double draft_server_s = 0, verify_server_s = 0;
   int fell_back = 0;
   int64_t pre_drafts = 0, pre_draft_hits = 0;
+  int64_t tree_alternatives = 0, tree_alternative_hits = 0;
   double draft_hidden_s = 0;
   AcceptanceSummary acceptance;
   double ttft_ms_mean = 0, ttft_ms_p50 = 0, itl_ms_p50 = 0, itl_ms_p99 = 0;
@@ -394,6 +395,8 @@ absl::StatusOr<Result> RunConfig(const Config& config, const Transport& transpor
     r.fell_back += s.fell_back_to_target_only ? 1 : 0;
     r.pre_drafts += s.pre_drafts;
     r.pre_draft_hits += s.pre_draft_hits;
+    r.tree_alternatives += s.tree_alternatives;
+    r.tree_alternative_hits += s.tree_alternative_hits;
     r.draft_hidden_s += Sec(s.draft_time_hidden);
     for (const RoundRecord& rec : o.rounds) {
       r.draft_server_s += rec.draft_server_s;
@@ -606,6 +609,10 @@ json ResultJson(const Result& r, const Micro& m) {
   j["pre_draft_hits"] = r.pre_draft_hits;
   j["pre_draft_hit_rate"] = r.pre_drafts ? double(r.pre_draft_hits) / r.pre_drafts : 0.0;
   j["round_draft_hidden_ms"] = r.draft_hidden_s / rounds * 1e3;
+  // Token trees: alternatives per round, and the share of rounds whose
+  // accepted path took one.
+  j["tree_alternatives_per_round"] = double(r.tree_alternatives) / rounds;
+  j["tree_alternative_hit_rounds"] = double(r.tree_alternative_hits) / rounds;
   j["loadavg1"] = r.loadavg;
   return j;
 }
@@ -619,7 +626,8 @@ const std::vector<std::string> kCsvColumns = {
     "itl_ms_p50", "itl_ms_p99", "round_draft_ms", "round_verify_ms", "round_rpc_ms",
     "round_draft_server_ms", "round_verify_server_ms", "round_verify_forward_est_ms",
     "round_loop_ms", "round_total_ms", "open_ms_mean", "fell_back", "pre_drafts",
-    "pre_draft_hits", "pre_draft_hit_rate", "round_draft_hidden_ms", "loadavg1"};
+    "pre_draft_hits", "pre_draft_hit_rate", "round_draft_hidden_ms",
+    "tree_alternatives_per_round", "tree_alternative_hit_rounds", "loadavg1"};
 
 std::string CsvCell(const json& v) {
   if (v.is_string()) return v.get<std::string>();
