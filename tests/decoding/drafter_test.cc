@@ -22,32 +22,16 @@
 #include "model/testing/fake_model.h"
 #include "model/transformer_model.h"
 #include "tests/decoding/local_pair.h"
+#include "tests/decoding/markov_chain.h"
 #include "tests/model/random_checkpoint.h"
 #include "tests/testing/statistics.h"
 
 namespace tandem::decoding {
 namespace {
 
-constexpr int kVocab = 6;
-
-// A Markov chain over 6 tokens; the draft's rows are perturbed, so it
-// proposes well but not perfectly.
-std::vector<float> MarkovRow(int64_t last, bool draft) {
-  std::vector<float> row(kVocab);
-  for (int v = 0; v < kVocab; ++v) {
-    const double base = std::sin(1.7 * (last + 1) * (v + 1)) * 1.5;
-    row[v] = static_cast<float>(base + (draft ? 0.8 * std::cos(2.3 * v + last) : 0.0));
-  }
-  return row;
-}
-
-std::vector<double> Softmax(const std::vector<float>& row) {
-  std::vector<double> p(row.size());
-  double z = 0;
-  for (size_t i = 0; i < row.size(); ++i) z += p[i] = std::exp(row[i]);
-  for (double& x : p) x /= z;
-  return p;
-}
+constexpr int kVocab = testing::kMarkovVocab;
+using testing::MarkovRow;
+using testing::Softmax;
 
 // Reports each drafted token with the q of the token before it (the first
 // with the last one's): the off-by-one a pipelined drafter could make when

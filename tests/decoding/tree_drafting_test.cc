@@ -18,6 +18,7 @@
 #include "model/testing/fake_model.h"
 #include "sampling/testing/planted_verifier_bug.h"
 #include "tests/decoding/local_pair.h"
+#include "tests/decoding/markov_chain.h"
 #include "tests/testing/statistics.h"
 
 namespace tandem::decoding {
@@ -145,25 +146,9 @@ TEST(TreeDraftingTest, GreedyTreesAreTokenIdenticalToTargetOnly) {
   EXPECT_EQ(pair.draft_model().num_sequences(), 0);
 }
 
-constexpr int kVocab = 6;
-
-// As drafter_test's chain: the draft's rows are perturbed.
-std::vector<float> MarkovRow(int64_t last, bool draft) {
-  std::vector<float> row(kVocab);
-  for (int v = 0; v < kVocab; ++v) {
-    const double base = std::sin(1.7 * (last + 1) * (v + 1)) * 1.5;
-    row[v] = static_cast<float>(base + (draft ? 0.8 * std::cos(2.3 * v + last) : 0.0));
-  }
-  return row;
-}
-
-std::vector<double> Softmax(const std::vector<float>& row) {
-  std::vector<double> p(row.size());
-  double z = 0;
-  for (size_t i = 0; i < row.size(); ++i) z += p[i] = std::exp(row[i]);
-  for (double& x : p) x /= z;
-  return p;
-}
+constexpr int kVocab = testing::kMarkovVocab;
+using testing::MarkovRow;
+using testing::Softmax;
 
 struct TreeRun {
   tandem::testing::GoodnessOfFit fit;

@@ -42,6 +42,19 @@ def test_greedy_output_is_identical_in_every_speculation_mode(
     assert result.stats.generated_tokens == 40
 
 
+def test_token_trees_are_exact_and_counted(client: tandem.Client) -> None:
+    off = client.generate(PROMPT, **greedy(speculation="off"))
+    result = client.generate(PROMPT, **greedy(speculation="draft", draft_length=3, tree=(2, 2)))
+    assert ids(result.tokens) == ids(off.tokens)
+    spec = result.stats.speculation
+    assert spec is not None and spec.tree_alternatives > 0
+    assert 0 <= spec.tree_alternative_hits <= spec.target_passes
+    with pytest.raises(ValueError, match="tree"):
+        client.generate(PROMPT, tree=(1,))  # type: ignore[arg-type]
+    with pytest.raises(tandem.InvalidArgumentError, match="config.speculation.tree"):
+        client.generate(PROMPT, **greedy(speculation="ngram", tree=(1, 1)))
+
+
 def test_draft_model_speculation_reports_its_statistics(client: tandem.Client) -> None:
     result = client.generate(PROMPT, **greedy(speculation="draft", draft_length=4))
     stats = result.sequences[0].stats

@@ -9,7 +9,7 @@ types.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping, Optional, Sequence, TypedDict, TypeVar, Union
+from typing import Any, Literal, Mapping, Optional, Sequence, Tuple, TypedDict, TypeVar, Union
 
 from tandem._gen.proto.tandem.v1 import common_pb2, generation_service_pb2 as gs_pb2
 
@@ -60,6 +60,9 @@ class GenerateOptions(TypedDict, total=False):
     draft_length: Union[int, Literal["adaptive"]]  # Fixed gamma, or the server's adaptive policy.
     exit_layer: int  # Self-speculation exit layer.
     pipelining: bool  # Draft model: draft the next round while verifying (server default: on).
+    # Draft model token trees: (alternatives, depth), drafted every round; (0, 0) = chains.
+    # Unset: the server's adaptive default (a tree only in rounds where it pays).
+    tree: Tuple[int, int]
     # Output: per-token logprobs, top alternatives (implies logprobs), speculation statistics.
     logprobs: bool
     top_logprobs: int
@@ -215,6 +218,12 @@ def _set_speculation(s: common_pb2.SpeculationConfig, o: Mapping[str, Any]) -> N
         s.self_speculative.exit_layer = o["exit_layer"]
     if "pipelining" in o:
         s.disable_pipelining = not o["pipelining"]
+    if "tree" in o:
+        tree = o["tree"]
+        if (not isinstance(tree, (tuple, list)) or len(tree) != 2
+                or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in tree)):
+            raise ValueError(f"tree is (alternatives, depth), two ints >= 0, not {tree!r}")
+        s.tree.alternatives, s.tree.depth = tree
 
 
 def build_request(prompt: Optional[Prompt], prompts: Optional[Sequence[Prompt]],

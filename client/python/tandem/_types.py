@@ -62,6 +62,9 @@ class SpeculationStats:
     pre_drafts: int
     pre_draft_hits: int
     draft_time_hidden: float
+    # Token trees: alternatives drafted beside the chains, and rounds that took one.
+    tree_alternatives: int
+    tree_alternative_hits: int
 
 
 @dataclass(frozen=True)
@@ -200,6 +203,8 @@ def _speculation_from_proto(s: common_pb2.SpeculationStats) -> SpeculationStats:
         pre_drafts=s.pre_drafts,
         pre_draft_hits=s.pre_draft_hits,
         draft_time_hidden=_seconds(s.draft_time_hidden),
+        tree_alternatives=s.tree_alternatives,
+        tree_alternative_hits=s.tree_alternative_hits,
     )
 
 
