@@ -37,10 +37,13 @@ absl::StatusOr<GenerationResult> Generate(const GenerateRequest& request,
   }
   // Reserve KV for the longest this sequence can get: the prompt, every new
   // token, and drafts in flight past them (pipelined drafting may run a
-  // round ahead), within the context.
+  // round ahead) and a tree's alternatives, within the context.
   SessionOptions session = request.session;
   if (session.max_sequence_length <= 0) {
-    const int64_t drafts = spec.mode == SpeculationMode::kOff ? 0 : 2 * spec.max_draft_length + 2;
+    const int64_t drafts = spec.mode == SpeculationMode::kOff
+                               ? 0
+                               : 2 * spec.max_draft_length + 2 +
+                                     int64_t{spec.tree_alternatives} * spec.tree_depth;
     session.max_sequence_length =
         std::min(target.Info().context_length,
                  static_cast<int64_t>(request.prompt.size()) + request.stop.max_new_tokens + drafts);
@@ -87,7 +90,12 @@ absl::StatusOr<GenerationResult> Generate(const GenerateRequest& request,
     Proposal proposal;
     const absl::Time draft_start = absl::Now();
     if (gamma > 0) {
-      const TreeShape tree = tree_policy.Next(gamma, policy);
+      TreeShape tree = tree_policy.Next(gamma, policy);
+      // A tree's alternatives take cache slots too (one verify row each).
+      if (static_cast<int64_t>(committed.size()) + gamma + tree.alternatives * tree.depth >=
+          context) {
+        tree = {};
+      }
       drafter->SetTreeShape(tree.alternatives, tree.depth);
       absl::StatusOr<Proposal> p = drafter->Propose(committed, gamma);
       if (!p.ok()) return p.status();

@@ -146,6 +146,26 @@ TEST(TreeDraftingTest, GreedyTreesAreTokenIdenticalToTargetOnly) {
   EXPECT_EQ(pair.draft_model().num_sequences(), 0);
 }
 
+TEST(TreeDraftingTest, TreesStopAtTheContextEnd) {
+  // Context 128: the last rounds have no room for alternatives (or drafts).
+  testing::LocalPair pair;
+  GenerateRequest r;
+  for (int i = 0; i < 110; ++i) r.prompt.push_back(1 + (i * 7) % 20);
+  r.session.params.temperature = 0;
+  r.stop.max_new_tokens = 40;
+  auto reference = Generate(r, pair.target(), nullptr, {});
+  ASSERT_TRUE(reference.ok()) << reference.status();
+  EXPECT_EQ(reference->finish, FinishReason::kLength);
+  r.speculation.mode = SpeculationMode::kDraftModel;
+  r.speculation.draft_length = 4;
+  r.speculation.tree_alternatives = 3;
+  r.speculation.tree_depth = 4;
+  auto got = Generate(r, pair.target(), &pair.draft(), {});
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(Ids(*got), Ids(*reference));
+  EXPECT_GT(got->stats.tree_alternatives, 0);
+}
+
 constexpr int kVocab = testing::kMarkovVocab;
 using testing::MarkovRow;
 using testing::Softmax;
