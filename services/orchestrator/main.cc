@@ -51,8 +51,9 @@ ABSL_FLAG(std::string, default_speculation, "draft",
 ABSL_FLAG(int, draft_length, 4, "Default draft length (gamma)");
 ABSL_FLAG(bool, adaptive, false, "Adapt the draft length per request by default");
 ABSL_FLAG(int, tree_alternatives, 1,
-          "DRAFT_MODEL requests that leave SpeculationConfig.tree unset draft this many "
-          "alternatives per position in rounds where a tree pays (measured), in [0, 3]; 0 = chains");
+          "DRAFT_MODEL requests with an adaptive draft length that leave SpeculationConfig.tree "
+          "unset draft this many alternatives per position in rounds where a tree pays "
+          "(measured), in [0, 3]; 0 = chains");
 ABSL_FLAG(int, tree_depth, 2,
           "... at this many drafted positions, in [0, 8]");
 ABSL_FLAG(int64_t, max_new_tokens_limit, 1024, "Largest max_new_tokens a request may ask");

@@ -224,13 +224,15 @@ absl::Status ValidateSpeculation(const v1::SpeculationConfig& s, const model::Mo
       beam_search ? decoding::SpeculationMode::kOff : ResolveMode(s.mode(), limits);
   if (!mode.ok()) return mode.status();
   out.mode = *mode;
-  if (out.mode == decoding::SpeculationMode::kDraftModel) {
-    // Unset SpeculationConfig.tree: the default tree, drafted where it pays.
+  if (absl::Status st = ValidateDraftLength(s, limits, out); !st.ok()) return st;
+  if (out.mode == decoding::SpeculationMode::kDraftModel && out.adaptive) {
+    // Unset SpeculationConfig.tree with adaptive γ: the default tree, drafted
+    // where it pays. Like adaptive γ it follows measured costs, so a seeded
+    // request with a fixed γ keeps chains and stays reproducible.
     out.tree_alternatives = limits.default_tree_alternatives;
     out.tree_depth = limits.default_tree_depth;
     out.adaptive_tree = true;
   }
-  if (absl::Status st = ValidateDraftLength(s, limits, out); !st.ok()) return st;
   if (absl::Status st = ValidateModeOptions(s, target, out); !st.ok()) return st;
   out.pipelined = !s.disable_pipelining();
   return absl::OkStatus();

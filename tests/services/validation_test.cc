@@ -159,6 +159,34 @@ TEST_F(ValidationTest, AdaptiveMinDraftLengthIsCheckedAndPassedOn) {
   EXPECT_EQ(v->base.speculation.max_draft_length, 6);
 }
 
+TEST_F(ValidationTest, TreeShapeIsFixedWhenSetAdaptiveOnlyWithAdaptiveGamma) {
+  limits_.default_tree_alternatives = 1;
+  limits_.default_tree_depth = 2;
+  // Fixed γ, no tree: chains (a seeded result stays reproducible).
+  absl::StatusOr<ValidatedGeneration> v = Validate(R"(prompts { text: "a" } config {
+      speculation { mode: SPECULATION_MODE_DRAFT_MODEL fixed_draft_length: 3 } })");
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->base.speculation.tree_alternatives, 0);
+  EXPECT_FALSE(v->base.speculation.adaptive_tree);
+  // Adaptive γ, no tree: the default tree, adaptive.
+  v = Validate(R"(prompts { text: "a" } config {
+      speculation { mode: SPECULATION_MODE_DRAFT_MODEL adaptive {} } })");
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->base.speculation.tree_alternatives, 1);
+  EXPECT_EQ(v->base.speculation.tree_depth, 2);
+  EXPECT_TRUE(v->base.speculation.adaptive_tree);
+  // A tree set by the request: drafted every round, whatever γ.
+  v = Validate(R"(prompts { text: "a" } config { speculation {
+      mode: SPECULATION_MODE_DRAFT_MODEL adaptive {} tree { alternatives: 2 depth: 3 } } })");
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->base.speculation.tree_alternatives, 2);
+  EXPECT_EQ(v->base.speculation.tree_depth, 3);
+  EXPECT_FALSE(v->base.speculation.adaptive_tree);
+  ExpectInvalid(R"(prompts { text: "a" } config { speculation {
+      mode: SPECULATION_MODE_NGRAM tree { alternatives: 1 depth: 1 } } })",
+                "`config.speculation.tree` is only valid with speculation mode DRAFT_MODEL");
+}
+
 TEST_F(ValidationTest, EnumValuesOutsideTheirEnumAreRejected) {
   ExpectInvalid(R"(prompts { text: "a" } config { beam_search { early_stopping: 99 } })",
                 "`config.beam_search.early_stopping` must be an EarlyStopping value, got 99");
