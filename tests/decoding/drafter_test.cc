@@ -71,14 +71,9 @@ struct ChiSquareRun {
 // in a later round than the first, so after a pre-draft or a rollback)
 // against the chain's exact marginal.
 ChiSquareRun SampleLateTokens(bool lie_about_q) {
-  model::testing::FakeModel target_model(
-      kVocab, 4, 64, [](const std::vector<int64_t>& p, int64_t) { return MarkovRow(p.back(), false); });
-  model::testing::FakeModel draft_model(
-      kVocab, 2, 64, [](const std::vector<int64_t>& p, int64_t) { return MarkovRow(p.back(), true); });
-  TargetEngine target_engine(target_model, 0);
-  DraftEngine draft_engine(draft_model, 0);
-  LocalTargetBackend target(target_engine);
-  LocalDraftBackend honest(draft_engine);
+  testing::MarkovPair pair;
+  LocalTargetBackend& target = pair.target;
+  LocalDraftBackend& honest = pair.draft;
   ShiftedQDraft liar(honest);
   DraftBackend& draft = lie_about_q ? static_cast<DraftBackend&>(liar) : honest;
 
@@ -119,8 +114,8 @@ ChiSquareRun SampleLateTokens(bool lie_about_q) {
     for (int b = 0; b < kVocab; ++b) expected[a * kVocab + b] = pi[a] * P[a][b];
   }
   run.fit = tandem::testing::ChiSquareTest(counts, expected);
-  EXPECT_EQ(target_model.num_sequences(), 0);
-  EXPECT_EQ(draft_model.num_sequences(), 0);
+  EXPECT_EQ(pair.target_model.num_sequences(), 0);
+  EXPECT_EQ(pair.draft_model.num_sequences(), 0);
   return run;
 }
 

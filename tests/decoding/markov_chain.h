@@ -11,6 +11,10 @@
 #include <cstdint>
 #include <vector>
 
+#include "decoding/engines.h"
+#include "decoding/local_backends.h"
+#include "model/testing/fake_model.h"
+
 namespace tandem::decoding::testing {
 
 inline constexpr int kMarkovVocab = 6;
@@ -31,6 +35,21 @@ inline std::vector<double> Softmax(const std::vector<float>& row) {
   for (double& x : p) x /= z;
   return p;
 }
+
+// The chain's target and perturbed draft as FakeModels behind in-process
+// engines and backends.
+struct MarkovPair {
+  model::testing::FakeModel target_model{
+      kMarkovVocab, 4, 64,
+      [](const std::vector<int64_t>& p, int64_t) { return MarkovRow(p.back(), false); }};
+  model::testing::FakeModel draft_model{
+      kMarkovVocab, 2, 64,
+      [](const std::vector<int64_t>& p, int64_t) { return MarkovRow(p.back(), true); }};
+  TargetEngine target_engine{target_model, 0};
+  DraftEngine draft_engine{draft_model, 0};
+  LocalTargetBackend target{target_engine};
+  LocalDraftBackend draft{draft_engine};
+};
 
 }  // namespace tandem::decoding::testing
 

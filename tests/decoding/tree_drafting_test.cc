@@ -179,14 +179,9 @@ struct TreeRun {
 // positions, pipelined; the joint law of tokens 1, 2 and 6 against the
 // chain's exact one (token 6 comes after rollbacks and pre-drafts).
 TreeRun SampleWithTrees() {
-  model::testing::FakeModel target_model(
-      kVocab, 4, 64, [](const std::vector<int64_t>& p, int64_t) { return MarkovRow(p.back(), false); });
-  model::testing::FakeModel draft_model(
-      kVocab, 2, 64, [](const std::vector<int64_t>& p, int64_t) { return MarkovRow(p.back(), true); });
-  TargetEngine target_engine(target_model, 0);
-  DraftEngine draft_engine(draft_model, 0);
-  LocalTargetBackend target(target_engine);
-  LocalDraftBackend draft(draft_engine);
+  testing::MarkovPair pair;
+  LocalTargetBackend& target = pair.target;
+  LocalDraftBackend& draft = pair.draft;
   TreeRun run;
   std::vector<int64_t> counts(kVocab * kVocab * kVocab);
   const int runs = tandem::testing::StatRounds(30000);
@@ -234,8 +229,8 @@ TreeRun SampleWithTrees() {
     }
   }
   run.fit = tandem::testing::ChiSquareTest(counts, expected);
-  EXPECT_EQ(target_model.num_sequences(), 0);
-  EXPECT_EQ(draft_model.num_sequences(), 0);
+  EXPECT_EQ(pair.target_model.num_sequences(), 0);
+  EXPECT_EQ(pair.draft_model.num_sequences(), 0);
   return run;
 }
 

@@ -33,25 +33,8 @@ using Dist = std::vector<double>;
 
 enum class DraftForm { kDense, kSparse, kOneHot, kNone };
 
-at::Tensor ToLogits(const std::vector<Dist>& rows) {
-  at::Tensor t = at::empty({static_cast<int64_t>(rows.size()),
-                            static_cast<int64_t>(rows[0].size())});
-  for (size_t r = 0; r < rows.size(); ++r) {
-    for (size_t v = 0; v < rows[r].size(); ++v) {
-      t[r][v] = static_cast<float>(std::log(rows[r][v]));
-    }
-  }
-  return t;
-}
-
-Dist RandomDist(std::mt19937_64& gen, int vocab, double spread) {
-  std::normal_distribution<double> normal(0.0, spread);
-  Dist d(vocab);
-  double total = 0;
-  for (double& x : d) total += (x = std::exp(normal(gen)));
-  for (double& x : d) x /= total;
-  return d;
-}
+using testing::RandomDist;
+using testing::ToLogits;
 
 // q rows -> draft tokens drawn from q (argmax for one-hot; fixed for kNone)
 // and their DraftDistribution in the requested form.

@@ -2,6 +2,7 @@
 #define TANDEM_TESTS_SAMPLING_TEST_UTIL_H_
 
 #include <cmath>
+#include <random>
 #include <vector>
 
 #include <ATen/ATen.h>
@@ -33,6 +34,28 @@ inline std::vector<double> ToVector(const at::Tensor& t) {
 
 inline std::vector<double> Softmax(const at::Tensor& logits) {
   return ToVector(logits.softmax(-1));
+}
+
+// Rows of probabilities [rows][V] as float log-probability logits [rows, V].
+inline at::Tensor ToLogits(const std::vector<std::vector<double>>& rows) {
+  at::Tensor t = at::empty({static_cast<int64_t>(rows.size()),
+                            static_cast<int64_t>(rows[0].size())}, at::kFloat);
+  for (size_t r = 0; r < rows.size(); ++r) {
+    for (size_t v = 0; v < rows[r].size(); ++v) {
+      t[r][v] = static_cast<float>(std::log(rows[r][v]));
+    }
+  }
+  return t;
+}
+
+// A random distribution over `vocab` tokens: softmax of N(0, spread) draws.
+inline std::vector<double> RandomDist(std::mt19937_64& gen, int vocab, double spread) {
+  std::normal_distribution<double> normal(0.0, spread);
+  std::vector<double> d(vocab);
+  double total = 0;
+  for (double& x : d) total += (x = std::exp(normal(gen)));
+  for (double& x : d) x /= total;
+  return d;
 }
 
 // Histories for a single row with no tokens.

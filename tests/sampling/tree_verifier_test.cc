@@ -39,26 +39,8 @@ constexpr double kSignificance = 1e-3;
 
 using Dist = std::vector<double>;
 
-at::Tensor ToLogits(const std::vector<Dist>& rows) {
-  const int64_t vocab = static_cast<int64_t>(rows[0].size());
-  at::Tensor t = at::empty({static_cast<int64_t>(rows.size()), vocab});
-  float* data = t.data_ptr<float>();
-  for (size_t r = 0; r < rows.size(); ++r) {
-    for (int64_t v = 0; v < vocab; ++v) {
-      data[r * vocab + v] = static_cast<float>(std::log(rows[r][v]));
-    }
-  }
-  return t;
-}
-
-Dist RandomDist(std::mt19937_64& gen, int vocab, double spread) {
-  std::normal_distribution<double> normal(0.0, spread);
-  Dist d(vocab);
-  double total = 0;
-  for (double& x : d) total += (x = std::exp(normal(gen)));
-  for (double& x : d) x /= total;
-  return d;
-}
+using testing::RandomDist;
+using testing::ToLogits;
 
 at::Tensor DenseOf(const Dist& q) {
   at::Tensor t = at::empty({static_cast<int64_t>(q.size())});
