@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <future>
 #include <limits>
+#include <optional>
 #include <utility>
 
 #include <ATen/ATen.h>
@@ -74,6 +75,161 @@ size_t CertainPrefix(const std::vector<sampling::Beam>& live,
   return n;
 }
 
+// The draft half of speculative beam search: runs the same beam search with
+// the draft model's scores for a few steps from the live beams and returns,
+// per live beam, the tree of prefixes the draft kept alive under it. Draft
+// sessions are reused across passes; each beam is synced onto the session
+// holding the longest common prefix (the draft engine recomputes only the
+// rest). A draft failure turns drafting off for the request (the search goes
+// on plain); it never fails the search.
+class BeamDrafter {
+ public:
+  BeamDrafter(DraftBackend& draft, const std::vector<int64_t>& prompt, SessionOptions options,
+              int top_n)
+      : draft_(draft), prompt_(prompt), options_(std::move(options)), top_n_(top_n) {}
+  ~BeamDrafter() {
+    for (const Slot& slot : slots_) draft_.Close(slot.session);
+  }
+
+  bool ok() const { return ok_; }
+
+  // Trees (tokens after each root's own, parents as Draft) for `roots`; a
+  // root gets at most max_nodes[r] tokens.
+  std::vector<Draft> Trees(const std::vector<sampling::Beam>& roots,
+                           const sampling::BeamSearchOptions& options,
+                           const sampling::BeamHypotheses& hypotheses, int steps,
+                           const std::vector<int64_t>& max_nodes, int64_t vocab) {
+    std::vector<Draft> trees(roots.size());
+    std::vector<sampling::Beam> beams = roots;
+    std::vector<size_t> root_of(beams.size());
+    std::vector<int32_t> node_of(beams.size(), -1);  // -1: the root; -2: not in the tree.
+    for (size_t b = 0; b < beams.size(); ++b) root_of[b] = b;
+    sampling::BeamHypotheses draft_hypotheses = hypotheses;
+    for (int s = 0; s < steps && ok_; ++s) {
+      std::vector<size_t> asked;  // Beams whose subtree can still grow.
+      for (size_t b = 0; b < beams.size(); ++b) {
+        if (node_of[b] != -2) asked.push_back(b);
+      }
+      if (asked.empty()) break;
+      std::vector<sampling::Beam> subset;
+      for (size_t b : asked) subset.push_back(beams[b]);
+      absl::StatusOr<std::vector<std::vector<sampling::TokenLogprob>>> candidates =
+          Candidates(subset);
+      if (!candidates.ok()) {
+        ok_ = false;
+        break;
+      }
+      // Beams the draft did not score keep -inf: the draft search drops them.
+      at::Tensor log_probs = at::full({static_cast<int64_t>(beams.size()), vocab},
+                                      -std::numeric_limits<float>::infinity());
+      for (size_t k = 0; k < asked.size(); ++k) {
+        for (const sampling::TokenLogprob& c : (*candidates)[k]) {
+          if (c.token >= 0 && c.token < vocab) {
+            log_probs[asked[k]][c.token] = static_cast<float>(c.logprob);
+          }
+        }
+      }
+      absl::StatusOr<std::vector<sampling::Beam>> next =
+          sampling::BeamSearchStep(beams, log_probs, options, draft_hypotheses);
+      if (!next.ok() || next->empty()) break;
+      std::vector<size_t> next_root;
+      std::vector<int32_t> next_node;
+      for (const sampling::Beam& child : *next) {
+        const size_t r = root_of[child.parent];
+        const int32_t parent_node = node_of[child.parent];
+        Draft& tree = trees[r];
+        int32_t node = -2;
+        if (parent_node != -2 &&
+            static_cast<int64_t>(tree.tokens.size()) < max_nodes[r]) {
+          node = static_cast<int32_t>(tree.tokens.size());
+          tree.tokens.push_back(child.tokens.back());
+          tree.parents.push_back(parent_node);
+        }
+        next_root.push_back(r);
+        next_node.push_back(node);
+      }
+      beams = *std::move(next);
+      root_of = std::move(next_root);
+      node_of = std::move(next_node);
+    }
+    return trees;
+  }
+
+ private:
+  struct Slot {
+    SessionId session = 0;
+    std::vector<int64_t> held;  // Generated tokens the session holds.
+  };
+
+  // The draft's top candidates after each beam's tokens, one Propose per
+  // beam, all in flight together (the draft server batches them).
+  absl::StatusOr<std::vector<std::vector<sampling::TokenLogprob>>> Candidates(
+      const std::vector<sampling::Beam>& beams) {
+    while (slots_.size() < beams.size()) {
+      absl::StatusOr<SessionId> opened = draft_.Open(prompt_, options_);
+      if (!opened.ok()) return opened.status();
+      slots_.push_back({*opened, {}});
+    }
+    // Each beam takes the free session sharing the longest prefix with it.
+    std::vector<bool> taken(slots_.size(), false);
+    std::vector<size_t> slot_of(beams.size());
+    for (size_t b = 0; b < beams.size(); ++b) {
+      size_t best = 0;
+      int64_t best_common = -1;
+      for (size_t k = 0; k < slots_.size(); ++k) {
+        if (taken[k]) continue;
+        const std::vector<int64_t>& held = slots_[k].held;
+        const std::vector<int64_t>& want = beams[b].tokens;
+        int64_t common = 0;
+        while (common < static_cast<int64_t>(std::min(held.size(), want.size())) &&
+               held[common] == want[common]) {
+          ++common;
+        }
+        if (common > best_common) {
+          best_common = common;
+          best = k;
+        }
+      }
+      taken[best] = true;
+      slot_of[b] = best;
+    }
+    std::vector<std::future<absl::StatusOr<TimedDraft>>> futures;
+    for (size_t b = 0; b < beams.size(); ++b) {
+      Slot& slot = slots_[slot_of[b]];
+      ProposeItem item;
+      item.session = slot.session;
+      // The engine keeps the cached prefix it shares with the new sequence.
+      item.sync = {static_cast<int64_t>(prompt_.size()), beams[b].tokens};
+      item.gamma = 1;
+      item.top_logprobs = top_n_;
+      slot.held = beams[b].tokens;
+      futures.push_back(std::async(std::launch::async,
+                                   [this, item] { return draft_.Propose(item); }));
+    }
+    std::vector<std::vector<sampling::TokenLogprob>> out;
+    absl::Status failed;
+    for (auto& f : futures) {
+      absl::StatusOr<TimedDraft> drafted = f.get();
+      if (!drafted.ok()) {
+        failed.Update(drafted.status());
+        out.emplace_back();
+        continue;
+      }
+      out.push_back(drafted->draft.candidates.empty() ? std::vector<sampling::TokenLogprob>{}
+                                                       : drafted->draft.candidates.front());
+    }
+    if (!failed.ok()) return failed;
+    return out;
+  }
+
+  DraftBackend& draft_;
+  const std::vector<int64_t>& prompt_;
+  SessionOptions options_;
+  int top_n_;
+  std::vector<Slot> slots_;
+  bool ok_ = true;
+};
+
 }  // namespace
 
 absl::StatusOr<BeamSearchResult> RunBackendBeamSearch(const BackendBeamSearchRequest& request,
@@ -84,12 +240,27 @@ absl::StatusOr<BeamSearchResult> RunBackendBeamSearch(const BackendBeamSearchReq
     return absl::InvalidArgumentError(
         absl::StrCat("`top_logprobs` must be in [0, 64], got ", request.top_logprobs));
   }
+  if (request.draft != nullptr &&
+      (request.draft_steps < 1 || request.draft_steps > kMaxBeamDraftSteps)) {
+    return absl::InvalidArgumentError(absl::StrCat("`draft_steps` must be in [1, ",
+                                                   kMaxBeamDraftSteps, "], got ",
+                                                   request.draft_steps));
+  }
+  const model::ModelInfo info = target.Info();
+  const int64_t vocab = info.vocab_size;
+  const int64_t prompt = static_cast<int64_t>(request.prompt.size());
   SessionOptions session = request.session;
   session.params.temperature = 0;
   if (session.max_sequence_length <= 0) {
+    session.max_sequence_length = std::min(info.context_length, prompt + options.max_new_tokens);
+  }
+  SessionOptions draft_session = session;
+  if (request.draft != nullptr) {
+    // Room for a pass's tree beyond the longest sequence.
     session.max_sequence_length =
-        std::min(target.Info().context_length,
-                 static_cast<int64_t>(request.prompt.size()) + options.max_new_tokens);
+        std::min(info.context_length, session.max_sequence_length + kMaxTreeNodes);
+    draft_session.max_sequence_length =
+        std::min(request.draft->Info().context_length, draft_session.max_sequence_length + 1);
   }
   absl::StatusOr<SessionId> root = target.Open(request.prompt, session);
   if (!root.ok()) return root.status();
@@ -97,85 +268,145 @@ absl::StatusOr<BeamSearchResult> RunBackendBeamSearch(const BackendBeamSearchReq
   auto close_all = [&] {
     for (SessionId id : open) target.Close(id);
   };
-  const int64_t vocab = target.Info().vocab_size;
-  const int64_t prompt = static_cast<int64_t>(request.prompt.size());
   const int candidates_per_beam = std::max(2 * options.num_beams, request.top_logprobs);
   const bool streaming = request.on_final_tokens && options.num_return_sequences == 1;
+  std::optional<BeamDrafter> drafter;
+  if (request.draft != nullptr) {
+    drafter.emplace(*request.draft, request.prompt, draft_session, 2 * options.num_beams);
+  }
   std::vector<LiveBeam> beams = {{sampling::Beam{}, *root, prompt}};
   sampling::BeamHypotheses hypotheses(options);
   ScoredPrefixes scored;
   BeamSearchResult result;
   size_t streamed = 0;
   std::vector<sampling::Beam> last;
-  for (int64_t step = 0;; ++step) {
-    if (step > 0 && absl::Now() >= request.deadline) {
+  for (bool done = false; !done;) {  // One target pass per iteration.
+    if (result.steps > 0 && absl::Now() >= request.deadline) {
       result.timed_out = true;
       for (const LiveBeam& b : beams) last.push_back(b.beam);
       break;
     }
-    // Score every live beam concurrently (the server batches them).
-    std::vector<std::future<absl::StatusOr<std::vector<sampling::TokenLogprob>>>> futures;
-    for (LiveBeam& b : beams) {
-      SequenceSync sync{b.known, {}};
-      const int64_t done = b.known - prompt;
-      sync.append.assign(b.beam.tokens.begin() + done, b.beam.tokens.end());
-      b.known = prompt + static_cast<int64_t>(b.beam.tokens.size());
-      futures.push_back(std::async(std::launch::async,
-                                   [&target, id = b.session, sync, candidates_per_beam] {
-                                     return target.Score({id, sync, candidates_per_beam});
-                                   }));
+    std::vector<sampling::Beam> current;
+    for (const LiveBeam& b : beams) current.push_back(b.beam);
+    std::vector<Draft> trees(beams.size());
+    const int64_t left = options.max_new_tokens - result.steps;
+    if (drafter && drafter->ok() && left > 1) {
+      std::vector<int64_t> room;
+      for (const LiveBeam& b : beams) {
+        const int64_t n = prompt + static_cast<int64_t>(b.beam.tokens.size());
+        room.push_back(std::clamp<int64_t>(session.max_sequence_length - n, 0, kMaxTreeNodes));
+      }
+      trees = drafter->Trees(current, options, hypotheses,
+                             static_cast<int>(std::min<int64_t>(request.draft_steps, left - 1)),
+                             room, vocab);
     }
-    at::Tensor log_probs =
-        at::full({static_cast<int64_t>(beams.size()), vocab}, -std::numeric_limits<float>::infinity());
+    // Score every live beam and its tree concurrently (the server batches
+    // them into one pass).
+    std::vector<std::future<absl::StatusOr<Scores>>> futures;
+    for (size_t b = 0; b < beams.size(); ++b) {
+      LiveBeam& live = beams[b];
+      ScoreItem item{live.session, {live.known, {}}, candidates_per_beam, trees[b]};
+      const int64_t done_tokens = live.known - prompt;
+      item.sync.append.assign(live.beam.tokens.begin() + done_tokens, live.beam.tokens.end());
+      live.known = prompt + static_cast<int64_t>(live.beam.tokens.size());
+      result.drafted_nodes += static_cast<int64_t>(trees[b].tokens.size());
+      futures.push_back(std::async(std::launch::async,
+                                   [&target, item] { return target.Score(item); }));
+    }
+    ++result.target_passes;
     absl::Status failed;
     for (size_t b = 0; b < beams.size(); ++b) {
-      auto candidates = futures[b].get();
-      if (!candidates.ok()) {
-        failed.Update(candidates.status());
+      absl::StatusOr<Scores> got = futures[b].get();
+      if (!got.ok()) {
+        failed.Update(got.status());
         continue;
       }
-      for (const sampling::TokenLogprob& c : *candidates) {
-        if (c.token >= 0 && c.token < vocab) log_probs[b][c.token] = static_cast<float>(c.logprob);
+      const Draft& tree = trees[b];
+      if (got->node_candidates.size() != tree.tokens.size()) {
+        failed.Update(absl::InternalError("the target scored a tree only in part"));
+        continue;
       }
-      scored[beams[b].beam.tokens] = *std::move(candidates);
+      // Node i's prefix: the beam's tokens, then the path to node i.
+      std::vector<std::vector<int64_t>> prefix(tree.tokens.size());
+      for (size_t i = 0; i < tree.tokens.size(); ++i) {
+        prefix[i] = tree.parents[i] < 0 ? beams[b].beam.tokens : prefix[tree.parents[i]];
+        prefix[i].push_back(tree.tokens[i]);
+        scored[prefix[i]] = std::move(got->node_candidates[i]);
+      }
+      scored[beams[b].beam.tokens] = std::move(got->candidates);
     }
     if (!failed.ok()) {
       close_all();
       return failed;
     }
-    std::vector<sampling::Beam> current;
-    for (const LiveBeam& b : beams) current.push_back(b.beam);
-    auto next = sampling::BeamSearchStep(current, log_probs, options, hypotheses);
-    if (!next.ok()) {
-      close_all();
-      return next.status();
-    }
-    if (next->empty()) break;  // Done: the hypotheses hold the answer.
-    if (step + 1 == options.max_new_tokens) {
-      last = *std::move(next);
-      break;
-    }
-    if (streaming) {
-      const size_t certain = CertainPrefix(*next, hypotheses.Sorted());
-      if (certain > streamed) {
-        absl::StatusOr<std::vector<sampling::StepResult>> steps =
-            StepsOf(scored, next->front().tokens, streamed, certain, request.top_logprobs);
-        if (!steps.ok()) {
-          close_all();
-          return steps.status();
-        }
-        request.on_final_tokens(*steps);
-        streamed = certain;
+    // Steps while every live beam's next-token candidates are known; each
+    // beam remembers the pass's beam (its session) it descends from.
+    std::vector<size_t> ancestor(current.size());
+    for (size_t b = 0; b < ancestor.size(); ++b) ancestor[b] = b;
+    for (bool first = true;; first = false) {
+      if (!first && absl::Now() >= request.deadline) {
+        result.timed_out = true;
+        last = current;
+        done = true;
+        break;
       }
+      at::Tensor log_probs = at::full({static_cast<int64_t>(current.size()), vocab},
+                                      -std::numeric_limits<float>::infinity());
+      bool known = true;
+      for (size_t b = 0; b < current.size() && known; ++b) {
+        auto it = scored.find(current[b].tokens);
+        if (it == scored.end()) {
+          known = false;
+          break;
+        }
+        for (const sampling::TokenLogprob& c : it->second) {
+          if (c.token >= 0 && c.token < vocab) log_probs[b][c.token] = static_cast<float>(c.logprob);
+        }
+      }
+      if (!known) break;  // The next step needs a target pass.
+      auto next = sampling::BeamSearchStep(current, log_probs, options, hypotheses);
+      if (!next.ok()) {
+        close_all();
+        return next.status();
+      }
+      ++result.steps;
+      if (next->empty()) {  // Done: the hypotheses hold the answer.
+        done = true;
+        break;
+      }
+      if (result.steps == options.max_new_tokens) {
+        last = *std::move(next);
+        done = true;
+        break;
+      }
+      if (streaming) {
+        const size_t certain = CertainPrefix(*next, hypotheses.Sorted());
+        if (certain > streamed) {
+          absl::StatusOr<std::vector<sampling::StepResult>> steps =
+              StepsOf(scored, next->front().tokens, streamed, certain, request.top_logprobs);
+          if (!steps.ok()) {
+            close_all();
+            return steps.status();
+          }
+          request.on_final_tokens(*steps);
+          streamed = certain;
+        }
+      }
+      std::vector<size_t> next_ancestor;
+      for (const sampling::Beam& child : *next) next_ancestor.push_back(ancestor[child.parent]);
+      current = *std::move(next);
+      ancestor = std::move(next_ancestor);
     }
-    // The first child of a parent inherits its session; others fork it.
+    if (done) break;
+    // The first descendant of a pass's beam inherits its session; others
+    // fork it at the length it was scored at.
     std::vector<bool> claimed(beams.size(), false);
     std::vector<LiveBeam> following;
-    for (sampling::Beam& child : *next) {
-      const LiveBeam& parent = beams[child.parent];
-      LiveBeam live{std::move(child), parent.session, parent.known};
-      if (claimed[live.beam.parent]) {
-        absl::StatusOr<SessionId> fork = target.Fork(parent.session, parent.known);
+    for (size_t j = 0; j < current.size(); ++j) {
+      const LiveBeam& from = beams[ancestor[j]];
+      LiveBeam live{std::move(current[j]), from.session, from.known};
+      if (claimed[ancestor[j]]) {
+        absl::StatusOr<SessionId> fork = target.Fork(from.session, from.known);
         if (!fork.ok()) {
           close_all();
           return fork.status();
@@ -183,7 +414,7 @@ absl::StatusOr<BeamSearchResult> RunBackendBeamSearch(const BackendBeamSearchReq
         open.push_back(*fork);
         live.session = *fork;
       }
-      claimed[live.beam.parent] = true;
+      claimed[ancestor[j]] = true;
       following.push_back(std::move(live));
     }
     for (size_t b = 0; b < beams.size(); ++b) {

@@ -29,7 +29,19 @@ struct BackendBeamSearchRequest {
   // every live beam and every kept hypothesis — and, at the end, with the
   // rest; so it sees every token of the result once, in order.
   std::function<void(absl::Span<const sampling::StepResult> tokens)> on_final_tokens;
+  // Speculative beam search (null: plain). Not owned; outlives the call.
+  // Before each target pass the draft runs `draft_steps` steps of the same
+  // beam search with its own scores; every prefix it keeps alive joins a
+  // token tree under the live beam it descends from, and the target scores
+  // all trees in one pass. The search then takes steps while every live beam
+  // is a scored prefix, so the result is identical to plain beam search
+  // whatever the draft proposes.
+  DraftBackend* draft = nullptr;
+  // [1, kMaxBeamDraftSteps].
+  int draft_steps = 3;
 };
+
+inline constexpr int kMaxBeamDraftSteps = 8;
 
 struct BeamSearchSequence {
   sampling::Hypothesis hypothesis;
@@ -42,15 +54,20 @@ struct BeamSearchSequence {
 struct BeamSearchResult {
   std::vector<BeamSearchSequence> sequences;  // Best first.
   bool timed_out = false;  // The deadline ended the search.
+  int64_t steps = 0;          // Beam-search steps taken (positions searched).
+  int64_t target_passes = 0;  // Batched target score passes they took.
+  int64_t drafted_nodes = 0;  // Tree tokens the target scored beside the beams.
 };
 
 // Beam search over a TargetBackend (in-process or a remote TargetService):
-// each live beam owns a target session; every step asks each beam's session
+// each live beam owns a target session; every pass asks each beam's session
 // for its top max(2·num_beams, top_logprobs) next tokens (Score, committing
 // nothing — the global top 2·num_beams candidates are always among them, so
-// the step is exact), then forks sessions for beams that share a parent. All
-// sessions are closed before returning. Returns the best
-// num_return_sequences hypotheses.
+// a step is exact) — with a draft, also after every token of its tree —
+// then forks sessions for beams that share an ancestor. All sessions (draft
+// ones included) are closed before returning. Returns the best
+// num_return_sequences hypotheses. InvalidArgument for options out of range
+// (naming the field); a backend's error otherwise.
 absl::StatusOr<BeamSearchResult> RunBackendBeamSearch(const BackendBeamSearchRequest& request,
                                                       TargetBackend& target);
 

@@ -76,7 +76,7 @@ class TargetBackend {
   virtual absl::StatusOr<TimedVerify> Verify(const VerifyItem& item) = 0;
   virtual absl::StatusOr<TimedDraft> DraftEarlyExit(const EarlyExitItem& item) = 0;
   // Beam search: next-token candidates without committing; and session forks.
-  virtual absl::StatusOr<std::vector<sampling::TokenLogprob>> Score(const ScoreItem& item) = 0;
+  virtual absl::StatusOr<decoding::Scores> Score(const ScoreItem& item) = 0;
   virtual absl::StatusOr<SessionId> Fork(SessionId session, int64_t length) = 0;
   virtual void Close(SessionId session) = 0;
   // Relevance of a finished sequence, one entry per attributed token in

@@ -38,6 +38,18 @@ absl::Status PickNext(const at::Tensor& raw_row, DraftJob& job, Draft& draft,
   if (!processed.ok()) return processed.status();
   const bool guess = job.greedy_first && draft.tokens.empty();
   const bool greedy = s.selector->params().greedy();
+  if (job.top_logprobs > 0) {
+    const at::Tensor log_probs = (*processed)[0].to(at::kCPU, at::kFloat).log_softmax(-1);
+    const int64_t k = std::min<int64_t>(job.top_logprobs, log_probs.size(0));
+    const auto top = log_probs.topk(k);
+    const at::Tensor values = std::get<0>(top).contiguous();
+    const at::Tensor ids = std::get<1>(top).contiguous();
+    std::vector<sampling::TokenLogprob> candidates;
+    for (int64_t i = 0; i < k && std::isfinite(values.data_ptr<float>()[i]); ++i) {
+      candidates.push_back({ids.data_ptr<int64_t>()[i], values.data_ptr<float>()[i]});
+    }
+    draft.candidates.push_back(std::move(candidates));
+  }
   if (greedy || guess) {
     absl::StatusOr<int64_t> token = sampling::ArgmaxToken((*processed)[0]);
     if (!token.ok()) return token.status();
@@ -82,6 +94,7 @@ Draft Draft::Slice(size_t skip, size_t take) const {
   for (size_t i = skip; i < skip + take; ++i) {
     out.tokens.push_back(tokens[i]);
     if (i < dists.size()) out.dists.push_back(dists[i]);
+    if (i < candidates.size()) out.candidates.push_back(candidates[i]);
     if (is_tree()) out.parents.push_back(static_cast<int32_t>(i - skip) - 1);
   }
   for (size_t i = chain; i < parents.size(); ++i) {

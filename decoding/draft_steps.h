@@ -21,6 +21,11 @@ struct Draft {
   // < its own index. Drafters put the main chain first (parents -1, 0, 1,
   // ...) and alternatives after it.
   std::vector<int32_t> parents;
+  // With DraftJob::top_logprobs > 0: one entry per chain token, the draft's
+  // most likely tokens at its position with their log-probabilities under
+  // the session's processors (a greedy session's: penalties and constraints
+  // only), best first — what speculative beam search drafts from.
+  std::vector<std::vector<sampling::TokenLogprob>> candidates;
 
   bool is_tree() const { return !parents.empty(); }
   // The leading tokens that form one chain (all of them for a chain).
@@ -48,6 +53,9 @@ struct DraftJob {
   // sampling/tree_verifier.h, docs/speculative_decoding.md).
   int tree_alternatives = 0;
   int tree_depth = 0;
+  // Also report the top_logprobs most likely tokens at each chain position
+  // (Draft::candidates), >= 0.
+  int top_logprobs = 0;
 };
 
 struct DraftOutcome {

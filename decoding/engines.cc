@@ -55,6 +55,24 @@ absl::StatusOr<Prepared> PrepareFeed(SessionTable& sessions, model::Model& model
   return p;
 }
 
+// A tree's shape: one parent per token, each before it, at most
+// kMaxTreeNodes tokens.
+absl::Status CheckTree(const Draft& tree) {
+  if (tree.parents.size() != tree.tokens.size() ||
+      tree.tokens.size() > static_cast<size_t>(kMaxTreeNodes)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a draft tree needs one parent per token and at most ", kMaxTreeNodes,
+        " tokens; got ", tree.tokens.size(), " tokens and ", tree.parents.size(), " parents"));
+  }
+  for (size_t i = 0; i < tree.parents.size(); ++i) {
+    if (tree.parents[i] < -1 || tree.parents[i] >= static_cast<int32_t>(i)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "draft token ", i, "'s parent is ", tree.parents[i], "; it must be in [-1, ", i, ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status CheckTreeRequest(int64_t proposals, int64_t alternatives, int64_t depth) {
@@ -111,21 +129,9 @@ bool TargetEngine::Prepare(const VerifyItem& item, Job& job, VerifyOutcome& out)
   }
   const Draft& draft = item.draft;
   if (draft.is_tree()) {
-    if (draft.parents.size() != draft.tokens.size() ||
-        draft.tokens.size() > static_cast<size_t>(kMaxTreeNodes)) {
-      out.status = absl::InvalidArgumentError(absl::StrCat(
-          "a draft tree needs one parent per token and at most ", kMaxTreeNodes,
-          " tokens; got ", draft.tokens.size(), " tokens and ", draft.parents.size(),
-          " parents"));
+    if (absl::Status st = CheckTree(draft); !st.ok()) {
+      out.status = st;
       return false;
-    }
-    for (size_t i = 0; i < draft.parents.size(); ++i) {
-      if (draft.parents[i] < -1 || draft.parents[i] >= static_cast<int32_t>(i)) {
-        out.status = absl::InvalidArgumentError(absl::StrCat(
-            "draft token ", i, "'s parent is ", draft.parents[i], "; it must be in [-1, ", i,
-            ")"));
-        return false;
-      }
     }
     job.tree_parents = draft.parents;
   }
@@ -374,21 +380,42 @@ bool TargetEngine::Prepare(const ScoreItem& item, Job& job, ScoreOutcome& out) {
     out.status = absl::InvalidArgumentError("top_n must be >= 1");
     return false;
   }
+  Draft tree = item.tree;
+  if (!tree.tokens.empty() && !tree.is_tree()) {
+    for (size_t i = 0; i < tree.tokens.size(); ++i) {
+      tree.parents.push_back(static_cast<int32_t>(i) - 1);
+    }
+  }
+  if (absl::Status st = CheckTree(tree); !st.ok()) {
+    out.status = st;
+    return false;
+  }
   absl::StatusOr<Prepared> p =
-      PrepareFeed(sessions_, sessions_.model(), item.session, item.sync, {}, 0);
+      PrepareFeed(sessions_, sessions_.model(), item.session, item.sync, tree.tokens, 0);
   if (!p.ok()) {
     out.status = p.status();
     return false;
   }
   job.session = p->session;
   job.feed = std::move(p->feed);
+  if (!tree.tokens.empty()) {
+    job.tree_parents = std::move(tree.parents);
+    job.all_logits = true;
+  }
   return true;
 }
 
 void TargetEngine::Finish(const ScoreItem& item, Job& job, const at::Tensor& logits,
                           ScoreOutcome& out) {
   EngineSession& s = *job.session;
+  const int64_t nodes = static_cast<int64_t>(item.tree.tokens.size());
+  const int64_t n = static_cast<int64_t>(s.committed.size());
   s.cached = s.committed;
+  if (nodes > 0) {
+    // The tree's KV is not kept: the caller commits its choice with the
+    // next sync.
+    (void)sessions_.model().Truncate(s.sequence, n);
+  }
   sampling::SamplingParams greedy = s.selector->params();
   greedy.temperature = 0;  // beam scores: penalties only, no warpers
   auto selector = sampling::TokenSelector::Create(greedy);
@@ -396,19 +423,33 @@ void TargetEngine::Finish(const ScoreItem& item, Job& job, const at::Tensor& log
     out.status = selector.status();
     return;
   }
-  const std::vector<sampling::TokenHistory> h = {{s.committed, s.prompt_length}};
-  absl::StatusOr<at::Tensor> processed = (*selector)->Process(h, logits);
+  const sampling::TokenHistory prefix{s.committed, s.prompt_length};
+  absl::StatusOr<at::Tensor> processed;
+  if (nodes > 0) {
+    processed = sampling::ProcessTreePositions(**selector, prefix, item.tree.tokens,
+                                               job.tree_parents,
+                                               logits.narrow(0, logits.size(0) - nodes - 1,
+                                                             nodes + 1));
+  } else {
+    processed = (*selector)->Process({prefix}, logits);
+  }
   if (!processed.ok()) {
     out.status = processed.status();
     return;
   }
-  at::Tensor log_probs = (*processed)[0].log_softmax(-1);
-  const int64_t n = std::min<int64_t>(item.top_n, log_probs.size(0));
-  auto [values, ids] = log_probs.topk(n);
-  for (int64_t j = 0; j < n; ++j) {
-    const double lp = values[j].item<double>();
-    if (!std::isfinite(lp)) break;
-    out.candidates.push_back({ids[j].item<int64_t>(), lp});
+  const at::Tensor log_probs = processed->to(at::kCPU, at::kFloat).log_softmax(-1);
+  const int64_t k = std::min<int64_t>(item.top_n, log_probs.size(1));
+  auto [values, ids] = log_probs.topk(k, /*dim=*/1);
+  values = values.contiguous();
+  ids = ids.contiguous();
+  out.node_candidates.resize(nodes);
+  for (int64_t r = 0; r <= nodes; ++r) {
+    std::vector<sampling::TokenLogprob>& into = r == 0 ? out.candidates : out.node_candidates[r - 1];
+    for (int64_t j = 0; j < k; ++j) {
+      const double lp = values.data_ptr<float>()[r * k + j];
+      if (!std::isfinite(lp)) break;
+      into.push_back({ids.data_ptr<int64_t>()[r * k + j], lp});
+    }
   }
 }
 
@@ -428,6 +469,11 @@ std::vector<DraftOutcome> DraftEngine::Propose(
       out[i].status = absl::InvalidArgumentError("gamma must be >= 0");
       continue;
     }
+    if (item.top_logprobs < 0 || item.top_logprobs > kMaxProposeTopLogprobs) {
+      out[i].status = absl::InvalidArgumentError(absl::StrCat(
+          "`top_logprobs` must be in [0, ", kMaxProposeTopLogprobs, "], got ", item.top_logprobs));
+      continue;
+    }
     absl::StatusOr<Prepared> p =
         PrepareFeed(sessions_, model, item.session, item.sync, {}, item.gamma);
     if (!p.ok()) {
@@ -436,7 +482,7 @@ std::vector<DraftOutcome> DraftEngine::Propose(
     }
     jobs.push_back(DraftJob{p->session, std::move(p->feed), item.gamma, 0,
                             p->session->rng.get(), item.guess_first, item.tree_alternatives,
-                            item.tree_depth});
+                            item.tree_depth, item.top_logprobs});
     job_item.push_back(i);
   }
   std::vector<DraftOutcome> drafted = RunDraftSteps(model, jobs);

@@ -64,13 +64,25 @@ struct ScoreItem {
   SessionId session = 0;
   SequenceSync sync;
   int top_n = 1;  // Candidates to return, >= 1.
+  // Speculative beam search: a tree of at most kMaxTreeNodes tokens after the
+  // synced sequence (tokens + parents as Draft; dists unused; parents may be
+  // empty for a chain), scored in the same pass. Nothing of it is committed.
+  Draft tree;
 };
 
-struct ScoreOutcome {
-  absl::Status status;
+// What a score item returns.
+struct Scores {
   // The top_n next tokens with their log-probabilities under the session's
   // processors (penalties, constraints; no temperature), best first.
   std::vector<sampling::TokenLogprob> candidates;
+  // With a tree: entry i holds the same for the sequence followed by the
+  // path root..tree token i (each position processed with its own history,
+  // exactly as a plain Score of that sequence would).
+  std::vector<std::vector<sampling::TokenLogprob>> node_candidates;
+};
+
+struct ScoreOutcome : Scores {
+  absl::Status status;
 };
 
 // The next chunk of a registered session's prompt (TargetEngine::Register).
@@ -101,7 +113,12 @@ struct ProposeItem {
   // Token tree: DraftJob::tree_alternatives / tree_depth.
   int tree_alternatives = 0;
   int tree_depth = 0;
+  // Also return the draft's top_logprobs most likely tokens at each drafted
+  // position (Draft::candidates), in [0, kMaxProposeTopLogprobs].
+  int top_logprobs = 0;
 };
+
+inline constexpr int kMaxProposeTopLogprobs = 64;
 
 // Verifies drafts (and decodes plain steps) with the target model.
 class TargetEngine {

@@ -14,11 +14,11 @@ LocalTargetBackend::LocalTargetBackend(TargetEngine& engine,
       score_([this](absl::Span<const ScoreItem> items) { return engine_.Score(items); }, options,
              &engine_mutex_) {}
 
-absl::StatusOr<std::vector<sampling::TokenLogprob>> LocalTargetBackend::Score(
+absl::StatusOr<decoding::Scores> LocalTargetBackend::Score(
     const ScoreItem& item) {
   ScoreOutcome outcome = score_.Run(item);
   if (!outcome.status.ok()) return outcome.status;
-  return outcome.candidates;
+  return static_cast<Scores&&>(std::move(outcome));
 }
 
 absl::StatusOr<SessionId> LocalTargetBackend::Fork(SessionId session, int64_t length) {

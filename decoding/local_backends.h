@@ -21,7 +21,7 @@ class LocalTargetBackend : public TargetBackend {
                                  const SessionOptions& options) override;
   absl::StatusOr<TimedVerify> Verify(const VerifyItem& item) override;
   absl::StatusOr<TimedDraft> DraftEarlyExit(const EarlyExitItem& item) override;
-  absl::StatusOr<std::vector<sampling::TokenLogprob>> Score(const ScoreItem& item) override;
+  absl::StatusOr<decoding::Scores> Score(const ScoreItem& item) override;
   absl::StatusOr<SessionId> Fork(SessionId session, int64_t length) override;
   void Close(SessionId session) override;
 

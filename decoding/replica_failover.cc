@@ -298,9 +298,9 @@ absl::StatusOr<TimedDraft> FailoverTargetBackend::DraftEarlyExit(const EarlyExit
       nullptr);
 }
 
-absl::StatusOr<std::vector<sampling::TokenLogprob>> FailoverTargetBackend::Score(
+absl::StatusOr<decoding::Scores> FailoverTargetBackend::Score(
     const ScoreItem& item) {
-  return sessions_.Call<std::vector<sampling::TokenLogprob>>(
+  return sessions_.Call<Scores>(
       item.session, item.sync,
       [&item](TargetBackend& replica, SessionId remote, const SequenceSync& sync) {
         ScoreItem copy = item;

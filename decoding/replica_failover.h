@@ -155,7 +155,7 @@ class FailoverTargetBackend : public TargetBackend {
   absl::StatusOr<std::vector<model::TokenRelevance>> Relevance(const RelevanceItem& item) override;
   absl::StatusOr<TimedVerify> Verify(const VerifyItem& item) override;
   absl::StatusOr<TimedDraft> DraftEarlyExit(const EarlyExitItem& item) override;
-  absl::StatusOr<std::vector<sampling::TokenLogprob>> Score(const ScoreItem& item) override;
+  absl::StatusOr<decoding::Scores> Score(const ScoreItem& item) override;
   absl::StatusOr<SessionId> Fork(SessionId session, int64_t length) override {
     return sessions_.Fork(session, length);
   }

@@ -106,7 +106,7 @@ class RecordingTarget : public decoding::TargetBackend {
     if (r.ok()) pending.draft_server_s = Sec(r->server_time);
     return r;
   }
-  absl::StatusOr<std::vector<sampling::TokenLogprob>> Score(const decoding::ScoreItem& item) override {
+  absl::StatusOr<decoding::Scores> Score(const decoding::ScoreItem& item) override {
     return inner_.Score(item);
   }
   absl::StatusOr<decoding::SessionId> Fork(decoding::SessionId session, int64_t length) override {

@@ -77,12 +77,18 @@ absl::Status DraftServiceImpl::RunPropose(const RpcCall& call, const v1::Propose
         !s.ok()) {
       return s;
     }
+    if (item.top_logprobs() > static_cast<uint32_t>(decoding::kMaxProposeTopLogprobs)) {
+      return absl::InvalidArgumentError(absl::StrCat("`top_logprobs` must be in [0, ",
+                                                     decoding::kMaxProposeTopLogprobs, "], got ",
+                                                     item.top_logprobs()));
+    }
     return decoding::ProposeItem{item.session_id(),
                                  FromProto(item.sync()),
                                  static_cast<int>(item.num_draft_tokens()),
                                  item.guess_first(),
                                  static_cast<int>(item.tree_alternatives()),
-                                 static_cast<int>(item.tree_depth())};
+                                 static_cast<int>(item.tree_depth()),
+                                 static_cast<int>(item.top_logprobs())};
   };
   ops.submit = [this](decoding::ProposeItem item) { return propose_->TrySubmit(std::move(item)); };
   ops.finish = [this](const v1::ProposeItem& item, decoding::DraftOutcome outcome,
@@ -91,6 +97,15 @@ absl::Status DraftServiceImpl::RunPropose(const RpcCall& call, const v1::Propose
       ToProto(outcome.draft, item.encoding(), engine_.info().vocab_size,
               result->mutable_tokens());
       for (int32_t parent : outcome.draft.parents) result->add_parents(parent);
+      for (size_t i = 0; i < outcome.draft.candidates.size() &&
+                         i < static_cast<size_t>(result->tokens_size());
+           ++i) {
+        for (const sampling::TokenLogprob& c : outcome.draft.candidates[i]) {
+          v1::TokenLogprob* t = result->mutable_tokens(static_cast<int>(i))->add_candidates();
+          t->set_token_id(static_cast<uint32_t>(c.token));
+          t->set_logprob(static_cast<float>(c.logprob));
+        }
+      }
     }
     return outcome.status;
   };

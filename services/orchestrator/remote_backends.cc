@@ -236,7 +236,7 @@ absl::StatusOr<decoding::TimedDraft> RemoteTargetBackend::DraftEarlyExit(
   return out;
 }
 
-absl::StatusOr<std::vector<sampling::TokenLogprob>> RemoteTargetBackend::Score(
+absl::StatusOr<decoding::Scores> RemoteTargetBackend::Score(
     const decoding::ScoreItem& item, const decoding::RequestScope* scope) {
   v1::DecodeRequest request;
   v1::DecodeItem* wire = request.add_items();
@@ -244,15 +244,28 @@ absl::StatusOr<std::vector<sampling::TokenLogprob>> RemoteTargetBackend::Score(
   ToProto(item.sync, wire->mutable_sync());
   wire->set_score_only(true);
   wire->set_top_logprobs(item.top_n);
+  for (int64_t t : item.tree.tokens) wire->add_score_tokens(static_cast<uint32_t>(t));
+  for (int32_t parent : item.tree.parents) wire->add_score_parents(parent);
   std::unique_ptr<grpc::ClientContext> context = remote_.NewContext(scope);
   v1::DecodeResponse response;
   grpc::Status s = remote_.stub().Decode(context.get(), request, &response);
   if (!s.ok()) return remote_.Convert(s, scope);
   if (response.results_size() != 1) return absl::InternalError("Decode returned no result");
   if (absl::Status st = FromItemStatus(response.results(0).status()); !st.ok()) return st;
-  std::vector<sampling::TokenLogprob> out;
+  decoding::Scores out;
   for (const v1::TokenLogprob& c : response.results(0).candidates()) {
-    out.push_back({static_cast<int64_t>(c.token_id()), c.logprob()});
+    out.candidates.push_back({static_cast<int64_t>(c.token_id()), c.logprob()});
+  }
+  for (const v1::TokenCandidates& node : response.results(0).node_candidates()) {
+    std::vector<sampling::TokenLogprob>& list = out.node_candidates.emplace_back();
+    for (const v1::TokenLogprob& c : node.candidates()) {
+      list.push_back({static_cast<int64_t>(c.token_id()), c.logprob()});
+    }
+  }
+  if (out.node_candidates.size() != item.tree.tokens.size()) {
+    return absl::InternalError(absl::StrCat("Decode returned candidates for ",
+                                            out.node_candidates.size(), " of ",
+                                            item.tree.tokens.size(), " scored tokens"));
   }
   return out;
 }
@@ -309,6 +322,7 @@ absl::StatusOr<decoding::TimedDraft> RemoteDraftBackend::Propose(
   wire->set_guess_first(item.guess_first);
   wire->set_tree_alternatives(item.tree_alternatives);
   wire->set_tree_depth(item.tree_depth);
+  wire->set_top_logprobs(static_cast<uint32_t>(item.top_logprobs));
   std::unique_ptr<grpc::ClientContext> context = remote_.NewContext(scope);
   v1::ProposeResponse response;
   grpc::Status s = remote_.stub().Propose(context.get(), request, &response);
@@ -322,6 +336,15 @@ absl::StatusOr<decoding::TimedDraft> RemoteDraftBackend::Propose(
   draft->parents.assign(response.results(0).parents().begin(), response.results(0).parents().end());
   if (!draft->parents.empty() && draft->parents.size() != draft->tokens.size()) {
     return absl::InternalError("Propose returned a tree with a parent count unlike its token count");
+  }
+  if (item.top_logprobs > 0) {
+    for (const v1::DraftedToken& token : response.results(0).tokens()) {
+      std::vector<sampling::TokenLogprob>& list = draft->candidates.emplace_back();
+      for (const v1::TokenLogprob& c : token.candidates()) {
+        list.push_back({static_cast<int64_t>(c.token_id()), c.logprob()});
+      }
+    }
+    draft->candidates.resize(draft->chain_length());
   }
   decoding::TimedDraft out;
   out.draft = *std::move(draft);
@@ -348,7 +371,7 @@ class ScopedRemoteTarget : public decoding::TargetBackend {
       const decoding::EarlyExitItem& item) override {
     return remote_.DraftEarlyExit(item, &scope_);
   }
-  absl::StatusOr<std::vector<sampling::TokenLogprob>> Score(
+  absl::StatusOr<decoding::Scores> Score(
       const decoding::ScoreItem& item) override {
     return remote_.Score(item, &scope_);
   }

@@ -111,7 +111,7 @@ class RemoteTargetBackend : public decoding::TargetBackend {
       const decoding::EarlyExitItem& item) override {
     return DraftEarlyExit(item, nullptr);
   }
-  absl::StatusOr<std::vector<sampling::TokenLogprob>> Score(
+  absl::StatusOr<decoding::Scores> Score(
       const decoding::ScoreItem& item) override {
     return Score(item, nullptr);
   }
@@ -134,7 +134,7 @@ class RemoteTargetBackend : public decoding::TargetBackend {
                                                const decoding::RequestScope* scope);
   absl::StatusOr<decoding::TimedDraft> DraftEarlyExit(const decoding::EarlyExitItem& item,
                                                       const decoding::RequestScope* scope);
-  absl::StatusOr<std::vector<sampling::TokenLogprob>> Score(const decoding::ScoreItem& item,
+  absl::StatusOr<decoding::Scores> Score(const decoding::ScoreItem& item,
                                                             const decoding::RequestScope* scope);
   absl::StatusOr<decoding::SessionId> Fork(decoding::SessionId session, int64_t length,
                                            const decoding::RequestScope* scope);

@@ -186,9 +186,27 @@ absl::Status TargetServiceImpl::RunDecode(const RpcCall& call, const v1::DecodeR
   BatchedItemOps<v1::DecodeItem, v1::DecodeResult, decoding::StepItem, decoding::StepOutcome>
       ops;
   ops.prepare = [](const v1::DecodeItem& item) -> absl::StatusOr<decoding::StepItem> {
+    if (item.score_tokens_size() > 0 || item.score_parents_size() > 0) {
+      if (!item.score_only()) {
+        return absl::InvalidArgumentError("`score_tokens` needs `score_only`");
+      }
+      if (item.score_tokens_size() > decoding::kMaxTreeNodes) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "`score_tokens` has ", item.score_tokens_size(), " entries; at most ",
+            decoding::kMaxTreeNodes, " (ServerLimits.max_tree_nodes) are allowed"));
+      }
+      if (item.score_parents_size() > 0 && item.score_parents_size() != item.score_tokens_size()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "`score_parents` has ", item.score_parents_size(), " entries for ",
+            item.score_tokens_size(), " `score_tokens`; a tree needs one parent per token"));
+      }
+    }
     if (item.score_only()) {
       const int top_n = item.has_top_logprobs() ? item.top_logprobs() : 1;
-      return decoding::ScoreItem{item.session_id(), FromProto(item.sync()), std::min(top_n, 64)};
+      decoding::ScoreItem score{item.session_id(), FromProto(item.sync()), std::min(top_n, 64)};
+      score.tree.tokens.assign(item.score_tokens().begin(), item.score_tokens().end());
+      score.tree.parents.assign(item.score_parents().begin(), item.score_parents().end());
+      return score;
     }
     return decoding::VerifyItem{item.session_id(), FromProto(item.sync()), {}};
   };
@@ -200,6 +218,14 @@ absl::Status TargetServiceImpl::RunDecode(const RpcCall& call, const v1::DecodeR
         v1::TokenLogprob* t = result->add_candidates();
         t->set_token_id(c.token);
         t->set_logprob(static_cast<float>(c.logprob));
+      }
+      for (const auto& node : score->node_candidates) {
+        v1::TokenCandidates* list = result->add_node_candidates();
+        for (const auto& c : node) {
+          v1::TokenLogprob* t = list->add_candidates();
+          t->set_token_id(c.token);
+          t->set_logprob(static_cast<float>(c.logprob));
+        }
       }
       return absl::OkStatus();
     }

@@ -1,11 +1,14 @@
 #include "decoding/backend_beam_search.h"
 
 #include <cmath>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
 #include "decoding/beam_search_decoder.h"
 #include "decoding/engines.h"
 #include "decoding/local_backends.h"
@@ -184,6 +187,181 @@ TEST_F(BeamSearchOnTransformer, EndsHypothesisFinishesBeamsAndDeadlineStopsTheSe
     EXPECT_EQ(s.hypothesis.tokens.size(), 1u);  // One step always runs.
   }
   EXPECT_EQ(model_->num_sequences(), 0);
+}
+
+// Speculative beam search: a draft (another engine) proposes trees; the
+// result must be the plain search's, token for token and score for score,
+// whatever the draft is, and a draft that agrees with the target must save
+// target passes.
+class SpeculativeBeamSearch : public BeamSearchOnTransformer {
+ protected:
+  void SetUp() override {
+    BeamSearchOnTransformer::SetUp();
+    model::ModelConfig c = model::testing::TinyLlamaConfig();
+    c.max_position_embeddings = 64;
+    // The same weights as the target: the draft's search is the target's.
+    same_ = *model::TransformerModel::Create(model::testing::RandomCheckpoint(c, 11), {});
+    // Unrelated weights: its trees rarely hold the target's beams.
+    other_ = *model::TransformerModel::Create(model::testing::RandomCheckpoint(c, 99), {});
+    same_engine_ = std::make_unique<DraftEngine>(*same_, 0);
+    other_engine_ = std::make_unique<DraftEngine>(*other_, 0);
+    same_draft_ = std::make_unique<LocalDraftBackend>(*same_engine_);
+    other_draft_ = std::make_unique<LocalDraftBackend>(*other_engine_);
+  }
+
+  static void ExpectSame(const BeamSearchResult& got, const BeamSearchResult& want,
+                         const std::string& what) {
+    ASSERT_EQ(got.sequences.size(), want.sequences.size()) << what;
+    for (size_t i = 0; i < got.sequences.size(); ++i) {
+      const BeamSearchSequence& g = got.sequences[i];
+      const BeamSearchSequence& w = want.sequences[i];
+      EXPECT_EQ(g.hypothesis.tokens, w.hypothesis.tokens) << what << " rank " << i;
+      EXPECT_NEAR(g.hypothesis.score, w.hypothesis.score, 1e-6) << what << " rank " << i;
+      ASSERT_EQ(g.steps.size(), w.steps.size()) << what;
+      for (size_t t = 0; t < g.steps.size(); ++t) {
+        EXPECT_NEAR(g.steps[t].logprob, w.steps[t].logprob, 1e-6) << what << " token " << t;
+        ASSERT_EQ(g.steps[t].top.size(), w.steps[t].top.size()) << what;
+        for (size_t k = 0; k < g.steps[t].top.size(); ++k) {
+          EXPECT_EQ(g.steps[t].top[k].token, w.steps[t].top[k].token) << what;
+        }
+      }
+    }
+  }
+
+  std::unique_ptr<model::Model> same_, other_;
+  std::unique_ptr<DraftEngine> same_engine_, other_engine_;
+  std::unique_ptr<LocalDraftBackend> same_draft_, other_draft_;
+};
+
+TEST_F(SpeculativeBeamSearch, EqualsPlainBeamSearchWithAnyDraft) {
+  struct Case {
+    int beams, returned, draft_steps, max_new, top_logprobs;
+    double repetition_penalty;
+  };
+  for (const Case& k : {Case{2, 2, 3, 12, 0, 1.0}, Case{4, 1, 3, 12, 2, 1.3},
+                        Case{4, 4, 1, 10, 0, 1.0}, Case{3, 2, 4, 16, 0, 1.5},
+                        Case{4, 2, 8, 3, 0, 1.0}, Case{2, 1, 2, 1, 0, 1.0}}) {
+    BackendBeamSearchRequest r = Request(k.beams, k.returned);
+    r.options.max_new_tokens = k.max_new;
+    r.session.params.repetition_penalty = k.repetition_penalty;
+    r.top_logprobs = k.top_logprobs;
+    auto plain = RunBackendBeamSearch(r, *target_);
+    ASSERT_TRUE(plain.ok()) << plain.status();
+    EXPECT_EQ(plain->target_passes, plain->steps);
+    EXPECT_EQ(plain->drafted_nodes, 0);
+    for (LocalDraftBackend* draft : {same_draft_.get(), other_draft_.get()}) {
+      const std::string what = absl::StrCat("beams ", k.beams, " draft_steps ", k.draft_steps,
+                                            " max_new ", k.max_new, " penalty ",
+                                            k.repetition_penalty,
+                                            draft == same_draft_.get() ? " same" : " other");
+      BackendBeamSearchRequest spec = r;
+      spec.draft = draft;
+      spec.draft_steps = k.draft_steps;
+      auto got = RunBackendBeamSearch(spec, *target_);
+      ASSERT_TRUE(got.ok()) << what << ": " << got.status();
+      ExpectSame(*got, *plain, what);
+      EXPECT_EQ(got->steps, plain->steps) << what;
+      EXPECT_LE(got->target_passes, got->steps) << what;
+      if (draft == same_draft_.get() && k.max_new > 1) {
+        EXPECT_GT(got->drafted_nodes, 0) << what;
+        // The draft's search is the target's: each pass takes up to
+        // draft_steps + 1 steps.
+        EXPECT_LE(got->target_passes,
+                  (got->steps + k.draft_steps) / (k.draft_steps + 1) + 1) << what;
+      }
+    }
+  }
+  EXPECT_EQ(engine_->num_sessions(), 0);
+  EXPECT_EQ(same_engine_->num_sessions(), 0);
+  EXPECT_EQ(other_engine_->num_sessions(), 0);
+  EXPECT_EQ(model_->num_sequences(), 0);
+}
+
+TEST_F(SpeculativeBeamSearch, StreamsStopsAndTimesOutAsPlain) {
+  BackendBeamSearchRequest r = Request(4, 1);
+  r.top_logprobs = 3;
+  auto plain = RunBackendBeamSearch(r, *target_);
+  ASSERT_TRUE(plain.ok());
+  std::vector<sampling::StepResult> streamed;
+  r.on_final_tokens = [&](absl::Span<const sampling::StepResult> tokens) {
+    streamed.insert(streamed.end(), tokens.begin(), tokens.end());
+  };
+  r.draft = same_draft_.get();
+  auto got = RunBackendBeamSearch(r, *target_);
+  ASSERT_TRUE(got.ok()) << got.status();
+  ExpectSame(*got, *plain, "streaming");
+  ASSERT_EQ(streamed.size(), got->sequences[0].steps.size());
+  for (size_t i = 0; i < streamed.size(); ++i) {
+    EXPECT_EQ(streamed[i].token, got->sequences[0].hypothesis.tokens[i]);
+  }
+  // A stop predicate ends beams inside a pass as it does between passes.
+  const std::vector<int64_t> best = plain->sequences[0].hypothesis.tokens;
+  ASSERT_GE(best.size(), 3u);
+  const std::vector<int64_t> stop(best.begin(), best.begin() + 2);
+  BackendBeamSearchRequest s = Request(2, 2);
+  s.options.ends_hypothesis = [&](const std::vector<int64_t>& t) { return t == stop; };
+  auto plain_stopped = RunBackendBeamSearch(s, *target_);
+  s.draft = same_draft_.get();
+  auto spec_stopped = RunBackendBeamSearch(s, *target_);
+  ASSERT_TRUE(plain_stopped.ok() && spec_stopped.ok());
+  ExpectSame(*spec_stopped, *plain_stopped, "stop");
+  // The deadline: one pass always runs, and its steps are kept.
+  BackendBeamSearchRequest late = Request(2, 2);
+  late.deadline = absl::InfinitePast();
+  late.draft = same_draft_.get();
+  auto timed = RunBackendBeamSearch(late, *target_);
+  ASSERT_TRUE(timed.ok());
+  EXPECT_TRUE(timed->timed_out);
+  EXPECT_EQ(timed->target_passes, 1);
+  EXPECT_EQ(engine_->num_sessions(), 0);
+  EXPECT_EQ(same_engine_->num_sessions(), 0);
+}
+
+// A draft that fails turns speculation off; the search still succeeds.
+class FailingDraft : public DraftBackend {
+ public:
+  explicit FailingDraft(DraftBackend& inner) : inner_(inner) {}
+  model::ModelInfo Info() override { return inner_.Info(); }
+  absl::StatusOr<SessionId> Open(const std::vector<int64_t>& prompt,
+                                 const SessionOptions& options) override {
+    return inner_.Open(prompt, options);
+  }
+  absl::StatusOr<TimedDraft> Propose(const ProposeItem&) override {
+    ++proposals;
+    return absl::UnavailableError("draft replica down");
+  }
+  void Close(SessionId session) override { inner_.Close(session); }
+  int proposals = 0;
+
+ private:
+  DraftBackend& inner_;
+};
+
+TEST_F(SpeculativeBeamSearch, AFailingDraftFallsBackToPlainSearch) {
+  FailingDraft failing(*same_draft_);
+  BackendBeamSearchRequest r = Request(4, 2);
+  auto plain = RunBackendBeamSearch(r, *target_);
+  r.draft = &failing;
+  auto got = RunBackendBeamSearch(r, *target_);
+  ASSERT_TRUE(plain.ok());
+  ASSERT_TRUE(got.ok()) << got.status();
+  ExpectSame(*got, *plain, "failing draft");
+  EXPECT_EQ(got->target_passes, got->steps);
+  EXPECT_EQ(failing.proposals, 1);  // Asked once, then left alone.
+  EXPECT_EQ(same_engine_->num_sessions(), 0);
+  EXPECT_EQ(engine_->num_sessions(), 0);
+}
+
+TEST_F(SpeculativeBeamSearch, RefusesDraftStepsOutOfRange) {
+  for (int steps : {0, -1, kMaxBeamDraftSteps + 1}) {
+    BackendBeamSearchRequest r = Request(2, 1);
+    r.draft = same_draft_.get();
+    r.draft_steps = steps;
+    auto got = RunBackendBeamSearch(r, *target_);
+    EXPECT_EQ(got.status().code(), absl::StatusCode::kInvalidArgument) << steps;
+    EXPECT_THAT(std::string(got.status().message()), ::testing::HasSubstr("draft_steps"));
+  }
+  EXPECT_EQ(engine_->num_sessions(), 0);
 }
 
 }  // namespace

@@ -63,7 +63,7 @@ class Faulty<TargetBackend> : public TargetBackend {
     if (absl::Status s = Strike(); !s.ok()) return s;
     return local_.DraftEarlyExit(item);
   }
-  absl::StatusOr<std::vector<sampling::TokenLogprob>> Score(const ScoreItem& item) override {
+  absl::StatusOr<decoding::Scores> Score(const ScoreItem& item) override {
     if (absl::Status s = Strike(); !s.ok()) return s;
     return local_.Score(item);
   }
@@ -169,7 +169,7 @@ class Crowded : public TargetBackend {
   absl::StatusOr<TimedDraft> DraftEarlyExit(const EarlyExitItem& item) override {
     return local_.DraftEarlyExit(item);
   }
-  absl::StatusOr<std::vector<sampling::TokenLogprob>> Score(const ScoreItem& item) override {
+  absl::StatusOr<decoding::Scores> Score(const ScoreItem& item) override {
     return local_.Score(item);
   }
   absl::StatusOr<SessionId> Fork(SessionId session, int64_t length) override {
