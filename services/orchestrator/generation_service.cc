@@ -341,6 +341,11 @@ absl::StatusOr<std::vector<GenerationServiceImpl::SequenceOutput>> GenerationSer
         status[p] = SequenceBackends::NoTargets();
         return;
       }
+      if (v.base.speculation.mode == decoding::SpeculationMode::kDraftModel &&
+          sequence.draft != nullptr) {
+        r.draft = sequence.draft.get();
+        r.draft_steps = v.base.speculation.draft_length;
+      }
       auto searched = decoding::RunBackendBeamSearch(r, *sequence.target);
       if (!searched.ok()) {
         status[p] = searched.status();
@@ -354,6 +359,11 @@ absl::StatusOr<std::vector<GenerationServiceImpl::SequenceOutput>> GenerationSer
         o.prompt_tokens = prompt_tokens;
         o.score = found.hypothesis.score;
         o.result.tokens = std::move(found.steps);
+        // Target passes, the tree tokens they scored, and the steps the
+        // trees added beyond one per pass.
+        o.result.stats.rounds = searched->target_passes;
+        o.result.stats.drafted = searched->drafted_nodes;
+        o.result.stats.accepted = searched->steps - searched->target_passes;
         o.result.total_time = absl::Now() - start;
         o.result.time_to_first_token = first_token.value_or(o.result.total_time);
         if (stream_best) {

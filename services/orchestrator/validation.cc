@@ -5,6 +5,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "decoding/backend_beam_search.h"
 #include "decoding/engine_session.h"
 #include "services/common/convert.h"
 
@@ -215,16 +216,23 @@ absl::Status ValidateModeOptions(const v1::SpeculationConfig& s, const model::Mo
   return absl::OkStatus();
 }
 
-// Beam search runs without speculation (its mode was checked to be OFF or
-// unset).
+// Beam search speculates only with a draft model (ValidateBeam checked the
+// rest); draft_length is then the draft's beam steps per target pass.
 absl::Status ValidateSpeculation(const v1::SpeculationConfig& s, const model::ModelInfo& target,
                                  const GenerationLimits& limits, bool beam_search,
                                  decoding::SpeculationOptions& out) {
-  absl::StatusOr<decoding::SpeculationMode> mode =
-      beam_search ? decoding::SpeculationMode::kOff : ResolveMode(s.mode(), limits);
+  absl::StatusOr<decoding::SpeculationMode> mode = ResolveMode(s.mode(), limits);
   if (!mode.ok()) return mode.status();
   out.mode = *mode;
   if (absl::Status st = ValidateDraftLength(s, limits, out); !st.ok()) return st;
+  if (beam_search) {
+    if (out.mode != decoding::SpeculationMode::kDraftModel) {
+      out.mode = decoding::SpeculationMode::kOff;  // The default mode was another one.
+    }
+    out.adaptive = false;
+    out.draft_length = std::min(out.draft_length, decoding::kMaxBeamDraftSteps);
+    return absl::OkStatus();
+  }
   if (out.mode == decoding::SpeculationMode::kDraftModel && out.adaptive) {
     // Unset SpeculationConfig.tree with adaptive γ: the default tree, drafted
     // where it pays. Like adaptive γ it follows measured costs, so a seeded
@@ -331,10 +339,32 @@ absl::Status ValidateBeam(const v1::GenerationConfig& config, int n, ValidatedGe
     return Invalid("config.num_return_sequences",
                    absl::StrCat("in [1, num_beams=", beam.num_beams(), "] with beam search"), n);
   }
-  const auto mode = config.speculation().mode();
-  if (mode != v1::SPECULATION_MODE_UNSPECIFIED && mode != v1::SPECULATION_MODE_OFF) {
+  const v1::SpeculationConfig& speculation = config.speculation();
+  const auto mode = speculation.mode();
+  if (mode != v1::SPECULATION_MODE_UNSPECIFIED && mode != v1::SPECULATION_MODE_OFF &&
+      mode != v1::SPECULATION_MODE_DRAFT_MODEL) {
     return absl::InvalidArgumentError(
-        "`config.speculation.mode` must be OFF or unset with beam search (num_beams > 1)");
+        "`config.speculation.mode` must be DRAFT_MODEL, OFF or unset with beam search "
+        "(num_beams > 1)");
+  }
+  // Speculative beam search drafts fixed-depth beam trees: no adaptive
+  // length, no chain trees.
+  if (speculation.has_adaptive()) {
+    return absl::InvalidArgumentError(
+        "`config.speculation.adaptive` is not available with beam search (num_beams > 1); "
+        "set `config.speculation.fixed_draft_length` (the draft's beam steps per target pass)");
+  }
+  if (speculation.has_tree()) {
+    return absl::InvalidArgumentError(
+        "`config.speculation.tree` is not available with beam search (num_beams > 1): the draft's "
+        "own beam search shapes the trees");
+  }
+  if (speculation.has_fixed_draft_length() &&
+      (speculation.fixed_draft_length() < 1 ||
+       speculation.fixed_draft_length() > static_cast<uint32_t>(decoding::kMaxBeamDraftSteps))) {
+    return Invalid("config.speculation.fixed_draft_length",
+                   absl::StrCat("in [1, ", decoding::kMaxBeamDraftSteps, "] with beam search"),
+                   speculation.fixed_draft_length());
   }
   v.beam_search = true;
   v.beam.num_beams = beam.num_beams();

@@ -253,7 +253,8 @@ TEST_F(ServicesE2eTest, InvalidRequestsNameTheFieldAndRange) {
   expect_invalid(r, "prompts");
   r = base;
   r.mutable_config()->mutable_beam_search()->set_num_beams(2);
-  expect_invalid(r, "speculation.mode");  // beam search runs without speculation
+  r.mutable_config()->mutable_speculation()->set_mode(v1::SPECULATION_MODE_NGRAM);
+  expect_invalid(r, "speculation.mode");  // beam search speculates only with a draft model
   r = base;
   r.set_request_id("two words");
   expect_invalid(r, "request_id");
@@ -386,6 +387,88 @@ TEST_F(ServicesE2eTest, BeamSearchLogprobsStopsLimitsAndStreaming) {
   EXPECT_EQ(text, unary->sequences(0).text());
   EXPECT_EQ(ids, Ids(unary->sequences(0)));
   EXPECT_GE(token_chunks, 2) << "the best hypothesis arrived in one piece at the end";
+  ExpectReleased();
+}
+
+// Issue 15 §2: speculative beam search over real gRPC servers (the shipped
+// pair, float32) returns exactly what plain beam search returns — the same
+// hypotheses, scores, per-token logprobs and alternatives — in fewer target
+// passes than steps, and streams the same tokens.
+TEST_F(ServicesE2eTest, SpeculativeBeamSearchEqualsPlainBeamSearch) {
+  client::TandemClient c(cluster_->address());
+  struct Case {
+    uint32_t beams, returned, max_new;
+    int gamma;
+  };
+  auto request = [&](const Case& k, const std::string& mode) {
+    client::GenerateOptions o = Greedy({kPrompts[0], kPrompts[2]}, mode, mode == "off" ? 0 : k.gamma);
+    o.max_new_tokens = k.max_new;
+    o.num_return_sequences = k.returned;
+    o.logprobs = 3;
+    v1::GenerateRequest r = *client::BuildRequest(o);
+    r.mutable_config()->mutable_beam_search()->set_num_beams(k.beams);
+    return r;
+  };
+  int64_t steps = 0, passes = 0;
+  for (const Case& k : {Case{4, 1, 24, 3}, Case{4, 3, 16, 2}, Case{2, 2, 20, 4}, Case{3, 1, 12, 1}}) {
+    const std::string what = absl::StrCat(k.beams, " beams, ", k.returned, " returned, gamma ",
+                                          k.gamma);
+    auto plain = c.Generate(request(k, "off"));
+    auto spec = c.Generate(request(k, "draft"));
+    ASSERT_TRUE(plain.ok()) << plain.status();
+    ASSERT_TRUE(spec.ok()) << what << ": " << spec.status();
+    ASSERT_EQ(spec->sequences_size(), plain->sequences_size()) << what;
+    for (int i = 0; i < plain->sequences_size(); ++i) {
+      const v1::GeneratedSequence& p = plain->sequences(i);
+      const v1::GeneratedSequence& s = spec->sequences(i);
+      EXPECT_EQ(Ids(s), Ids(p)) << what << " sequence " << i;
+      EXPECT_EQ(s.text(), p.text()) << what;
+      EXPECT_NEAR(s.score(), p.score(), 1e-5) << what;
+      EXPECT_EQ(s.finish_reason(), p.finish_reason()) << what;
+      ASSERT_EQ(s.tokens_size(), p.tokens_size()) << what;
+      for (int t = 0; t < p.tokens_size(); ++t) {
+        EXPECT_NEAR(s.tokens(t).logprob(), p.tokens(t).logprob(), 1e-5) << what << " token " << t;
+        ASSERT_EQ(s.tokens(t).top_logprobs_size(), p.tokens(t).top_logprobs_size());
+        for (int a = 0; a < p.tokens(t).top_logprobs_size(); ++a) {
+          EXPECT_EQ(s.tokens(t).top_logprobs(a).token_id(), p.tokens(t).top_logprobs(a).token_id());
+        }
+      }
+      // Plain beams: one pass per step, nothing drafted.
+      EXPECT_EQ(p.stats().speculation().drafted_tokens(), 0u) << what;
+      EXPECT_EQ(p.stats().speculation().accepted_tokens(), 0u) << what;
+    }
+    // Every sequence of a prompt reports its search's passes; count each
+    // prompt once.
+    for (const v1::GeneratedSequence& s : spec->sequences()) {
+      if (s.sequence_index() != 0) continue;
+      const v1::SpeculationStats& st = s.stats().speculation();
+      EXPECT_EQ(st.mode(), v1::SPECULATION_MODE_DRAFT_MODEL) << what;
+      EXPECT_GT(st.drafted_tokens(), 0u) << what;
+      passes += st.target_passes();
+      steps += st.target_passes() + st.accepted_tokens();
+    }
+  }
+  std::printf("speculative beam search: %lld steps in %lld target passes\n",
+              static_cast<long long>(steps), static_cast<long long>(passes));
+  // The trained draft agrees with the target often enough to skip passes.
+  EXPECT_LT(passes * 4, steps * 3);
+
+  // Streaming the best hypothesis speculatively: the same tokens as unary.
+  v1::GenerateRequest one = request(Case{4, 1, 24, 3}, "draft");
+  auto unary = c.Generate(one);
+  ASSERT_TRUE(unary.ok()) << unary.status();
+  std::vector<uint32_t> ids;
+  int token_chunks = 0;
+  absl::Status s = c.GenerateStream(one, [&](const v1::GenerateStreamResponse& m) {
+    if (m.has_chunk() && m.chunk().prompt_index() == 0) {
+      token_chunks += m.chunk().tokens_size() > 0;
+      for (const auto& t : m.chunk().tokens()) ids.push_back(t.token_id());
+    }
+    return true;
+  });
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(ids, Ids(unary->sequences(0)));
+  EXPECT_GE(token_chunks, 2);
   ExpectReleased();
 }
 

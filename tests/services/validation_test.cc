@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "decoding/backend_beam_search.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
@@ -91,6 +92,44 @@ TEST_F(ValidationTest, SeveralSequencesNeedSamplingOrBeams) {
                           sampling { temperature: 0.7 } })").ok());
   EXPECT_TRUE(Validate(R"(prompts { text: "a" } config { num_return_sequences: 2
                           sampling { temperature: 0 } beam_search { num_beams: 2 } })").ok());
+}
+
+TEST_F(ValidationTest, BeamSearchSpeculatesOnlyWithADraftModel) {
+  limits_.draft_available = true;
+  limits_.default_mode = decoding::SpeculationMode::kDraftModel;
+  const std::string beams = R"(prompts { text: "a" } config { beam_search { num_beams: 4 } )";
+  absl::StatusOr<ValidatedGeneration> v = Validate(beams + "}");
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_TRUE(v->beam_search);
+  EXPECT_EQ(v->base.speculation.mode, decoding::SpeculationMode::kDraftModel);
+  EXPECT_GE(v->base.speculation.draft_length, 1);
+  EXPECT_LE(v->base.speculation.draft_length, decoding::kMaxBeamDraftSteps);
+  v = Validate(beams + "speculation { mode: SPECULATION_MODE_DRAFT_MODEL fixed_draft_length: 8 } }");
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->base.speculation.draft_length, 8);
+  v = Validate(beams + "speculation { mode: SPECULATION_MODE_OFF } }");
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->base.speculation.mode, decoding::SpeculationMode::kOff);
+  // An orchestrator whose default mode is another one runs plain beams.
+  limits_.default_mode = decoding::SpeculationMode::kNgram;
+  v = Validate(beams + "}");
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->base.speculation.mode, decoding::SpeculationMode::kOff);
+  ExpectInvalid(beams + "speculation { mode: SPECULATION_MODE_NGRAM } }",
+                "`config.speculation.mode` must be DRAFT_MODEL, OFF or unset with beam search");
+  ExpectInvalid(beams + "speculation { mode: SPECULATION_MODE_SELF_SPECULATIVE } }",
+                "`config.speculation.mode` must be DRAFT_MODEL, OFF or unset with beam search");
+  ExpectInvalid(beams + "speculation { fixed_draft_length: 9 } }",
+                "`config.speculation.fixed_draft_length` must be in [1, 8] with beam search, got 9");
+  ExpectInvalid(beams + "speculation { adaptive { max_draft_length: 4 } } }",
+                "`config.speculation.adaptive` is not available with beam search");
+  ExpectInvalid(beams + "speculation { tree { alternatives: 1 depth: 1 } } }",
+                "`config.speculation.tree` is not available with beam search");
+  // Without a draft service DRAFT_MODEL fails as it does without beams.
+  limits_.draft_available = false;
+  v = Validate(beams + "speculation { mode: SPECULATION_MODE_DRAFT_MODEL } }");
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 TEST_F(ValidationTest, LengthPenaltyMustBeInRange) {
