@@ -296,10 +296,13 @@ absl::StatusOr<BeamSearchResult> RunBackendBeamSearch(const BackendBeamSearchReq
         const int64_t n = prompt + static_cast<int64_t>(b.beam.tokens.size());
         room.push_back(std::clamp<int64_t>(session.max_sequence_length - n, 0, kMaxTreeNodes));
       }
+      const absl::Time start = absl::Now();
       trees = drafter->Trees(current, options, hypotheses,
                              static_cast<int>(std::min<int64_t>(request.draft_steps, left - 1)),
                              room, vocab);
+      result.draft_time += absl::Now() - start;
     }
+    const absl::Time score_start = absl::Now();
     // Score every live beam and its tree concurrently (the server batches
     // them into one pass).
     std::vector<std::future<absl::StatusOr<Scores>>> futures;
@@ -335,6 +338,7 @@ absl::StatusOr<BeamSearchResult> RunBackendBeamSearch(const BackendBeamSearchReq
       }
       scored[beams[b].beam.tokens] = std::move(got->candidates);
     }
+    result.score_time += absl::Now() - score_start;
     if (!failed.ok()) {
       close_all();
       return failed;
@@ -400,6 +404,7 @@ absl::StatusOr<BeamSearchResult> RunBackendBeamSearch(const BackendBeamSearchReq
     if (done) break;
     // The first descendant of a pass's beam inherits its session; others
     // fork it at the length it was scored at.
+    const absl::Time fork_start = absl::Now();
     std::vector<bool> claimed(beams.size(), false);
     std::vector<LiveBeam> following;
     for (size_t j = 0; j < current.size(); ++j) {
@@ -424,6 +429,7 @@ absl::StatusOr<BeamSearchResult> RunBackendBeamSearch(const BackendBeamSearchReq
       }
     }
     beams = std::move(following);
+    result.fork_time += absl::Now() - fork_start;
   }
   close_all();
   for (sampling::Hypothesis& h : sampling::FinalizeBeamSearch(last, options, hypotheses)) {
