@@ -10,6 +10,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "decoding/beam_draft_policy.h"
 
 namespace tandem::decoding {
 namespace {
@@ -57,6 +58,22 @@ absl::StatusOr<std::vector<sampling::StepResult>> StepsOf(const ScoredPrefixes& 
   return steps;
 }
 
+// [rows.size(), vocab] log-probabilities: -inf except each row's
+// candidates (a null row stays -inf).
+at::Tensor CandidateLogProbs(const std::vector<const std::vector<sampling::TokenLogprob>*>& rows,
+                             int64_t vocab) {
+  at::Tensor out = at::full({static_cast<int64_t>(rows.size()), vocab},
+                            -std::numeric_limits<float>::infinity());
+  float* data = out.data_ptr<float>();
+  for (size_t b = 0; b < rows.size(); ++b) {
+    if (rows[b] == nullptr) continue;
+    for (const sampling::TokenLogprob& c : *rows[b]) {
+      if (c.token >= 0 && c.token < vocab) data[b * vocab + c.token] = static_cast<float>(c.logprob);
+    }
+  }
+  return out;
+}
+
 // The length of the prefix that every live beam and every kept hypothesis
 // shares: the returned best sequence starts with it whatever happens next.
 size_t CertainPrefix(const std::vector<sampling::Beam>& live,
@@ -85,8 +102,12 @@ size_t CertainPrefix(const std::vector<sampling::Beam>& live,
 class BeamDrafter {
  public:
   BeamDrafter(DraftBackend& draft, const std::vector<int64_t>& prompt, SessionOptions options,
-              int top_n)
-      : draft_(draft), prompt_(prompt), options_(std::move(options)), top_n_(top_n) {}
+              int draft_beams)
+      : draft_(draft),
+        prompt_(prompt),
+        options_(std::move(options)),
+        draft_beams_(draft_beams),
+        top_n_(2 * draft_beams) {}
   ~BeamDrafter() {
     for (const Slot& slot : slots_) draft_.Close(slot.session);
   }
@@ -105,6 +126,11 @@ class BeamDrafter {
     std::vector<int32_t> node_of(beams.size(), -1);  // -1: the root; -2: not in the tree.
     for (size_t b = 0; b < beams.size(); ++b) root_of[b] = b;
     sampling::BeamHypotheses draft_hypotheses = hypotheses;
+    // The draft keeps more beams than the search: every target beam must be
+    // in the tree for a step to go on, and the target's last beams are often
+    // the draft's next ones.
+    sampling::BeamSearchOptions wide = options;
+    wide.num_beams = draft_beams_;
     for (int s = 0; s < steps && ok_; ++s) {
       std::vector<size_t> asked;  // Beams whose subtree can still grow.
       for (size_t b = 0; b < beams.size(); ++b) {
@@ -120,17 +146,10 @@ class BeamDrafter {
         break;
       }
       // Beams the draft did not score keep -inf: the draft search drops them.
-      at::Tensor log_probs = at::full({static_cast<int64_t>(beams.size()), vocab},
-                                      -std::numeric_limits<float>::infinity());
-      for (size_t k = 0; k < asked.size(); ++k) {
-        for (const sampling::TokenLogprob& c : (*candidates)[k]) {
-          if (c.token >= 0 && c.token < vocab) {
-            log_probs[asked[k]][c.token] = static_cast<float>(c.logprob);
-          }
-        }
-      }
-      absl::StatusOr<std::vector<sampling::Beam>> next =
-          sampling::BeamSearchStep(beams, log_probs, options, draft_hypotheses);
+      std::vector<const std::vector<sampling::TokenLogprob>*> rows(beams.size(), nullptr);
+      for (size_t k = 0; k < asked.size(); ++k) rows[asked[k]] = &(*candidates)[k];
+      absl::StatusOr<std::vector<sampling::Beam>> next = sampling::BeamSearchStep(
+          beams, CandidateLogProbs(rows, vocab), wide, draft_hypotheses);
       if (!next.ok() || next->empty()) break;
       std::vector<size_t> next_root;
       std::vector<int32_t> next_node;
@@ -225,6 +244,7 @@ class BeamDrafter {
   DraftBackend& draft_;
   const std::vector<int64_t>& prompt_;
   SessionOptions options_;
+  int draft_beams_;
   int top_n_;
   std::vector<Slot> slots_;
   bool ok_ = true;
@@ -245,6 +265,12 @@ absl::StatusOr<BeamSearchResult> RunBackendBeamSearch(const BackendBeamSearchReq
     return absl::InvalidArgumentError(absl::StrCat("`draft_steps` must be in [1, ",
                                                    kMaxBeamDraftSteps, "], got ",
                                                    request.draft_steps));
+  }
+  if (request.draft != nullptr && request.draft_beams != 0 &&
+      (request.draft_beams < options.num_beams || request.draft_beams > kMaxTreeNodes)) {
+    return absl::InvalidArgumentError(absl::StrCat("`draft_beams` must be 0 or in [num_beams=",
+                                                   options.num_beams, ", ", kMaxTreeNodes,
+                                                   "], got ", request.draft_beams));
   }
   const model::ModelInfo info = target.Info();
   const int64_t vocab = info.vocab_size;
@@ -271,8 +297,10 @@ absl::StatusOr<BeamSearchResult> RunBackendBeamSearch(const BackendBeamSearchReq
   const int candidates_per_beam = std::max(2 * options.num_beams, request.top_logprobs);
   const bool streaming = request.on_final_tokens && options.num_return_sequences == 1;
   std::optional<BeamDrafter> drafter;
+  BeamDraftPolicy policy(request.draft_steps, request.adaptive_draft_steps);
   if (request.draft != nullptr) {
-    drafter.emplace(*request.draft, request.prompt, draft_session, 2 * options.num_beams);
+    drafter.emplace(*request.draft, request.prompt, draft_session,
+                    request.draft_beams > 0 ? request.draft_beams : 2 * options.num_beams);
   }
   std::vector<LiveBeam> beams = {{sampling::Beam{}, *root, prompt}};
   sampling::BeamHypotheses hypotheses(options);
@@ -290,19 +318,26 @@ absl::StatusOr<BeamSearchResult> RunBackendBeamSearch(const BackendBeamSearchReq
     for (const LiveBeam& b : beams) current.push_back(b.beam);
     std::vector<Draft> trees(beams.size());
     const int64_t left = options.max_new_tokens - result.steps;
+    int depth = 0;
+    absl::Duration draft_time;
     if (drafter && drafter->ok() && left > 1) {
+      depth = static_cast<int>(
+          std::min<int64_t>(policy.Next(static_cast<int>(beams.size())), left - 1));
+    }
+    if (depth > 0) {
       std::vector<int64_t> room;
       for (const LiveBeam& b : beams) {
         const int64_t n = prompt + static_cast<int64_t>(b.beam.tokens.size());
         room.push_back(std::clamp<int64_t>(session.max_sequence_length - n, 0, kMaxTreeNodes));
       }
       const absl::Time start = absl::Now();
-      trees = drafter->Trees(current, options, hypotheses,
-                             static_cast<int>(std::min<int64_t>(request.draft_steps, left - 1)),
-                             room, vocab);
-      result.draft_time += absl::Now() - start;
+      trees = drafter->Trees(current, options, hypotheses, depth, room, vocab);
+      draft_time = absl::Now() - start;
+      result.draft_time += draft_time;
     }
     const absl::Time score_start = absl::Now();
+    const int64_t steps_before = result.steps;
+    int64_t rows = 0, tree_tokens = 0;
     // Score every live beam and its tree concurrently (the server batches
     // them into one pass).
     std::vector<std::future<absl::StatusOr<Scores>>> futures;
@@ -313,6 +348,8 @@ absl::StatusOr<BeamSearchResult> RunBackendBeamSearch(const BackendBeamSearchReq
       item.sync.append.assign(live.beam.tokens.begin() + done_tokens, live.beam.tokens.end());
       live.known = prompt + static_cast<int64_t>(live.beam.tokens.size());
       result.drafted_nodes += static_cast<int64_t>(trees[b].tokens.size());
+      tree_tokens += static_cast<int64_t>(trees[b].tokens.size());
+      rows += 1 + static_cast<int64_t>(trees[b].tokens.size());
       futures.push_back(std::async(std::launch::async,
                                    [&target, item] { return target.Score(item); }));
     }
@@ -354,21 +391,15 @@ absl::StatusOr<BeamSearchResult> RunBackendBeamSearch(const BackendBeamSearchReq
         done = true;
         break;
       }
-      at::Tensor log_probs = at::full({static_cast<int64_t>(current.size()), vocab},
-                                      -std::numeric_limits<float>::infinity());
-      bool known = true;
-      for (size_t b = 0; b < current.size() && known; ++b) {
-        auto it = scored.find(current[b].tokens);
-        if (it == scored.end()) {
-          known = false;
-          break;
-        }
-        for (const sampling::TokenLogprob& c : it->second) {
-          if (c.token >= 0 && c.token < vocab) log_probs[b][c.token] = static_cast<float>(c.logprob);
-        }
+      std::vector<const std::vector<sampling::TokenLogprob>*> rows;
+      for (const sampling::Beam& b : current) {
+        auto it = scored.find(b.tokens);
+        if (it == scored.end()) break;
+        rows.push_back(&it->second);
       }
-      if (!known) break;  // The next step needs a target pass.
-      auto next = sampling::BeamSearchStep(current, log_probs, options, hypotheses);
+      if (rows.size() < current.size()) break;  // The next step needs a target pass.
+      auto next =
+          sampling::BeamSearchStep(current, CandidateLogProbs(rows, vocab), options, hypotheses);
       if (!next.ok()) {
         close_all();
         return next.status();
@@ -430,6 +461,12 @@ absl::StatusOr<BeamSearchResult> RunBackendBeamSearch(const BackendBeamSearchReq
     }
     beams = std::move(following);
     result.fork_time += absl::Now() - fork_start;
+    // Passes that ended the search are not recorded: their steps were cut
+    // short by the end, not by the trees.
+    if (drafter) {
+      policy.Record(depth, rows, tree_tokens, draft_time, absl::Now() - score_start,
+                    result.steps - steps_before);
+    }
   }
   close_all();
   for (sampling::Hypothesis& h : sampling::FinalizeBeamSearch(last, options, hypotheses)) {

@@ -31,14 +31,22 @@ struct BackendBeamSearchRequest {
   std::function<void(absl::Span<const sampling::StepResult> tokens)> on_final_tokens;
   // Speculative beam search (null: plain). Not owned; outlives the call.
   // Before each target pass the draft runs `draft_steps` steps of the same
-  // beam search with its own scores; every prefix it keeps alive joins a
-  // token tree under the live beam it descends from, and the target scores
+  // beam search with its own scores (and draft_beams beams); every prefix it
+  // keeps alive joins a token tree under the live beam it descends from, and
+  // the target scores
   // all trees in one pass. The search then takes steps while every live beam
   // is a scored prefix, so the result is identical to plain beam search
   // whatever the draft proposes.
   DraftBackend* draft = nullptr;
-  // [1, kMaxBeamDraftSteps].
+  // [1, kMaxBeamDraftSteps]: the draft steps per pass, or with
+  // adaptive_draft_steps the most; BeamDraftPolicy then chooses each pass's
+  // (0 = a plain pass where the trees would not pay for their rows).
   int draft_steps = 3;
+  bool adaptive_draft_steps = false;
+  // Beams the draft's search keeps per step (each one a tree token): more
+  // than num_beams makes it likelier that the tree holds every beam the
+  // target keeps. 0 = 2·num_beams; else in [num_beams, kMaxTreeNodes].
+  int draft_beams = 0;
 };
 
 inline constexpr int kMaxBeamDraftSteps = 8;

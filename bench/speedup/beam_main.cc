@@ -9,6 +9,7 @@
 // every speculative result equals the plain one.
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -45,7 +46,9 @@ ABSL_FLAG(std::string, dtype, "bfloat16", "Weights dtype for both models: bfloat
 ABSL_FLAG(int, num_prompts, 8, "Held-out prompts");
 ABSL_FLAG(int, max_new_tokens, 64, "Beam-search steps per prompt (no EOS: every search runs to the end)");
 ABSL_FLAG(int, num_beams, 4, "Beams");
+ABSL_FLAG(int, draft_beams, 0, "Beams the draft keeps per step; 0 = 2 x num_beams");
 ABSL_FLAG(std::string, draft_steps, "1,2,3,4", "Draft beam steps per target pass to compare with plain");
+ABSL_FLAG(std::string, adaptive, "4", "Also run adaptive depth (BeamDraftPolicy) with these maxima; empty = none");
 ABSL_FLAG(int, reps, 3, "Interleaved repetitions");
 ABSL_FLAG(std::string, transport, "grpc", "grpc (loopback servers) or local (in-process engines)");
 ABSL_FLAG(int, threads, 1, "LibTorch intra-op threads per server; 0 = default");
@@ -166,14 +169,30 @@ int Run() {
     r.options.early_stopping = sampling::EarlyStopping::kHeuristic;
     // No EOS ids: every search runs max_new_tokens steps, so plain and
     // speculative searches do the same work.
-    if (steps > 0) {
+    // steps > 0: fixed depth; steps < 0: adaptive with at most -steps.
+    if (steps != 0) {
       r.draft = draft.get();
-      r.draft_steps = steps;
+      r.draft_steps = std::abs(steps);
+      r.adaptive_draft_steps = steps < 0;
+      r.draft_beams = absl::GetFlag(FLAGS_draft_beams);
     }
     return r;
   };
   std::vector<int> configs = {0};
   configs.insert(configs.end(), draft_steps.begin(), draft_steps.end());
+  for (absl::string_view s :
+       absl::StrSplit(absl::GetFlag(FLAGS_adaptive), ',', absl::SkipEmpty())) {
+    int v = 0;
+    if (!absl::SimpleAtoi(s, &v) || v < 1 || v > decoding::kMaxBeamDraftSteps) {
+      std::cerr << "--adaptive: each must be in [1, " << decoding::kMaxBeamDraftSteps << "]\n";
+      return 1;
+    }
+    configs.push_back(-v);
+  }
+  auto label = [](int c) {
+    return c == 0 ? std::string("plain")
+                  : c > 0 ? std::to_string(c) : absl::StrCat("adaptive<=", -c);
+  };
   // Warm-up: every shape once; not recorded.
   for (int c : configs) (void)decoding::RunBackendBeamSearch(request(prompts[0], c), *target);
 
@@ -191,7 +210,7 @@ int Run() {
         auto result = decoding::RunBackendBeamSearch(request(prompts[p], c), *target);
         seconds += absl::ToDoubleSeconds(absl::Now() - start);
         if (!result.ok()) {
-          std::cerr << "draft_steps " << c << ": " << result.status() << "\n";
+          std::cerr << "draft_steps " << label(c) << ": " << result.status() << "\n";
           return 1;
         }
         const std::vector<int64_t>& best = result->sequences.front().hypothesis.tokens;
@@ -207,8 +226,8 @@ int Run() {
       }
       t.tok_s.push_back(tokens / seconds);
       t.total_s += seconds;
-      std::fprintf(stderr, "rep %d draft_steps %d: %.1f tok/s (load %.2f)\n", rep, c,
-                   tokens / seconds, loads.back());
+      std::fprintf(stderr, "rep %d draft_steps %s: %.1f tok/s (load %.2f)\n", rep,
+                   label(c).c_str(), tokens / seconds, loads.back());
     }
   }
   std::filesystem::create_directories(absl::GetFlag(FLAGS_out));
@@ -233,9 +252,9 @@ int Run() {
     const double per = t.passes ? 1e3 / t.passes : 0;
     const double other = t.total_s - t.draft_s - t.score_s - t.fork_s;
     std::printf("%-12s %10.1f %7.2fx %11.2f %14.1f %7d   ms per pass: %6.2f %6.2f %6.2f %6.2f\n",
-                c == 0 ? "plain" : std::to_string(c).c_str(), med, med / plain, spp, npp,
+                label(c).c_str(), med, med / plain, spp, npp,
                 t.differ, t.draft_s * per, t.score_s * per, t.fork_s * per, other * per);
-    csv << c << "," << med << "," << med / plain << "," << spp << "," << npp << "," << t.differ
+    csv << label(c) << "," << med << "," << med / plain << "," << spp << "," << npp << "," << t.differ
         << "," << t.tok_s.size() << "," << t.draft_s * per << "," << t.score_s * per << ","
         << t.fork_s * per << "," << other * per << "\n";
   }

@@ -345,6 +345,7 @@ absl::StatusOr<std::vector<GenerationServiceImpl::SequenceOutput>> GenerationSer
           sequence.draft != nullptr) {
         r.draft = sequence.draft.get();
         r.draft_steps = v.base.speculation.draft_length;
+        r.adaptive_draft_steps = v.base.speculation.adaptive;
       }
       auto searched = decoding::RunBackendBeamSearch(r, *sequence.target);
       if (!searched.ok()) {

@@ -229,7 +229,9 @@ absl::Status ValidateSpeculation(const v1::SpeculationConfig& s, const model::Mo
     if (out.mode != decoding::SpeculationMode::kDraftModel) {
       out.mode = decoding::SpeculationMode::kOff;  // The default mode was another one.
     }
-    out.adaptive = false;
+    // Adaptive (the server's default) unless fixed_draft_length: the
+    // depth of each pass's trees, at most draft_length, from what the search
+    // measures (decoding/beam_draft_policy.h).
     out.draft_length = std::min(out.draft_length, decoding::kMaxBeamDraftSteps);
     return absl::OkStatus();
   }

@@ -352,7 +352,7 @@ TEST_F(SpeculativeBeamSearch, AFailingDraftFallsBackToPlainSearch) {
   EXPECT_EQ(engine_->num_sessions(), 0);
 }
 
-TEST_F(SpeculativeBeamSearch, RefusesDraftStepsOutOfRange) {
+TEST_F(SpeculativeBeamSearch, RefusesDraftStepsAndBeamsOutOfRange) {
   for (int steps : {0, -1, kMaxBeamDraftSteps + 1}) {
     BackendBeamSearchRequest r = Request(2, 1);
     r.draft = same_draft_.get();
@@ -361,7 +361,44 @@ TEST_F(SpeculativeBeamSearch, RefusesDraftStepsOutOfRange) {
     EXPECT_EQ(got.status().code(), absl::StatusCode::kInvalidArgument) << steps;
     EXPECT_THAT(std::string(got.status().message()), ::testing::HasSubstr("draft_steps"));
   }
+  for (int beams : {1, -1, kMaxTreeNodes + 1}) {
+    BackendBeamSearchRequest r = Request(2, 1);
+    r.draft = same_draft_.get();
+    r.draft_beams = beams;
+    auto got = RunBackendBeamSearch(r, *target_);
+    EXPECT_EQ(got.status().code(), absl::StatusCode::kInvalidArgument) << beams;
+    EXPECT_THAT(std::string(got.status().message()), ::testing::HasSubstr("draft_beams"));
+  }
   EXPECT_EQ(engine_->num_sessions(), 0);
+}
+
+// Whatever depth the adaptive policy picks per pass, and however wide the
+// draft's search, the result is the plain one.
+TEST_F(SpeculativeBeamSearch, AdaptiveDepthAndWideDraftsKeepTheResult) {
+  BackendBeamSearchRequest r = Request(4, 2);
+  r.options.max_new_tokens = 20;
+  auto plain = RunBackendBeamSearch(r, *target_);
+  ASSERT_TRUE(plain.ok());
+  for (int draft_beams : {0, 4, 6, 16}) {
+    for (bool adaptive : {false, true}) {
+      for (LocalDraftBackend* draft : {same_draft_.get(), other_draft_.get()}) {
+        BackendBeamSearchRequest spec = r;
+        spec.draft = draft;
+        spec.draft_steps = 4;
+        spec.adaptive_draft_steps = adaptive;
+        spec.draft_beams = draft_beams;
+        auto got = RunBackendBeamSearch(spec, *target_);
+        const std::string what = absl::StrCat("draft_beams ", draft_beams, " adaptive ", adaptive,
+                                              draft == same_draft_.get() ? " same" : " other");
+        ASSERT_TRUE(got.ok()) << what << ": " << got.status();
+        ExpectSame(*got, *plain, what);
+        EXPECT_GT(got->drafted_nodes, 0) << what << ": the first pass always drafts";
+      }
+    }
+  }
+  EXPECT_EQ(engine_->num_sessions(), 0);
+  EXPECT_EQ(same_engine_->num_sessions(), 0);
+  EXPECT_EQ(other_engine_->num_sessions(), 0);
 }
 
 }  // namespace

@@ -155,6 +155,60 @@ TEST(TargetStepTest, PrefillChunksAndScoresRideInTheSameForwardAsVerifyRows) {
   }
 }
 
+// Speculative beam search's tree score: every node's candidates are those a
+// plain Score of the sequence ending at that node gets (each position
+// processed with its own history: a repetition penalty sees the path), and
+// the session keeps only its synced tokens.
+TEST(TargetStepTest, ATreeScoreEqualsPlainScoresOfEveryPath) {
+  model::ModelConfig c = model::testing::TinyLlamaConfig();
+  c.max_position_embeddings = 128;
+  auto m = *model::TransformerModel::Create(model::testing::RandomCheckpoint(c, 3), {});
+  TargetEngine engine(*m, 0);
+  SessionOptions options = GreedyOptions();
+  options.params.repetition_penalty = 1.5;
+  const std::vector<int64_t> prompt = Prompt(9, 6);
+  const SessionId id = *engine.Open(prompt, options);
+  ScoreItem item{id, {9, {}}, 5};
+  item.tree.tokens = {7, 7, 30, 12, 7};
+  item.tree.parents = {-1, 0, 0, -1, 1};
+  std::vector<ScoreOutcome> out = engine.Score({item});
+  ASSERT_TRUE(out[0].status.ok()) << out[0].status;
+  ASSERT_EQ(out[0].node_candidates.size(), 5u);
+  const std::vector<std::vector<int64_t>> paths = {{7}, {7, 7}, {7, 30}, {12}, {7, 7, 7}};
+  for (size_t i = 0; i < paths.size(); ++i) {
+    const SessionId plain = *engine.Open(prompt, options);
+    std::vector<ScoreOutcome> want = engine.Score({ScoreItem{plain, {9, paths[i]}, 5}});
+    ASSERT_TRUE(want[0].status.ok());
+    ASSERT_EQ(out[0].node_candidates[i].size(), want[0].candidates.size()) << i;
+    for (size_t k = 0; k < want[0].candidates.size(); ++k) {
+      EXPECT_EQ(out[0].node_candidates[i][k].token, want[0].candidates[k].token) << i;
+      EXPECT_NEAR(out[0].node_candidates[i][k].logprob, want[0].candidates[k].logprob, 1e-5) << i;
+    }
+    ASSERT_TRUE(engine.Close(plain).ok());
+  }
+  // The root's candidates are a plain score's; nothing of the tree stayed.
+  EXPECT_EQ(m->Length(id), 9);
+  const SessionId fresh = *engine.Open(prompt, options);
+  std::vector<ScoreOutcome> root = engine.Score({ScoreItem{fresh, {9, {}}, 5}});
+  for (size_t k = 0; k < root[0].candidates.size(); ++k) {
+    EXPECT_EQ(out[0].candidates[k].token, root[0].candidates[k].token);
+  }
+  ExpectSameSteps(Decode(engine, id, 9, 3), Decode(engine, fresh, 9, 3));
+  // A chain needs no parents; a bad tree fails alone.
+  ScoreItem chain{id, {9, {}}, 2};
+  chain.tree.tokens = {7, 7};
+  ScoreItem bad = chain;
+  bad.session = fresh;
+  bad.tree.parents = {-1, 1};
+  out = engine.Score({chain, bad});
+  ASSERT_TRUE(out[0].status.ok()) << out[0].status;
+  EXPECT_EQ(out[0].node_candidates.size(), 2u);
+  EXPECT_EQ(out[1].status.code(), absl::StatusCode::kInvalidArgument);
+  ScoreItem big{fresh, {9, {}}, 2};
+  big.tree.tokens.assign(kMaxTreeNodes + 1, 3);
+  EXPECT_EQ(engine.Score({big})[0].status.code(), absl::StatusCode::kInvalidArgument);
+}
+
 // The load signal: a verify item's marginal cost is measured against the
 // other rows of its step. The model sleeps 4 ms + 0.25 ms per row, so alone
 // one row costs the whole step (>= 4 ms), while beside a 40-row prefill

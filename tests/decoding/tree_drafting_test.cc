@@ -53,6 +53,40 @@ TEST(DraftTreeShapeTest, ChainAndSlice) {
   EXPECT_FALSE(plain.is_tree());
 }
 
+// ProposeItem::top_logprobs (speculative beam search drafts from it): one
+// list per chain token, best first, the greedy draft's token on top, its
+// log-probabilities normalised; out of range is refused.
+TEST(DraftCandidatesTest, ProposeReportsTheDraftsTopTokensPerPosition) {
+  testing::LocalPair pair;
+  SessionOptions greedy;
+  greedy.params.temperature = 0;
+  const SessionId id = *pair.draft_engine().Open({1, 2, 3}, greedy);
+  ProposeItem item{id, {3, {}}, 3};
+  item.top_logprobs = 4;
+  std::vector<DraftOutcome> out = pair.draft_engine().Propose({item});
+  ASSERT_TRUE(out[0].status.ok()) << out[0].status;
+  const Draft& d = out[0].draft;
+  ASSERT_EQ(d.candidates.size(), d.tokens.size());
+  for (size_t i = 0; i < d.tokens.size(); ++i) {
+    ASSERT_EQ(d.candidates[i].size(), 4u);
+    EXPECT_EQ(d.candidates[i][0].token, d.tokens[i]);
+    double mass = 0;
+    for (size_t k = 0; k < 4; ++k) {
+      mass += std::exp(d.candidates[i][k].logprob);
+      if (k > 0) EXPECT_GE(d.candidates[i][k - 1].logprob, d.candidates[i][k].logprob);
+    }
+    EXPECT_LE(mass, 1.0 + 1e-5);
+    EXPECT_GT(mass, 0.0);
+  }
+  item.top_logprobs = kMaxProposeTopLogprobs + 1;
+  out = pair.draft_engine().Propose({item});
+  EXPECT_EQ(out[0].status.code(), absl::StatusCode::kInvalidArgument);
+  item.top_logprobs = 0;
+  out = pair.draft_engine().Propose({item});
+  ASSERT_TRUE(out[0].status.ok());
+  EXPECT_TRUE(out[0].draft.candidates.empty());
+}
+
 TEST(DraftTreeShapeTest, TreeRequestLimits) {
   EXPECT_TRUE(CheckTreeRequest(4, 2, 3).ok());
   EXPECT_TRUE(CheckTreeRequest(8, 1, 8).ok());  // 16 tokens.

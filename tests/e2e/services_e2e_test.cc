@@ -410,7 +410,9 @@ TEST_F(ServicesE2eTest, SpeculativeBeamSearchEqualsPlainBeamSearch) {
     return r;
   };
   int64_t steps = 0, passes = 0;
-  for (const Case& k : {Case{4, 1, 24, 3}, Case{4, 3, 16, 2}, Case{2, 2, 20, 4}, Case{3, 1, 12, 1}}) {
+  // gamma 0: no fixed_draft_length, so the depth adapts per pass.
+  for (const Case& k : {Case{4, 1, 24, 3}, Case{4, 3, 16, 2}, Case{2, 2, 20, 4}, Case{3, 1, 12, 1},
+                        Case{4, 2, 20, 0}}) {
     const std::string what = absl::StrCat(k.beams, " beams, ", k.returned, " returned, gamma ",
                                           k.gamma);
     auto plain = c.Generate(request(k, "off"));

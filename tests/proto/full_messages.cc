@@ -201,6 +201,11 @@ std::vector<v1::DraftedToken> DraftedTokensOfEveryKind() {
   tokens[2].mutable_distribution()->mutable_one_hot();
   tokens[3].set_token_id(13);
   tokens[3].mutable_distribution()->mutable_none();
+  // ProposeItem.top_logprobs: the draft's candidates at the position.
+  v1::TokenLogprob* candidate = tokens[2].add_candidates();
+  candidate->set_token_id(11);
+  candidate->set_logprob(-0.2f);
+  candidate->set_piece("b");
   return tokens;
 }
 
@@ -342,6 +347,7 @@ void AddDraftMessages(std::vector<std::unique_ptr<Message>>& out) {
   item->set_encoding(v1::DISTRIBUTION_ENCODING_SPARSE);
   item->set_tree_alternatives(1);
   item->set_tree_depth(2);
+  item->set_top_logprobs(8);
   Add(out, std::move(req));
 
   v1::ProposeResponse resp;
@@ -382,6 +388,10 @@ void AddTargetMessages(std::vector<std::unique_ptr<Message>>& out) {
   *di->mutable_sync() = FullSync();
   di->set_score_only(true);
   di->set_top_logprobs(8);
+  di->add_score_tokens(5);
+  di->add_score_tokens(6);
+  di->add_score_parents(-1);
+  di->add_score_parents(0);
   Add(out, std::move(decode));
 
   v1::DecodeResponse decoded;
@@ -393,6 +403,7 @@ void AddTargetMessages(std::vector<std::unique_ptr<Message>>& out) {
   cand->set_logprob(-0.1f);
   cand->set_piece("a");
   dr->set_sequence_length(21);
+  *dr->add_node_candidates()->add_candidates() = *cand;
   *decoded.mutable_server_time() = Millis(9);
   Add(out, std::move(decoded));
 

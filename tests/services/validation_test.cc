@@ -104,9 +104,11 @@ TEST_F(ValidationTest, BeamSearchSpeculatesOnlyWithADraftModel) {
   EXPECT_EQ(v->base.speculation.mode, decoding::SpeculationMode::kDraftModel);
   EXPECT_GE(v->base.speculation.draft_length, 1);
   EXPECT_LE(v->base.speculation.draft_length, decoding::kMaxBeamDraftSteps);
+  EXPECT_EQ(v->base.speculation.adaptive, limits_.default_adaptive);
   v = Validate(beams + "speculation { mode: SPECULATION_MODE_DRAFT_MODEL fixed_draft_length: 8 } }");
   ASSERT_TRUE(v.ok()) << v.status();
   EXPECT_EQ(v->base.speculation.draft_length, 8);
+  EXPECT_FALSE(v->base.speculation.adaptive);
   v = Validate(beams + "speculation { mode: SPECULATION_MODE_OFF } }");
   ASSERT_TRUE(v.ok()) << v.status();
   EXPECT_EQ(v->base.speculation.mode, decoding::SpeculationMode::kOff);
