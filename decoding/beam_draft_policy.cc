@@ -48,7 +48,8 @@ double BeamDraftPolicy::StepsPerSecond(int depth, int live_beams) const {
 }
 
 int BeamDraftPolicy::Next(int live_beams) {
-  if (!adaptive_ || passes_ == 0) return max_depth_;
+  if (!adaptive_) return max_depth_;
+  if (passes_ == 0) return std::min(1, max_depth_);
   int best = 0;
   double best_rate = StepsPerSecond(0, live_beams);
   for (int d = 1; d <= max_depth_; ++d) {
@@ -58,11 +59,18 @@ int BeamDraftPolicy::Next(int live_beams) {
       best = d;
     }
   }
-  // Every kProbeEvery-th pass looks one step deeper than the best, so a
+  if (probed_ > 0) {
+    // The last probe's verdict: a deeper best resets the probing interval,
+    // a probe that did not pay doubles it.
+    probe_every_ = best >= probed_ ? kProbeEvery : std::min(2 * probe_every_, kMaxProbeEvery);
+    probed_ = 0;
+  }
+  // Every probe_every-th pass looks one step deeper than the best, so a
   // depth that was not paying (or never tried) is measured again.
-  if (best < max_depth_ && ++since_probe_ >= kProbeEvery) {
+  if (best < max_depth_ && ++since_probe_ >= probe_every_) {
     since_probe_ = 0;
-    return best + 1;
+    probed_ = best + 1;
+    return probed_;
   }
   return best;
 }

@@ -25,14 +25,18 @@ namespace tandem::decoding {
 //            decayed, with a prior of 0.5^i of weight 1;
 //    and picks the D in [0, max_depth] that maximises steps per second
 //        R(D) = (1 + Σ_{i=1..D} P(i)) / (T(beams + n·D) + d·D).
-//    The first pass drafts max_depth (nothing is known yet). Below
-//    max_depth, every kProbeEvery-th pass drafts one step deeper than the
-//    best D to refresh P, d and T there (so a search that backed off to
-//    plain passes comes back when drafting starts to pay).
+//    The first pass drafts depth 1 (nothing is known yet; a deep first
+//    tree is dear where rows are). Below max_depth, a probe pass drafts one
+//    step deeper than the best D to refresh P, d and T there, so the depth
+//    climbs where deeper trees pay and a search that backed off to plain
+//    passes comes back when drafting starts to pay. Probes come every
+//    kProbeEvery passes; each probe after which the best stays below the
+//    probed depth doubles the interval, up to kMaxProbeEvery.
 // Not thread-safe (one per search).
 class BeamDraftPolicy {
  public:
   static constexpr int kProbeEvery = 8;
+  static constexpr int kMaxProbeEvery = 64;
   static constexpr double kPriorRowShare = 0.5;
 
   BeamDraftPolicy(int max_depth, bool adaptive);
@@ -56,6 +60,8 @@ class BeamDraftPolicy {
   bool adaptive_;
   int64_t passes_ = 0;
   int since_probe_ = 0;
+  int probe_every_ = kProbeEvery;
+  int probed_ = 0;  // Depth of the last probe, until Next judges it.
   // Decayed least-squares sums of (rows, seconds).
   double n_ = 0, sx_ = 0, sy_ = 0, sxx_ = 0, sxy_ = 0;
   double draft_step_seconds_ = 0, draft_weight_ = 0;

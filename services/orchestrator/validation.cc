@@ -226,9 +226,10 @@ absl::Status ValidateSpeculation(const v1::SpeculationConfig& s, const model::Mo
   out.mode = *mode;
   if (absl::Status st = ValidateDraftLength(s, limits, out); !st.ok()) return st;
   if (beam_search) {
-    if (out.mode != decoding::SpeculationMode::kDraftModel) {
-      out.mode = decoding::SpeculationMode::kOff;  // The default mode was another one.
-    }
+    // Only when asked for: on a compute-bound target (this project's CPUs)
+    // the trees' rows cost about what they save (docs/benchmarks.md), so
+    // an unset mode keeps beam search plain.
+    if (s.mode() != v1::SPECULATION_MODE_DRAFT_MODEL) out.mode = decoding::SpeculationMode::kOff;
     // Adaptive (the server's default) unless fixed_draft_length: the
     // depth of each pass's trees, at most draft_length, from what the search
     // measures (decoding/beam_draft_policy.h).

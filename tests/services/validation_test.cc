@@ -98,9 +98,13 @@ TEST_F(ValidationTest, BeamSearchSpeculatesOnlyWithADraftModel) {
   limits_.draft_available = true;
   limits_.default_mode = decoding::SpeculationMode::kDraftModel;
   const std::string beams = R"(prompts { text: "a" } config { beam_search { num_beams: 4 } )";
+  // Unset: plain beam search (speculation only when asked for).
   absl::StatusOr<ValidatedGeneration> v = Validate(beams + "}");
   ASSERT_TRUE(v.ok()) << v.status();
   EXPECT_TRUE(v->beam_search);
+  EXPECT_EQ(v->base.speculation.mode, decoding::SpeculationMode::kOff);
+  v = Validate(beams + "speculation { mode: SPECULATION_MODE_DRAFT_MODEL } }");
+  ASSERT_TRUE(v.ok()) << v.status();
   EXPECT_EQ(v->base.speculation.mode, decoding::SpeculationMode::kDraftModel);
   EXPECT_GE(v->base.speculation.draft_length, 1);
   EXPECT_LE(v->base.speculation.draft_length, decoding::kMaxBeamDraftSteps);
@@ -110,11 +114,6 @@ TEST_F(ValidationTest, BeamSearchSpeculatesOnlyWithADraftModel) {
   EXPECT_EQ(v->base.speculation.draft_length, 8);
   EXPECT_FALSE(v->base.speculation.adaptive);
   v = Validate(beams + "speculation { mode: SPECULATION_MODE_OFF } }");
-  ASSERT_TRUE(v.ok()) << v.status();
-  EXPECT_EQ(v->base.speculation.mode, decoding::SpeculationMode::kOff);
-  // An orchestrator whose default mode is another one runs plain beams.
-  limits_.default_mode = decoding::SpeculationMode::kNgram;
-  v = Validate(beams + "}");
   ASSERT_TRUE(v.ok()) << v.status();
   EXPECT_EQ(v->base.speculation.mode, decoding::SpeculationMode::kOff);
   ExpectInvalid(beams + "speculation { mode: SPECULATION_MODE_NGRAM } }",
