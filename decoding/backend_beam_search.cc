@@ -1,7 +1,6 @@
 #include "decoding/backend_beam_search.h"
 
 #include <algorithm>
-#include <future>
 #include <limits>
 #include <optional>
 #include <utility>
@@ -212,7 +211,7 @@ class BeamDrafter {
       taken[best] = true;
       slot_of[b] = best;
     }
-    std::vector<std::future<absl::StatusOr<TimedDraft>>> futures;
+    std::vector<ProposeItem> items;
     for (size_t b = 0; b < beams.size(); ++b) {
       Slot& slot = slots_[slot_of[b]];
       ProposeItem item;
@@ -222,13 +221,12 @@ class BeamDrafter {
       item.gamma = 1;
       item.top_logprobs = top_n_;
       slot.held = beams[b].tokens;
-      futures.push_back(std::async(std::launch::async,
-                                   [this, item] { return draft_.Propose(item); }));
+      items.push_back(std::move(item));
     }
+    // One call: one batched draft step for every beam.
     std::vector<std::vector<sampling::TokenLogprob>> out;
     absl::Status failed;
-    for (auto& f : futures) {
-      absl::StatusOr<TimedDraft> drafted = f.get();
+    for (absl::StatusOr<TimedDraft>& drafted : draft_.ProposeAll(items)) {
       if (!drafted.ok()) {
         failed.Update(drafted.status());
         out.emplace_back();
@@ -338,9 +336,8 @@ absl::StatusOr<BeamSearchResult> RunBackendBeamSearch(const BackendBeamSearchReq
     const absl::Time score_start = absl::Now();
     const int64_t steps_before = result.steps;
     int64_t rows = 0, tree_tokens = 0;
-    // Score every live beam and its tree concurrently (the server batches
-    // them into one pass).
-    std::vector<std::future<absl::StatusOr<Scores>>> futures;
+    // Score every live beam and its tree in one call: one target pass.
+    std::vector<ScoreItem> items;
     for (size_t b = 0; b < beams.size(); ++b) {
       LiveBeam& live = beams[b];
       ScoreItem item{live.session, {live.known, {}}, candidates_per_beam, trees[b]};
@@ -350,13 +347,13 @@ absl::StatusOr<BeamSearchResult> RunBackendBeamSearch(const BackendBeamSearchReq
       result.drafted_nodes += static_cast<int64_t>(trees[b].tokens.size());
       tree_tokens += static_cast<int64_t>(trees[b].tokens.size());
       rows += 1 + static_cast<int64_t>(trees[b].tokens.size());
-      futures.push_back(std::async(std::launch::async,
-                                   [&target, item] { return target.Score(item); }));
+      items.push_back(std::move(item));
     }
+    std::vector<absl::StatusOr<Scores>> scored_items = target.ScoreAll(items);
     ++result.target_passes;
     absl::Status failed;
     for (size_t b = 0; b < beams.size(); ++b) {
-      absl::StatusOr<Scores> got = futures[b].get();
+      absl::StatusOr<Scores>& got = scored_items[b];
       if (!got.ok()) {
         failed.Update(got.status());
         continue;

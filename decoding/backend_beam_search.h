@@ -70,7 +70,8 @@ struct BeamSearchResult {
 };
 
 // Beam search over a TargetBackend (in-process or a remote TargetService):
-// each live beam owns a target session; every pass asks each beam's session
+// each live beam owns a target session; every pass asks (in one ScoreAll
+// call, i.e. one target pass where the backend batches) each beam's session
 // for its top max(2·num_beams, top_logprobs) next tokens (Score, committing
 // nothing — the global top 2·num_beams candidates are always among them, so
 // a step is exact) — with a draft, also after every token of its tree —

@@ -77,6 +77,12 @@ class TargetBackend {
   virtual absl::StatusOr<TimedDraft> DraftEarlyExit(const EarlyExitItem& item) = 0;
   // Beam search: next-token candidates without committing; and session forks.
   virtual absl::StatusOr<decoding::Scores> Score(const ScoreItem& item) = 0;
+  // Several sessions' score items (distinct sessions) in one target pass
+  // where the backend can (speculative beam search scores every beam's tree
+  // together); results in item order. The default runs them concurrently
+  // through Score, which a batching server may or may not put in one pass.
+  virtual std::vector<absl::StatusOr<decoding::Scores>> ScoreAll(
+      const std::vector<ScoreItem>& items);
   virtual absl::StatusOr<SessionId> Fork(SessionId session, int64_t length) = 0;
   virtual void Close(SessionId session) = 0;
   // Relevance of a finished sequence, one entry per attributed token in
@@ -97,6 +103,9 @@ class DraftBackend {
   virtual absl::StatusOr<SessionId> Open(const std::vector<int64_t>& prompt,
                                          const SessionOptions& options) = 0;
   virtual absl::StatusOr<TimedDraft> Propose(const ProposeItem& item) = 0;
+  // As TargetBackend::ScoreAll, for drafts (one draft step for all items
+  // where the backend can).
+  virtual std::vector<absl::StatusOr<TimedDraft>> ProposeAll(const std::vector<ProposeItem>& items);
   virtual void Close(SessionId session) = 0;
 };
 

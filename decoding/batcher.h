@@ -58,6 +58,21 @@ class Batcher {
     return Enqueue(std::move(item), /*bounded=*/true);
   }
 
+  // As TrySubmit for several items queued together (under one lock), so the
+  // worker cannot start a batch between them: up to max_batch of them run
+  // in the same batch. Each refused item (max_queued) gets nullopt.
+  std::vector<std::optional<std::future<Outcome>>> TrySubmitAll(std::vector<Item> items) {
+    return EnqueueAll(std::move(items), /*bounded=*/true);
+  }
+
+  // Blocks until the items' batch ran (one batch when they fit max_batch);
+  // returns their outcomes in order.
+  std::vector<Outcome> RunAll(std::vector<Item> items) {
+    std::vector<Outcome> out;
+    for (auto& f : EnqueueAll(std::move(items), /*bounded=*/false)) out.push_back(f->get());
+    return out;
+  }
+
   // Blocks until the item's batch ran; returns its outcome.
   Outcome Run(Item item) { return Submit(std::move(item)).get(); }
 
@@ -90,6 +105,28 @@ class Batcher {
     }
     cv_.notify_one();
     return future;
+  }
+
+  std::vector<std::optional<std::future<Outcome>>> EnqueueAll(std::vector<Item> items,
+                                                              bool bounded) {
+    std::vector<std::optional<std::future<Outcome>>> out;
+    out.reserve(items.size());
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (Item& item : items) {
+        if (bounded && options_.max_queued > 0 &&
+            static_cast<int64_t>(queue_.size()) >= options_.max_queued) {
+          ++refused_;
+          out.push_back(std::nullopt);
+          continue;
+        }
+        std::promise<Outcome> promise;
+        out.push_back(promise.get_future());
+        queue_.push_back({std::move(item), std::move(promise)});
+      }
+    }
+    cv_.notify_one();
+    return out;
   }
 
   void Loop() {

@@ -21,6 +21,19 @@ absl::StatusOr<decoding::Scores> LocalTargetBackend::Score(
   return static_cast<Scores&&>(std::move(outcome));
 }
 
+std::vector<absl::StatusOr<Scores>> LocalTargetBackend::ScoreAll(
+    const std::vector<ScoreItem>& items) {
+  std::vector<absl::StatusOr<Scores>> out;
+  for (ScoreOutcome& outcome : score_.RunAll(items)) {
+    if (!outcome.status.ok()) {
+      out.push_back(outcome.status);
+    } else {
+      out.push_back(static_cast<Scores&&>(std::move(outcome)));
+    }
+  }
+  return out;
+}
+
 absl::StatusOr<SessionId> LocalTargetBackend::Fork(SessionId session, int64_t length) {
   std::lock_guard<std::mutex> lock(engine_mutex_);
   return engine_.Fork(session, length);
@@ -80,6 +93,21 @@ absl::StatusOr<TimedDraft> LocalDraftBackend::Propose(const ProposeItem& item) {
   if (!outcome.status.ok()) return outcome.status;
   TimedDraft out;
   out.draft = std::move(outcome.draft);
+  return out;
+}
+
+std::vector<absl::StatusOr<TimedDraft>> LocalDraftBackend::ProposeAll(
+    const std::vector<ProposeItem>& items) {
+  std::vector<absl::StatusOr<TimedDraft>> out;
+  for (DraftOutcome& outcome : propose_.RunAll(items)) {
+    if (!outcome.status.ok()) {
+      out.push_back(outcome.status);
+      continue;
+    }
+    TimedDraft t;
+    t.draft = std::move(outcome.draft);
+    out.push_back(std::move(t));
+  }
   return out;
 }
 

@@ -22,10 +22,14 @@ class LocalTargetBackend : public TargetBackend {
   absl::StatusOr<TimedVerify> Verify(const VerifyItem& item) override;
   absl::StatusOr<TimedDraft> DraftEarlyExit(const EarlyExitItem& item) override;
   absl::StatusOr<decoding::Scores> Score(const ScoreItem& item) override;
+  // All items queued together: one engine step, one forward.
+  std::vector<absl::StatusOr<decoding::Scores>> ScoreAll(
+      const std::vector<ScoreItem>& items) override;
   absl::StatusOr<SessionId> Fork(SessionId session, int64_t length) override;
   void Close(SessionId session) override;
 
   int64_t verify_batches() const { return verify_.batches_run(); }
+  int64_t score_batches() const { return score_.batches_run(); }
   int64_t verify_items() const { return verify_.items_run(); }
 
  private:
@@ -44,6 +48,8 @@ class LocalDraftBackend : public DraftBackend {
   absl::StatusOr<SessionId> Open(const std::vector<int64_t>& prompt,
                                  const SessionOptions& options) override;
   absl::StatusOr<TimedDraft> Propose(const ProposeItem& item) override;
+  // All items queued together: their draft steps are batched.
+  std::vector<absl::StatusOr<TimedDraft>> ProposeAll(const std::vector<ProposeItem>& items) override;
   void Close(SessionId session) override;
 
  private:

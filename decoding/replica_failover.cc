@@ -186,6 +186,64 @@ absl::StatusOr<Result> ReplicaSessions<Backend>::Call(
 }
 
 template <typename Backend>
+template <typename Item, typename Result>
+std::vector<absl::StatusOr<Result>> ReplicaSessions<Backend>::CallAll(
+    const std::vector<Item>& items,
+    const std::function<std::vector<absl::StatusOr<Result>>(Backend&, const std::vector<Item>&)>&
+        call_all,
+    const std::function<absl::StatusOr<Result>(const Item&)>& one) {
+  std::vector<std::optional<absl::StatusOr<Result>>> done(items.size());
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    // Per replica: the items (translated) and where they came from.
+    std::map<size_t, std::pair<std::vector<Item>, std::vector<size_t>>> groups;
+    std::vector<std::vector<int64_t>> after(items.size());
+    for (size_t k = 0; k < items.size(); ++k) {
+      auto it = sessions_.find(items[k].session);
+      if (it == sessions_.end()) continue;  // `one` reports it.
+      const Session& s = it->second;
+      const SequenceSync& sync = items[k].sync;
+      if (sync.base_length < 0 || sync.base_length > static_cast<int64_t>(s.seen.size())) continue;
+      after[k] = Apply(s.seen, sync);
+      Item copy = items[k];
+      copy.session = s.remote;
+      if (s.actual < sync.base_length) {
+        copy.sync.base_length = s.actual;
+        copy.sync.append.assign(after[k].begin() + s.actual, after[k].end());
+      }
+      auto& group = groups[s.replica];
+      group.first.push_back(std::move(copy));
+      group.second.push_back(k);
+    }
+    for (auto& [replica, group] : groups) {
+      std::vector<absl::StatusOr<Result>> results = call_all(*replicas_[replica], group.first);
+      for (size_t g = 0; g < group.second.size(); ++g) {
+        const size_t k = group.second[g];
+        absl::StatusOr<Result>& r = results[g];
+        Session& s = sessions_.at(items[k].session);
+        if (r.ok()) {
+          s.seen = after[k];
+          s.actual = static_cast<int64_t>(s.seen.size());
+          s.answered = true;
+          done[k] = std::move(r);
+          continue;
+        }
+        const bool spill =
+            !s.answered && replicas_.size() > 1 && absl::IsResourceExhausted(r.status());
+        if (!spill && !IsReplicaFailure(r.status())) done[k] = r.status();
+        // Else left for `one`, which moves the session and retries.
+      }
+    }
+  }
+  std::vector<absl::StatusOr<Result>> out;
+  out.reserve(items.size());
+  for (size_t k = 0; k < items.size(); ++k) {
+    out.push_back(done[k] ? *std::move(done[k]) : one(items[k]));
+  }
+  return out;
+}
+
+template <typename Backend>
 absl::StatusOr<SessionId> ReplicaSessions<Backend>::Fork(SessionId source, int64_t length) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = sessions_.find(source);
@@ -311,6 +369,16 @@ absl::StatusOr<decoding::Scores> FailoverTargetBackend::Score(
       nullptr);
 }
 
+std::vector<absl::StatusOr<Scores>> FailoverTargetBackend::ScoreAll(
+    const std::vector<ScoreItem>& items) {
+  return sessions_.CallAll<ScoreItem, Scores>(
+      items,
+      [](TargetBackend& replica, const std::vector<ScoreItem>& translated) {
+        return replica.ScoreAll(translated);
+      },
+      [this](const ScoreItem& item) { return Score(item); });
+}
+
 absl::StatusOr<std::vector<model::TokenRelevance>> FailoverTargetBackend::Relevance(
     const RelevanceItem& item) {
   absl::Status last = absl::UnavailableError("no target replica");
@@ -335,6 +403,16 @@ absl::StatusOr<TimedDraft> FailoverDraftBackend::Propose(const ProposeItem& item
         return replica.Propose(copy);
       },
       nullptr);
+}
+
+std::vector<absl::StatusOr<TimedDraft>> FailoverDraftBackend::ProposeAll(
+    const std::vector<ProposeItem>& items) {
+  return sessions_.CallAll<ProposeItem, TimedDraft>(
+      items,
+      [](DraftBackend& replica, const std::vector<ProposeItem>& translated) {
+        return replica.ProposeAll(translated);
+      },
+      [this](const ProposeItem& item) { return Propose(item); });
 }
 
 }  // namespace tandem::decoding

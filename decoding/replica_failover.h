@@ -95,6 +95,19 @@ class ReplicaSessions {
   absl::StatusOr<Result> Call(SessionId session, const SequenceSync& sync, const CallFn<Result>& call,
                               const std::function<std::vector<int64_t>(const Result&)>& committed);
 
+  // Several sessions' calls that commit nothing (Score, Propose): items
+  // whose sessions share a replica go to it in ONE call_all (with each
+  // item's session and sync translated as Call would on its first attempt);
+  // an item that fails there as a replica failure or spill, or whose sync
+  // Call would not repair, is retried alone through `one` (Call with its
+  // failover). Results in item order; sessions must be distinct.
+  template <typename Item, typename Result>
+  std::vector<absl::StatusOr<Result>> CallAll(
+      const std::vector<Item>& items,
+      const std::function<std::vector<absl::StatusOr<Result>>(Backend&, const std::vector<Item>&)>&
+          call_all,
+      const std::function<absl::StatusOr<Result>(const Item&)>& one);
+
   // A new session holding the first `length` tokens of `source`: forked on
   // its replica, or (if that replica is gone) opened elsewhere from the
   // prompt and re-prefilled by the next call.
@@ -156,6 +169,9 @@ class FailoverTargetBackend : public TargetBackend {
   absl::StatusOr<TimedVerify> Verify(const VerifyItem& item) override;
   absl::StatusOr<TimedDraft> DraftEarlyExit(const EarlyExitItem& item) override;
   absl::StatusOr<decoding::Scores> Score(const ScoreItem& item) override;
+  // Items on one replica in one call (ReplicaSessions::CallAll).
+  std::vector<absl::StatusOr<decoding::Scores>> ScoreAll(
+      const std::vector<ScoreItem>& items) override;
   absl::StatusOr<SessionId> Fork(SessionId session, int64_t length) override {
     return sessions_.Fork(session, length);
   }
@@ -183,6 +199,8 @@ class FailoverDraftBackend : public DraftBackend {
     return sessions_.Open(prompt, options);
   }
   absl::StatusOr<TimedDraft> Propose(const ProposeItem& item) override;
+  // Items on one replica in one call (ReplicaSessions::CallAll).
+  std::vector<absl::StatusOr<TimedDraft>> ProposeAll(const std::vector<ProposeItem>& items) override;
   void Close(SessionId session) override { sessions_.Close(session); }
 
   int64_t failovers() const { return sessions_.failovers(); }

@@ -49,6 +49,11 @@ struct BatchedItemOps {
   // Queues an item on a batcher; nullopt when its queue is full (the item's
   // status is then host.QueueFull()). Required.
   std::function<std::optional<std::future<Outcome>>(EngineItem)> submit;
+  // Optional: queues all prepared items of the call together, so they share
+  // one batch (Batcher::TrySubmitAll); when set it is used instead of
+  // `submit`.
+  std::function<std::vector<std::optional<std::future<Outcome>>>(std::vector<EngineItem>)>
+      submit_all;
   // Writes a finished item's payload into `result` and returns its status
   // (the payload is written only when that status is OK). Required.
   std::function<absl::Status(const Item&, Outcome, Result*)> finish;
@@ -57,7 +62,8 @@ struct BatchedItemOps {
 // Runs one batched-item RPC: checks the items' sessions with
 // host.CheckItems (an error is returned as is, and `response` gets no
 // results); prepares and submits every item before waiting for any, so that
-// all of them can share one batch; then waits for each in order and appends
+// all of them can share one batch (with ops.submit_all: are queued together,
+// so they do); then waits for each in order and appends
 // exactly one result per item, in item order, whose status is set through
 // host.SetItemStatus; finally sets response->server_time. Returns OK once
 // the call was accepted: per-item failures live in the item statuses.
@@ -76,10 +82,17 @@ absl::Status RunBatchedItems(BatchedItemHost& host, const RpcCall& call, const R
   if (absl::Status s = host.CheckItems(ids); !s.ok()) return s;
   std::vector<std::future<Outcome>> futures(n);
   std::vector<absl::Status> early(n);
+  std::vector<EngineItem> ready;
+  std::vector<int> ready_index;
   for (int i = 0; i < n; ++i) {
     absl::StatusOr<EngineItem> prepared = ops.prepare(request.items(i));
     if (!prepared.ok()) {
       early[i] = prepared.status();
+      continue;
+    }
+    if (ops.submit_all) {
+      ready.push_back(*std::move(prepared));
+      ready_index.push_back(i);
       continue;
     }
     std::optional<std::future<Outcome>> queued = ops.submit(*std::move(prepared));
@@ -88,6 +101,17 @@ absl::Status RunBatchedItems(BatchedItemHost& host, const RpcCall& call, const R
       continue;
     }
     futures[i] = std::move(*queued);
+  }
+  if (!ready.empty()) {
+    std::vector<std::optional<std::future<Outcome>>> queued = ops.submit_all(std::move(ready));
+    for (size_t k = 0; k < ready_index.size(); ++k) {
+      const int i = ready_index[k];
+      if (k >= queued.size() || !queued[k]) {
+        early[i] = host.QueueFull();
+        continue;
+      }
+      futures[i] = std::move(*queued[k]);
+    }
   }
   for (int i = 0; i < n; ++i) {
     Result* result = response->add_results();

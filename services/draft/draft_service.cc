@@ -91,6 +91,9 @@ absl::Status DraftServiceImpl::RunPropose(const RpcCall& call, const v1::Propose
                                  static_cast<int>(item.top_logprobs())};
   };
   ops.submit = [this](decoding::ProposeItem item) { return propose_->TrySubmit(std::move(item)); };
+  ops.submit_all = [this](std::vector<decoding::ProposeItem> items) {
+    return propose_->TrySubmitAll(std::move(items));
+  };
   ops.finish = [this](const v1::ProposeItem& item, decoding::DraftOutcome outcome,
                       v1::ProposeResult* result) {
     if (outcome.status.ok()) {

@@ -238,34 +238,57 @@ absl::StatusOr<decoding::TimedDraft> RemoteTargetBackend::DraftEarlyExit(
 
 absl::StatusOr<decoding::Scores> RemoteTargetBackend::Score(
     const decoding::ScoreItem& item, const decoding::RequestScope* scope) {
+  return std::move(ScoreAll({item}, scope).front());
+}
+
+std::vector<absl::StatusOr<decoding::Scores>> RemoteTargetBackend::ScoreAll(
+    const std::vector<decoding::ScoreItem>& items, const decoding::RequestScope* scope) {
+  // One Decode call: the server queues its items together (one step).
   v1::DecodeRequest request;
-  v1::DecodeItem* wire = request.add_items();
-  wire->set_session_id(item.session);
-  ToProto(item.sync, wire->mutable_sync());
-  wire->set_score_only(true);
-  wire->set_top_logprobs(item.top_n);
-  for (int64_t t : item.tree.tokens) wire->add_score_tokens(static_cast<uint32_t>(t));
-  for (int32_t parent : item.tree.parents) wire->add_score_parents(parent);
+  for (const decoding::ScoreItem& item : items) {
+    v1::DecodeItem* wire = request.add_items();
+    wire->set_session_id(item.session);
+    ToProto(item.sync, wire->mutable_sync());
+    wire->set_score_only(true);
+    wire->set_top_logprobs(item.top_n);
+    for (int64_t t : item.tree.tokens) wire->add_score_tokens(static_cast<uint32_t>(t));
+    for (int32_t parent : item.tree.parents) wire->add_score_parents(parent);
+  }
   std::unique_ptr<grpc::ClientContext> context = remote_.NewContext(scope);
   v1::DecodeResponse response;
   grpc::Status s = remote_.stub().Decode(context.get(), request, &response);
-  if (!s.ok()) return remote_.Convert(s, scope);
-  if (response.results_size() != 1) return absl::InternalError("Decode returned no result");
-  if (absl::Status st = FromItemStatus(response.results(0).status()); !st.ok()) return st;
-  decoding::Scores out;
-  for (const v1::TokenLogprob& c : response.results(0).candidates()) {
-    out.candidates.push_back({static_cast<int64_t>(c.token_id()), c.logprob()});
+  std::vector<absl::StatusOr<decoding::Scores>> out;
+  if (!s.ok() || response.results_size() != static_cast<int>(items.size())) {
+    const absl::Status failed =
+        !s.ok() ? remote_.Convert(s, scope)
+                : absl::InternalError(absl::StrCat("Decode returned ", response.results_size(),
+                                                   " results for ", items.size(), " items"));
+    out.assign(items.size(), failed);
+    return out;
   }
-  for (const v1::TokenCandidates& node : response.results(0).node_candidates()) {
-    std::vector<sampling::TokenLogprob>& list = out.node_candidates.emplace_back();
-    for (const v1::TokenLogprob& c : node.candidates()) {
-      list.push_back({static_cast<int64_t>(c.token_id()), c.logprob()});
+  for (size_t k = 0; k < items.size(); ++k) {
+    const v1::DecodeResult& result = response.results(static_cast<int>(k));
+    if (absl::Status st = FromItemStatus(result.status()); !st.ok()) {
+      out.push_back(st);
+      continue;
     }
-  }
-  if (out.node_candidates.size() != item.tree.tokens.size()) {
-    return absl::InternalError(absl::StrCat("Decode returned candidates for ",
-                                            out.node_candidates.size(), " of ",
-                                            item.tree.tokens.size(), " scored tokens"));
+    decoding::Scores scores;
+    for (const v1::TokenLogprob& c : result.candidates()) {
+      scores.candidates.push_back({static_cast<int64_t>(c.token_id()), c.logprob()});
+    }
+    for (const v1::TokenCandidates& node : result.node_candidates()) {
+      std::vector<sampling::TokenLogprob>& list = scores.node_candidates.emplace_back();
+      for (const v1::TokenLogprob& c : node.candidates()) {
+        list.push_back({static_cast<int64_t>(c.token_id()), c.logprob()});
+      }
+    }
+    if (scores.node_candidates.size() != items[k].tree.tokens.size()) {
+      out.push_back(absl::InternalError(absl::StrCat(
+          "Decode returned candidates for ", scores.node_candidates.size(), " of ",
+          items[k].tree.tokens.size(), " scored tokens")));
+      continue;
+    }
+    out.push_back(std::move(scores));
   }
   return out;
 }
@@ -314,41 +337,67 @@ absl::StatusOr<std::vector<model::TokenRelevance>> RemoteTargetBackend::Relevanc
 
 absl::StatusOr<decoding::TimedDraft> RemoteDraftBackend::Propose(
     const decoding::ProposeItem& item, const decoding::RequestScope* scope) {
+  return std::move(ProposeAll({item}, scope).front());
+}
+
+std::vector<absl::StatusOr<decoding::TimedDraft>> RemoteDraftBackend::ProposeAll(
+    const std::vector<decoding::ProposeItem>& items, const decoding::RequestScope* scope) {
+  // One Propose call: the server queues its items together (batched steps).
   v1::ProposeRequest request;
-  v1::ProposeItem* wire = request.add_items();
-  wire->set_session_id(item.session);
-  ToProto(item.sync, wire->mutable_sync());
-  wire->set_num_draft_tokens(item.gamma);
-  wire->set_guess_first(item.guess_first);
-  wire->set_tree_alternatives(item.tree_alternatives);
-  wire->set_tree_depth(item.tree_depth);
-  wire->set_top_logprobs(static_cast<uint32_t>(item.top_logprobs));
+  for (const decoding::ProposeItem& item : items) {
+    v1::ProposeItem* wire = request.add_items();
+    wire->set_session_id(item.session);
+    ToProto(item.sync, wire->mutable_sync());
+    wire->set_num_draft_tokens(item.gamma);
+    wire->set_guess_first(item.guess_first);
+    wire->set_tree_alternatives(item.tree_alternatives);
+    wire->set_tree_depth(item.tree_depth);
+    wire->set_top_logprobs(static_cast<uint32_t>(item.top_logprobs));
+  }
   std::unique_ptr<grpc::ClientContext> context = remote_.NewContext(scope);
   v1::ProposeResponse response;
   grpc::Status s = remote_.stub().Propose(context.get(), request, &response);
-  if (!s.ok()) return remote_.Convert(s, scope);
-  if (response.results_size() != 1) {
-    return absl::InternalError("Propose returned no result for its item");
+  std::vector<absl::StatusOr<decoding::TimedDraft>> out;
+  if (!s.ok() || response.results_size() != static_cast<int>(items.size())) {
+    const absl::Status failed =
+        !s.ok() ? remote_.Convert(s, scope)
+                : absl::InternalError(absl::StrCat("Propose returned ", response.results_size(),
+                                                   " results for ", items.size(), " items"));
+    out.assign(items.size(), failed);
+    return out;
   }
-  if (absl::Status st = FromItemStatus(response.results(0).status()); !st.ok()) return st;
-  absl::StatusOr<decoding::Draft> draft = FromProto(response.results(0).tokens());
-  if (!draft.ok()) return draft.status();
-  draft->parents.assign(response.results(0).parents().begin(), response.results(0).parents().end());
-  if (!draft->parents.empty() && draft->parents.size() != draft->tokens.size()) {
-    return absl::InternalError("Propose returned a tree with a parent count unlike its token count");
-  }
-  if (item.top_logprobs > 0) {
-    for (const v1::DraftedToken& token : response.results(0).tokens()) {
-      std::vector<sampling::TokenLogprob>& list = draft->candidates.emplace_back();
-      for (const v1::TokenLogprob& c : token.candidates()) {
-        list.push_back({static_cast<int64_t>(c.token_id()), c.logprob()});
-      }
+  const absl::Duration server_time = FromProto(response.server_time());
+  for (size_t k = 0; k < items.size(); ++k) {
+    const v1::ProposeResult& result = response.results(static_cast<int>(k));
+    if (absl::Status st = FromItemStatus(result.status()); !st.ok()) {
+      out.push_back(st);
+      continue;
     }
-    draft->candidates.resize(draft->chain_length());
+    absl::StatusOr<decoding::Draft> draft = FromProto(result.tokens());
+    if (!draft.ok()) {
+      out.push_back(draft.status());
+      continue;
+    }
+    draft->parents.assign(result.parents().begin(), result.parents().end());
+    if (!draft->parents.empty() && draft->parents.size() != draft->tokens.size()) {
+      out.push_back(absl::InternalError(
+          "Propose returned a tree with a parent count unlike its token count"));
+      continue;
+    }
+    if (items[k].top_logprobs > 0) {
+      for (const v1::DraftedToken& token : result.tokens()) {
+        std::vector<sampling::TokenLogprob>& list = draft->candidates.emplace_back();
+        for (const v1::TokenLogprob& c : token.candidates()) {
+          list.push_back({static_cast<int64_t>(c.token_id()), c.logprob()});
+        }
+      }
+      draft->candidates.resize(draft->chain_length());
+    }
+    decoding::TimedDraft timed;
+    timed.draft = *std::move(draft);
+    timed.server_time = server_time;
+    out.push_back(std::move(timed));
   }
-  decoding::TimedDraft out;
-  out.draft = *std::move(draft);
-  out.server_time = FromProto(response.server_time());
   return out;
 }
 
@@ -375,6 +424,10 @@ class ScopedRemoteTarget : public decoding::TargetBackend {
       const decoding::ScoreItem& item) override {
     return remote_.Score(item, &scope_);
   }
+  std::vector<absl::StatusOr<decoding::Scores>> ScoreAll(
+      const std::vector<decoding::ScoreItem>& items) override {
+    return remote_.ScoreAll(items, &scope_);
+  }
   absl::StatusOr<decoding::SessionId> Fork(decoding::SessionId session, int64_t length) override {
     return remote_.Fork(session, length, &scope_);
   }
@@ -400,6 +453,10 @@ class ScopedRemoteDraft : public decoding::DraftBackend {
   }
   absl::StatusOr<decoding::TimedDraft> Propose(const decoding::ProposeItem& item) override {
     return remote_.Propose(item, &scope_);
+  }
+  std::vector<absl::StatusOr<decoding::TimedDraft>> ProposeAll(
+      const std::vector<decoding::ProposeItem>& items) override {
+    return remote_.ProposeAll(items, &scope_);
   }
   void Close(decoding::SessionId session) override { remote_.Close(session, &scope_); }
 

@@ -115,6 +115,11 @@ class RemoteTargetBackend : public decoding::TargetBackend {
       const decoding::ScoreItem& item) override {
     return Score(item, nullptr);
   }
+  // One Decode RPC for all items (the server runs them in one step).
+  std::vector<absl::StatusOr<decoding::Scores>> ScoreAll(
+      const std::vector<decoding::ScoreItem>& items) override {
+    return ScoreAll(items, nullptr);
+  }
   absl::StatusOr<decoding::SessionId> Fork(decoding::SessionId session, int64_t length) override {
     return Fork(session, length, nullptr);
   }
@@ -136,6 +141,8 @@ class RemoteTargetBackend : public decoding::TargetBackend {
                                                       const decoding::RequestScope* scope);
   absl::StatusOr<decoding::Scores> Score(const decoding::ScoreItem& item,
                                                             const decoding::RequestScope* scope);
+  std::vector<absl::StatusOr<decoding::Scores>> ScoreAll(
+      const std::vector<decoding::ScoreItem>& items, const decoding::RequestScope* scope);
   absl::StatusOr<decoding::SessionId> Fork(decoding::SessionId session, int64_t length,
                                            const decoding::RequestScope* scope);
   void Close(decoding::SessionId session, const decoding::RequestScope* scope) {
@@ -174,6 +181,11 @@ class RemoteDraftBackend : public decoding::DraftBackend {
   absl::StatusOr<decoding::TimedDraft> Propose(const decoding::ProposeItem& item) override {
     return Propose(item, nullptr);
   }
+  // One Propose RPC for all items.
+  std::vector<absl::StatusOr<decoding::TimedDraft>> ProposeAll(
+      const std::vector<decoding::ProposeItem>& items) override {
+    return ProposeAll(items, nullptr);
+  }
   void Close(decoding::SessionId session) override { remote_.Close(session, nullptr); }
 
   absl::StatusOr<decoding::SessionId> Open(const std::vector<int64_t>& prompt,
@@ -183,6 +195,8 @@ class RemoteDraftBackend : public decoding::DraftBackend {
   }
   absl::StatusOr<decoding::TimedDraft> Propose(const decoding::ProposeItem& item,
                                                const decoding::RequestScope* scope);
+  std::vector<absl::StatusOr<decoding::TimedDraft>> ProposeAll(
+      const std::vector<decoding::ProposeItem>& items, const decoding::RequestScope* scope);
   void Close(decoding::SessionId session, const decoding::RequestScope* scope) {
     remote_.Close(session, scope);
   }

@@ -52,6 +52,14 @@ TargetServiceImpl::SubmitStepFn() {
   return [this](decoding::StepItem item) { return step_->TrySubmit(std::move(item)); };
 }
 
+std::function<std::vector<std::optional<std::future<decoding::StepOutcome>>>(
+    std::vector<decoding::StepItem>)>
+TargetServiceImpl::SubmitAllStepFn() {
+  return [this](std::vector<decoding::StepItem> items) {
+    return step_->TrySubmitAll(std::move(items));
+  };
+}
+
 absl::Status TargetServiceImpl::Prefill(decoding::SessionId id, const RpcCall& call) {
   while (true) {
     if (call.context != nullptr && call.context->IsCancelled()) {
@@ -163,6 +171,7 @@ absl::Status TargetServiceImpl::RunVerify(const RpcCall& call, const v1::VerifyR
     return decoding::VerifyItem{item.session_id(), FromProto(item.sync()), *std::move(draft)};
   };
   ops.submit = SubmitStepFn();
+  ops.submit_all = SubmitAllStepFn();
   ops.finish = [](const v1::VerifyItem&, decoding::StepOutcome step, v1::VerifyResult* result) {
     const decoding::VerifyOutcome& outcome = std::get<decoding::VerifyOutcome>(step);
     if (!outcome.status.ok()) return outcome.status;
@@ -211,6 +220,7 @@ absl::Status TargetServiceImpl::RunDecode(const RpcCall& call, const v1::DecodeR
     return decoding::VerifyItem{item.session_id(), FromProto(item.sync()), {}};
   };
   ops.submit = SubmitStepFn();
+  ops.submit_all = SubmitAllStepFn();
   ops.finish = [](const v1::DecodeItem&, decoding::StepOutcome step, v1::DecodeResult* result) {
     if (const auto* score = std::get_if<decoding::ScoreOutcome>(&step)) {
       if (!score->status.ok()) return score->status;

@@ -65,6 +65,10 @@ class TargetServiceImpl final : public v1::TargetService::Service,
   // the queue is full).
   std::function<std::optional<std::future<decoding::StepOutcome>>(decoding::StepItem)>
   SubmitStepFn();
+  // Queues all items of one call together (they share the next step).
+  std::function<std::vector<std::optional<std::future<decoding::StepOutcome>>>(
+      std::vector<decoding::StepItem>)>
+  SubmitAllStepFn();
 
   // Verify, plain-decode and score items and prefill chunks: each batch is
   // one TargetEngine::Step, i.e. one forward over all their rows.

@@ -257,8 +257,11 @@ TEST_F(SpeculativeBeamSearch, EqualsPlainBeamSearchWithAnyDraft) {
       BackendBeamSearchRequest spec = r;
       spec.draft = draft;
       spec.draft_steps = k.draft_steps;
+      const int64_t batches_before = target_->score_batches();
       auto got = RunBackendBeamSearch(spec, *target_);
       ASSERT_TRUE(got.ok()) << what << ": " << got.status();
+      // Every pass scored all beams and their trees in one engine step.
+      EXPECT_EQ(target_->score_batches() - batches_before, got->target_passes) << what;
       ExpectSame(*got, *plain, what);
       EXPECT_EQ(got->steps, plain->steps) << what;
       EXPECT_LE(got->target_passes, got->steps) << what;

@@ -82,6 +82,44 @@ TEST(BatcherTest, TrySubmitRefusesBeyondMaxQueuedAndRunsTheRest) {
   EXPECT_EQ(again->get(), 60);
 }
 
+// Items submitted together run in ONE batch even when the worker is idle
+// (separate TrySubmits would let it start on the first alone); with
+// max_queued, those beyond the bound are refused.
+TEST(BatcherTest, SubmitAllRunsItsItemsInOneBatch) {
+  std::mutex engine;
+  std::mutex mu;
+  std::vector<int> sizes;
+  Batcher<int, int> batcher(
+      [&](absl::Span<const int> items) {
+        std::lock_guard<std::mutex> lock(mu);
+        sizes.push_back(static_cast<int>(items.size()));
+        return std::vector<int>(items.begin(), items.end());
+      },
+      BatcherOptions{}, &engine);
+  for (int round = 0; round < 50; ++round) {
+    std::vector<int> out = batcher.RunAll({1, 2, 3, 4});
+    EXPECT_EQ(out, (std::vector<int>{1, 2, 3, 4}));
+  }
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_EQ(sizes, std::vector<int>(50, 4));
+
+  Gate gate;
+  BatcherOptions bounded;
+  bounded.max_queued = 2;
+  Batcher<int, int> small([&](absl::Span<const int> items) { return gate.Run(items); }, bounded,
+                          &engine);
+  auto first = small.TrySubmit(1);
+  gate.WaitEntered(1);
+  auto queued = small.TrySubmitAll({2, 3, 4});
+  ASSERT_EQ(queued.size(), 3u);
+  EXPECT_TRUE(queued[0].has_value());
+  EXPECT_TRUE(queued[1].has_value());
+  EXPECT_FALSE(queued[2].has_value());
+  gate.Open();
+  EXPECT_EQ(queued[1]->get(), 30);
+  EXPECT_EQ(gate.sizes(), (std::vector<int>{1, 2}));
+}
+
 TEST(BatcherTest, UnboundedByDefault) {
   Gate gate;
   std::mutex engine;

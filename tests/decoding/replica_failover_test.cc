@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <utility>
 #include <vector>
@@ -50,8 +51,9 @@ class Faulty<TargetBackend> : public TargetBackend {
   model::ModelInfo Info() override { return local_.Info(); }
   absl::StatusOr<SessionId> Open(const std::vector<int64_t>& prompt,
                                  const SessionOptions& options) override {
-    if (dead_) return absl::UnavailableError("replica down");
+    if (dead()) return absl::UnavailableError("replica down");
     auto id = local_.Open(prompt, options);
+    std::lock_guard<std::mutex> lock(mu_);
     if (id.ok()) opened_.push_back(*id);
     return id;
   }
@@ -70,29 +72,43 @@ class Faulty<TargetBackend> : public TargetBackend {
   absl::StatusOr<SessionId> Fork(SessionId session, int64_t length) override {
     if (absl::Status s = Strike(); !s.ok()) return s;
     auto id = local_.Fork(session, length);
+    std::lock_guard<std::mutex> lock(mu_);
     if (id.ok()) opened_.push_back(*id);
     return id;
   }
   void Close(SessionId session) override {
-    if (!dead_) local_.Close(session);
+    if (!dead()) local_.Close(session);
   }
-  int calls() const { return calls_; }
-  bool struck() const { return struck_; }
+  int calls() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return calls_;
+  }
+  bool struck() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return struck_;
+  }
 
  private:
+  bool dead() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return dead_;
+  }
+  // Thread-safe (callers may score several sessions at once); sessions are
+  // dropped through the backend, which takes the engine's mutex.
   absl::Status Strike() {
+    std::lock_guard<std::mutex> lock(mu_);
     if (dead_) return absl::UnavailableError("replica down");
     if (fault_ == Fault::kNone || calls_++ < healthy_calls_ || struck_) return absl::OkStatus();
     struck_ = true;
+    for (SessionId id : opened_) local_.Close(id);  // Its memory is gone.
     if (fault_ == Fault::kDies) {
       dead_ = true;
-      for (SessionId id : opened_) (void)engine_.Close(id);  // Its memory is gone.
       return absl::UnavailableError("replica down");
     }
-    for (SessionId id : opened_) (void)engine_.Close(id);
     return absl::OkStatus();  // The call itself then finds no session.
   }
 
+  mutable std::mutex mu_;
   TargetEngine& engine_;
   LocalTargetBackend local_;
   Fault fault_;
@@ -112,29 +128,42 @@ class Faulty<DraftBackend> : public DraftBackend {
   model::ModelInfo Info() override { return local_.Info(); }
   absl::StatusOr<SessionId> Open(const std::vector<int64_t>& prompt,
                                  const SessionOptions& options) override {
-    if (dead_) return absl::UnavailableError("replica down");
+    if (dead()) return absl::UnavailableError("replica down");
     auto id = local_.Open(prompt, options);
+    std::lock_guard<std::mutex> lock(mu_);
     if (id.ok()) opened_.push_back(*id);
     return id;
   }
   absl::StatusOr<TimedDraft> Propose(const ProposeItem& item) override {
-    if (dead_) return absl::UnavailableError("replica down");
-    if (fault_ != Fault::kNone && calls_++ >= healthy_calls_ && !struck_) {
-      struck_ = true;
-      for (SessionId id : opened_) (void)engine_.Close(id);
-      if (fault_ == Fault::kDies) {
-        dead_ = true;
-        return absl::UnavailableError("replica down");
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (dead_) return absl::UnavailableError("replica down");
+      if (fault_ != Fault::kNone && calls_++ >= healthy_calls_ && !struck_) {
+        struck_ = true;
+        for (SessionId id : opened_) local_.Close(id);
+        if (fault_ == Fault::kDies) {
+          dead_ = true;
+          return absl::UnavailableError("replica down");
+        }
       }
     }
     return local_.Propose(item);
   }
   void Close(SessionId session) override {
-    if (!dead_) local_.Close(session);
+    if (!dead()) local_.Close(session);
   }
-  bool struck() const { return struck_; }
+  bool struck() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return struck_;
+  }
 
  private:
+  bool dead() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return dead_;
+  }
+
+  mutable std::mutex mu_;
   DraftEngine& engine_;
   LocalDraftBackend local_;
   Fault fault_;
@@ -382,6 +411,25 @@ TEST_F(Replicas, BeamSearchSurvivesAReplicaDyingMidSearch) {
     }
     ExpectNoSessions();
   }
+}
+
+// ScoreAll through failover: the beams of a pass live on one replica and go
+// to it in one call, i.e. one engine step per pass.
+TEST_F(Replicas, BeamSearchScoresEachPassInOneStepThroughFailover) {
+  BackendBeamSearchRequest request;
+  request.prompt = {4, 8, 15, 16, 23};
+  request.options.num_beams = 4;
+  request.options.num_return_sequences = 2;
+  request.options.max_new_tokens = 10;
+  LocalTargetBackend a(*target_engines_[0]);
+  LocalTargetBackend b(*target_engines_[1]);
+  FailoverTargetBackend target({&a, &b}, 0);
+  auto got = RunBackendBeamSearch(request, target);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(a.score_batches(), got->target_passes);
+  EXPECT_EQ(b.score_batches(), 0);
+  EXPECT_EQ(target.failovers(), 0);
+  ExpectNoSessions();
 }
 
 TEST_F(Replicas, OpenRefusedByAFullReplicaSpillsToTheNextWithIdenticalOutput) {
