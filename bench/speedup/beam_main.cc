@@ -28,6 +28,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "bench/speedup/metrics.h"
 #include "decoding/backend_beam_search.h"
 #include "decoding/engines.h"
 #include "decoding/local_backends.h"
@@ -63,12 +64,7 @@ double LoadAvg1() {
   return l;
 }
 
-double Median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
+double Median(std::vector<double> v) { return Percentile(std::move(v), 50); }
 
 struct Totals {
   std::vector<double> tok_s;  // One per repetition: all prompts' tokens / their time.
