@@ -47,6 +47,7 @@ class E2eCluster {
 
   std::string address() const { return orchestrator_server_->address(); }
   std::string target_address() const { return target_server_->address(); }
+  std::string draft_address() const { return draft_server_->address(); }
   // The HTTP API's host:port ("" unless E2eOptions.http).
   std::string http_address() const { return orchestrator_server_->http_address(); }
   services::TargetServiceImpl& target_service() { return *target_service_; }

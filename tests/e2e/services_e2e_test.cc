@@ -14,6 +14,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "client/tandem_client.h"
+#include "proto/tandem/v1/draft_service.grpc.pb.h"
+#include "services/common/channel.h"
 #include "tests/e2e/e2e_cluster.h"
 
 namespace tandem {
@@ -472,6 +474,51 @@ TEST_F(ServicesE2eTest, SpeculativeBeamSearchEqualsPlainBeamSearch) {
   EXPECT_EQ(ids, Ids(unary->sequences(0)));
   EXPECT_GE(token_chunks, 2);
   ExpectReleased();
+}
+
+// ProposeItem.top_logprobs over gRPC: the draft's top tokens per drafted
+// position; out of [0, 64] is the item's INVALID_ARGUMENT naming the field.
+TEST_F(ServicesE2eTest, ProposeReturnsTheDraftsCandidatesAndChecksTheirCount) {
+  auto stub = v1::DraftService::NewStub(*services::MakeChannel(cluster_->draft_address()));
+  uint64_t session = 0;
+  {
+    grpc::ClientContext context;
+    v1::OpenSessionRequest open;
+    for (int t : {1, 20, 30, 40}) open.add_prompt_token_ids(t);
+    open.mutable_config()->mutable_sampling()->set_temperature(0);
+    v1::OpenSessionResponse opened;
+    grpc::Status s = stub->OpenSession(&context, open, &opened);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    session = opened.session_id();
+  }
+  auto propose = [&](uint32_t top) {
+    grpc::ClientContext context;
+    v1::ProposeRequest request;
+    v1::ProposeItem* item = request.add_items();
+    item->set_session_id(session);
+    item->mutable_sync()->set_base_length(4);
+    item->set_num_draft_tokens(2);
+    item->set_top_logprobs(top);
+    v1::ProposeResponse response;
+    EXPECT_TRUE(stub->Propose(&context, request, &response).ok());
+    return response.results_size() == 1 ? response.results(0) : v1::ProposeResult();
+  };
+  const v1::ProposeResult good = propose(5);
+  ASSERT_EQ(good.status().code(), 0) << good.status().message();
+  ASSERT_EQ(good.tokens_size(), 2);
+  for (const v1::DraftedToken& t : good.tokens()) {
+    ASSERT_EQ(t.candidates_size(), 5);
+    EXPECT_EQ(t.candidates(0).token_id(), t.token_id());  // Greedy: the best one.
+    EXPECT_GE(t.candidates(0).logprob(), t.candidates(4).logprob());
+  }
+  const v1::ProposeResult bad = propose(65);
+  EXPECT_EQ(bad.status().code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(bad.status().message(), HasSubstr("`top_logprobs` must be in [0, 64], got 65"));
+  grpc::ClientContext context;
+  v1::CloseSessionRequest close;
+  close.set_session_id(session);
+  v1::CloseSessionResponse closed;
+  EXPECT_TRUE(stub->CloseSession(&context, close, &closed).ok());
 }
 
 }  // namespace
