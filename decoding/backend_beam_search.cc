@@ -298,7 +298,10 @@ absl::StatusOr<BeamSearchResult> RunBackendBeamSearch(const BackendBeamSearchReq
   BeamDraftPolicy policy(request.draft_steps, request.adaptive_draft_steps);
   if (request.draft != nullptr) {
     drafter.emplace(*request.draft, request.prompt, draft_session,
-                    request.draft_beams > 0 ? request.draft_beams : 2 * options.num_beams);
+                    request.draft_beams > 0
+                        ? request.draft_beams
+                        : std::max(options.num_beams, std::min(2 * options.num_beams,
+                                                               kMaxTreeNodes)));
   }
   std::vector<LiveBeam> beams = {{sampling::Beam{}, *root, prompt}};
   sampling::BeamHypotheses hypotheses(options);

@@ -45,7 +45,8 @@ struct BackendBeamSearchRequest {
   bool adaptive_draft_steps = false;
   // Beams the draft's search keeps per step (each one a tree token): more
   // than num_beams makes it likelier that the tree holds every beam the
-  // target keeps. 0 = 2·num_beams; else in [num_beams, kMaxTreeNodes].
+  // target keeps. 0 = max(num_beams, min(2·num_beams, kMaxTreeNodes)); else
+  // in [num_beams, kMaxTreeNodes].
   int draft_beams = 0;
 };
 

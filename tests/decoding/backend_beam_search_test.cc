@@ -240,7 +240,8 @@ TEST_F(SpeculativeBeamSearch, EqualsPlainBeamSearchWithAnyDraft) {
   };
   for (const Case& k : {Case{2, 2, 3, 12, 0, 1.0}, Case{4, 1, 3, 12, 2, 1.3},
                         Case{4, 4, 1, 10, 0, 1.0}, Case{3, 2, 4, 16, 0, 1.5},
-                        Case{4, 2, 8, 3, 0, 1.0}, Case{2, 1, 2, 1, 0, 1.0}}) {
+                        Case{4, 2, 8, 3, 0, 1.0}, Case{2, 1, 2, 1, 0, 1.0},
+                        Case{16, 3, 2, 6, 0, 1.0}}) {
     BackendBeamSearchRequest r = Request(k.beams, k.returned);
     r.options.max_new_tokens = k.max_new;
     r.session.params.repetition_penalty = k.repetition_penalty;
