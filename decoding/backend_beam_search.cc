@@ -191,6 +191,7 @@ class BeamDrafter {
     // Each beam takes the free session sharing the longest prefix with it.
     std::vector<bool> taken(slots_.size(), false);
     std::vector<size_t> slot_of(beams.size());
+    std::vector<int64_t> common_of(beams.size());
     for (size_t b = 0; b < beams.size(); ++b) {
       size_t best = 0;
       int64_t best_common = -1;
@@ -210,14 +211,18 @@ class BeamDrafter {
       }
       taken[best] = true;
       slot_of[b] = best;
+      common_of[b] = best_common;
     }
     std::vector<ProposeItem> items;
     for (size_t b = 0; b < beams.size(); ++b) {
       Slot& slot = slots_[slot_of[b]];
       ProposeItem item;
       item.session = slot.session;
-      // The engine keeps the cached prefix it shares with the new sequence.
-      item.sync = {static_cast<int64_t>(prompt_.size()), beams[b].tokens};
+      // The session keeps the prefix it shares with the beam and appends
+      // the rest (its committed tokens are the prompt and `held`).
+      const int64_t common = common_of[b];
+      item.sync.base_length = static_cast<int64_t>(prompt_.size()) + common;
+      item.sync.append.assign(beams[b].tokens.begin() + common, beams[b].tokens.end());
       item.gamma = 1;
       item.top_logprobs = top_n_;
       slot.held = beams[b].tokens;

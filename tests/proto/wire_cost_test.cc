@@ -3,6 +3,8 @@
 #include "tests/proto/wire_cost.h"
 
 #include "gtest/gtest.h"
+#include "proto/tandem/v1/draft_service.pb.h"
+#include "proto/tandem/v1/target_service.pb.h"
 
 namespace tandem::proto_testing {
 namespace {
@@ -56,6 +58,55 @@ TEST(WireCostTest, AOneHotTreeAlternativeCostsAFewBytes) {
   EXPECT_LE(t.verify_request - c.verify_request, 4u * 10);
   EXPECT_LE(t.propose_response - c.propose_response, 4u * 10);
   EXPECT_LE(t.Protobuf(), 300u);
+}
+
+// Speculative beam search, 4 beams at a 128k vocabulary: a pass's Decode
+// request carries 8 tree tokens per beam (varint ids + 1-byte sint32
+// parents), its response 8 candidates per beam and per tree token (3-byte id
+// + float + framing, ~11 bytes each): docs/proto.md's "≈ 3.3 KB per pass";
+// a draft step's Propose response 16 candidates per beam.
+TEST(WireCostTest, ABeamSearchPassCostsAFewKilobytes) {
+  v1::DecodeRequest request;
+  v1::DecodeResponse response;
+  v1::ProposeResponse proposed;
+  for (int beam = 0; beam < 4; ++beam) {
+    v1::DecodeItem* item = request.add_items();
+    item->set_session_id(0x1234567890abcdefULL);
+    item->mutable_sync()->set_base_length(300);
+    item->mutable_sync()->add_append_token_ids(128000);
+    item->set_score_only(true);
+    item->set_top_logprobs(8);
+    v1::DecodeResult* result = response.add_results();
+    for (int c = 0; c < 8; ++c) {
+      v1::TokenLogprob* t = result->add_candidates();
+      t->set_token_id(120000 + c);
+      t->set_logprob(-1.25f * c);
+    }
+    for (int node = 0; node < 8; ++node) {
+      item->add_score_tokens(120000 + node);
+      item->add_score_parents(node < 4 ? -1 : node - 4);
+      v1::TokenCandidates* list = result->add_node_candidates();
+      for (int c = 0; c < 8; ++c) {
+        v1::TokenLogprob* t = list->add_candidates();
+        t->set_token_id(120000 + c);
+        t->set_logprob(-1.25f * c);
+      }
+    }
+    result->set_sequence_length(301);
+    v1::ProposeResult* p = proposed.add_results();
+    v1::DraftedToken* token = p->add_tokens();
+    token->set_token_id(120000);
+    token->mutable_distribution()->mutable_one_hot();
+    for (int c = 0; c < 16; ++c) {
+      v1::TokenLogprob* t = token->add_candidates();
+      t->set_token_id(120000 + c);
+      t->set_logprob(-0.5f * c);
+    }
+  }
+  EXPECT_LE(request.ByteSizeLong(), 4u * 80);
+  EXPECT_LE(response.ByteSizeLong(), 4u * 9 * 8 * 12);
+  EXPECT_GE(response.ByteSizeLong(), 4u * 9 * 8 * 9);  // Not free either.
+  EXPECT_LE(proposed.ByteSizeLong(), 4u * (16 * 12 + 20));
 }
 
 TEST(WireCostTest, NgramRoundHasNoProposeCall) {
