@@ -474,6 +474,7 @@ absl::StatusOr<BeamSearchResult> RunBackendBeamSearch(const BackendBeamSearchReq
     }
   }
   close_all();
+  result.draft_fell_back = drafter.has_value() && !drafter->ok();
   for (sampling::Hypothesis& h : sampling::FinalizeBeamSearch(last, options, hypotheses)) {
     absl::StatusOr<std::vector<sampling::StepResult>> steps =
         StepsOf(scored, h.tokens, 0, h.tokens.size(), request.top_logprobs);

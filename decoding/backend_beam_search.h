@@ -66,6 +66,8 @@ struct BeamSearchResult {
   int64_t steps = 0;          // Beam-search steps taken (positions searched).
   int64_t target_passes = 0;  // Batched target score passes they took.
   int64_t drafted_nodes = 0;  // Tree tokens the target scored beside the beams.
+  // A draft failed and the search went on plain (speculative searches only).
+  bool draft_fell_back = false;
   // Wall time drafting, in target passes, and forking/closing sessions.
   absl::Duration draft_time, score_time, fork_time;
 };

@@ -365,6 +365,7 @@ absl::StatusOr<std::vector<GenerationServiceImpl::SequenceOutput>> GenerationSer
         o.result.stats.rounds = searched->target_passes;
         o.result.stats.drafted = searched->drafted_nodes;
         o.result.stats.accepted = searched->steps - searched->target_passes;
+        o.result.stats.fell_back_to_target_only = searched->draft_fell_back;
         o.result.total_time = absl::Now() - start;
         o.result.time_to_first_token = first_token.value_or(o.result.total_time);
         if (stream_best) {

@@ -266,6 +266,7 @@ TEST_F(SpeculativeBeamSearch, EqualsPlainBeamSearchWithAnyDraft) {
       ExpectSame(*got, *plain, what);
       EXPECT_EQ(got->steps, plain->steps) << what;
       EXPECT_LE(got->target_passes, got->steps) << what;
+      EXPECT_FALSE(got->draft_fell_back) << what;
       if (draft == same_draft_.get() && k.max_new > 1) {
         EXPECT_GT(got->drafted_nodes, 0) << what;
         // The draft's search is the target's: each pass takes up to
@@ -351,6 +352,7 @@ TEST_F(SpeculativeBeamSearch, AFailingDraftFallsBackToPlainSearch) {
   ASSERT_TRUE(got.ok()) << got.status();
   ExpectSame(*got, *plain, "failing draft");
   EXPECT_EQ(got->target_passes, got->steps);
+  EXPECT_TRUE(got->draft_fell_back);
   EXPECT_EQ(failing.proposals, 1);  // Asked once, then left alone.
   EXPECT_EQ(same_engine_->num_sessions(), 0);
   EXPECT_EQ(engine_->num_sessions(), 0);
