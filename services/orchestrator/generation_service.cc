@@ -352,6 +352,10 @@ absl::StatusOr<std::vector<GenerationServiceImpl::SequenceOutput>> GenerationSer
         status[p] = searched.status();
         return;
       }
+      metrics_.RecordBeamSearch(r.draft != nullptr, prompt_tokens, searched->steps,
+                                searched->target_passes, searched->drafted_nodes,
+                                searched->draft_fell_back,
+                                first_token.value_or(absl::Now() - start));
       for (size_t i = 0; i < searched->sequences.size(); ++i) {
         decoding::BeamSearchSequence& found = searched->sequences[i];
         SequenceOutput o;

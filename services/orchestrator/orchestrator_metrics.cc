@@ -40,6 +40,21 @@ OrchestratorMetrics::OrchestratorMetrics(metrics::Registry& registry) : registry
   draft_exposed_ = &registry.GetCounter(
       "tandem_orchestrator_draft_exposed_seconds_total",
       "Drafting time the decoding loop waited for.");
+  for (int speculative : {0, 1}) {
+    const metrics::Labels labels = {{"speculative", speculative ? "true" : "false"}};
+    beam_searches_[speculative] = &registry.GetCounter(
+        "tandem_orchestrator_beam_searches_total",
+        "Finished beam searches, plain or speculative (mode DRAFT_MODEL).", labels);
+    beam_steps_[speculative] = &registry.GetCounter(
+        "tandem_orchestrator_beam_search_steps_total",
+        "Beam-search steps (generated positions) of finished beam searches.", labels);
+    beam_passes_[speculative] = &registry.GetCounter(
+        "tandem_orchestrator_beam_search_passes_total",
+        "Target passes of finished beam searches (steps / passes = steps per pass).", labels);
+  }
+  beam_tree_tokens_ = &registry.GetCounter(
+      "tandem_orchestrator_beam_search_tree_tokens_total",
+      "Draft tree tokens speculative beam searches had the target score beside the beams.");
   for (decoding::SpeculationMode each : decoding::kAllSpeculationModes) {
     const int m = ModeIndex(each);
     const std::string mode = decoding::SpeculationModeName(each);
@@ -85,6 +100,19 @@ void OrchestratorMetrics::RecordRequest(const std::string& method, const std::st
                     "Request latency (whole request, all sequences).",
                     metrics::LatencyBucketsSeconds(), {{"method", method}})
       .Observe(absl::ToDoubleSeconds(latency));
+}
+
+void OrchestratorMetrics::RecordBeamSearch(bool speculative, int64_t prompt_tokens, int64_t steps,
+                                           int64_t passes, int64_t tree_tokens,
+                                           bool draft_fell_back, absl::Duration first_token) {
+  const int k = speculative ? 1 : 0;
+  beam_searches_[k]->Increment();
+  beam_steps_[k]->Increment(static_cast<double>(steps));
+  beam_passes_[k]->Increment(static_cast<double>(passes));
+  beam_tree_tokens_->Increment(static_cast<double>(tree_tokens));
+  if (draft_fell_back) fallbacks_->Increment();
+  prompt_tokens_->Increment(static_cast<double>(prompt_tokens));
+  if (steps > 0) ttft_->Observe(absl::ToDoubleSeconds(first_token));
 }
 
 void OrchestratorMetrics::RecordSequence(decoding::SpeculationMode mode, int64_t prompt_tokens,

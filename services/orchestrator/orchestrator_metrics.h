@@ -27,6 +27,10 @@ namespace tandem::services {
 //   tandem_orchestrator_replica_failovers_total              counter
 //   tandem_orchestrator_replica_spills_total                 counter
 //   tandem_orchestrator_draft_fallbacks_total                counter
+//   tandem_orchestrator_beam_searches_total{speculative}     counter
+//   tandem_orchestrator_beam_search_steps_total{speculative} counter
+//   tandem_orchestrator_beam_search_passes_total{speculative} counter
+//   tandem_orchestrator_beam_search_tree_tokens_total        counter
 //   tandem_orchestrator_pre_drafts_total                     counter
 //   tandem_orchestrator_pre_draft_hits_total                 counter
 //   tandem_orchestrator_draft_hidden_seconds_total           counter
@@ -46,6 +50,12 @@ class OrchestratorMetrics {
   // One finished sequence.
   void RecordSequence(decoding::SpeculationMode mode, int64_t prompt_tokens,
                       const decoding::GenerationResult& result);
+  // One finished beam search (all its returned sequences): steps searched,
+  // target passes they took, tree tokens scored beside the beams (speculative
+  // searches), whether a failed draft turned speculation off, and the time to
+  // its first streamed or returned token.
+  void RecordBeamSearch(bool speculative, int64_t prompt_tokens, int64_t steps, int64_t passes,
+                        int64_t tree_tokens, bool draft_fell_back, absl::Duration first_token);
   void AddActiveSequences(int64_t n) { active_->Add(static_cast<double>(n)); }
   void RecordFailover() { failovers_->Increment(); }
   void RecordSpill() { spills_->Increment(); }
@@ -65,6 +75,8 @@ class OrchestratorMetrics {
   metrics::Counter* pre_draft_hits_;
   metrics::Counter* draft_hidden_;
   metrics::Counter* draft_exposed_;
+  std::array<metrics::Counter*, 2> beam_searches_, beam_steps_, beam_passes_;  // [speculative]
+  metrics::Counter* beam_tree_tokens_;
   std::array<metrics::Counter*, kModes> generated_;
   std::array<metrics::Counter*, kModes> passes_;
   std::array<metrics::Counter*, kModes> plain_;

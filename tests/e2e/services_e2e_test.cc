@@ -16,6 +16,7 @@
 #include "client/tandem_client.h"
 #include "proto/tandem/v1/draft_service.grpc.pb.h"
 #include "services/common/channel.h"
+#include "services/common/metrics.h"
 #include "tests/e2e/e2e_cluster.h"
 
 namespace tandem {
@@ -412,6 +413,14 @@ TEST_F(ServicesE2eTest, SpeculativeBeamSearchEqualsPlainBeamSearch) {
     return r;
   };
   int64_t steps = 0, passes = 0;
+  auto counter = [](const std::string& name, const std::string& speculative) {
+    return services::metrics::Registry::Default()
+        .GetCounter(name, "", {{"speculative", speculative}})
+        .Value();
+  };
+  const double passes_before = counter("tandem_orchestrator_beam_search_passes_total", "true");
+  const double steps_before = counter("tandem_orchestrator_beam_search_steps_total", "true");
+  const double plain_before = counter("tandem_orchestrator_beam_searches_total", "false");
   // gamma 0: no fixed_draft_length, so the depth adapts per pass.
   for (const Case& k : {Case{4, 1, 24, 3}, Case{4, 3, 16, 2}, Case{2, 2, 20, 4}, Case{3, 1, 12, 1},
                         Case{4, 2, 20, 0}}) {
@@ -456,6 +465,11 @@ TEST_F(ServicesE2eTest, SpeculativeBeamSearchEqualsPlainBeamSearch) {
               static_cast<long long>(steps), static_cast<long long>(passes));
   // The trained draft agrees with the target often enough to skip passes.
   EXPECT_LT(passes * 4, steps * 3);
+  // Prometheus saw the same searches (5 configurations x 2 prompts each way).
+  EXPECT_EQ(counter("tandem_orchestrator_beam_search_passes_total", "true") - passes_before,
+            passes);
+  EXPECT_EQ(counter("tandem_orchestrator_beam_search_steps_total", "true") - steps_before, steps);
+  EXPECT_EQ(counter("tandem_orchestrator_beam_searches_total", "false") - plain_before, 10);
 
   // Streaming the best hypothesis speculatively: the same tokens as unary.
   v1::GenerateRequest one = request(Case{4, 1, 24, 3}, "draft");
