@@ -73,6 +73,14 @@ at::Tensor CandidateLogProbs(const std::vector<const std::vector<sampling::Token
   return out;
 }
 
+// The length of the prefix `a` and `b` share.
+size_t CommonPrefix(const std::vector<int64_t>& a, const std::vector<int64_t>& b) {
+  return static_cast<size_t>(std::mismatch(a.begin(), a.begin() + std::min(a.size(), b.size()),
+                                           b.begin())
+                                 .first -
+                             a.begin());
+}
+
 // The length of the prefix that every live beam and every kept hypothesis
 // shares: the returned best sequence starts with it whatever happens next.
 size_t CertainPrefix(const std::vector<sampling::Beam>& live,
@@ -81,13 +89,8 @@ size_t CertainPrefix(const std::vector<sampling::Beam>& live,
       !live.empty() ? &live.front().tokens : (!kept.empty() ? &kept.front().tokens : nullptr);
   if (first == nullptr) return 0;
   size_t n = first->size();
-  auto shrink = [&](const std::vector<int64_t>& t) {
-    size_t i = 0;
-    while (i < n && i < t.size() && t[i] == (*first)[i]) ++i;
-    n = i;
-  };
-  for (const sampling::Beam& b : live) shrink(b.tokens);
-  for (const sampling::Hypothesis& h : kept) shrink(h.tokens);
+  for (const sampling::Beam& b : live) n = std::min(n, CommonPrefix(*first, b.tokens));
+  for (const sampling::Hypothesis& h : kept) n = std::min(n, CommonPrefix(*first, h.tokens));
   return n;
 }
 
@@ -179,8 +182,8 @@ class BeamDrafter {
     std::vector<int64_t> held;  // Generated tokens the session holds.
   };
 
-  // The draft's top candidates after each beam's tokens, one Propose per
-  // beam, all in flight together (the draft server batches them).
+  // The draft's top candidates after each beam's tokens: one ProposeAll
+  // call, one batched draft step.
   absl::StatusOr<std::vector<std::vector<sampling::TokenLogprob>>> Candidates(
       const std::vector<sampling::Beam>& beams) {
     while (slots_.size() < beams.size()) {
@@ -190,42 +193,29 @@ class BeamDrafter {
     }
     // Each beam takes the free session sharing the longest prefix with it.
     std::vector<bool> taken(slots_.size(), false);
-    std::vector<size_t> slot_of(beams.size());
-    std::vector<int64_t> common_of(beams.size());
-    for (size_t b = 0; b < beams.size(); ++b) {
-      size_t best = 0;
-      int64_t best_common = -1;
+    std::vector<ProposeItem> items;
+    for (const sampling::Beam& beam : beams) {
+      size_t best = 0, best_common = 0;
+      bool found = false;
       for (size_t k = 0; k < slots_.size(); ++k) {
-        if (taken[k]) continue;
-        const std::vector<int64_t>& held = slots_[k].held;
-        const std::vector<int64_t>& want = beams[b].tokens;
-        int64_t common = 0;
-        while (common < static_cast<int64_t>(std::min(held.size(), want.size())) &&
-               held[common] == want[common]) {
-          ++common;
-        }
-        if (common > best_common) {
-          best_common = common;
+        const size_t common = CommonPrefix(slots_[k].held, beam.tokens);
+        if (!taken[k] && (!found || common > best_common)) {
           best = k;
+          best_common = common;
+          found = true;
         }
       }
       taken[best] = true;
-      slot_of[b] = best;
-      common_of[b] = best_common;
-    }
-    std::vector<ProposeItem> items;
-    for (size_t b = 0; b < beams.size(); ++b) {
-      Slot& slot = slots_[slot_of[b]];
+      Slot& slot = slots_[best];
       ProposeItem item;
       item.session = slot.session;
       // The session keeps the prefix it shares with the beam and appends
       // the rest (its committed tokens are the prompt and `held`).
-      const int64_t common = common_of[b];
-      item.sync.base_length = static_cast<int64_t>(prompt_.size()) + common;
-      item.sync.append.assign(beams[b].tokens.begin() + common, beams[b].tokens.end());
+      item.sync.base_length = static_cast<int64_t>(prompt_.size() + best_common);
+      item.sync.append.assign(beam.tokens.begin() + best_common, beam.tokens.end());
       item.gamma = 1;
       item.top_logprobs = top_n_;
-      slot.held = beams[b].tokens;
+      slot.held = beam.tokens;
       items.push_back(std::move(item));
     }
     // One call: one batched draft step for every beam.
@@ -343,7 +333,7 @@ absl::StatusOr<BeamSearchResult> RunBackendBeamSearch(const BackendBeamSearchReq
     }
     const absl::Time score_start = absl::Now();
     const int64_t steps_before = result.steps;
-    int64_t rows = 0, tree_tokens = 0;
+    int64_t tree_tokens = 0;
     // Score every live beam and its tree in one call: one target pass.
     std::vector<ScoreItem> items;
     for (size_t b = 0; b < beams.size(); ++b) {
@@ -352,11 +342,10 @@ absl::StatusOr<BeamSearchResult> RunBackendBeamSearch(const BackendBeamSearchReq
       const int64_t done_tokens = live.known - prompt;
       item.sync.append.assign(live.beam.tokens.begin() + done_tokens, live.beam.tokens.end());
       live.known = prompt + static_cast<int64_t>(live.beam.tokens.size());
-      result.drafted_nodes += static_cast<int64_t>(trees[b].tokens.size());
       tree_tokens += static_cast<int64_t>(trees[b].tokens.size());
-      rows += 1 + static_cast<int64_t>(trees[b].tokens.size());
       items.push_back(std::move(item));
     }
+    result.drafted_nodes += tree_tokens;
     std::vector<absl::StatusOr<Scores>> scored_items = target.ScoreAll(items);
     ++result.target_passes;
     absl::Status failed;
@@ -396,15 +385,15 @@ absl::StatusOr<BeamSearchResult> RunBackendBeamSearch(const BackendBeamSearchReq
         done = true;
         break;
       }
-      std::vector<const std::vector<sampling::TokenLogprob>*> rows;
+      std::vector<const std::vector<sampling::TokenLogprob>*> known;
       for (const sampling::Beam& b : current) {
         auto it = scored.find(b.tokens);
         if (it == scored.end()) break;
-        rows.push_back(&it->second);
+        known.push_back(&it->second);
       }
-      if (rows.size() < current.size()) break;  // The next step needs a target pass.
+      if (known.size() < current.size()) break;  // The next step needs a target pass.
       auto next =
-          sampling::BeamSearchStep(current, CandidateLogProbs(rows, vocab), options, hypotheses);
+          sampling::BeamSearchStep(current, CandidateLogProbs(known, vocab), options, hypotheses);
       if (!next.ok()) {
         close_all();
         return next.status();
@@ -469,8 +458,8 @@ absl::StatusOr<BeamSearchResult> RunBackendBeamSearch(const BackendBeamSearchReq
     // Passes that ended the search are not recorded: their steps were cut
     // short by the end, not by the trees.
     if (drafter) {
-      policy.Record(depth, rows, tree_tokens, draft_time, absl::Now() - score_start,
-                    result.steps - steps_before);
+      policy.Record(depth, static_cast<int64_t>(items.size()) + tree_tokens, tree_tokens,
+                    draft_time, absl::Now() - score_start, result.steps - steps_before);
     }
   }
   close_all();

@@ -92,21 +92,13 @@ class Batcher {
 
   // Queues the item unless `bounded` and max_queued items already wait.
   std::optional<std::future<Outcome>> Enqueue(Item item, bool bounded) {
-    std::promise<Outcome> promise;
-    std::future<Outcome> future = promise.get_future();
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (bounded && options_.max_queued > 0 &&
-          static_cast<int64_t>(queue_.size()) >= options_.max_queued) {
-        ++refused_;
-        return std::nullopt;
-      }
-      queue_.push_back({std::move(item), std::move(promise)});
-    }
-    cv_.notify_one();
-    return future;
+    std::vector<Item> one;
+    one.push_back(std::move(item));
+    return std::move(EnqueueAll(std::move(one), bounded).front());
   }
 
+  // Queues the items together (one lock), each unless `bounded` and
+  // max_queued items already wait.
   std::vector<std::optional<std::future<Outcome>>> EnqueueAll(std::vector<Item> items,
                                                               bool bounded) {
     std::vector<std::optional<std::future<Outcome>>> out;

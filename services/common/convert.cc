@@ -240,9 +240,6 @@ void ToProto(const decoding::Draft& draft, v1::DistributionEncoding encoding, in
   }
 }
 
-namespace {
-
-// One token list each way (top alternatives, distributions): no pieces here.
 void AppendLogprobs(absl::Span<const sampling::TokenLogprob> list,
                     google::protobuf::RepeatedPtrField<v1::TokenLogprob>* out) {
   for (const sampling::TokenLogprob& e : list) {
@@ -261,8 +258,6 @@ std::vector<sampling::TokenLogprob> LogprobsOf(
   }
   return out;
 }
-
-}  // namespace
 
 void ToProto(const sampling::StepResult& step, bool logprobs, int top_n,
              v1::GeneratedToken* out) {

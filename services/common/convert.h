@@ -6,6 +6,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "decoding/engines.h"
 #include "google/protobuf/duration.pb.h"
 #include "model/model.h"
@@ -36,6 +37,13 @@ absl::StatusOr<decoding::Draft> FromProto(
 // are never rounded. n-gram drafts (no distribution) stay `none`.
 void ToProto(const decoding::Draft& draft, v1::DistributionEncoding encoding, int64_t vocab_size,
              google::protobuf::RepeatedPtrField<v1::DraftedToken>* out);
+
+// A token list each way (candidates, alternatives, distributions): ids and
+// log-probabilities, no pieces.
+void AppendLogprobs(absl::Span<const sampling::TokenLogprob> list,
+                    google::protobuf::RepeatedPtrField<v1::TokenLogprob>* out);
+std::vector<sampling::TokenLogprob> LogprobsOf(
+    const google::protobuf::RepeatedPtrField<v1::TokenLogprob>& list);
 
 void ToProto(const sampling::StepResult& step, bool logprobs, int top_n,
              v1::GeneratedToken* out);

@@ -103,11 +103,8 @@ absl::Status DraftServiceImpl::RunPropose(const RpcCall& call, const v1::Propose
       for (size_t i = 0; i < outcome.draft.candidates.size() &&
                          i < static_cast<size_t>(result->tokens_size());
            ++i) {
-        for (const sampling::TokenLogprob& c : outcome.draft.candidates[i]) {
-          v1::TokenLogprob* t = result->mutable_tokens(static_cast<int>(i))->add_candidates();
-          t->set_token_id(static_cast<uint32_t>(c.token));
-          t->set_logprob(static_cast<float>(c.logprob));
-        }
+        AppendLogprobs(outcome.draft.candidates[i],
+                       result->mutable_tokens(static_cast<int>(i))->mutable_candidates());
       }
     }
     return outcome.status;

@@ -258,12 +258,10 @@ std::vector<absl::StatusOr<decoding::Scores>> RemoteTargetBackend::ScoreAll(
   v1::DecodeResponse response;
   grpc::Status s = remote_.stub().Decode(context.get(), request, &response);
   std::vector<absl::StatusOr<decoding::Scores>> out;
-  if (!s.ok() || response.results_size() != static_cast<int>(items.size())) {
-    const absl::Status failed =
-        !s.ok() ? remote_.Convert(s, scope)
-                : absl::InternalError(absl::StrCat("Decode returned ", response.results_size(),
-                                                   " results for ", items.size(), " items"));
-    out.assign(items.size(), failed);
+  if (absl::Status whole = remote_.BatchStatus(s, "Decode", response.results_size(), items.size(),
+                                               scope);
+      !whole.ok()) {
+    out.assign(items.size(), whole);
     return out;
   }
   for (size_t k = 0; k < items.size(); ++k) {
@@ -273,14 +271,9 @@ std::vector<absl::StatusOr<decoding::Scores>> RemoteTargetBackend::ScoreAll(
       continue;
     }
     decoding::Scores scores;
-    for (const v1::TokenLogprob& c : result.candidates()) {
-      scores.candidates.push_back({static_cast<int64_t>(c.token_id()), c.logprob()});
-    }
+    scores.candidates = LogprobsOf(result.candidates());
     for (const v1::TokenCandidates& node : result.node_candidates()) {
-      std::vector<sampling::TokenLogprob>& list = scores.node_candidates.emplace_back();
-      for (const v1::TokenLogprob& c : node.candidates()) {
-        list.push_back({static_cast<int64_t>(c.token_id()), c.logprob()});
-      }
+      scores.node_candidates.push_back(LogprobsOf(node.candidates()));
     }
     if (scores.node_candidates.size() != items[k].tree.tokens.size()) {
       out.push_back(absl::InternalError(absl::StrCat(
@@ -358,12 +351,10 @@ std::vector<absl::StatusOr<decoding::TimedDraft>> RemoteDraftBackend::ProposeAll
   v1::ProposeResponse response;
   grpc::Status s = remote_.stub().Propose(context.get(), request, &response);
   std::vector<absl::StatusOr<decoding::TimedDraft>> out;
-  if (!s.ok() || response.results_size() != static_cast<int>(items.size())) {
-    const absl::Status failed =
-        !s.ok() ? remote_.Convert(s, scope)
-                : absl::InternalError(absl::StrCat("Propose returned ", response.results_size(),
-                                                   " results for ", items.size(), " items"));
-    out.assign(items.size(), failed);
+  if (absl::Status whole = remote_.BatchStatus(s, "Propose", response.results_size(),
+                                               items.size(), scope);
+      !whole.ok()) {
+    out.assign(items.size(), whole);
     return out;
   }
   const absl::Duration server_time = FromProto(response.server_time());
@@ -386,10 +377,7 @@ std::vector<absl::StatusOr<decoding::TimedDraft>> RemoteDraftBackend::ProposeAll
     }
     if (items[k].top_logprobs > 0) {
       for (const v1::DraftedToken& token : result.tokens()) {
-        std::vector<sampling::TokenLogprob>& list = draft->candidates.emplace_back();
-        for (const v1::TokenLogprob& c : token.candidates()) {
-          list.push_back({static_cast<int64_t>(c.token_id()), c.logprob()});
-        }
+        draft->candidates.push_back(LogprobsOf(token.candidates()));
       }
       draft->candidates.resize(draft->chain_length());
     }

@@ -8,6 +8,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "absl/strings/str_cat.h"
 #include "decoding/backends.h"
 #include "services/orchestrator/grpc_incoming_call.h"
 #include "proto/tandem/v1/draft_service.grpc.pb.h"
@@ -64,6 +65,18 @@ class RemoteSessions {
   // The call's status as absl: a call_timeout expiry before the request's
   // deadline becomes UNAVAILABLE naming the address.
   absl::Status Convert(const grpc::Status& status, const decoding::RequestScope* scope) const;
+  // A batched call's status for every one of its `items` items when the
+  // call failed as a whole (Convert(status)) or returned `results` results
+  // for them (Internal); OK otherwise.
+  absl::Status BatchStatus(const grpc::Status& status, const char* rpc, int results, size_t items,
+                           const decoding::RequestScope* scope) const {
+    if (!status.ok()) return Convert(status, scope);
+    if (results != static_cast<int>(items)) {
+      return absl::InternalError(
+          absl::StrCat(rpc, " returned ", results, " results for ", items, " items"));
+    }
+    return absl::OkStatus();
+  }
   typename Service::Stub& stub() { return *stub_; }
   std::string request_id(const decoding::RequestScope* scope) const {
     return scope != nullptr ? scope->request_id : options_.request_id;

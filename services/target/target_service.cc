@@ -224,18 +224,9 @@ absl::Status TargetServiceImpl::RunDecode(const RpcCall& call, const v1::DecodeR
   ops.finish = [](const v1::DecodeItem&, decoding::StepOutcome step, v1::DecodeResult* result) {
     if (const auto* score = std::get_if<decoding::ScoreOutcome>(&step)) {
       if (!score->status.ok()) return score->status;
-      for (const auto& c : score->candidates) {
-        v1::TokenLogprob* t = result->add_candidates();
-        t->set_token_id(c.token);
-        t->set_logprob(static_cast<float>(c.logprob));
-      }
+      AppendLogprobs(score->candidates, result->mutable_candidates());
       for (const auto& node : score->node_candidates) {
-        v1::TokenCandidates* list = result->add_node_candidates();
-        for (const auto& c : node) {
-          v1::TokenLogprob* t = list->add_candidates();
-          t->set_token_id(c.token);
-          t->set_logprob(static_cast<float>(c.logprob));
-        }
+        AppendLogprobs(node, result->add_node_candidates()->mutable_candidates());
       }
       return absl::OkStatus();
     }
