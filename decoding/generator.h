@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -77,12 +78,69 @@ struct GenerateRequest {
   SpeculationOptions speculation;
 };
 
-// Runs one sequence to completion: opens a session on the target and the
-// request's Drafter (drafter.h: MakeDrafter picks the strategy), then rounds
-// of draft → one verify pass → commit, until EOS, the token budget,
-// max_time or the callback stops it. Every session it opened is closed
-// before returning. If the draft backend fails mid-request the request
-// continues target-only (same greedy output).
+class Drafter;
+class TargetSession;
+class DraftLengthPolicy;
+class TreeShapePolicy;
+
+// One sequence's generation, resumable round by round, so that a fixed pool
+// of threads can drive many sequences (round_pool.h) instead of one thread
+// each: Start opens a session on the target and the request's Drafter
+// (drafter.h: MakeDrafter picks the strategy); each Round runs draft → one
+// verify pass → commit; the loop is done at EOS, the token budget,
+// max_time, or when the callback stops it. If the draft backend fails
+// mid-request the sequence continues target-only (same greedy output).
+// Every session it opened is closed when the loop is destroyed.
+//
+// Thread-compatible: one thread at a time (rounds may run on different
+// threads one after another).
+class GenerationLoop {
+ public:
+  // Errors: InvalidArgument (max_new_tokens < 1), FailedPrecondition
+  // (DRAFT_MODEL without a draft backend), and whatever opening the
+  // sessions returns. `target`, `draft` (may be null) and `on_tokens`'s
+  // captures must outlive the loop.
+  static absl::StatusOr<std::unique_ptr<GenerationLoop>> Start(GenerateRequest request,
+                                                               TargetBackend& target,
+                                                               DraftBackend* draft,
+                                                               TokenCallback on_tokens);
+  ~GenerationLoop();
+  GenerationLoop(const GenerationLoop&) = delete;
+  GenerationLoop& operator=(const GenerationLoop&) = delete;
+
+  // Runs one round. Returns true when the sequence is finished (then
+  // result() is final and Round must not be called again). An error ends
+  // the sequence: the loop must not be used further except to destroy it.
+  absl::StatusOr<bool> Round();
+
+  // The result so far; final once Round returned true.
+  const GenerationResult& result() const { return result_; }
+  GenerationResult TakeResult() { return std::move(result_); }
+
+ private:
+  GenerationLoop() = default;
+  void Finalize();
+
+  GenerateRequest request_;
+  SessionOptions session_;
+  TokenCallback on_tokens_;
+  absl::Time start_;
+  // Declaration order is destruction order reversed: the drafter (its
+  // sessions, its pipeline) goes before the target session.
+  std::unique_ptr<TargetSession> verifier_;
+  std::unique_ptr<Drafter> drafter_;
+  std::unique_ptr<DraftLengthPolicy> policy_;
+  std::unique_ptr<TreeShapePolicy> tree_policy_;
+  GenerationResult result_;
+  std::vector<int64_t> committed_;
+  int64_t context_ = 0;
+  int gamma_ = 0;
+  bool done_ = false;
+};
+
+// Runs one sequence to completion on the calling thread: a GenerationLoop
+// started and run round after round. Every session it opened is closed
+// before returning.
 absl::StatusOr<GenerationResult> Generate(const GenerateRequest& request,
                                           TargetBackend& target,
                                           DraftBackend* draft,

@@ -2,12 +2,16 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "decoding/backend_beam_search.h"
+#include "decoding/generator.h"
 #include "decoding/replica_failover.h"
 #include "sampling/rng.h"
 #include "services/common/convert.h"
@@ -217,7 +221,15 @@ GenerationServiceImpl::GenerationServiceImpl(Backends backends,
   if (!limits_.draft_available && limits_.default_mode == decoding::SpeculationMode::kDraftModel) {
     limits_.default_mode = decoding::SpeculationMode::kOff;
   }
+  sequences_ = std::make_unique<decoding::RoundPool>(std::max(1, limits_.sequence_threads));
 }
+
+GenerationServiceImpl::~GenerationServiceImpl() {
+  ending_ = true;  // What still runs ends after its current round.
+  sequences_.reset();
+}
+
+int GenerationServiceImpl::sequence_threads() const { return sequences_->threads(); }
 
 void GenerationServiceImpl::EndInFlight() {
   ending_ = true;
@@ -275,7 +287,8 @@ void GenerationServiceImpl::Release(int64_t n) {
 }
 
 absl::StatusOr<std::vector<GenerationServiceImpl::SequenceOutput>> GenerationServiceImpl::RunBeams(
-    const ValidatedGeneration& v, grpc::ServerContext* context, const ChunkFn& on_chunk) {
+    const ValidatedGeneration& v, const grpc::ServerContextBase* context,
+    const ChunkFn& on_chunk) {
   std::optional<GrpcIncomingCall> call;
   if (context != nullptr) call.emplace(*context);
   const decoding::RequestScope scope = ScopeOf(v.request_id, call ? &*call : nullptr);
@@ -417,108 +430,208 @@ absl::StatusOr<std::vector<GenerationServiceImpl::SequenceOutput>> GenerationSer
   return outputs;
 }
 
-absl::StatusOr<std::vector<GenerationServiceImpl::SequenceOutput>> GenerationServiceImpl::RunAll(
-    const ValidatedGeneration& v, grpc::ServerContext* context, const ChunkFn& on_chunk) {
-  const int64_t sequences =
-      v.beam_search ? static_cast<int64_t>(v.prompts.size())
-                    : static_cast<int64_t>(v.prompts.size()) * v.num_return_sequences;
-  if (absl::Status admitted = Admit(sequences); !admitted.ok()) return admitted;
-  struct Releaser {
-    GenerationServiceImpl* self;
-    int64_t n;
-    ~Releaser() { self->Release(n); }
-  } releaser{this, sequences};
-  if (v.beam_search) return RunBeams(v, context, on_chunk);
+// One request's plain (non-beam) sequences while they run: shared by their
+// tasks; the last task to end reports the outcome.
+struct GenerationServiceImpl::RequestRun {
+  GenerationServiceImpl* service = nullptr;
+  ValidatedGeneration v;
   std::optional<GrpcIncomingCall> call;
-  if (context != nullptr) call.emplace(*context);
-  const decoding::RequestScope scope = ScopeOf(v.request_id, call ? &*call : nullptr);
-  const int per_prompt = v.num_return_sequences;
-  const size_t total = v.prompts.size() * per_prompt;
-  std::vector<SequenceOutput> outputs(total);
-  std::vector<std::thread> threads;
-  for (size_t k = 0; k < total; ++k) {
-    SequenceOutput& out = outputs[k];
-    out.prompt_index = k / per_prompt;
-    out.sequence_index = k % per_prompt;
-    out.seed = v.seed ? *v.seed + k : sampling::Rng::SeedFromOs();
-    out.prompt_tokens = v.prompts[out.prompt_index].size();
-    threads.emplace_back([&, k] {
-      SequenceOutput& o = outputs[k];
-      decoding::GenerateRequest r = v.base;
-      r.prompt = v.prompts[o.prompt_index];
-      r.session.seed = o.seed;
-      r.session.params.seed = o.seed;
-      if (v.max_length) {
-        r.stop.max_new_tokens =
-            std::min<int64_t>(r.stop.max_new_tokens, *v.max_length - r.prompt.size());
+  decoding::RequestScope scope;
+  ChunkFn on_chunk;
+  DoneFn on_done;
+  std::vector<SequenceOutput> outputs;
+  std::atomic<size_t> remaining{0};
+  int64_t admitted = 0;
+
+  // Called once per sequence, after it closed its sessions.
+  void SequenceEnded() {
+    if (--remaining > 0) return;
+    service->Release(admitted);
+    absl::Status failed;
+    for (const SequenceOutput& o : outputs) {
+      if (!o.status.ok()) {
+        failed = o.status;
+        break;
       }
-      SequenceBackends sequence(backends_, scope, ReplicaLogger(v.request_id));
-      if (sequence.target == nullptr) {
-        o.status = SequenceBackends::NoTargets();
-        return;
-      }
-      SequenceText text(tokenizer_, v.stop_strings);
-      auto callback = [&](absl::Span<const sampling::StepResult> tokens)
-          -> std::optional<decoding::FinishReason> {
-        std::vector<int64_t> ids;
-        for (const auto& t : tokens) ids.push_back(t.token);
-        absl::StatusOr<SequenceText::Update> update = text.Push(ids);
-        if (update.ok() && on_chunk) {
-          v1::StreamChunk chunk;
-          chunk.set_prompt_index(o.prompt_index);
-          chunk.set_sequence_index(o.sequence_index);
-          chunk.set_text_delta(update->delta);
-          for (const auto& t : tokens) {
-            v1::GeneratedToken* g = chunk.add_tokens();
-            services::ToProto(t, v.logprobs, v.top_logprobs, g);
-            SetPieces(tokenizer_, *g);
-          }
-          if (!on_chunk(chunk)) return decoding::FinishReason::kCancelled;
-        }
-        if (update.ok() && update->matched_stop) {
-          o.matched_stop = update->matched_stop;
-          return decoding::FinishReason::kStopString;
-        }
-        if (scope.cancelled() || ending_) return decoding::FinishReason::kCancelled;
-        return std::nullopt;
-      };
-      absl::StatusOr<decoding::GenerationResult> result =
-          decoding::Generate(r, *sequence.target, sequence.draft.get(), callback);
-      if (!result.ok()) {
-        o.status = result.status();
-        return;
-      }
-      o.result = *std::move(result);
-      absl::StatusOr<std::vector<model::TokenRelevance>> relevance =
-          SequenceRelevance(v, r.prompt, o.result, *sequence.target);
-      if (!relevance.ok()) {
-        o.status = relevance.status();
-        return;
-      }
-      o.relevance = *std::move(relevance);
-      if (v.logprobs) o.score = SumOfLogprobs(o.result.tokens);
-      metrics_.RecordSequence(v.base.speculation.mode, o.prompt_tokens, o.result);
-      if (o.result.stats.fell_back_to_target_only) {
-        LogEvent(LogLevel::kWarn, "orchestrator", "draft_fallback", v.request_id,
-                 {{"prompt_index", static_cast<int64_t>(o.prompt_index)},
-                  {"sequence_index", static_cast<int64_t>(o.sequence_index)}});
-      }
-      const std::string tail = text.Finish();
-      if (!tail.empty() && on_chunk) {
+    }
+    // Last: the call may end in it.
+    if (failed.ok()) {
+      on_done(v, std::move(outputs));
+    } else {
+      on_done(v, failed);
+    }
+  }
+};
+
+// One sequence of a RequestRun as a RoundPool task: the first step opens
+// its sessions, each further step is one round, the last one finishes the
+// sequence's output.
+class GenerationServiceImpl::SequenceTask : public decoding::RoundPool::Task {
+ public:
+  SequenceTask(std::shared_ptr<RequestRun> run, size_t k) : run_(std::move(run)), k_(k) {}
+
+  bool Step() override {
+    SequenceOutput& o = run_->outputs[k_];
+    if (loop_ == nullptr) {
+      Open(o);
+      return loop_ == nullptr ? End() : false;
+    }
+    absl::StatusOr<bool> done = loop_->Round();
+    if (!done.ok()) {
+      o.status = done.status();
+      return End();
+    }
+    if (!*done) return false;
+    Complete(o);
+    return End();
+  }
+
+ private:
+  void Open(SequenceOutput& o) {
+    GenerationServiceImpl& service = *run_->service;
+    const ValidatedGeneration& v = run_->v;
+    decoding::GenerateRequest r = v.base;
+    r.prompt = v.prompts[o.prompt_index];
+    r.session.seed = o.seed;
+    r.session.params.seed = o.seed;
+    if (v.max_length) {
+      r.stop.max_new_tokens =
+          std::min<int64_t>(r.stop.max_new_tokens, *v.max_length - r.prompt.size());
+    }
+    backends_ = std::make_unique<SequenceBackends>(service.backends_, run_->scope,
+                                                   service.ReplicaLogger(v.request_id));
+    if (backends_->target == nullptr) {
+      o.status = SequenceBackends::NoTargets();
+      return;
+    }
+    text_ = std::make_unique<SequenceText>(service.tokenizer_, v.stop_strings);
+    auto callback = [this, &o](absl::Span<const sampling::StepResult> tokens)
+        -> std::optional<decoding::FinishReason> {
+      const ValidatedGeneration& v = run_->v;
+      std::vector<int64_t> ids;
+      for (const auto& t : tokens) ids.push_back(t.token);
+      absl::StatusOr<SequenceText::Update> update = text_->Push(ids);
+      if (update.ok() && run_->on_chunk) {
         v1::StreamChunk chunk;
         chunk.set_prompt_index(o.prompt_index);
         chunk.set_sequence_index(o.sequence_index);
-        chunk.set_text_delta(tail);
-        on_chunk(chunk);
+        chunk.set_text_delta(update->delta);
+        for (const auto& t : tokens) {
+          v1::GeneratedToken* g = chunk.add_tokens();
+          services::ToProto(t, v.logprobs, v.top_logprobs, g);
+          SetPieces(run_->service->tokenizer_, *g);
+        }
+        if (!run_->on_chunk(chunk)) return decoding::FinishReason::kCancelled;
       }
-      o.text = text.text();
-    });
+      if (update.ok() && update->matched_stop) {
+        o.matched_stop = update->matched_stop;
+        return decoding::FinishReason::kStopString;
+      }
+      if (run_->scope.cancelled() || run_->service->ending_) {
+        return decoding::FinishReason::kCancelled;
+      }
+      return std::nullopt;
+    };
+    absl::StatusOr<std::unique_ptr<decoding::GenerationLoop>> loop = decoding::GenerationLoop::Start(
+        std::move(r), *backends_->target, backends_->draft.get(), std::move(callback));
+    if (!loop.ok()) {
+      o.status = loop.status();
+      return;
+    }
+    loop_ = *std::move(loop);
   }
-  for (auto& t : threads) t.join();
-  for (const SequenceOutput& o : outputs) {
-    if (!o.status.ok()) return o.status;
+
+  void Complete(SequenceOutput& o) {
+    GenerationServiceImpl& service = *run_->service;
+    const ValidatedGeneration& v = run_->v;
+    o.result = loop_->TakeResult();
+    absl::StatusOr<std::vector<model::TokenRelevance>> relevance =
+        SequenceRelevance(v, v.prompts[o.prompt_index], o.result, *backends_->target);
+    if (!relevance.ok()) {
+      o.status = relevance.status();
+      return;
+    }
+    o.relevance = *std::move(relevance);
+    if (v.logprobs) o.score = SumOfLogprobs(o.result.tokens);
+    service.metrics_.RecordSequence(v.base.speculation.mode, o.prompt_tokens, o.result);
+    if (o.result.stats.fell_back_to_target_only) {
+      LogEvent(LogLevel::kWarn, "orchestrator", "draft_fallback", v.request_id,
+               {{"prompt_index", static_cast<int64_t>(o.prompt_index)},
+                {"sequence_index", static_cast<int64_t>(o.sequence_index)}});
+    }
+    const std::string tail = text_->Finish();
+    if (!tail.empty() && run_->on_chunk) {
+      v1::StreamChunk chunk;
+      chunk.set_prompt_index(o.prompt_index);
+      chunk.set_sequence_index(o.sequence_index);
+      chunk.set_text_delta(tail);
+      run_->on_chunk(chunk);
+    }
+    o.text = text_->text();
   }
-  return outputs;
+
+  // Closes the sessions (and uncounts the replicas) before reporting.
+  bool End() {
+    loop_.reset();
+    backends_.reset();
+    std::shared_ptr<RequestRun> run = std::move(run_);
+    run->SequenceEnded();
+    return true;
+  }
+
+  std::shared_ptr<RequestRun> run_;
+  const size_t k_;
+  std::unique_ptr<SequenceBackends> backends_;
+  std::unique_ptr<SequenceText> text_;
+  // After the backends and the text: destroyed first (it uses both).
+  std::unique_ptr<decoding::GenerationLoop> loop_;
+};
+
+void GenerationServiceImpl::RunAll(ValidatedGeneration v, const grpc::ServerContextBase* context,
+                                   ChunkFn on_chunk, DoneFn on_done) {
+  const int64_t sequences =
+      v.beam_search ? static_cast<int64_t>(v.prompts.size())
+                    : static_cast<int64_t>(v.prompts.size()) * v.num_return_sequences;
+  if (absl::Status admitted = Admit(sequences); !admitted.ok()) {
+    on_done(v, admitted);
+    return;
+  }
+  if (v.beam_search) {
+    // Beam searches block: a thread of their own while they run.
+    std::thread([this, v = std::move(v), context, on_chunk = std::move(on_chunk),
+                 on_done = std::move(on_done), sequences] {
+      absl::StatusOr<std::vector<SequenceOutput>> outputs = RunBeams(v, context, on_chunk);
+      Release(sequences);
+      on_done(v, std::move(outputs));
+    }).detach();
+    return;
+  }
+  auto run = std::make_shared<RequestRun>();
+  run->service = this;
+  run->v = std::move(v);
+  if (context != nullptr) run->call.emplace(*context);
+  run->scope = ScopeOf(run->v.request_id, run->call ? &*run->call : nullptr);
+  run->on_chunk = std::move(on_chunk);
+  run->on_done = std::move(on_done);
+  run->admitted = sequences;
+  const int per_prompt = run->v.num_return_sequences;
+  const size_t total = run->v.prompts.size() * per_prompt;
+  run->outputs.resize(total);
+  run->remaining = total;
+  for (size_t k = 0; k < total; ++k) {
+    SequenceOutput& out = run->outputs[k];
+    out.prompt_index = k / per_prompt;
+    out.sequence_index = k % per_prompt;
+    out.seed = run->v.seed ? *run->v.seed + k : sampling::Rng::SeedFromOs();
+    out.prompt_tokens = run->v.prompts[out.prompt_index].size();
+  }
+  for (size_t k = 0; k < total; ++k) {
+    if (!sequences_->Submit(std::make_unique<SequenceTask>(run, k))) {
+      // The service is being destroyed: this sequence never starts.
+      run->outputs[k].status = absl::UnavailableError("the orchestrator is shutting down");
+      run->SequenceEnded();
+    }
+  }
 }
 
 static std::string RequestIdOrNew(const std::string& given) {
@@ -541,46 +654,173 @@ void GenerationServiceImpl::Finish(const char* method, const std::string& reques
            "orchestrator", "request_finished", request_id, fields);
 }
 
-grpc::Status GenerationServiceImpl::Generate(grpc::ServerContext* context,
-                                             const v1::GenerateRequest* request,
-                                             v1::GenerateResponse* response) {
+// A GenerateStream call's writer: messages are queued and written one at a
+// time (the callback API allows one write in flight); the call finishes
+// once the queue is empty. Deletes itself when gRPC is done with it.
+class GenerationServiceImpl::StreamReactor
+    : public grpc::ServerWriteReactor<v1::GenerateStreamResponse> {
+ public:
+  explicit StreamReactor(std::string request_id) : request_id_(std::move(request_id)) {}
+
+  // Queues a message (the first one carries the request id). False once
+  // the client is gone: nothing more will be written.
+  bool Send(v1::GenerateStreamResponse message) {
+    const v1::GenerateStreamResponse* start = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (broken_ || closing_) return false;
+      if (!sent_any_) message.set_request_id(request_id_);
+      sent_any_ = true;
+      queue_.push_back(std::move(message));  // References to elements stay valid.
+      if (!writing_) {
+        writing_ = true;
+        start = &queue_.front();
+      }
+    }
+    if (start != nullptr) StartWrite(start);
+    return true;
+  }
+
+  // Ends the call with `status` after the queued messages are written.
+  void Close(grpc::Status status) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      closing_ = std::move(status);
+      if (writing_) return;  // OnWriteDone finishes.
+    }
+    Finish(*closing_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    const v1::GenerateStreamResponse* next = nullptr;
+    std::optional<grpc::Status> finish;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      queue_.pop_front();
+      if (!ok) {
+        broken_ = true;
+        queue_.clear();
+      }
+      if (!queue_.empty()) {
+        next = &queue_.front();
+      } else {
+        writing_ = false;
+        finish = closing_;
+      }
+    }
+    if (next != nullptr) {
+      StartWrite(next);
+    } else if (finish) {
+      Finish(*finish);
+    }
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  const std::string request_id_;
+  std::mutex mu_;
+  std::deque<v1::GenerateStreamResponse> queue_;
+  bool writing_ = false;
+  bool broken_ = false;
+  bool sent_any_ = false;
+  std::optional<grpc::Status> closing_;
+};
+
+grpc::ServerUnaryReactor* GenerationServiceImpl::Generate(grpc::CallbackServerContext* context,
+                                                          const v1::GenerateRequest* request,
+                                                          v1::GenerateResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   const absl::Time start = absl::Now();
   const std::string request_id = RequestIdOrNew(request->request_id());
   LogEvent(LogLevel::kDebug, "orchestrator", "request_started", request_id,
            {{"method", "Generate"}, {"prompts", static_cast<int64_t>(request->prompts_size())}});
-  grpc::Status status = DoGenerate(context, *request, request_id, response);
-  Finish("Generate", request_id, status, start);
-  return status;
+  absl::StatusOr<ValidatedGeneration> v =
+      Validate(request_id, request->prompts(), request->config());
+  if (!v.ok()) {
+    const grpc::Status status = ToGrpcStatus(v.status());
+    Finish("Generate", request_id, status, start);
+    reactor->Finish(status);
+    return reactor;
+  }
+  RunAll(*std::move(v), context, nullptr,
+         [this, reactor, response, request_id, start](
+             const ValidatedGeneration& v, absl::StatusOr<std::vector<SequenceOutput>> outputs) {
+           grpc::Status status;
+           if (outputs.ok()) {
+             response->set_request_id(request_id);
+             FillResponse(v, *outputs, start, response);
+           } else {
+             status = ToGrpcStatus(outputs.status());
+           }
+           Finish("Generate", request_id, status, start);
+           reactor->Finish(status);
+         });
+  return reactor;
 }
 
-grpc::Status GenerationServiceImpl::GenerateStream(
-    grpc::ServerContext* context, const v1::GenerateStreamRequest* request,
-    grpc::ServerWriter<v1::GenerateStreamResponse>* writer) {
+grpc::ServerWriteReactor<v1::GenerateStreamResponse>* GenerationServiceImpl::GenerateStream(
+    grpc::CallbackServerContext* context, const v1::GenerateStreamRequest* request) {
   const absl::Time start = absl::Now();
   const std::string request_id = RequestIdOrNew(request->request_id());
+  auto* reactor = new StreamReactor(request_id);
   LogEvent(LogLevel::kDebug, "orchestrator", "request_started", request_id,
            {{"method", "GenerateStream"},
             {"prompts", static_cast<int64_t>(request->prompts_size())}});
-  grpc::Status status = DoGenerateStream(context, *request, request_id, writer);
-  Finish("GenerateStream", request_id, status, start);
-  return status;
-}
-
-grpc::Status GenerationServiceImpl::DoGenerate(grpc::ServerContext* context,
-                                               const v1::GenerateRequest& req,
-                                               const std::string& request_id,
-                                               v1::GenerateResponse* response) {
-  const v1::GenerateRequest* request = &req;
-  const absl::Time start = absl::Now();
   absl::StatusOr<ValidatedGeneration> v =
       Validate(request_id, request->prompts(), request->config());
-  if (!v.ok()) return ToGrpcStatus(v.status());
-  absl::StatusOr<std::vector<SequenceOutput>> outputs = RunAll(*v, context, nullptr);
-  if (!outputs.ok()) return ToGrpcStatus(outputs.status());
-  response->set_request_id(request_id);
+  if (!v.ok()) {
+    const grpc::Status status = ToGrpcStatus(v.status());
+    Finish("GenerateStream", request_id, status, start);
+    reactor->Close(status);
+    return reactor;
+  }
+  auto on_chunk = [reactor](const v1::StreamChunk& chunk) {
+    v1::GenerateStreamResponse message;
+    *message.mutable_chunk() = chunk;
+    return reactor->Send(std::move(message));
+  };
+  RunAll(*std::move(v), context, on_chunk,
+         [this, reactor, context, request_id, start](
+             const ValidatedGeneration& v, absl::StatusOr<std::vector<SequenceOutput>> outputs) {
+           grpc::Status status;
+           if (!outputs.ok()) {
+             status = ToGrpcStatus(outputs.status());
+           } else {
+             for (const SequenceOutput& o : *outputs) {
+               v1::GenerateStreamResponse message;
+               v1::SequenceEnd* end = message.mutable_sequence_end();
+               end->set_prompt_index(o.prompt_index);
+               end->set_sequence_index(o.sequence_index);
+               end->set_finish_reason(ToProto(o.result.finish));
+               if (o.matched_stop) end->set_matched_stop_string(*o.matched_stop);
+               end->set_seed(o.seed);
+               if (o.score) end->set_score(*o.score);
+               for (const model::TokenRelevance& r : o.relevance) {
+                 services::ToProto(r, v.relevance->dense, end->add_relevance());
+               }
+               AddPromptTokens(tokenizer_, v, o.prompt_index, end->mutable_prompt_tokens());
+               FillStats(o.result, o.prompt_tokens, v.base.speculation.mode,
+                         v.include_speculation_stats, end->mutable_stats());
+               reactor->Send(std::move(message));
+             }
+             if (context->IsCancelled()) {
+               status = grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
+             }
+           }
+           Finish("GenerateStream", request_id, status, start);
+           reactor->Close(status);
+         });
+  return reactor;
+}
+
+void GenerationServiceImpl::FillResponse(const ValidatedGeneration& val,
+                                         const std::vector<SequenceOutput>& outputs,
+                                         absl::Time start, v1::GenerateResponse* response) {
+  const ValidatedGeneration* v = &val;
   decoding::GenerationResult total;
   int64_t prompt_tokens = 0;
-  for (const SequenceOutput& o : *outputs) {
+  for (const SequenceOutput& o : outputs) {
     v1::GeneratedSequence* seq = response->add_sequences();
     seq->set_prompt_index(o.prompt_index);
     seq->set_sequence_index(o.sequence_index);
@@ -633,49 +873,6 @@ grpc::Status GenerationServiceImpl::DoGenerate(grpc::ServerContext* context,
   total.total_time = absl::Now() - start;
   FillStats(total, prompt_tokens, v->base.speculation.mode, v->include_speculation_stats,
             response->mutable_stats());
-  return grpc::Status::OK;
-}
-
-grpc::Status GenerationServiceImpl::DoGenerateStream(
-    grpc::ServerContext* context, const v1::GenerateStreamRequest& req,
-    const std::string& request_id, grpc::ServerWriter<v1::GenerateStreamResponse>* writer) {
-  const v1::GenerateStreamRequest* request = &req;
-  absl::StatusOr<ValidatedGeneration> v =
-      Validate(request_id, request->prompts(), request->config());
-  if (!v.ok()) return ToGrpcStatus(v.status());
-  std::mutex write_mu;
-  bool first = true;
-  auto on_chunk = [&](const v1::StreamChunk& chunk) {
-    std::lock_guard<std::mutex> lock(write_mu);
-    v1::GenerateStreamResponse message;
-    if (first) message.set_request_id(request_id);
-    first = false;
-    *message.mutable_chunk() = chunk;
-    return writer->Write(message);
-  };
-  absl::StatusOr<std::vector<SequenceOutput>> outputs = RunAll(*v, context, on_chunk);
-  if (!outputs.ok()) return ToGrpcStatus(outputs.status());
-  for (const SequenceOutput& o : *outputs) {
-    v1::GenerateStreamResponse message;
-    if (first) message.set_request_id(request_id);
-    first = false;
-    v1::SequenceEnd* end = message.mutable_sequence_end();
-    end->set_prompt_index(o.prompt_index);
-    end->set_sequence_index(o.sequence_index);
-    end->set_finish_reason(ToProto(o.result.finish));
-    if (o.matched_stop) end->set_matched_stop_string(*o.matched_stop);
-    end->set_seed(o.seed);
-    if (o.score) end->set_score(*o.score);
-    for (const model::TokenRelevance& r : o.relevance) {
-      services::ToProto(r, v->relevance->dense, end->add_relevance());
-    }
-    AddPromptTokens(tokenizer_, *v, o.prompt_index, end->mutable_prompt_tokens());
-    FillStats(o.result, o.prompt_tokens, v->base.speculation.mode, v->include_speculation_stats,
-              end->mutable_stats());
-    writer->Write(message);
-  }
-  if (context->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
-  return grpc::Status::OK;
 }
 
 }  // namespace tandem::services

@@ -9,6 +9,7 @@
 
 #include "decoding/backends.h"
 #include "decoding/replica_failover.h"
+#include "decoding/round_pool.h"
 #include "proto/tandem/v1/generation_service.grpc.pb.h"
 #include "services/orchestrator/orchestrator_metrics.h"
 #include "services/orchestrator/replica_pool.h"
@@ -31,23 +32,32 @@ struct Backends {
   std::vector<int64_t> eos_token_ids;  // The target model's defaults.
 };
 
-// tandem.v1.GenerationService: validates each request once, runs every
-// (prompt, return sequence) through decoding::Generate concurrently against
-// the backends, and turns tokens into text (streamed as UTF-8 deltas, stop
-// strings cut out).
-class GenerationServiceImpl final : public v1::GenerationService::Service {
+// tandem.v1.GenerationService on gRPC's callback API: validates each
+// request once, runs every (prompt, return sequence) as a decoding::
+// GenerationLoop against the backends, and turns tokens into text (streamed
+// as UTF-8 deltas, stop strings cut out). No thread is held per call or per
+// sequence: every sequence's rounds run on one fixed decoding::RoundPool
+// (GenerationLimits::sequence_threads), taking turns, and streamed chunks
+// are written asynchronously. Beam searches are the exception: each runs
+// on a thread of its own while it lasts.
+//
+// Lifetime: the service must outlive the gRPC server it is registered with
+// (every call finishes before the server's shutdown returns); destroying it
+// runs the sequences it still holds to their end.
+class GenerationServiceImpl final : public v1::GenerationService::CallbackService {
  public:
   // `chat_template` (not owned; may be null = chat prompts are refused)
   // renders ChatPrompt inputs.
   GenerationServiceImpl(Backends backends, const tokenizer::Tokenizer& tokenizer,
                         GenerationLimits limits,
                         const tokenizer::LoadedChatTemplate* chat_template = nullptr);
+  ~GenerationServiceImpl() override;
 
-  grpc::Status Generate(grpc::ServerContext* context, const v1::GenerateRequest* request,
-                        v1::GenerateResponse* response) override;
-  grpc::Status GenerateStream(grpc::ServerContext* context,
-                              const v1::GenerateStreamRequest* request,
-                              grpc::ServerWriter<v1::GenerateStreamResponse>* writer) override;
+  grpc::ServerUnaryReactor* Generate(grpc::CallbackServerContext* context,
+                                     const v1::GenerateRequest* request,
+                                     v1::GenerateResponse* response) override;
+  grpc::ServerWriteReactor<v1::GenerateStreamResponse>* GenerateStream(
+      grpc::CallbackServerContext* context, const v1::GenerateStreamRequest* request) override;
 
   // Server shutdown (ServerRunOptions::end_in_flight): every running
   // sequence ends after its current round with FINISH_REASON_CANCELLED, so
@@ -56,26 +66,32 @@ class GenerationServiceImpl final : public v1::GenerationService::Service {
   // Irreversible. Thread-safe.
   void EndInFlight();
 
+  // Threads of the sequence pool (constant: they do not grow with load).
+  int sequence_threads() const;
+
  private:
   struct SequenceOutput;
+  struct RequestRun;
+  class SequenceTask;
+  class StreamReactor;
+  // Gets one sequence's chunk; false when the client is gone (the sequence
+  // then ends as cancelled). Called from pool threads, one sequence at a
+  // time per sequence, several sequences concurrently.
   using ChunkFn = std::function<bool(const v1::StreamChunk&)>;
+  // Gets the request's outcome once every sequence ended; the last thing
+  // the service does for the request (the call may be finished in it).
+  using DoneFn = std::function<void(const ValidatedGeneration&,
+                                    absl::StatusOr<std::vector<SequenceOutput>>)>;
 
-  grpc::Status DoGenerate(grpc::ServerContext* context, const v1::GenerateRequest& request,
-                          const std::string& request_id, v1::GenerateResponse* response);
-  grpc::Status DoGenerateStream(grpc::ServerContext* context,
-                                const v1::GenerateStreamRequest& request,
-                                const std::string& request_id,
-                                grpc::ServerWriter<v1::GenerateStreamResponse>* writer);
   // Metrics and the request_finished log line for one RPC.
   void Finish(const char* method, const std::string& request_id, const grpc::Status& status,
               absl::Time start);
   absl::StatusOr<ValidatedGeneration> Validate(const std::string& request_id,
                                                const google::protobuf::RepeatedPtrField<v1::Prompt>& prompts,
                                                const v1::GenerationConfig& config);
-  // Runs every sequence of the request; `on_chunk` (may be null) gets each
-  // sequence's text deltas as they are produced (serialized by the caller).
+  // Blocking: runs each prompt's beam search on a thread of its own.
   absl::StatusOr<std::vector<SequenceOutput>> RunBeams(const ValidatedGeneration& v,
-                                                       grpc::ServerContext* context,
+                                                       const grpc::ServerContextBase* context,
                                                        const ChunkFn& on_chunk);
   // Reserves `n` sequences of max_active_sequences; RESOURCE_EXHAUSTED when
   // they do not fit. Release() gives them back.
@@ -85,9 +101,14 @@ class GenerationServiceImpl final : public v1::GenerationService::Service {
   decoding::ReplicaListeners ReplicaLogger(const std::string& request_id);
   void Release(int64_t n);
   int64_t ActiveSequences();
-  absl::StatusOr<std::vector<SequenceOutput>> RunAll(const ValidatedGeneration& v,
-                                                     grpc::ServerContext* context,
-                                                     const ChunkFn& on_chunk);
+  // Starts every sequence of the request and returns at once; `on_done`
+  // runs exactly once (possibly before RunAll returns, e.g. when admission
+  // refuses). `context` must stay valid until then.
+  void RunAll(ValidatedGeneration v, const grpc::ServerContextBase* context, ChunkFn on_chunk,
+              DoneFn on_done);
+  // The unary response from the finished sequences.
+  void FillResponse(const ValidatedGeneration& v, const std::vector<SequenceOutput>& outputs,
+                    absl::Time start, v1::GenerateResponse* response);
 
   Backends backends_;
   const tokenizer::Tokenizer& tokenizer_;
@@ -97,6 +118,9 @@ class GenerationServiceImpl final : public v1::GenerationService::Service {
   OrchestratorMetrics metrics_;
   std::mutex admission_mu_;
   int64_t active_sequences_ = 0;
+  // Last: destroyed first, so the sequences it still runs see every other
+  // member alive.
+  std::unique_ptr<decoding::RoundPool> sequences_;
 };
 
 }  // namespace tandem::services

@@ -12,13 +12,13 @@ namespace tandem::services {
 // cancellation to their own calls. Thread-safe.
 class GrpcIncomingCall : public decoding::IncomingCall {
  public:
-  // `context` must outlive this object.
-  explicit GrpcIncomingCall(grpc::ServerContext& context) : context_(context) {}
+  // `context` (a sync or callback server context) must outlive this object.
+  explicit GrpcIncomingCall(const grpc::ServerContextBase& context) : context_(context) {}
   bool cancelled() const override { return context_.IsCancelled(); }
-  const grpc::ServerContext& context() const { return context_; }
+  const grpc::ServerContextBase& context() const { return context_; }
 
  private:
-  grpc::ServerContext& context_;
+  const grpc::ServerContextBase& context_;
 };
 
 }  // namespace tandem::services

@@ -66,6 +66,9 @@ ABSL_FLAG(int, draft_call_timeout_ms, 2000,
 ABSL_FLAG(int64_t, max_active_sequences, 256,
           "Sequences run at once; requests beyond get RESOURCE_EXHAUSTED. Capped at the "
           "targets' total --max_sessions");
+ABSL_FLAG(int, sequence_threads, tandem::services::GenerationLimits{}.sequence_threads,
+          "Threads that run every sequence's rounds, taking turns (a fixed pool: streams cost "
+          "memory, not threads); also the most rounds in flight at once");
 ABSL_FLAG(int, shutdown_grace_ms, 5000,
           "On SIGTERM/SIGINT, how long in-flight requests may run on; sequences still running "
           "near the end finish with FINISH_REASON_CANCELLED");
@@ -167,9 +170,9 @@ int main(int argc, char** argv) {
   const absl::Duration connect_timeout = absl::Seconds(absl::GetFlag(FLAGS_connect_timeout_s));
   if (absl::GetFlag(FLAGS_target_call_timeout_ms) < 1 ||
       absl::GetFlag(FLAGS_draft_call_timeout_ms) < 1 ||
-      absl::GetFlag(FLAGS_max_active_sequences) < 1) {
-    std::cerr << "error: --target_call_timeout_ms, --draft_call_timeout_ms and "
-                 "--max_active_sequences must be >= 1\n";
+      absl::GetFlag(FLAGS_max_active_sequences) < 1 || absl::GetFlag(FLAGS_sequence_threads) < 1) {
+    std::cerr << "error: --target_call_timeout_ms, --draft_call_timeout_ms, "
+                 "--max_active_sequences and --sequence_threads must be >= 1\n";
     return 2;
   }
   auto target_spec = ParseReplicaSpec(absl::GetFlag(FLAGS_target), "target");
@@ -335,6 +338,7 @@ int main(int argc, char** argv) {
   limits.max_new_tokens = absl::GetFlag(FLAGS_max_new_tokens_limit);
   limits.default_max_new_tokens = absl::GetFlag(FLAGS_default_max_new_tokens);
   limits.max_active_sequences = absl::GetFlag(FLAGS_max_active_sequences);
+  limits.sequence_threads = absl::GetFlag(FLAGS_sequence_threads);
   // Admit no more sequences than the targets hold sessions for: every
   // sequence holds a target session, and one admitted past that would only
   // get RESOURCE_EXHAUSTED downstream. (A sequence without a draft session

@@ -34,6 +34,11 @@ struct GenerationLimits {
   // orchestrator runs at once; a request that would exceed it is refused
   // with RESOURCE_EXHAUSTED instead of queueing without bound.
   int64_t max_active_sequences = 256;
+  // Threads that drive the rounds of every running sequence (a fixed pool:
+  // more sequences wait their turn, they do not add threads). At most this
+  // many rounds are in flight at once, so it also bounds how many verify
+  // items can meet in one target step.
+  int sequence_threads = 64;
 };
 
 // A text prompt may have at most this many bytes per token of the target's
