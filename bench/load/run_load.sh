@@ -12,6 +12,8 @@
 #       [--target_threads 0] [--batch_window_us 0]
 #       [--overload_sessions 16] [--overload_streams 32] [--no_overload] [--out DIR]
 #       [--orchestrator_flags "--adaptive"]
+# ORCHESTRATOR_BIN=path runs that orchestrator binary instead of the freshly built one (A/B of
+# two orchestrator builds against the same model servers).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -94,7 +96,7 @@ start_servers() {  # max_sessions, tag; sets ORCH_PORT and SERVER_PIDS
     --listen=127.0.0.1:0 --port_file="$dir/draft.port" >"$dir/draft.log" 2>&1 &
   PIDS+=($!); local draft_pid=$!
   local draft_port; draft_port=$(wait_port "$dir/draft.port" draft "$dir/draft.log")
-  "$BIN/services/orchestrator/orchestrator" --target="127.0.0.1:$target_port" \
+  "${ORCHESTRATOR_BIN:-$BIN/services/orchestrator/orchestrator}" --target="127.0.0.1:$target_port" \
     --draft="127.0.0.1:$draft_port" --tokenizer="$PWD/assets/target" \
     --listen=127.0.0.1:0 --port_file="$dir/orchestrator.port" $ORCH_FLAGS \
     >"$dir/orchestrator.log" 2>&1 &
