@@ -25,11 +25,21 @@ struct BatcherOptions {
   // Backpressure: TrySubmit refuses an item while this many wait for a
   // batch (0 = no limit).
   int64_t max_queued = 0;
+  // Caller runs: when nothing is queued and no batch of this batcher is
+  // running, Submit / TrySubmitAll / Run / RunAll run their items as the
+  // batch on the calling thread (under the engine mutex) instead of handing
+  // them to the worker and waiting for it — two thread hand-offs fewer per
+  // batch for a lone stream. Items arriving meanwhile queue for the worker
+  // as usual. Only with window 0. (TrySubmit, which callers use one item at
+  // a time for items meant to share a batch, always queues.)
+  bool run_inline_when_idle = true;
 };
 
 // Collects items submitted from many threads and runs them in batches on one
-// worker thread. `engine_mutex` (shared by every batcher of one engine) keeps
-// different batchers of the same engine from running concurrently.
+// worker thread (or, with run_inline_when_idle, on an idle caller's thread):
+// one batch of a batcher runs at a time. `engine_mutex` (shared by every
+// batcher of one engine) keeps different batchers of the same engine from
+// running concurrently.
 template <typename Item, typename Outcome>
 class Batcher {
  public:
@@ -49,27 +59,31 @@ class Batcher {
   }
 
   // Queues the item; the future is ready when its batch ran.
-  std::future<Outcome> Submit(Item item) { return *Enqueue(std::move(item), /*bounded=*/false); }
+  std::future<Outcome> Submit(Item item) {
+    return *Enqueue(std::move(item), /*bounded=*/false, /*may_run_here=*/true);
+  }
 
   // As Submit, but refuses (nullopt) when max_queued items already wait, so
   // a server under overload answers RESOURCE_EXHAUSTED instead of queueing
   // without bound.
   std::optional<std::future<Outcome>> TrySubmit(Item item) {
-    return Enqueue(std::move(item), /*bounded=*/true);
+    return Enqueue(std::move(item), /*bounded=*/true, /*may_run_here=*/false);
   }
 
   // As TrySubmit for several items queued together (under one lock), so the
   // worker cannot start a batch between them: up to max_batch of them run
   // in the same batch. Each refused item (max_queued) gets nullopt.
   std::vector<std::optional<std::future<Outcome>>> TrySubmitAll(std::vector<Item> items) {
-    return EnqueueAll(std::move(items), /*bounded=*/true);
+    return EnqueueAll(std::move(items), /*bounded=*/true, /*may_run_here=*/true);
   }
 
   // Blocks until the items' batch ran (one batch when they fit max_batch);
   // returns their outcomes in order.
   std::vector<Outcome> RunAll(std::vector<Item> items) {
     std::vector<Outcome> out;
-    for (auto& f : EnqueueAll(std::move(items), /*bounded=*/false)) out.push_back(f->get());
+    for (auto& f : EnqueueAll(std::move(items), /*bounded=*/false, /*may_run_here=*/true)) {
+      out.push_back(f->get());
+    }
     return out;
   }
 
@@ -91,18 +105,46 @@ class Batcher {
   };
 
   // Queues the item unless `bounded` and max_queued items already wait.
-  std::optional<std::future<Outcome>> Enqueue(Item item, bool bounded) {
+  std::optional<std::future<Outcome>> Enqueue(Item item, bool bounded, bool may_run_here) {
     std::vector<Item> one;
     one.push_back(std::move(item));
-    return std::move(EnqueueAll(std::move(one), bounded).front());
+    return std::move(EnqueueAll(std::move(one), bounded, may_run_here).front());
   }
 
   // Queues the items together (one lock), each unless `bounded` and
-  // max_queued items already wait.
+  // max_queued items already wait; or, when `may_run_here` and the batcher
+  // is idle (run_inline_when_idle), runs them now as one batch on this
+  // thread.
   std::vector<std::optional<std::future<Outcome>>> EnqueueAll(std::vector<Item> items,
-                                                              bool bounded) {
+                                                              bool bounded, bool may_run_here) {
     std::vector<std::optional<std::future<Outcome>>> out;
     out.reserve(items.size());
+    std::vector<Pending> here;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (may_run_here && options_.run_inline_when_idle &&
+          options_.window == absl::ZeroDuration() && !running_ && !stopping_ &&
+          queue_.empty() && !items.empty() &&
+          static_cast<int>(items.size()) <= options_.max_batch) {
+        running_ = true;
+        for (Item& item : items) {
+          std::promise<Outcome> promise;
+          out.push_back(promise.get_future());
+          here.push_back({std::move(item), std::move(promise)});
+        }
+      }
+    }
+    if (!here.empty()) {
+      RunBatch(here);
+      bool more;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        running_ = false;
+        more = !queue_.empty();
+      }
+      if (more) cv_.notify_one();
+      return out;
+    }
     {
       std::lock_guard<std::mutex> lock(mu_);
       for (Item& item : items) {
@@ -121,12 +163,31 @@ class Batcher {
     return out;
   }
 
+  // Runs one batch on the calling thread and fulfils its promises.
+  void RunBatch(std::vector<Pending>& batch) {
+    std::vector<Item> items;
+    items.reserve(batch.size());
+    for (Pending& p : batch) items.push_back(std::move(p.item));
+    std::vector<Outcome> outcomes;
+    {
+      std::lock_guard<std::mutex> engine_lock(*engine_mutex_);
+      outcomes = fn_(items);
+    }
+    ++batches_;
+    items_ += batch.size();
+    for (size_t i = 0; i < batch.size(); ++i) {
+      batch[i].promise.set_value(std::move(outcomes[i]));
+    }
+  }
+
   void Loop() {
     while (true) {
       std::vector<Pending> batch;
       {
         std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+        // A batch a caller runs inline goes first; what queued meanwhile
+        // forms the next one.
+        cv_.wait(lock, [this] { return (stopping_ && !running_) || (!queue_.empty() && !running_); });
         if (queue_.empty()) return;
         if (options_.window > absl::ZeroDuration()) {
           cv_.wait_for(lock, absl::ToChronoNanoseconds(options_.window), [this] {
@@ -137,20 +198,11 @@ class Batcher {
           batch.push_back(std::move(queue_.front()));
           queue_.pop_front();
         }
+        running_ = true;
       }
-      std::vector<Item> items;
-      items.reserve(batch.size());
-      for (Pending& p : batch) items.push_back(std::move(p.item));
-      std::vector<Outcome> outcomes;
-      {
-        std::lock_guard<std::mutex> engine_lock(*engine_mutex_);
-        outcomes = fn_(items);
-      }
-      ++batches_;
-      items_ += batch.size();
-      for (size_t i = 0; i < batch.size(); ++i) {
-        batch[i].promise.set_value(std::move(outcomes[i]));
-      }
+      RunBatch(batch);
+      std::lock_guard<std::mutex> lock(mu_);
+      running_ = false;
     }
   }
 
@@ -161,6 +213,7 @@ class Batcher {
   std::condition_variable cv_;
   std::deque<Pending> queue_;
   bool stopping_ = false;
+  bool running_ = false;  // A batch of this batcher is running (worker or caller).
   std::atomic<int64_t> batches_{0};
   std::atomic<int64_t> items_{0};
   std::atomic<int64_t> refused_{0};

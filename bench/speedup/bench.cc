@@ -679,6 +679,7 @@ absl::Status RunSpeedupBenchmark(const BenchOptions& options) {
   topt.max_sessions = 64;
   topt.session_ttl = absl::Minutes(10);
   topt.max_draft_length = std::max(16, max_gamma);
+  topt.inline_batches = options.inline_batches;
   services::ModelServerOptions dopt = topt;
   dopt.model_path = options.draft_dir;
   std::unique_ptr<model::Model> local_target, local_draft, grpc_target, grpc_draft;
@@ -701,8 +702,12 @@ absl::Status RunSpeedupBenchmark(const BenchOptions& options) {
 
   decoding::TargetEngine local_target_engine(*local_target, 64);
   decoding::DraftEngine local_draft_engine(*local_draft, 64);
-  auto local_target_backend = std::make_unique<decoding::LocalTargetBackend>(local_target_engine);
-  auto local_draft_backend = std::make_unique<decoding::LocalDraftBackend>(local_draft_engine);
+  decoding::BatcherOptions local_batching;
+  local_batching.run_inline_when_idle = options.inline_batches;
+  auto local_target_backend =
+      std::make_unique<decoding::LocalTargetBackend>(local_target_engine, local_batching);
+  auto local_draft_backend =
+      std::make_unique<decoding::LocalDraftBackend>(local_draft_engine, local_batching);
 
   auto target_service = std::make_unique<services::TargetServiceImpl>(topt, *grpc_target);
   auto draft_service = std::make_unique<services::DraftServiceImpl>(dopt, *grpc_draft);

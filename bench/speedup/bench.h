@@ -41,6 +41,9 @@ struct BenchOptions {
   int concurrency_gamma = 0;   // 0: each mode's best greedy γ from the sweep.
   bool concurrency_adaptive = false;  // Also run adaptive γ at each concurrency.
   int micro_reps = 40;         // Repetitions per direct forward timing.
+  // Engines run an idle call's items on the caller's thread (servers'
+  // --inline_batches; decoding::BatcherOptions::run_inline_when_idle).
+  bool inline_batches = true;
   int micro_context = 96;      // Cached tokens before the timed forwards.
   int threads = 0;             // LibTorch intra-op threads; 0 = default.
   bool progress = true;

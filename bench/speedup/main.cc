@@ -40,6 +40,8 @@ ABSL_FLAG(std::string, concurrency, "1,4,16", "Concurrent streams for the concur
 ABSL_FLAG(int, concurrency_gamma, 0, "γ of the concurrency runs; 0 = each mode's best greedy γ");
 ABSL_FLAG(bool, concurrency_adaptive, false, "Also run adaptive γ at each concurrency level");
 ABSL_FLAG(int, micro_reps, 40, "Repetitions per direct forward timing");
+ABSL_FLAG(bool, inline_batches, true,
+          "Engines (local and gRPC) run an idle call's items on the caller's thread");
 ABSL_FLAG(int, threads, 0, "LibTorch intra-op threads; 0 = default");
 ABSL_FLAG(bool, quick, false, "About a minute: 3 prompts x 32 tokens, γ in {1,2,4,8}, concurrency 1,4");
 ABSL_FLAG(bool, progress, true, "Progress bar on stderr");
@@ -97,6 +99,7 @@ int main(int argc, char** argv) {
   o.concurrency_gamma = absl::GetFlag(FLAGS_concurrency_gamma);
   o.concurrency_adaptive = absl::GetFlag(FLAGS_concurrency_adaptive);
   o.micro_reps = absl::GetFlag(FLAGS_micro_reps);
+  o.inline_batches = absl::GetFlag(FLAGS_inline_batches);
   o.threads = absl::GetFlag(FLAGS_threads);
   o.progress = absl::GetFlag(FLAGS_progress);
   o.tree_alternatives = absl::GetFlag(FLAGS_tree_alternatives);

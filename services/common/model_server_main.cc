@@ -79,6 +79,7 @@ absl::StatusOr<CommandLine> ReadFlags() {
   o.max_queued_items = f.Required<int64_t>("max_queued_items");
   o.session_ttl = absl::Seconds(f.Required<int64_t>("session_ttl_s"));
   o.batch_window = absl::Microseconds(f.Required<int>("batch_window_us"));
+  o.inline_batches = f.IfDefined<bool>("inline_batches", o.inline_batches);
   o.prefill_chunk = f.IfDefined<int64_t>("prefill_chunk", o.prefill_chunk);
   c.threads = f.Required<int>("threads");
   o.metrics_listen = f.Required<std::string>("metrics_listen");

@@ -37,6 +37,10 @@ struct ModelServerOptions {
   // engine is free between chunks, so a long prompt never stalls the streams.
   int64_t prefill_chunk = 256;
   absl::Duration batch_window = absl::ZeroDuration();
+  // An idle engine runs a call's items on the handler's thread instead of
+  // handing them to its batch worker (decoding::BatcherOptions::
+  // run_inline_when_idle): less latency per call for a lone stream.
+  bool inline_batches = true;
   int64_t max_message_bytes = 64 << 20;
   // Reported in ModelInfo.tokenizer.name so the orchestrator can refuse a
   // draft/target pair with different vocabularies (Tokenizer::identity()).

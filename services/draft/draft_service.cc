@@ -20,7 +20,7 @@ DraftServiceImpl::DraftServiceImpl(const ModelServerOptions& options, model::Mod
         return engine_.Propose(items);
       },
       decoding::BatcherOptions{options.max_items_per_call * 4, options.batch_window,
-                               options.max_queued_items},
+                               options.max_queued_items, options.inline_batches},
       &engine_mutex());
 }
 

@@ -28,6 +28,9 @@ ABSL_FLAG(int64_t, max_queued_items, 256,
           "Items waiting for a batch before calls get RESOURCE_EXHAUSTED (0 = no limit)");
 ABSL_FLAG(int64_t, session_ttl_s, 300, "Idle seconds before a session is closed");
 ABSL_FLAG(int, batch_window_us, 0, "Batching window; 0 = continuous batching");
+ABSL_FLAG(bool, inline_batches, tandem::services::ModelServerOptions{}.inline_batches,
+          "When the engine is idle, run a call's items on its handler thread (no hand-off to the "
+          "batch worker); false = always through the worker");
 ABSL_FLAG(int, threads, 0, "LibTorch intra-op threads; 0 = LibTorch's default");
 ABSL_FLAG(std::string, metrics_listen, "",
           "host:port of the Prometheus /metrics and /healthz endpoint; empty = off");

@@ -31,6 +31,9 @@ ABSL_FLAG(int64_t, prefill_chunk, 256,
           "Prompt positions a session's prefill runs per engine step, in the same forward as "
           "other sessions' rows (>= 1)");
 ABSL_FLAG(int, batch_window_us, 0, "Batching window; 0 = continuous batching");
+ABSL_FLAG(bool, inline_batches, tandem::services::ModelServerOptions{}.inline_batches,
+          "When the engine is idle, run a call's items on its handler thread (no hand-off to the "
+          "batch worker); false = always through the worker");
 ABSL_FLAG(int, threads, 0, "LibTorch intra-op threads; 0 = LibTorch's default");
 ABSL_FLAG(std::string, metrics_listen, "",
           "host:port of the Prometheus /metrics and /healthz endpoint; empty = off");

@@ -25,7 +25,7 @@ TargetServiceImpl::TargetServiceImpl(const ModelServerOptions& options, model::M
       relevance_(RelevanceRunnerOptions{options.model_path, options.device}),
       engine_(model, options.max_sessions, {options.prefix_cache_entries}) {
   decoding::BatcherOptions batch{options.max_items_per_call * 4, options.batch_window,
-                                 options.max_queued_items};
+                                 options.max_queued_items, options.inline_batches};
   step_ = std::make_unique<decoding::Batcher<decoding::StepItem, decoding::StepOutcome>>(
       [this](absl::Span<const decoding::StepItem> items) {
         RecordBatchLocked("verify", items.size());
@@ -255,6 +255,9 @@ absl::Status TargetServiceImpl::RunDraftEarlyExit(const RpcCall& call,
   };
   ops.submit = [this](decoding::EarlyExitItem item) {
     return early_exit_->TrySubmit(std::move(item));
+  };
+  ops.submit_all = [this](std::vector<decoding::EarlyExitItem> items) {
+    return early_exit_->TrySubmitAll(std::move(items));
   };
   ops.finish = [this](const v1::DraftEarlyExitItem& item, decoding::DraftOutcome outcome,
                       v1::DraftEarlyExitResult* result) {

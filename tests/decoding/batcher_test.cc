@@ -138,5 +138,72 @@ TEST(BatcherTest, UnboundedByDefault) {
   EXPECT_EQ(batcher.refused(), 0);
 }
 
+// Caller runs: an idle batcher runs Run's items on the calling thread; the
+// worker only takes over what queues while a batch runs, and batches never
+// overlap.
+TEST(BatcherTest, IdleBatcherRunsTheCallersItemsOnTheCallersThread) {
+  std::mutex engine;
+  std::mutex ids_mu;
+  std::vector<std::thread::id> ran_on;
+  auto record = [&](absl::Span<const int> items) {
+    std::lock_guard<std::mutex> lock(ids_mu);
+    ran_on.push_back(std::this_thread::get_id());
+    return std::vector<int>(items.begin(), items.end());
+  };
+  BatcherOptions inline_on;
+  ASSERT_TRUE(inline_on.run_inline_when_idle);  // The default.
+  {
+    Batcher<int, int> batcher(record, inline_on, &engine);
+    EXPECT_EQ(batcher.Run(7), 7);
+    EXPECT_EQ(batcher.RunAll({1, 2, 3}), (std::vector<int>{1, 2, 3}));
+    // TrySubmit (items meant to share a batch) always goes to the worker.
+    EXPECT_EQ(batcher.TrySubmit(4)->get(), 4);
+    EXPECT_EQ(batcher.batches_run(), 3);
+  }
+  ASSERT_EQ(ran_on.size(), 3u);
+  EXPECT_EQ(ran_on[0], std::this_thread::get_id());
+  EXPECT_EQ(ran_on[1], std::this_thread::get_id());
+  EXPECT_NE(ran_on[2], std::this_thread::get_id());
+  ran_on.clear();
+  BatcherOptions inline_off;
+  inline_off.run_inline_when_idle = false;
+  {
+    Batcher<int, int> batcher(record, inline_off, &engine);
+    EXPECT_EQ(batcher.Run(7), 7);
+  }
+  ASSERT_EQ(ran_on.size(), 1u);
+  EXPECT_NE(ran_on[0], std::this_thread::get_id());
+}
+
+TEST(BatcherTest, ItemsArrivingDuringAnInlineBatchFormTheNextBatch) {
+  Gate gate;
+  std::mutex engine;
+  std::atomic<int> running{0};
+  std::atomic<int> most{0};
+  Batcher<int, int> batcher(
+      [&](absl::Span<const int> items) {
+        const int now = ++running;
+        if (now > most) most = now;
+        std::vector<int> out = gate.Run(items);
+        --running;
+        return out;
+      },
+      BatcherOptions{}, &engine);
+  // The first caller runs inline and blocks in the gate...
+  std::thread first([&] { EXPECT_EQ(batcher.Run(1), 10); });
+  gate.WaitEntered(1);
+  // ...so these queue (the batcher is busy) and must wait for it.
+  std::vector<std::future<int>> later;
+  for (int i = 2; i <= 4; ++i) later.push_back(batcher.Submit(i));
+  auto more = batcher.TrySubmitAll({5, 6});
+  gate.Open();
+  first.join();
+  for (int i = 2; i <= 4; ++i) EXPECT_EQ(later[i - 2].get(), i * 10);
+  EXPECT_EQ((*more[0]).get(), 50);
+  EXPECT_EQ((*more[1]).get(), 60);
+  EXPECT_EQ(most.load(), 1);  // Never two batches at once.
+  EXPECT_EQ(gate.sizes(), (std::vector<int>{1, 5}));
+}
+
 }  // namespace
 }  // namespace tandem::decoding
