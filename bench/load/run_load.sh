@@ -12,6 +12,7 @@
 #       [--target_threads 0] [--batch_window_us 0]
 #       [--overload_sessions 16] [--overload_streams 32] [--no_overload] [--out DIR]
 #       [--orchestrator_flags "--adaptive"]
+# KEEP_LOGS=DIR keeps the three servers' logs there.
 # ORCHESTRATOR_BIN=path runs that orchestrator binary instead of the freshly built one (A/B of
 # two orchestrator builds against the same model servers).
 set -euo pipefail
@@ -68,6 +69,8 @@ PIDS=()
 cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  # KEEP_LOGS=DIR keeps the servers' logs (one folder per server set).
+  if [ -n "${KEEP_LOGS:-}" ]; then mkdir -p "$KEEP_LOGS" && cp -r "$RUN"/. "$KEEP_LOGS"/; fi
   rm -rf "$RUN"
 }
 trap cleanup EXIT INT TERM

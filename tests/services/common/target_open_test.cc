@@ -91,6 +91,33 @@ TEST_F(TargetOpenTest, ConcurrentOpensUpToTheLimitAllSucceed) {
   }
 }
 
+// Streams that each reopen as soon as they closed never exceed the limit,
+// so none may be refused — also when an open, its prompt done, still waits
+// for the engine mutex (held by the others' prefill steps) to finish.
+TEST_F(TargetOpenTest, ReopeningStreamsAtTheLimitAreNeverRefused) {
+  constexpr int kStreams = 4;
+  Start(kStreams, 4);
+  std::atomic<int> refused{0};
+  std::vector<std::thread> streams;
+  for (int i = 0; i < kStreams; ++i) {
+    streams.emplace_back([&] {
+      for (int k = 0; k < 60; ++k) {
+        uint64_t id = 0;
+        grpc::Status s = Open(24, &id);
+        if (s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+          ++refused;
+          continue;
+        }
+        ASSERT_TRUE(s.ok()) << s.error_message();
+        Close(id);
+      }
+    });
+  }
+  for (auto& t : streams) t.join();
+  EXPECT_EQ(refused.load(), 0);
+  EXPECT_EQ(server_->service().open_sessions(), 0);
+}
+
 TEST_F(TargetOpenTest, OpenThatRunsPastItsDeadlineLeavesNoSession) {
   Start(8, 1);
   // ~1000 steps of one position: far longer than 20 ms.
