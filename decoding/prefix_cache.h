@@ -20,7 +20,9 @@ namespace tandem::decoding {
 // Thread-compatible: the owning SessionTable serializes calls.
 struct PrefixCacheStats {
   int64_t entries = 0;        // Kept sequences now.
-  int64_t hits = 0;           // Sessions opened on a copied prefix, so far.
+  // Sessions opened on a copied prefix so far (a kept one, or an open
+  // session's: SessionTable).
+  int64_t hits = 0;
   int64_t reused_tokens = 0;  // Positions copied instead of recomputed, so far.
 };
 
@@ -49,6 +51,14 @@ class PrefixCache {
 
   // Releases the least recently used entry; false when there is none.
   bool EvictOne();
+
+  // Counts a prefix of `tokens` positions the owner copied from elsewhere
+  // (an open session's cache) into a new session, in hits / reused_tokens.
+  void RecordCopy(int64_t tokens) {
+    ++hits_;
+    reused_tokens_ += tokens;
+  }
+  int64_t min_tokens() const { return options_.min_tokens; }
 
   int64_t size() const { return static_cast<int64_t>(entries_.size()); }
   PrefixCacheStats stats() const { return {size(), hits_, reused_tokens_}; }

@@ -27,8 +27,14 @@ absl::StatusOr<SessionId> SessionTable::Register(std::vector<int64_t> prompt,
   EngineSession& s = **session;
   // A kept prefix of the prompt (all but the pending last token) is copied,
   // not recomputed.
-  const int64_t reused = prefix_cache_.Adopt(
-      absl::MakeConstSpan(s.committed).subspan(0, s.committed.size() - 1), s.sequence);
+  const absl::Span<const int64_t> prefix =
+      absl::MakeConstSpan(s.committed).subspan(0, s.committed.size() - 1);
+  int64_t reused = prefix_cache_.Adopt(prefix, s.sequence);
+  if (prefix_cache_.enabled()) {
+    if (const int64_t live = CopyFromOpenSession(prefix, s.sequence, reused); live > 0) {
+      reused = live;
+    }
+  }
   // Admission by KV memory: reserve now, so the session never fails later;
   // kept prefixes give way first.
   absl::Status reserved = model_.Reserve(s.sequence, reserve);
@@ -42,6 +48,36 @@ absl::StatusOr<SessionId> SessionTable::Register(std::vector<int64_t> prompt,
   s.cached.assign(s.committed.begin(), s.committed.begin() + reused);
   sessions_.emplace(id, *std::move(session));
   return id;
+}
+
+int64_t SessionTable::CopyFromOpenSession(absl::Span<const int64_t> tokens,
+                                          model::SequenceId destination, int64_t at_least) {
+  const EngineSession* best = nullptr;
+  int64_t best_length = std::max<int64_t>(at_least, prefix_cache_.min_tokens() - 1);
+  for (const auto& [id, session] : sessions_) {
+    // Positions [0, cached) of a session's full-model cache hold `cached`
+    // (between engine calls; the owner serializes them).
+    const std::vector<int64_t>& cached = session->cached;
+    const int64_t most = std::min<int64_t>(
+        {static_cast<int64_t>(cached.size()), static_cast<int64_t>(tokens.size()),
+         model_.Length(session->sequence)});
+    if (most <= best_length) continue;
+    const int64_t common =
+        std::mismatch(cached.begin(), cached.begin() + most, tokens.begin()).first -
+        cached.begin();
+    if (common > best_length) {
+      best = session.get();
+      best_length = common;
+    }
+  }
+  if (best == nullptr) return 0;
+  absl::Status forked = model_.Fork(best->sequence, destination, best_length);
+  while (forked.code() == absl::StatusCode::kResourceExhausted && prefix_cache_.EvictOne()) {
+    forked = model_.Fork(best->sequence, destination, best_length);
+  }
+  if (!forked.ok()) return 0;
+  prefix_cache_.RecordCopy(best_length);
+  return best_length;
 }
 
 absl::StatusOr<SessionId> SessionTable::Open(std::vector<int64_t> prompt,

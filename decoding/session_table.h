@@ -23,6 +23,10 @@ class SessionTable {
       : model_(model), max_sessions_(max_sessions), prefix_cache_(model, prefix) {}
 
   // Validates, then prefills prompt[0, n-1) (the last token stays pending).
+  // With the prefix cache on, the longest prefix of the prompt already in a
+  // KV cache — a kept one of a closed session, or an OPEN session's (other
+  // requests with the same system prompt, the sibling sequences of one
+  // request) — is copied (Model::Fork, exact) instead of recomputed.
   // InvalidArgument for a bad prompt or params, ResourceExhausted when full.
   absl::StatusOr<SessionId> Open(std::vector<int64_t> prompt,
                                  const SessionOptions& options);
@@ -47,6 +51,13 @@ class SessionTable {
   const PrefixCache& prefix_cache() const { return prefix_cache_; }
 
  private:
+  // Copies into `destination` the longest prefix of `tokens` an open
+  // session holds in its full-model cache, when it is at least the prefix
+  // cache's min_tokens and longer than `at_least`; returns its length, or 0
+  // (then `destination` is unchanged).
+  int64_t CopyFromOpenSession(absl::Span<const int64_t> tokens, model::SequenceId destination,
+                              int64_t at_least);
+
   model::Model& model_;
   int64_t max_sessions_;
   SessionId next_id_ = 1;

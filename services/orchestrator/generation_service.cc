@@ -442,6 +442,26 @@ struct GenerationServiceImpl::RequestRun {
   std::vector<SequenceOutput> outputs;
   std::atomic<size_t> remaining{0};
   int64_t admitted = 0;
+  // Per prompt, the return sequences after the first: they start once the
+  // first has opened its sessions, so that their prompt is copied from its
+  // KV cache (a model server's prefix sharing) instead of run n times.
+  std::mutex siblings_mu;
+  std::vector<std::vector<size_t>> siblings;
+
+  // Starts the sequences `k` as pool tasks (the ones the pool refuses, when
+  // it is shutting down, end at once).
+  void Start(const std::shared_ptr<RequestRun>& self, const std::vector<size_t>& ks);
+
+  // Called once by each prompt's first sequence after its open (whatever
+  // the outcome): starts that prompt's other sequences.
+  void StartSiblings(const std::shared_ptr<RequestRun>& self, uint32_t prompt) {
+    std::vector<size_t> ks;
+    {
+      std::lock_guard<std::mutex> lock(siblings_mu);
+      ks.swap(siblings[prompt]);
+    }
+    Start(self, ks);
+  }
 
   // Called once per sequence, after it closed its sessions.
   void SequenceEnded() {
@@ -474,6 +494,7 @@ class GenerationServiceImpl::SequenceTask : public decoding::RoundPool::Task {
     SequenceOutput& o = run_->outputs[k_];
     if (loop_ == nullptr) {
       Open(o);
+      if (o.sequence_index == 0) run_->StartSiblings(run_, o.prompt_index);
       return loop_ == nullptr ? End() : false;
     }
     absl::StatusOr<bool> done = loop_->Round();
@@ -625,11 +646,27 @@ void GenerationServiceImpl::RunAll(ValidatedGeneration v, const grpc::ServerCont
     out.seed = run->v.seed ? *run->v.seed + k : sampling::Rng::SeedFromOs();
     out.prompt_tokens = run->v.prompts[out.prompt_index].size();
   }
+  run->siblings.resize(run->v.prompts.size());
+  std::vector<size_t> first;
   for (size_t k = 0; k < total; ++k) {
-    if (!sequences_->Submit(std::make_unique<SequenceTask>(run, k))) {
-      // The service is being destroyed: this sequence never starts.
-      run->outputs[k].status = absl::UnavailableError("the orchestrator is shutting down");
-      run->SequenceEnded();
+    if (run->outputs[k].sequence_index == 0) {
+      first.push_back(k);
+    } else {
+      run->siblings[run->outputs[k].prompt_index].push_back(k);
+    }
+  }
+  run->Start(run, first);
+}
+
+void GenerationServiceImpl::RequestRun::Start(const std::shared_ptr<RequestRun>& self,
+                                              const std::vector<size_t>& ks) {
+  for (size_t k : ks) {
+    if (!service->sequences_->Submit(std::make_unique<SequenceTask>(self, k))) {
+      // The service is being destroyed: this sequence never starts (nor do
+      // the ones waiting for it).
+      outputs[k].status = absl::UnavailableError("the orchestrator is shutting down");
+      if (outputs[k].sequence_index == 0) StartSiblings(self, outputs[k].prompt_index);
+      SequenceEnded();
     }
   }
 }

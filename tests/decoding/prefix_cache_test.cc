@@ -85,6 +85,53 @@ TEST(PrefixCacheTest, ACopiedPrefixDecodesExactlyAsARecomputedOne) {
   }
 }
 
+// Concurrent requests with the same system prompt: the second copies the
+// prefix from the first while both are open (nothing was closed yet), and
+// decodes exactly as with a recomputed prefix; the open session is untouched.
+TEST(PrefixCacheTest, AnOpenSessionsPrefixIsCopiedNotRecomputed) {
+  auto cached_model = TinyTarget();
+  auto plain_model = TinyTarget();
+  TargetEngine cached(*cached_model, 0, {/*max_entries=*/4});
+  TargetEngine plain(*plain_model, 0);
+  const std::vector<int64_t> system = Prompt(50, 4);
+  std::vector<int64_t> first = system, second = system;
+  for (int64_t t : Prompt(6, 5)) first.push_back(t);
+  for (int64_t t : Prompt(9, 6)) second.push_back(t);
+  auto a = cached.Open(first, Greedy());
+  ASSERT_TRUE(a.ok()) << a.status();
+  const auto a_before = Decode(cached, *a, static_cast<int64_t>(first.size()), 3);
+  EXPECT_EQ(cached.prefix_cache().hits(), 0);
+  auto b = cached.Open(second, Greedy());  // `a` is still open.
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(cached.prefix_cache().hits(), 1);
+  EXPECT_EQ(cached.prefix_cache().reused_tokens(), 50);  // The shared system prompt.
+  EXPECT_EQ(cached.prefix_cache().size(), 0);            // Nothing kept: a live copy.
+  auto b_plain = plain.Open(second, Greedy());
+  ASSERT_TRUE(b_plain.ok());
+  const int64_t length = static_cast<int64_t>(second.size());
+  const auto got = Decode(cached, *b, length, 16);
+  const auto want = Decode(plain, *b_plain, length, 16);
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].first, want[i].first) << i;
+    EXPECT_EQ(got[i].second, want[i].second) << i;  // Bit for bit.
+  }
+  // The source session decodes on as it would have alone.
+  auto a_plain = plain.Open(first, Greedy());
+  ASSERT_TRUE(a_plain.ok());
+  const int64_t a_length = static_cast<int64_t>(first.size());
+  const auto a_want = Decode(plain, *a_plain, a_length, 3 + 8);
+  const auto a_after = Decode(cached, *a, a_length + 3, 8);
+  for (size_t i = 0; i < a_before.size(); ++i) EXPECT_EQ(a_before[i], a_want[i]) << i;
+  for (size_t i = 0; i < a_after.size(); ++i) EXPECT_EQ(a_after[i], a_want[3 + i]) << i;
+  // Off (no prefix cache): every prompt is computed.
+  auto off_model = TinyTarget();
+  TargetEngine off(*off_model, 0);
+  ASSERT_TRUE(off.Open(first, Greedy()).ok());
+  ASSERT_TRUE(off.Open(second, Greedy()).ok());
+  EXPECT_EQ(off.prefix_cache().hits(), 0);
+}
+
 TEST(PrefixCacheTest, LeastRecentlyUsedGoesFirstAndShortPromptsAreNotKept) {
   auto model = TinyTarget();
   TargetEngine engine(*model, 0, {/*max_entries=*/2});
