@@ -8,18 +8,25 @@
 # ratio first / second. The prefix is ~PREFIX_CHARS characters of the bench
 # prompts (about 700-800 tokens of the shipped SentencePiece vocabulary).
 #
-#   bash bench/load/prefix_ttft.sh [--rounds 3] [--prefix_chars 3000] [--cache 8]
+# With --n N (> 1) it then also times, on the same servers, one request of N
+# return sequences (seeded sampling, 8 new tokens each) over a third, unseen
+# prompt of the same length: with the cache on, the sequences after the first
+# copy the prompt from the first one's open session instead of each running it.
+#
+#   bash bench/load/prefix_ttft.sh [--rounds 3] [--prefix_chars 3000] [--cache 8] [--n 4]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 ROUNDS=3
 PREFIX_CHARS=3000
 CACHE=8
+N=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) ROUNDS="$2"; shift 2 ;;
     --prefix_chars) PREFIX_CHARS="$2"; shift 2 ;;
     --cache) CACHE="$2"; shift 2 ;;
+    --n) N="$2"; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -72,8 +79,17 @@ ttft() {  # prompt -> TTFT in ms (from the client's stats line)
     sed -n 's/.*ttft \([0-9.]*\) ms.*/\1/p' | tail -1
 }
 
+nseq_ms() {  # prompt -> wall ms of one request of N return sequences
+  local t0 t1
+  t0=$(date +%s%N)
+  "$BIN/client/tandem" generate --server="127.0.0.1:$ORCH" --prompt="$1" --temperature=1 \
+    --seed=7 --num_return_sequences="$N" --max_new_tokens=8 --speculation=off >/dev/null 2>&1
+  t1=$(date +%s%N)
+  echo $(( (t1 - t0) / 1000000 ))
+}
+
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-6s %-6s %12s %12s %8s\n' round cache "ttft1 ms" "ttft2 ms" "1 / 2"
+printf '%-6s %-6s %12s %12s %8s %14s\n' round cache "ttft1 ms" "ttft2 ms" "1 / 2" "n=$N wall ms"
 for round in $(seq 1 "$ROUNDS"); do
   for cache in 0 "$CACHE"; do
     start_servers "$cache"
@@ -81,8 +97,10 @@ for round in $(seq 1 "$ROUNDS"); do
     ttft "Warm up the servers with a short unrelated prompt." >/dev/null
     a=$(ttft "$PREFIX And then the first question was asked.")
     b=$(ttft "$PREFIX But nobody answered the second one.")
-    printf '%-6s %-6s %12s %12s %8s\n' "$round" "$cache" "$a" "$b" \
-      "$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }')"
+    c="-"
+    if [ "$N" -gt 1 ]; then c=$(nseq_ms "Once more, from the start: $PREFIX"); fi
+    printf '%-6s %-6s %12s %12s %8s %14s\n' "$round" "$cache" "$a" "$b" \
+      "$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }')" "$c"
     stop_servers
   done
 done
