@@ -141,17 +141,24 @@ bool TargetEngine::Prepare(const VerifyItem& item, Job& job, VerifyOutcome& out)
   return true;
 }
 
-bool TargetEngine::Prepare(const PrefillItem& item, Job& job, PrefillOutcome& out) {
+namespace {
+
+// The next chunk of a registered session's prompt: sets `session` and
+// `feed` (the positions to run), or returns false with `out` final (an
+// error, or nothing left to run).
+bool PreparePrefillChunk(SessionTable& sessions, const PrefillItem& item,
+                         EngineSession*& session, std::vector<int64_t>& feed,
+                         PrefillOutcome& out) {
   if (item.max_tokens < 1) {
     out.status = absl::InvalidArgumentError("prefill max_tokens must be >= 1");
     return false;
   }
-  absl::StatusOr<EngineSession*> s = sessions_.Find(item.session);
+  absl::StatusOr<EngineSession*> s = sessions.Find(item.session);
   if (!s.ok()) {
     out.status = s.status();
     return false;
   }
-  absl::StatusOr<std::vector<int64_t>> missing = (*s)->CatchUp(sessions_.model());
+  absl::StatusOr<std::vector<int64_t>> missing = (*s)->CatchUp(sessions.model());
   if (!missing.ok()) {
     out.status = missing.status();
     return false;
@@ -160,9 +167,16 @@ bool TargetEngine::Prepare(const PrefillItem& item, Job& job, PrefillOutcome& ou
   const int64_t run = std::min(total, item.max_tokens);
   out.remaining = total - run;
   if (run == 0) return false;
-  job.session = *s;
-  job.feed.assign(missing->begin(), missing->begin() + run);
-  job.remaining = total - run;
+  session = *s;
+  feed.assign(missing->begin(), missing->begin() + run);
+  return true;
+}
+
+}  // namespace
+
+bool TargetEngine::Prepare(const PrefillItem& item, Job& job, PrefillOutcome& out) {
+  if (!PreparePrefillChunk(sessions_, item, job.session, job.feed, out)) return false;
+  job.remaining = out.remaining;
   return true;
 }
 
@@ -455,6 +469,43 @@ void TargetEngine::Finish(const ScoreItem& item, Job& job, const at::Tensor& log
 
 std::vector<ScoreOutcome> TargetEngine::Score(absl::Span<const ScoreItem> items) {
   return StepOf<ScoreOutcome>(*this, items);
+}
+
+std::vector<PrefillOutcome> DraftEngine::Prefill(absl::Span<const PrefillItem> items) {
+  model::Model& model = sessions_.model();
+  std::vector<PrefillOutcome> out(items.size());
+  std::vector<EngineSession*> chunk_session;
+  std::vector<std::vector<int64_t>> feeds;
+  std::vector<size_t> chunk_item;
+  absl::flat_hash_set<SessionId> seen;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (!seen.insert(items[i].session).second) {
+      out[i].status = absl::FailedPreconditionError(
+          absl::StrCat("session ", items[i].session, " already has work in this call"));
+      continue;
+    }
+    EngineSession* session = nullptr;
+    std::vector<int64_t> feed;
+    if (!PreparePrefillChunk(sessions_, items[i], session, feed, out[i])) continue;
+    chunk_session.push_back(session);
+    feeds.push_back(std::move(feed));
+    chunk_item.push_back(i);
+  }
+  if (feeds.empty()) return out;
+  std::vector<model::ForwardRequest> batch;
+  for (size_t k = 0; k < feeds.size(); ++k) {
+    batch.push_back({chunk_session[k]->sequence, feeds[k], 0, /*all_logits=*/false});
+  }
+  absl::StatusOr<std::vector<at::Tensor>> logits = model.Forward(batch);
+  for (size_t k = 0; k < feeds.size(); ++k) {
+    if (!logits.ok()) {
+      out[chunk_item[k]].status = logits.status();
+      continue;
+    }
+    EngineSession& s = *chunk_session[k];
+    s.cached.insert(s.cached.end(), feeds[k].begin(), feeds[k].end());
+  }
+  return out;
 }
 
 std::vector<DraftOutcome> DraftEngine::Propose(

@@ -85,7 +85,8 @@ struct ScoreOutcome : Scores {
   absl::Status status;
 };
 
-// The next chunk of a registered session's prompt (TargetEngine::Register).
+// The next chunk of a registered session's prompt (TargetEngine::Register,
+// DraftEngine::Register).
 struct PrefillItem {
   SessionId session = 0;
   int64_t max_tokens = 0;  // Positions to run at most (>= 1).
@@ -205,10 +206,22 @@ class DraftEngine {
                                  const SessionOptions& options) {
     return sessions_.Open(std::move(prompt), options);
   }
+  // As TargetEngine::Register: the prompt is then run in chunks by Prefill
+  // (or by the session's first Propose catch-up), so a long prompt never
+  // holds the engine for its whole prefill.
+  absl::StatusOr<SessionId> Register(std::vector<int64_t> prompt,
+                                     const SessionOptions& options) {
+    return sessions_.Register(std::move(prompt), options);
+  }
   absl::Status Close(SessionId id) { return sessions_.Close(id); }
   int64_t num_sessions() const { return sessions_.size(); }
   const model::ModelInfo& info() { return sessions_.model().info(); }
   const PrefixCache& prefix_cache() const { return sessions_.prefix_cache(); }
+
+  // Each item runs the next max_tokens uncached positions of its session's
+  // prompt (all but the pending last token), all items in one forward. A
+  // session may appear once (FailedPrecondition for a repeat).
+  std::vector<PrefillOutcome> Prefill(absl::Span<const PrefillItem> items);
 
   // For each item: apply the sync (rolling the cache back past rejected
   // drafts), then draft γ tokens; step j of all items runs as one batch.

@@ -27,6 +27,9 @@ ABSL_FLAG(std::string, kv_budget, "",
 ABSL_FLAG(int64_t, max_queued_items, 256,
           "Items waiting for a batch before calls get RESOURCE_EXHAUSTED (0 = no limit)");
 ABSL_FLAG(int64_t, session_ttl_s, 300, "Idle seconds before a session is closed");
+ABSL_FLAG(int64_t, prefill_chunk, tandem::services::ModelServerOptions{}.prefill_chunk,
+          "Prompt positions a session's prefill runs per engine call (>= 1); between chunks the "
+          "engine serves other sessions' proposals");
 ABSL_FLAG(int, batch_window_us, 0, "Batching window; 0 = continuous batching");
 ABSL_FLAG(bool, inline_batches, tandem::services::ModelServerOptions{}.inline_batches,
           "When the engine is idle, run a call's items on its handler thread (no hand-off to the "
