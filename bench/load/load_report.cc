@@ -42,9 +42,10 @@ std::string FormatTable(const LoadReport& r) {
   absl::StrAppendFormat(&out,
                         "\n  generated tokens %d: %.1f tokens/s, %.2f requests/s, "
                         "mean inter-token latency %.2f ms\n"
-                        "  acceptance rate %.3f, fell back to target-only %d\n",
+                        "  acceptance rate %.3f, plain (γ = 0) rounds %.3f, "
+                        "fell back to target-only %d\n",
                         s.tokens, s.tokens_per_s, s.requests_per_s, s.mean_itl_s * 1e3,
-                        s.acceptance_rate, s.fallbacks);
+                        s.acceptance_rate, s.plain_round_share, s.fallbacks);
   absl::StrAppendFormat(&out, "  %-18s %6s %9s %9s %9s %9s %9s\n", "ms", "n", "mean", "p50",
                         "p90", "p99", "max");
   out += LatencyRow("request latency", s.latency_s);
@@ -99,6 +100,7 @@ std::string FormatJsonLine(const LoadReport& r) {
             {"error_latency_ms", DistributionMs(s.error_latency_s)},
             {"mean_itl_ms", s.mean_itl_s * 1e3},
             {"acceptance_rate", s.acceptance_rate},
+            {"plain_round_share", s.plain_round_share},
             {"fallbacks", s.fallbacks},
             {"memory", memory}};
   return j.dump();

@@ -31,6 +31,7 @@ LoadReport Example() {
   s.error_latency_s = {6, 0.002, 0.0015, 0.003, 0.004, 0.005};
   s.mean_itl_s = 0.0412;
   s.acceptance_rate = 0.75;
+  s.plain_round_share = 0.4;
   s.fallbacks = 2;
   ProcessMemory target{"target", 4242};
   target.before = {100 * 1024, 110 * 1024};
@@ -63,6 +64,7 @@ TEST(FormatJsonLineTest, OneLineWithMillisecondsAndKilobytes) {
   EXPECT_DOUBLE_EQ(j["error_latency_ms"]["max"].get<double>(), 5);
   EXPECT_NEAR(j["mean_itl_ms"].get<double>(), 41.2, 1e-9);
   EXPECT_DOUBLE_EQ(j["acceptance_rate"].get<double>(), 0.75);
+  EXPECT_DOUBLE_EQ(j["plain_round_share"].get<double>(), 0.4);
   EXPECT_EQ(j["fallbacks"], 2);
   ASSERT_EQ(j["memory"].size(), 2u);
   EXPECT_EQ(j["memory"][0]["name"], "target");
@@ -86,7 +88,9 @@ TEST(FormatTableTest, ShowsCountsErrorsLatenciesAndMemory) {
                    "latency 41.20 ms"),
             std::string::npos)
       << t;
-  EXPECT_NE(t.find("acceptance rate 0.750, fell back to target-only 2"), std::string::npos) << t;
+  EXPECT_NE(t.find("acceptance rate 0.750, plain (γ = 0) rounds 0.400, fell back to target-only 2"),
+            std::string::npos)
+      << t;
   EXPECT_NE(t.find("request latency        90    1500.0    1250.0    2000.0    2500.0    3000.0"),
             std::string::npos)
       << t;

@@ -57,6 +57,13 @@ RequestRecord RunOne(client::TandemClient& client, const v1::GenerateRequest& re
           const v1::SpeculationStats& spec = m.sequence_end().stats().speculation();
           rec.drafted += static_cast<int64_t>(spec.drafted_tokens());
           rec.accepted += static_cast<int64_t>(spec.accepted_tokens());
+          // Rounds that drafted at least one token = drafts at position 1.
+          int64_t drafting_rounds = 0;
+          for (const v1::PositionAcceptance& p : spec.per_position_acceptance()) {
+            if (p.position() == 1) drafting_rounds = static_cast<int64_t>(p.drafted());
+          }
+          rec.rounds += static_cast<int64_t>(spec.target_passes());
+          rec.plain_rounds += static_cast<int64_t>(spec.target_passes()) - drafting_rounds;
           rec.fell_back |= wants_speculation && spec.mode() == v1::SPECULATION_MODE_OFF;
         }
         return true;

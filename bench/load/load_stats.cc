@@ -30,7 +30,7 @@ LoadSummary SummarizeRequests(const std::vector<RequestRecord>& records, double 
   LoadSummary s;
   std::vector<double> latency, ttft, error_latency;
   double itl_span_s = 0;
-  int64_t itl_gaps = 0, drafted = 0, accepted = 0;
+  int64_t itl_gaps = 0, drafted = 0, accepted = 0, rounds = 0, plain_rounds = 0;
   for (const RequestRecord& r : records) {
     ++s.requests;
     if (r.code != absl::StatusCode::kOk) {
@@ -45,6 +45,8 @@ LoadSummary SummarizeRequests(const std::vector<RequestRecord>& records, double 
     s.fallbacks += r.fell_back ? 1 : 0;
     drafted += r.drafted;
     accepted += r.accepted;
+    rounds += r.rounds;
+    plain_rounds += r.plain_rounds;
     latency.push_back(r.end_s - r.start_s);
     if (r.first_token_s >= 0) ttft.push_back(r.first_token_s - r.start_s);
     if (r.tokens > 1 && r.first_token_s >= 0) {
@@ -61,6 +63,7 @@ LoadSummary SummarizeRequests(const std::vector<RequestRecord>& records, double 
   s.error_latency_s = Summarize(std::move(error_latency));
   if (itl_gaps > 0) s.mean_itl_s = itl_span_s / itl_gaps;
   if (drafted > 0) s.acceptance_rate = static_cast<double>(accepted) / drafted;
+  if (rounds > 0) s.plain_round_share = static_cast<double>(plain_rounds) / rounds;
   return s;
 }
 

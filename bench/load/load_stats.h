@@ -29,6 +29,10 @@ struct RequestRecord {
   // orchestrator falls back silently when no draft session can be opened).
   int64_t drafted = 0;
   int64_t accepted = 0;
+  // Target passes, and those that verified no draft (γ = 0: the adaptive
+  // policy's back-off, or nothing proposed).
+  int64_t rounds = 0;
+  int64_t plain_rounds = 0;
   bool fell_back = false;
 };
 
@@ -57,6 +61,9 @@ struct LoadSummary {
   int64_t tokens = 0;            // Generated tokens of successful requests.
   int64_t fallbacks = 0;         // Successful requests that fell back to target-only.
   double acceptance_rate = 0;    // Sum accepted / sum drafted, successful requests.
+  // Sum plain rounds / sum rounds, successful requests: how often speculation
+  // chose not to draft.
+  double plain_round_share = 0;
   double tokens_per_s = 0;       // tokens / wall_s.
   double requests_per_s = 0;     // ok / wall_s.
   Distribution latency_s;        // Whole request, successful requests.

@@ -77,6 +77,12 @@ TEST(SummarizeRequestsTest, SeparatesSuccessesFromErrorsByCode) {
   records[1].accepted = 0;
   records[2].fell_back = true;
   records[4].drafted = 100;  // Failed: not counted.
+  records[0].rounds = 10;
+  records[0].plain_rounds = 4;
+  records[1].rounds = 6;
+  records[1].plain_rounds = 0;
+  records[4].rounds = 50;  // Failed: not counted.
+  records[4].plain_rounds = 50;
   LoadSummary s = SummarizeRequests(records, 2.0);
   EXPECT_EQ(s.requests, 6);
   EXPECT_EQ(s.ok, 3);
@@ -88,6 +94,7 @@ TEST(SummarizeRequestsTest, SeparatesSuccessesFromErrorsByCode) {
   EXPECT_EQ(s.tokens, 9);
   EXPECT_EQ(s.fallbacks, 1);
   EXPECT_NEAR(s.acceptance_rate, 0.6, 1e-9);
+  EXPECT_NEAR(s.plain_round_share, 0.25, 1e-9);
   EXPECT_NEAR(s.tokens_per_s, 4.5, 1e-9);
   EXPECT_NEAR(s.requests_per_s, 1.5, 1e-9);
   EXPECT_EQ(s.latency_s.count, 3);

@@ -29,7 +29,8 @@ def row(r):
         f"{r['tokens_per_s']:.1f}", f"{r['requests_per_s']:.2f}",
         f"{lat['p50']:.0f} / {lat['p90']:.0f} / {lat['p99']:.0f} / {lat['max']:.0f}",
         f"{ttft['p50']:.0f} / {ttft['p99']:.0f}", f"{r['mean_itl_ms']:.1f}",
-        f"{r['acceptance_rate']:.2f}", str(r["fallbacks"]), err_lat,
+        f"{r['acceptance_rate']:.2f}", f"{r.get('plain_round_share', 0):.2f}",
+        str(r["fallbacks"]), err_lat,
         mem.get("target", "–"), mem.get("draft", "–"), mem.get("orchestrator", "–"),
     ]
 
@@ -37,7 +38,7 @@ def row(r):
 HEADER = [
     "max_sessions", "streams", "load avg", "requests (stopped by)", "ok", "errors", "wall s",
     "tok/s", "req/s", "latency p50 / p90 / p99 / max ms", "TTFT p50 / p99 ms", "mean ITL ms",
-    "acc. rate", "fell back", "error latency p50 / p99 / max ms",
+    "acc. rate", "plain rounds", "fell back", "error latency p50 / p99 / max ms",
     "target RSS MiB before → peak → after", "draft RSS MiB", "orchestrator RSS MiB",
 ]
 
