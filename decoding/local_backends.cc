@@ -14,23 +14,31 @@ LocalTargetBackend::LocalTargetBackend(TargetEngine& engine,
       score_([this](absl::Span<const ScoreItem> items) { return engine_.Score(items); }, options,
              &engine_mutex_) {}
 
-absl::StatusOr<decoding::Scores> LocalTargetBackend::Score(
-    const ScoreItem& item) {
-  ScoreOutcome outcome = score_.Run(item);
+namespace {
+
+absl::StatusOr<Scores> ScoresOf(ScoreOutcome outcome) {
   if (!outcome.status.ok()) return outcome.status;
   return static_cast<Scores&&>(std::move(outcome));
+}
+
+absl::StatusOr<TimedDraft> TimedDraftOf(DraftOutcome outcome) {
+  if (!outcome.status.ok()) return outcome.status;
+  TimedDraft out;
+  out.draft = std::move(outcome.draft);
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<decoding::Scores> LocalTargetBackend::Score(
+    const ScoreItem& item) {
+  return ScoresOf(score_.Run(item));
 }
 
 std::vector<absl::StatusOr<Scores>> LocalTargetBackend::ScoreAll(
     const std::vector<ScoreItem>& items) {
   std::vector<absl::StatusOr<Scores>> out;
-  for (ScoreOutcome& outcome : score_.RunAll(items)) {
-    if (!outcome.status.ok()) {
-      out.push_back(outcome.status);
-    } else {
-      out.push_back(static_cast<Scores&&>(std::move(outcome)));
-    }
-  }
+  for (ScoreOutcome& outcome : score_.RunAll(items)) out.push_back(ScoresOf(std::move(outcome)));
   return out;
 }
 
@@ -60,11 +68,7 @@ absl::StatusOr<TimedVerify> LocalTargetBackend::Verify(const VerifyItem& item) {
 
 absl::StatusOr<TimedDraft> LocalTargetBackend::DraftEarlyExit(
     const EarlyExitItem& item) {
-  DraftOutcome outcome = early_exit_.Run(item);
-  if (!outcome.status.ok()) return outcome.status;
-  TimedDraft out;
-  out.draft = std::move(outcome.draft);
-  return out;
+  return TimedDraftOf(early_exit_.Run(item));
 }
 
 void LocalTargetBackend::Close(SessionId session) {
@@ -89,24 +93,14 @@ absl::StatusOr<SessionId> LocalDraftBackend::Open(
 }
 
 absl::StatusOr<TimedDraft> LocalDraftBackend::Propose(const ProposeItem& item) {
-  DraftOutcome outcome = propose_.Run(item);
-  if (!outcome.status.ok()) return outcome.status;
-  TimedDraft out;
-  out.draft = std::move(outcome.draft);
-  return out;
+  return TimedDraftOf(propose_.Run(item));
 }
 
 std::vector<absl::StatusOr<TimedDraft>> LocalDraftBackend::ProposeAll(
     const std::vector<ProposeItem>& items) {
   std::vector<absl::StatusOr<TimedDraft>> out;
   for (DraftOutcome& outcome : propose_.RunAll(items)) {
-    if (!outcome.status.ok()) {
-      out.push_back(outcome.status);
-      continue;
-    }
-    TimedDraft t;
-    t.draft = std::move(outcome.draft);
-    out.push_back(std::move(t));
+    out.push_back(TimedDraftOf(std::move(outcome)));
   }
   return out;
 }

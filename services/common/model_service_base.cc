@@ -215,7 +215,7 @@ absl::Status ModelServiceBase::DoOpen(const RpcCall& call, const v1::OpenSession
   if (prefill_) {
     // Outside the engine mutex: the prompt runs in chunks inside engine
     // steps, between which other sessions' work proceeds.
-    const absl::Status prefilled = prefill_(*id, call);
+    const absl::Status prefilled = RunPrefill(*id, call);
     if (!prefilled.ok()) {
       std::lock_guard<std::mutex> lock(engine_mutex_);
       (void)close_(*id);
@@ -250,6 +250,16 @@ absl::Status ModelServiceBase::DoOpen(const RpcCall& call, const v1::OpenSession
   ToProto(ttl, response->mutable_ttl());
   ToProto(prefill, response->mutable_prefill_time());
   return absl::OkStatus();
+}
+
+absl::Status ModelServiceBase::RunPrefill(decoding::SessionId id, const RpcCall& call) {
+  while (true) {
+    if (call.context != nullptr && call.context->IsCancelled()) {
+      return absl::CancelledError("the open was cancelled (or ran past its deadline) during prefill");
+    }
+    const decoding::PrefillOutcome done = prefill_({id, options_.prefill_chunk});
+    if (!done.status.ok() || done.remaining == 0) return done.status;
+  }
 }
 
 absl::Status ModelServiceBase::DoClose(const RpcCall& call,

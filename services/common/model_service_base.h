@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "decoding/engine_session.h"
+#include "decoding/engines.h"
 #include "decoding/prefix_cache.h"
 #include "model/model.h"
 #include "proto/tandem/v1/session.pb.h"
@@ -38,10 +39,13 @@ class ModelServiceBase : public BatchedItemHost {
       std::vector<int64_t>, const decoding::SessionOptions&)>;
   using CloseFn = std::function<absl::Status(decoding::SessionId)>;
   using ForkFn = std::function<absl::StatusOr<decoding::SessionId>(decoding::SessionId, int64_t)>;
-  // Runs a just-opened session's prompt, called WITHOUT the engine mutex
-  // (it goes through the batchers, which take it per step). An error closes
-  // the session and fails the open.
-  using PrefillFn = std::function<absl::Status(decoding::SessionId, const RpcCall&)>;
+  // Runs one chunk of a just-opened session's prompt (an engine call
+  // through a batcher, which takes the engine mutex). With it, OpenSession
+  // only registers the session under the mutex and then runs the prompt
+  // chunk by chunk (--prefill_chunk positions each) WITHOUT the mutex, so
+  // other sessions' work proceeds between chunks; an error or a cancelled
+  // open closes the session and fails the open.
+  using PrefillFn = std::function<decoding::PrefillOutcome(decoding::PrefillItem)>;
 
   // `role` ("target" or "draft") prefixes the metric names and is the log
   // component.
@@ -104,6 +108,9 @@ class ModelServiceBase : public BatchedItemHost {
   CloseFn close_;
   ForkFn fork_;
   PrefillFn prefill_;
+  // The whole prompt of a registered session, chunk by chunk through
+  // prefill_, until done, an error, or the caller cancels.
+  absl::Status RunPrefill(decoding::SessionId id, const RpcCall& call);
   ModelServiceMetrics metrics_;
   std::mutex engine_mutex_;
   SessionLeases leases_;

@@ -13,41 +13,28 @@ DraftServiceImpl::DraftServiceImpl(const ModelServerOptions& options, model::Mod
           },
           [this](decoding::SessionId id) { return engine_.Close(id); },
           [this](decoding::SessionId id, int64_t length) { return engine_.Fork(id, length); },
-          [this](decoding::SessionId id, const RpcCall& call) { return Prefill(id, call); }),
+          [this](decoding::PrefillItem item) { return prefill_->Submit(item).get(); }),
       engine_(model, options.max_sessions, {options.prefix_cache_entries}) {
+  const decoding::BatcherOptions batch{options.max_items_per_call * 4, options.batch_window,
+                                       options.max_queued_items, options.inline_batches};
   propose_ = std::make_unique<decoding::Batcher<decoding::ProposeItem, decoding::DraftOutcome>>(
       [this](absl::Span<const decoding::ProposeItem> items) {
         RecordBatchLocked("propose", items.size());
         return engine_.Propose(items);
       },
-      decoding::BatcherOptions{options.max_items_per_call * 4, options.batch_window,
-                               options.max_queued_items, options.inline_batches},
-      &engine_mutex());
+      batch, &engine_mutex());
   prefill_ = std::make_unique<decoding::Batcher<decoding::PrefillItem, decoding::PrefillOutcome>>(
       [this](absl::Span<const decoding::PrefillItem> items) {
         RecordBatchLocked("prefill", items.size());
         return engine_.Prefill(items);
       },
-      decoding::BatcherOptions{options.max_items_per_call * 4, options.batch_window,
-                               options.max_queued_items, options.inline_batches},
-      &engine_mutex());
+      batch, &engine_mutex());
 }
 
 DraftServiceImpl::~DraftServiceImpl() {
   StopReaper();
   propose_.reset();
   prefill_.reset();
-}
-
-absl::Status DraftServiceImpl::Prefill(decoding::SessionId id, const RpcCall& call) {
-  while (true) {
-    if (call.context != nullptr && call.context->IsCancelled()) {
-      return absl::CancelledError("the open was cancelled (or ran past its deadline) during prefill");
-    }
-    const decoding::PrefillOutcome done =
-        prefill_->Submit(decoding::PrefillItem{id, options().prefill_chunk}).get();
-    if (!done.status.ok() || done.remaining == 0) return done.status;
-  }
 }
 
 grpc::Status DraftServiceImpl::OpenSession(grpc::ServerContext* context,

@@ -37,13 +37,11 @@ class DraftServiceImpl final : public v1::DraftService::Service, public ModelSer
 
   absl::Status RunPropose(const RpcCall& call, const v1::ProposeRequest& request,
                           v1::ProposeResponse* response);
-  // OpenSession's prefill: the prompt in --prefill_chunk position chunks,
-  // each an engine call of its own (with other sessions' chunks), so the
-  // engine is free for other sessions' proposals between them.
-  absl::Status Prefill(decoding::SessionId id, const RpcCall& call);
 
   decoding::DraftEngine engine_;
   std::unique_ptr<decoding::Batcher<decoding::ProposeItem, decoding::DraftOutcome>> propose_;
+  // OpenSession's prompt chunks (ModelServiceBase::PrefillFn), several
+  // sessions' in one engine call, between other sessions' proposals.
   std::unique_ptr<decoding::Batcher<decoding::PrefillItem, decoding::PrefillOutcome>> prefill_;
 };
 

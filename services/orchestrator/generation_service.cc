@@ -242,11 +242,17 @@ int64_t GenerationServiceImpl::ActiveSequences() {
   return active_sequences_;
 }
 
-absl::StatusOr<ValidatedGeneration> GenerationServiceImpl::Validate(
-    const std::string& request_id, const google::protobuf::RepeatedPtrField<v1::Prompt>& prompts,
-    const v1::GenerationConfig& config) {
-  return ValidateGenerate(request_id, prompts, config, backends_.target_info,
-                          backends_.eos_token_ids, tokenizer_, limits_, chat_template_);
+absl::StatusOr<ValidatedGeneration> GenerationServiceImpl::Begin(
+    const char* method, const std::string& request_id,
+    const google::protobuf::RepeatedPtrField<v1::Prompt>& prompts,
+    const v1::GenerationConfig& config, absl::Time start) {
+  LogEvent(LogLevel::kDebug, "orchestrator", "request_started", request_id,
+           {{"method", method}, {"prompts", static_cast<int64_t>(prompts.size())}});
+  absl::StatusOr<ValidatedGeneration> v =
+      ValidateGenerate(request_id, prompts, config, backends_.target_info,
+                       backends_.eos_token_ids, tokenizer_, limits_, chat_template_);
+  if (!v.ok()) Finish(method, request_id, ToGrpcStatus(v.status()), start);
+  return v;
 }
 
 decoding::ReplicaListeners GenerationServiceImpl::ReplicaLogger(const std::string& request_id) {
@@ -770,14 +776,10 @@ grpc::ServerUnaryReactor* GenerationServiceImpl::Generate(grpc::CallbackServerCo
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   const absl::Time start = absl::Now();
   const std::string request_id = RequestIdOrNew(request->request_id());
-  LogEvent(LogLevel::kDebug, "orchestrator", "request_started", request_id,
-           {{"method", "Generate"}, {"prompts", static_cast<int64_t>(request->prompts_size())}});
   absl::StatusOr<ValidatedGeneration> v =
-      Validate(request_id, request->prompts(), request->config());
+      Begin("Generate", request_id, request->prompts(), request->config(), start);
   if (!v.ok()) {
-    const grpc::Status status = ToGrpcStatus(v.status());
-    Finish("Generate", request_id, status, start);
-    reactor->Finish(status);
+    reactor->Finish(ToGrpcStatus(v.status()));
     return reactor;
   }
   RunAll(*std::move(v), context, nullptr,
@@ -801,15 +803,10 @@ grpc::ServerWriteReactor<v1::GenerateStreamResponse>* GenerationServiceImpl::Gen
   const absl::Time start = absl::Now();
   const std::string request_id = RequestIdOrNew(request->request_id());
   auto* reactor = new StreamReactor(request_id);
-  LogEvent(LogLevel::kDebug, "orchestrator", "request_started", request_id,
-           {{"method", "GenerateStream"},
-            {"prompts", static_cast<int64_t>(request->prompts_size())}});
   absl::StatusOr<ValidatedGeneration> v =
-      Validate(request_id, request->prompts(), request->config());
+      Begin("GenerateStream", request_id, request->prompts(), request->config(), start);
   if (!v.ok()) {
-    const grpc::Status status = ToGrpcStatus(v.status());
-    Finish("GenerateStream", request_id, status, start);
-    reactor->Close(status);
+    reactor->Close(ToGrpcStatus(v.status()));
     return reactor;
   }
   auto on_chunk = [reactor](const v1::StreamChunk& chunk) {

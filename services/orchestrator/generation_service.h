@@ -86,9 +86,11 @@ class GenerationServiceImpl final : public v1::GenerationService::CallbackServic
   // Metrics and the request_finished log line for one RPC.
   void Finish(const char* method, const std::string& request_id, const grpc::Status& status,
               absl::Time start);
-  absl::StatusOr<ValidatedGeneration> Validate(const std::string& request_id,
-                                               const google::protobuf::RepeatedPtrField<v1::Prompt>& prompts,
-                                               const v1::GenerationConfig& config);
+  // Logs the request's start and validates it; a refused request is
+  // recorded as finished (Finish) here, and its status is the call's.
+  absl::StatusOr<ValidatedGeneration> Begin(const char* method, const std::string& request_id,
+                                            const google::protobuf::RepeatedPtrField<v1::Prompt>& prompts,
+                                            const v1::GenerationConfig& config, absl::Time start);
   // Blocking: runs each prompt's beam search on a thread of its own.
   absl::StatusOr<std::vector<SequenceOutput>> RunBeams(const ValidatedGeneration& v,
                                                        const grpc::ServerContextBase* context,

@@ -20,7 +20,9 @@ TargetServiceImpl::TargetServiceImpl(const ModelServerOptions& options, model::M
           },
           [this](decoding::SessionId id) { return engine_.Close(id); },
           [this](decoding::SessionId id, int64_t length) { return engine_.Fork(id, length); },
-          [this](decoding::SessionId id, const RpcCall& call) { return Prefill(id, call); }),
+          [this](decoding::PrefillItem item) {
+            return std::get<decoding::PrefillOutcome>(step_->Submit(item).get());
+          }),
       model_(model),
       relevance_(RelevanceRunnerOptions{options.model_path, options.device}),
       engine_(model, options.max_sessions, {options.prefix_cache_entries}) {
@@ -58,18 +60,6 @@ TargetServiceImpl::SubmitAllStepFn() {
   return [this](std::vector<decoding::StepItem> items) {
     return step_->TrySubmitAll(std::move(items));
   };
-}
-
-absl::Status TargetServiceImpl::Prefill(decoding::SessionId id, const RpcCall& call) {
-  while (true) {
-    if (call.context != nullptr && call.context->IsCancelled()) {
-      return absl::CancelledError("the open was cancelled (or ran past its deadline) during prefill");
-    }
-    decoding::StepOutcome outcome =
-        step_->Submit(decoding::PrefillItem{id, options().prefill_chunk}).get();
-    const decoding::PrefillOutcome& done = std::get<decoding::PrefillOutcome>(outcome);
-    if (!done.status.ok() || done.remaining == 0) return done.status;
-  }
 }
 
 grpc::Status TargetServiceImpl::OpenSession(grpc::ServerContext* context,

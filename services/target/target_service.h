@@ -59,8 +59,6 @@ class TargetServiceImpl final : public v1::TargetService::Service,
   model::Model& model_;
   RelevanceRunner relevance_;
   decoding::TargetEngine engine_;
-  // Runs a registered session's prompt chunk by chunk through step_.
-  absl::Status Prefill(decoding::SessionId id, const RpcCall& call);
   // Queues a verify / decode / score item for the next step (nullopt when
   // the queue is full).
   std::function<std::optional<std::future<decoding::StepOutcome>>(decoding::StepItem)>
