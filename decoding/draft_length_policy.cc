@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace tandem::decoding {
 
@@ -76,13 +77,23 @@ double DraftLengthPolicy::ModelSpeedup(int gamma) const {
   const double a = std::min(alpha(), 1.0 - 1e-9);
   const double tokens = (1.0 - std::pow(a, gamma + 1)) / (1.0 - a);
   const double drafting = gamma * draft_seconds_per_token_;
-  double s = tokens * step / (drafting + VerifySeconds(gamma));
-  if (!marginal_.empty() && MarginalSeconds(1) > 0) {
-    const double o = transport_seconds_;
-    s = std::min(s, tokens * (MarginalSeconds(1) + o) /
-                        (MarginalSeconds(gamma + 1) + o + drafting));
+  return std::min(tokens * step / (drafting + VerifySeconds(gamma)), TargetSpeedup(gamma));
+}
+
+double DraftLengthPolicy::TargetSpeedup(int gamma) const {
+  if (marginal_.empty() || MarginalSeconds(1) <= 0) return std::numeric_limits<double>::infinity();
+  const double a = std::min(alpha(), 1.0 - 1e-9);
+  const double tokens = (1.0 - std::pow(a, gamma + 1)) / (1.0 - a);
+  const double o = transport_seconds_;
+  return tokens * (MarginalSeconds(1) + o) /
+         (MarginalSeconds(gamma + 1) + o + gamma * draft_seconds_per_token_);
+}
+
+bool DraftLengthPolicy::TargetMayPay() const {
+  for (int g = 1; g <= max_; ++g) {
+    if (TargetSpeedup(g) >= 1.0) return true;
   }
-  return s;
+  return false;
 }
 
 std::pair<int, double> DraftLengthPolicy::Best() const {
@@ -98,31 +109,54 @@ std::pair<int, double> DraftLengthPolicy::Best() const {
   return {best, best_speedup};
 }
 
+DraftLengthPolicy::Choice DraftLengthPolicy::Decide() const {
+  const int start = std::clamp(initial_, std::max(1, min_), max_);
+  if (min_ > 0) {
+    // A floor: no plain rounds, no back-off.
+    if (rounds_ < 2) return {start, Move::kNone};
+    return {Best().first, Move::kSpeculate};
+  }
+  if (rounds_ == 0) return {0, Move::kNone};  // Plain: measures v(0) and the load.
+  if (backoff_left_ > 1) return {0, Move::kBackoffTick};
+  if (backoff_left_ == 1) {
+    // The probe is due; a saturated target would only waste it.
+    return TargetMayPay() ? Choice{1, Move::kBackoffTick} : Choice{0, Move::kHoldProbe};
+  }
+  if (rounds_ <= 2) {
+    return TargetMayPay() ? Choice{start, Move::kNone} : Choice{0, Move::kEnterBackoff};
+  }
+  const auto [best, speedup] = Best();
+  if (speedup < 1.0) return {0, Move::kEnterBackoff};
+  return {best, Move::kSpeculate};
+}
+
 int DraftLengthPolicy::Peek() const {
   if (!adaptive_) return initial_;
-  if (rounds_ < 2) return std::clamp(initial_, std::max(1, min_), max_);
-  if (backoff_left_ > 0) return backoff_left_ == 1 ? 1 : 0;
-  const auto [best, speedup] = Best();
-  return speedup < 1.0 && min_ == 0 ? 0 : best;
+  return Decide().gamma;
 }
 
 int DraftLengthPolicy::Next() {
   if (!adaptive_) return initial_;
-  if (rounds_ < 2) return std::clamp(initial_, std::max(1, min_), max_);
-  if (backoff_left_ > 0) {
-    --backoff_left_;
-    return backoff_left_ == 0 ? 1 : 0;
+  const Choice c = Decide();
+  switch (c.move) {
+    case Move::kNone:
+    case Move::kHoldProbe:
+      break;
+    case Move::kBackoffTick:
+      --backoff_left_;
+      break;
+    case Move::kEnterBackoff:
+      // Each back-off without a paying round in between doubles the next
+      // (up to kMaxBackoffRounds): a mode that never pays costs ever fewer
+      // probe rounds.
+      backoff_left_ = backoff_length_;
+      backoff_length_ = std::min(2 * backoff_length_, kMaxBackoffRounds);
+      break;
+    case Move::kSpeculate:
+      backoff_length_ = kBackoffRounds;
+      break;
   }
-  const auto [best, speedup] = Best();
-  if (speedup < 1.0 && min_ == 0) {
-    // Each failed probe doubles the next back-off (up to kMaxBackoffRounds):
-    // a mode that never pays costs ever fewer probe rounds.
-    backoff_left_ = backoff_length_;
-    backoff_length_ = std::min(2 * backoff_length_, kMaxBackoffRounds);
-    return 0;
-  }
-  backoff_length_ = kBackoffRounds;
-  return best;
+  return c.gamma;
 }
 
 void DraftLengthPolicy::Update(int drafted, int accepted,

@@ -40,6 +40,15 @@ namespace tandem::decoding {
 //    for kBackoffRounds rounds, which also measures v(0), then one γ = 1
 //    probe refreshes the estimates; each probe that still does not pay
 //    doubles the next back-off, up to kMaxBackoffRounds.
+//    The target's load signal comes with plain rounds too, so the target's
+//    side needs no probe: a request's first round is plain (it measures
+//    v(0) and the target's load before anything is drafted, and its first
+//    token waits for no draft), and the initial rounds and every probe
+//    happen only while S_target(γ) ≥ 1 for some γ under the current
+//    estimates (TargetMayPay). While the target stays saturated a request
+//    drafts nothing at all — with a lazily opened draft session
+//    (draft_model_drafter.h) the draft service does no work for it — and
+//    the probe that was due runs in the first round the target has room.
 //    A floor `min` >= 1 (AdaptiveDraftLength.min_draft_length) restricts
 //    the choice to [min, max] and turns the back-off off: the client asked
 //    for speculation whether or not the model says it pays. (The loop may
@@ -80,6 +89,12 @@ class DraftLengthPolicy {
   // mean of the reports, extrapolated linearly past the reported rows); 0
   // without reports.
   double MarginalSeconds(int rows) const;
+  // The target's side of S(γ): E(α, γ) · (m(1) + o) / (m(γ + 1) + o + γ d);
+  // +infinity without the load signal.
+  double TargetSpeedup(int gamma) const;
+  // Whether some γ in [1, max] has TargetSpeedup(γ) >= 1 (always without
+  // the load signal).
+  bool TargetMayPay() const;
   static double ExpectedSpeedup(double alpha, double c, int gamma);
 
   static constexpr int kBackoffRounds = 8;
@@ -93,6 +108,13 @@ class DraftLengthPolicy {
   static constexpr double kWeight = 0.2;
 
  private:
+  // What Next() does now: the γ and how the schedule advances.
+  enum class Move { kNone, kBackoffTick, kHoldProbe, kEnterBackoff, kSpeculate };
+  struct Choice {
+    int gamma;
+    Move move;
+  };
+  Choice Decide() const;
   bool Fresh(int gamma) const;
   // The γ maximising ModelSpeedup, and that speedup.
   std::pair<int, double> Best() const;

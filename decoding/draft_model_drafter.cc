@@ -5,22 +5,30 @@
 
 namespace tandem::decoding {
 
-absl::StatusOr<std::unique_ptr<DraftModelDrafter>> DraftModelDrafter::Open(
-    DraftBackend& backend, const std::vector<int64_t>& prompt, const SessionOptions& options,
-    bool pipelined, int tree_alternatives, int tree_depth) {
-  const int64_t context = backend.Info().context_length;
-  SessionOptions draft_options = options;
+DraftModelDrafter::DraftModelDrafter(DraftBackend& backend, const SessionOptions& options,
+                                     bool pipelined, int tree_alternatives, int tree_depth)
+    : backend_(backend),
+      options_(options),
+      context_length_(backend.Info().context_length),
+      pipelined_(pipelined),
+      tree_alternatives_(tree_alternatives),
+      tree_depth_(tree_depth) {
   // The draft model's context may be shorter than the target's.
-  if (draft_options.max_sequence_length > context) draft_options.max_sequence_length = context;
-  absl::StatusOr<SessionId> id = backend.Open(prompt, draft_options);
+  if (options_.max_sequence_length > context_length_) {
+    options_.max_sequence_length = context_length_;
+  }
+}
+
+absl::Status DraftModelDrafter::OpenOn(const std::vector<int64_t>& committed) {
+  absl::StatusOr<SessionId> id = backend_.Open(committed, options_);
   if (!id.ok()) return id.status();
-  return std::unique_ptr<DraftModelDrafter>(
-      new DraftModelDrafter(backend, *id, prompt, context, pipelined, tree_alternatives,
-                            tree_depth));
+  id_ = *id;
+  view_ = committed;
+  return absl::OkStatus();
 }
 
 ProposeItem DraftModelDrafter::Request(SequenceSync sync, int gamma, bool guess) const {
-  ProposeItem item{id_, std::move(sync), gamma, guess};
+  ProposeItem item{*id_, std::move(sync), gamma, guess};
   const int proposals = gamma - (guess ? 1 : 0);
   if (tree_alternatives_ > 0 && proposals > 0) {
     const int room = (kMaxTreeNodes - proposals) / tree_alternatives_;
@@ -33,7 +41,7 @@ ProposeItem DraftModelDrafter::Request(SequenceSync sync, int gamma, bool guess)
 
 DraftModelDrafter::~DraftModelDrafter() {
   if (pending_.has_value()) pending_->result.wait();
-  backend_.Close(id_);
+  if (id_.has_value()) backend_.Close(*id_);
 }
 
 SequenceSync DraftModelDrafter::SyncTo(const std::vector<int64_t>& sequence) {
@@ -47,6 +55,10 @@ SequenceSync DraftModelDrafter::SyncTo(const std::vector<int64_t>& sequence) {
 
 absl::StatusOr<Proposal> DraftModelDrafter::Propose(const std::vector<int64_t>& committed,
                                                     int gamma) {
+  if (!id_.has_value()) {
+    // Opening prefills everything committed: the first drafts follow it.
+    if (absl::Status opened = OpenOn(committed); !opened.ok()) return opened;
+  }
   if (pending_.has_value()) {
     PreDraft pre = std::move(*pending_);
     pending_.reset();
@@ -86,7 +98,10 @@ absl::StatusOr<Proposal> DraftModelDrafter::Propose(const std::vector<int64_t>& 
 
 void DraftModelDrafter::OnVerifyStarted(const std::vector<int64_t>& committed,
                                         const Draft& draft, int next_gamma) {
-  if (!pipelined_ || draft.tokens.empty() || next_gamma < 1 || pending_.has_value()) return;
+  if (!pipelined_ || !id_.has_value() || draft.tokens.empty() || next_gamma < 1 ||
+      pending_.has_value()) {
+    return;
+  }
   // Stay inside the draft model's context (the engine would refuse).
   const int64_t length = static_cast<int64_t>(committed.size() + draft.chain_length());
   if (length + next_gamma + 1 > context_length_) return;

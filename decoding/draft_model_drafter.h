@@ -13,7 +13,11 @@
 namespace tandem::decoding {
 
 // Drafts with a separate draft model over a DraftBackend (in-process or the
-// draft service), on one session opened for the request.
+// draft service), on one session opened for the request — lazily, by the
+// first Propose, with everything committed by then: a request whose draft
+// length policy never drafts (a saturated target) costs the draft service
+// nothing. A failed open is that Propose's error (FallbackDrafter turns it
+// into target-only decoding).
 //
 // Pipelined (the default): when a draft goes to the target, this drafter
 // immediately asks the draft model, on another thread, for the round after
@@ -34,13 +38,16 @@ namespace tandem::decoding {
 // the timing.
 class DraftModelDrafter : public Drafter {
  public:
-  // Opens a session on `backend` (which must outlive the drafter).
-  static absl::StatusOr<std::unique_ptr<DraftModelDrafter>> Open(
-      DraftBackend& backend, const std::vector<int64_t>& prompt, const SessionOptions& options,
-      bool pipelined, int tree_alternatives = 0, int tree_depth = 0);
+  // `backend` must outlive the drafter. No call is made until the first
+  // Propose opens the session.
+  DraftModelDrafter(DraftBackend& backend, const SessionOptions& options, bool pipelined,
+                    int tree_alternatives = 0, int tree_depth = 0);
   // Waits for a pre-draft still in flight (bounded by its call deadline),
-  // then closes the session.
+  // then closes the session if one was opened.
   ~DraftModelDrafter() override;
+
+  // Whether the session has been opened (tests, stats).
+  bool opened() const { return id_.has_value(); }
 
   absl::StatusOr<Proposal> Propose(const std::vector<int64_t>& committed, int gamma) override;
   void OnVerifyStarted(const std::vector<int64_t>& committed, const Draft& draft,
@@ -60,16 +67,6 @@ class DraftModelDrafter : public Drafter {
     std::shared_ptr<absl::Time> end;  // Set by the drafting thread.
   };
 
-  DraftModelDrafter(DraftBackend& backend, SessionId id, std::vector<int64_t> prompt,
-                    int64_t context_length, bool pipelined, int tree_alternatives,
-                    int tree_depth)
-      : backend_(backend),
-        id_(id),
-        view_(std::move(prompt)),
-        context_length_(context_length),
-        pipelined_(pipelined),
-        tree_alternatives_(tree_alternatives),
-        tree_depth_(tree_depth) {}
   // What to ask the backend for: γ drafted tokens (after a guess when
   // `guess`) with the tree shape cut to fit kMaxTreeNodes.
   ProposeItem Request(SequenceSync sync, int gamma, bool guess) const;
@@ -77,9 +74,13 @@ class DraftModelDrafter : public Drafter {
   // (rolling back to the common prefix), and records it as the new view.
   SequenceSync SyncTo(const std::vector<int64_t>& sequence);
 
+  // Opens the session on `committed` (prompt + generated so far).
+  absl::Status OpenOn(const std::vector<int64_t>& committed);
+
   DraftBackend& backend_;
-  const SessionId id_;
-  std::vector<int64_t> view_;  // The session's committed tokens, as sent.
+  SessionOptions options_;       // The draft session's, clamped to its context.
+  std::optional<SessionId> id_;  // Set once opened.
+  std::vector<int64_t> view_;    // The session's committed tokens, as sent.
   const int64_t context_length_;
   const bool pipelined_;
   int tree_alternatives_;

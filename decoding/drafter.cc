@@ -19,11 +19,10 @@ absl::StatusOr<std::unique_ptr<Drafter>> MakeDrafter(const SpeculationOptions& o
         return absl::FailedPreconditionError(
             "speculation mode DRAFT_MODEL needs a draft service");
       }
-      absl::StatusOr<std::unique_ptr<DraftModelDrafter>> d =
-          DraftModelDrafter::Open(*deps.draft, *deps.prompt, *deps.session, options.pipelined);
-      // A draft service that cannot open the session must not fail the
-      // request: it runs target-only.
-      return std::make_unique<FallbackDrafter>(d.ok() ? *std::move(d) : nullptr);
+      // Its session opens with the first proposal; a draft service that
+      // cannot open it must not fail the request: it runs target-only.
+      return std::make_unique<FallbackDrafter>(std::make_unique<DraftModelDrafter>(
+          *deps.draft, *deps.session, options.pipelined));
     }
     case SpeculationMode::kSelfSpeculative:
       return std::make_unique<EarlyExitDrafter>(*deps.target, options.exit_layer);

@@ -76,9 +76,10 @@ struct DrafterDeps {
 };
 
 // The strategy for `options.mode`; null for SpeculationMode::kOff. A
-// draft-model drafter that cannot open its session comes back as a fallback
-// drafter that has already fallen back (the request runs target-only).
-// FailedPrecondition for kDraftModel without a draft backend.
+// draft-model drafter comes wrapped in a fallback drafter: if its session
+// (opened by the first proposal) cannot be opened, or a later call fails,
+// the request runs on target-only. FailedPrecondition for kDraftModel
+// without a draft backend.
 absl::StatusOr<std::unique_ptr<Drafter>> MakeDrafter(const SpeculationOptions& options,
                                                      const DrafterDeps& deps);
 

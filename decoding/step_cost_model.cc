@@ -26,7 +26,11 @@ double StepCostModel::Seconds(int64_t rows) const {
   if (hi == seconds_.end()) {
     // Past the largest measurement: the last slope.
     const auto last = std::prev(seconds_.end());
-    if (last == seconds_.begin()) return last->second * x / last->first;
+    if (last == seconds_.begin()) {
+      const double per_row =
+          last->second * std::min(1.0 / double(last->first), kPriorRowShare);
+      return last->second + per_row * (x - last->first);
+    }
     const auto before = std::prev(last);
     const double slope = std::max(0.0, (last->second - before->second) /
                                            double(last->first - before->first));

@@ -22,9 +22,14 @@ namespace tandem::decoding {
 // speculation fewer (E(α, γ) / (γ + 1) < 1), so it should stop.
 //
 // Estimates between measured row counts are linear interpolations through
-// (0, 0) and the measurements; beyond the largest, the last slope (or T/rows
-// with one point) extends them; marginals are never negative. Not
-// thread-safe (the engine's step runs under its mutex).
+// (0, 0) and the measurements; beyond the largest, the last slope extends
+// them. With one row count R measured, each further row is taken to cost
+// min(T(R)/R, kPriorRowShare · T(R)): a server that has only run 1-row
+// steps (one plain stream) does not know yet whether rows are free
+// (memory-bound) or cost a row's compute, and claiming the latter would
+// tell every request that drafting can never pay — so none would draft,
+// and the cost of more rows would never be measured. Marginals are never
+// negative. Not thread-safe (the engine's step runs under its mutex).
 class StepCostModel {
  public:
   void Record(int64_t rows, absl::Duration time);
@@ -36,6 +41,8 @@ class StepCostModel {
   bool empty() const { return seconds_.empty(); }
 
   static constexpr double kWeight = 0.1;  // Of a new measurement in the mean.
+  // A further row's cost, as a share of the only measured step (above).
+  static constexpr double kPriorRowShare = 0.1;
 
  private:
   static int64_t Bucket(int64_t rows);

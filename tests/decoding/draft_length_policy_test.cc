@@ -140,6 +140,37 @@ TEST(DraftLengthPolicyTest, FollowsTheTargetsLoadSignal) {
   EXPECT_GE(MostChosen(quiet), 2);
 }
 
+// A request that starts on a saturated target drafts nothing at all — not
+// the initial rounds, not a single probe — because the target's load signal
+// arrives with plain rounds too; its first round is plain. Once the target
+// has room again it probes within a round and speculates. The control: the
+// same request told nothing about the load drafts from its second round.
+TEST(DraftLengthPolicyTest, NeverDraftsWhileTheTargetIsSaturatedAndResumesWhenItIsNot) {
+  const World own_view{0.76, 0.3, [](int g) { return 12.0 * (1 + 0.05 * g); }};
+  std::vector<float> saturated, alone;
+  for (int k = 1; k <= 9; ++k) {
+    saturated.push_back(0.6e-3f * k);
+    alone.push_back(1e-3f * std::max(2.0f, 0.6f * k));
+  }
+  std::mt19937 rng(11);
+  DraftLengthPolicy p(4, 8, /*adaptive=*/true);
+  EXPECT_EQ(p.Peek(), 0) << "the first round is plain";
+  std::map<int, int> busy = Simulate(p, own_view, 300, rng, saturated);
+  EXPECT_EQ(busy[0], 300) << "no initial rounds and no probes on a saturated target";
+  // Load falls: the held probe runs as soon as the (decayed) load signal
+  // shows room — within a few rounds, not after a back-off — then
+  // speculation takes over.
+  std::map<int, int> quiet = Simulate(p, own_view, 6, rng, alone);
+  EXPECT_LE(quiet[0], 5);
+  quiet = Simulate(p, own_view, 100, rng, alone);
+  EXPECT_LT(quiet[0], 10);
+  // The control: without the signal the second round drafts the initial γ.
+  DraftLengthPolicy untold(4, 8, /*adaptive=*/true);
+  EXPECT_EQ(untold.Next(), 0);
+  untold.Update(0, 0, absl::ZeroDuration(), absl::Milliseconds(12));
+  EXPECT_EQ(untold.Next(), 4);
+}
+
 // Alone, with a dear draft (self-speculation over gRPC: α 0.62, 0.95 ms per
 // drafted token, 0.4 ms of RPC per round): γ = 1 pays ~8% only because the
 // round's transport latency is amortized over more tokens. The target's

@@ -245,6 +245,84 @@ TEST(PipelinedDraftingTest, FailedPreDraftFallsBackToTargetOnlyWithSameOutput) {
   }
 }
 
+// Counts the draft sessions opened.
+class CountingDraft : public DraftBackend {
+ public:
+  explicit CountingDraft(DraftBackend& inner) : inner_(inner) {}
+  model::ModelInfo Info() override { return inner_.Info(); }
+  absl::StatusOr<SessionId> Open(const std::vector<int64_t>& prompt,
+                                 const SessionOptions& options) override {
+    ++opens;
+    return inner_.Open(prompt, options);
+  }
+  absl::StatusOr<TimedDraft> Propose(const ProposeItem& item) override {
+    return inner_.Propose(item);
+  }
+  void Close(SessionId session) override { inner_.Close(session); }
+  std::atomic<int> opens{0};
+
+ private:
+  DraftBackend& inner_;
+};
+
+// A target that reports a fixed load signal with every verify result: each
+// row costs `per_row` beside the step's other rows (saturated) or the step
+// costs the same for up to 9 rows (idle, memory-bound).
+class LoadSignalTarget : public LocalTargetBackend {
+ public:
+  LoadSignalTarget(TargetEngine& engine, bool saturated)
+      : LocalTargetBackend(engine), saturated_(saturated) {}
+  absl::StatusOr<TimedVerify> Verify(const VerifyItem& item) override {
+    absl::StatusOr<TimedVerify> v = LocalTargetBackend::Verify(item);
+    if (v.ok()) {
+      v->outcome.marginal_seconds.clear();
+      for (int k = 1; k <= 9; ++k) {
+        v->outcome.marginal_seconds.push_back(saturated_ ? 0.6e-3f * k : 2e-3f);
+      }
+    }
+    return v;
+  }
+
+ private:
+  const bool saturated_;
+};
+
+// The draft session opens with the first proposal: an adaptive request on a
+// saturated target never drafts and so never opens one (the draft service
+// does no work for it), with output identical to target-only. The control:
+// the same request on an idle target opens its session and drafts.
+TEST(LazyDraftSessionTest, AnAdaptiveRequestOnASaturatedTargetOpensNoDraftSession) {
+  Pair pair;
+  GenerateRequest r;
+  r.prompt = {3, 1, 4, 1, 5};
+  r.session.params.temperature = 0;
+  r.stop.max_new_tokens = 40;
+  auto reference = Generate(r, pair.target(), nullptr, {});
+  ASSERT_TRUE(reference.ok());
+  r.speculation.mode = SpeculationMode::kDraftModel;
+  r.speculation.draft_length = 3;
+  r.speculation.adaptive = true;
+  for (bool saturated : {true, false}) {
+    LoadSignalTarget target(pair.target_engine(), saturated);
+    CountingDraft draft(pair.draft());
+    auto got = Generate(r, target, &draft, {});
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_EQ(Ids(*got), Ids(*reference)) << saturated;
+    if (saturated) {
+      EXPECT_EQ(draft.opens, 0);
+      EXPECT_EQ(got->stats.plain_rounds, got->stats.rounds);
+      EXPECT_EQ(got->stats.drafted, 0);
+    } else {
+      EXPECT_EQ(draft.opens, 1);
+      EXPECT_GT(got->stats.drafted, 0);
+      EXPECT_LT(got->stats.plain_rounds, got->stats.rounds);
+    }
+    EXPECT_FALSE(got->stats.fell_back_to_target_only);
+    EXPECT_EQ(pair.draft_engine().num_sessions(), 0);
+    EXPECT_EQ(pair.target_engine().num_sessions(), 0);
+  }
+}
+
 TEST(DraftEngineGuessTest, GuessFirstTakesTheArgmaxEvenWhenSampling) {
   Pair pair;
   SessionOptions greedy;

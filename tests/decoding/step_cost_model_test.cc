@@ -50,6 +50,25 @@ TEST(StepCostModelTest, MarginalAloneIsTheStepAndInAFullStepIsTheRowsCompute) {
   EXPECT_LT(alone[2] / alone[0], 1.01);
 }
 
+// Only 1-row steps seen (one plain stream): a further row is taken to cost
+// kPriorRowShare of the step, not a whole step, so a request still sees
+// that drafting may pay and the first drafted round measures it. With only
+// large steps seen (a busy server), per-row cost stays T(R)/R.
+TEST(StepCostModelTest, OneMeasuredRowCountExtrapolatesWithAPriorNotProportionally) {
+  StepCostModel alone;
+  alone.Record(1, absl::Milliseconds(2));
+  EXPECT_NEAR(alone.Seconds(1), 2e-3, 1e-9);
+  EXPECT_NEAR(alone.Seconds(3), 2.4e-3, 1e-9);  // 2 ms + 2 × 0.1 × 2 ms.
+  const std::vector<float> m = alone.Marginal(0, 3);
+  ASSERT_EQ(m.size(), 3u);
+  EXPECT_LT(m[1] / m[0], 1.2) << "two rows alone must not look like two steps";
+  StepCostModel busy;
+  busy.Record(32, absl::Milliseconds(16));  // 0.5 ms per row.
+  const std::vector<float> shared = busy.Marginal(32, 3);
+  ASSERT_EQ(shared.size(), 3u);
+  for (int j = 1; j <= 3; ++j) EXPECT_NEAR(shared[j - 1], 0.5e-3 * j, 1e-7) << j;
+}
+
 TEST(StepCostModelTest, MarginalsNeverDecreaseAndMeansDecay) {
   StepCostModel m;
   m.Record(1, absl::Milliseconds(3));
