@@ -84,7 +84,7 @@ double DraftLengthPolicy::TargetSpeedup(int gamma) const {
   if (marginal_.empty() || MarginalSeconds(1) <= 0) return std::numeric_limits<double>::infinity();
   const double a = std::min(alpha(), 1.0 - 1e-9);
   const double tokens = (1.0 - std::pow(a, gamma + 1)) / (1.0 - a);
-  const double o = transport_seconds_;
+  const double o = (1 - target_busy_) * transport_seconds_;
   return tokens * (MarginalSeconds(1) + o) /
          (MarginalSeconds(gamma + 1) + o + gamma * draft_seconds_per_token_);
 }
@@ -163,8 +163,10 @@ void DraftLengthPolicy::Update(int drafted, int accepted,
                                absl::Duration draft_time,
                                absl::Duration verify_time,
                                absl::Span<const float> marginal_seconds,
-                               absl::Duration transport) {
+                               absl::Duration transport, double target_busy) {
   ++rounds_;
+  const double b = std::clamp(target_busy, 0.0, 1.0);
+  target_busy_ = rounds_ == 1 ? b : (1 - kWeight) * target_busy_ + kWeight * b;
   const double t = absl::ToDoubleSeconds(transport);
   transport_seconds_ = rounds_ == 1 ? t : (1 - kWeight) * transport_seconds_ + kWeight * t;
   if (!marginal_seconds.empty()) {

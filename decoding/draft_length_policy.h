@@ -35,7 +35,10 @@ namespace tandem::decoding {
 //    which is ≈ Leviathan's when the session is alone and drops below 1
 //    when the target is compute-saturated (m(k) ≈ k m(1)); the round's
 //    transport latency o (RPC, measured) is added to both m's, since every
-//    round pays it whatever its rows. When even the best S is below 1 speculation does not pay
+//    round pays it whatever its rows — weighted by the share of time the
+//    target idles (1 − busy, as the target reports it): while the target is
+//    busy other sessions' steps fill that latency, so fewer rounds cannot
+//    win it back for the target's throughput. When even the best S is below 1 speculation does not pay
 //    (a low α, a dear draft, or a saturated target): γ = 0 (plain decoding)
 //    for kBackoffRounds rounds, which also measures v(0), then one γ = 1
 //    probe refreshes the estimates; each probe that still does not pay
@@ -71,10 +74,12 @@ class DraftLengthPolicy {
   // (seconds for 1, 2, ... rows; empty when the target sends none).
   // `transport` is the part of verify_time spent outside the target's own
   // handling (RPC), when known: a per-round latency that speculation
-  // amortizes but that costs the target nothing.
+  // amortizes but that costs the target nothing. `target_busy` in [0, 1]
+  // is the share of time the target reports it spends in steps (0 when
+  // unknown).
   void Update(int drafted, int accepted, absl::Duration draft_time,
               absl::Duration verify_time, absl::Span<const float> marginal_seconds = {},
-              absl::Duration transport = absl::ZeroDuration());
+              absl::Duration transport = absl::ZeroDuration(), double target_busy = 0);
 
   double alpha() const;
   // Drafting cost per token relative to a plain decode step (v(0)).
@@ -130,6 +135,7 @@ class DraftLengthPolicy {
   std::vector<int> updated_at_;         // [γ], round of the last update.
   std::vector<double> marginal_;        // [rows − 1], decayed mean.
   double transport_seconds_ = 0;        // Decayed mean per round.
+  double target_busy_ = 0;              // Decayed mean of the reports.
   int rounds_ = 0;
   int backoff_left_ = 0;
   int backoff_length_ = kBackoffRounds;

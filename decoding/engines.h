@@ -47,6 +47,9 @@ struct VerifyOutcome {
   // (busy · cost beside the others + idle · cost alone). Empty before the
   // engine has timed a step.
   std::vector<float> marginal_seconds;
+  // The share of recent wall time the engine spent in steps, in [0, 1]
+  // (BusyFraction); 0 when unknown.
+  float busy_fraction = 0;
 };
 
 // Rows the load signal covers (a draft of up to 8 tokens plus its pending

@@ -43,7 +43,8 @@ struct World {
 // chosen.
 std::map<int, int> Simulate(DraftLengthPolicy& policy, const World& w, int rounds,
                             std::mt19937& rng, const std::vector<float>& marginal = {},
-                            absl::Duration transport = absl::ZeroDuration()) {
+                            absl::Duration transport = absl::ZeroDuration(),
+                            double busy = 0) {
   std::bernoulli_distribution accept(w.alpha);
   std::map<int, int> chosen;
   for (int r = 0; r < rounds; ++r) {
@@ -52,7 +53,7 @@ std::map<int, int> Simulate(DraftLengthPolicy& policy, const World& w, int round
     int accepted = 0;
     while (accepted < gamma && accept(rng)) ++accepted;
     policy.Update(gamma, accepted, absl::Microseconds(1000 * gamma * w.draft_ms_per_token),
-                  absl::Microseconds(1000 * w.verify_ms(gamma)), marginal, transport);
+                  absl::Microseconds(1000 * w.verify_ms(gamma)), marginal, transport, busy);
   }
   return chosen;
 }
@@ -169,6 +170,24 @@ TEST(DraftLengthPolicyTest, NeverDraftsWhileTheTargetIsSaturatedAndResumesWhenIt
   EXPECT_EQ(untold.Next(), 0);
   untold.Update(0, 0, absl::ZeroDuration(), absl::Milliseconds(12));
   EXPECT_EQ(untold.Next(), 4);
+}
+
+// Under heavy load the orchestrator's view of a round's transport latency
+// grows (queues on the way), and amortizing it would make every γ look
+// worth it even on a saturated target. The target reports that it is busy
+// (steps back to back): then that latency hides behind other sessions'
+// steps and must not count. The control: the same signal reported as idle.
+TEST(DraftLengthPolicyTest, TransportLatencyDoesNotCountWhileTheTargetIsBusy) {
+  const World own_view{0.76, 0.3, [](int g) { return 12.0 * (1 + 0.05 * g); }};
+  std::vector<float> saturated;
+  for (int k = 1; k <= 9; ++k) saturated.push_back(0.6e-3f * k);
+  const auto run = [&](double busy) {
+    std::mt19937 rng(13);
+    DraftLengthPolicy p(4, 8, /*adaptive=*/true);
+    return Simulate(p, own_view, 200, rng, saturated, absl::Milliseconds(6), busy);
+  };
+  EXPECT_EQ(run(0.97)[0], 200) << "a busy target: no round drafts";
+  EXPECT_LT(run(0.0)[0], 100) << "the control: idle, the latency is worth amortizing";
 }
 
 // Alone, with a dear draft (self-speculation over gRPC: α 0.62, 0.95 ms per

@@ -42,7 +42,9 @@ TEST(WireCostTest, SparseCostsAtMostEightBytesPerEntryUpTo128kVocab) {
 TEST(WireCostTest, OneHotVerifyRoundFitsInAFewHundredBytes) {
   const RoundBytes b = MeasureRound(Shape(128256, 8, QEncoding::kOneHot));
   EXPECT_LE(b.Protobuf(), 300u);
-  EXPECT_LE(MeasureRound(Shape(128256, 8, QEncoding::kNone)).Protobuf(), 160u);
+  // An n-gram round: the Verify request and response only (the response
+  // carries ~25 bytes of load signal).
+  EXPECT_LE(MeasureRound(Shape(128256, 8, QEncoding::kNone)).Protobuf(), 170u);
 }
 
 TEST(WireCostTest, AOneHotTreeAlternativeCostsAFewBytes) {
