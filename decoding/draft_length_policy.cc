@@ -80,18 +80,18 @@ double DraftLengthPolicy::ModelSpeedup(int gamma) const {
   return std::min(tokens * step / (drafting + VerifySeconds(gamma)), TargetSpeedup(gamma));
 }
 
-double DraftLengthPolicy::TargetSpeedup(int gamma) const {
+double DraftLengthPolicy::TargetSpeedup(int gamma, double draft_seconds_per_token) const {
   if (marginal_.empty() || MarginalSeconds(1) <= 0) return std::numeric_limits<double>::infinity();
   const double a = std::min(alpha(), 1.0 - 1e-9);
   const double tokens = (1.0 - std::pow(a, gamma + 1)) / (1.0 - a);
-  const double o = (1 - target_busy_) * transport_seconds_;
+  const double o = (1 - others_busy_) * transport_seconds_;
   return tokens * (MarginalSeconds(1) + o) /
-         (MarginalSeconds(gamma + 1) + o + gamma * draft_seconds_per_token_);
+         (MarginalSeconds(gamma + 1) + o + gamma * draft_seconds_per_token);
 }
 
 bool DraftLengthPolicy::TargetMayPay() const {
   for (int g = 1; g <= max_; ++g) {
-    if (TargetSpeedup(g) >= 1.0) return true;
+    if (TargetSpeedup(g, /*draft_seconds_per_token=*/0) >= 1.0) return true;
   }
   return false;
 }
@@ -163,10 +163,10 @@ void DraftLengthPolicy::Update(int drafted, int accepted,
                                absl::Duration draft_time,
                                absl::Duration verify_time,
                                absl::Span<const float> marginal_seconds,
-                               absl::Duration transport, double target_busy) {
+                               absl::Duration transport, double others_busy) {
   ++rounds_;
-  const double b = std::clamp(target_busy, 0.0, 1.0);
-  target_busy_ = rounds_ == 1 ? b : (1 - kWeight) * target_busy_ + kWeight * b;
+  const double b = std::clamp(others_busy, 0.0, 1.0);
+  others_busy_ = rounds_ == 1 ? b : (1 - kWeight) * others_busy_ + kWeight * b;
   const double t = absl::ToDoubleSeconds(transport);
   transport_seconds_ = rounds_ == 1 ? t : (1 - kWeight) * transport_seconds_ + kWeight * t;
   if (!marginal_seconds.empty()) {

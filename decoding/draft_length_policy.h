@@ -35,10 +35,12 @@ namespace tandem::decoding {
 //    which is ≈ Leviathan's when the session is alone and drops below 1
 //    when the target is compute-saturated (m(k) ≈ k m(1)); the round's
 //    transport latency o (RPC, measured) is added to both m's, since every
-//    round pays it whatever its rows — weighted by the share of time the
-//    target idles (1 − busy, as the target reports it): while the target is
-//    busy other sessions' steps fill that latency, so fewer rounds cannot
-//    win it back for the target's throughput. When even the best S is below 1 speculation does not pay
+//    round pays it whatever its rows — weighted by 1 − b, where b is how
+//    much of the target's time other sessions fill (as the target reports
+//    it): while others keep it busy their steps fill that latency, so fewer
+//    rounds cannot win it back for the target's throughput; a lone stream
+//    (b = 0, however busy it keeps the target itself) amortizes all of it.
+//    When even the best S is below 1 speculation does not pay
 //    (a low α, a dear draft, or a saturated target): γ = 0 (plain decoding)
 //    for kBackoffRounds rounds, which also measures v(0), then one γ = 1
 //    probe refreshes the estimates; each probe that still does not pay
@@ -47,8 +49,9 @@ namespace tandem::decoding {
 //    side needs no probe: a request's first round is plain (it measures
 //    v(0) and the target's load before anything is drafted, and its first
 //    token waits for no draft), and the initial rounds and every probe
-//    happen only while S_target(γ) ≥ 1 for some γ under the current
-//    estimates (TargetMayPay). While the target stays saturated a request
+//    happen only while the target's load leaves room: E(α, γ)(m(1) + o) ≥
+//    m(γ + 1) + o for some γ (TargetMayPay: S_target with free drafting, so
+//    only the load, never a dear draft or a low α, holds a probe back). While the target stays saturated a request
 //    drafts nothing at all — with a lazily opened draft session
 //    (draft_model_drafter.h) the draft service does no work for it — and
 //    the probe that was due runs in the first round the target has room.
@@ -74,12 +77,12 @@ class DraftLengthPolicy {
   // (seconds for 1, 2, ... rows; empty when the target sends none).
   // `transport` is the part of verify_time spent outside the target's own
   // handling (RPC), when known: a per-round latency that speculation
-  // amortizes but that costs the target nothing. `target_busy` in [0, 1]
-  // is the share of time the target reports it spends in steps (0 when
-  // unknown).
+  // amortizes but that costs the target nothing. `others_busy` in [0, 1]
+  // is how much of the target's time other sessions fill, as it reports it
+  // (0 when unknown).
   void Update(int drafted, int accepted, absl::Duration draft_time,
               absl::Duration verify_time, absl::Span<const float> marginal_seconds = {},
-              absl::Duration transport = absl::ZeroDuration(), double target_busy = 0);
+              absl::Duration transport = absl::ZeroDuration(), double others_busy = 0);
 
   double alpha() const;
   // Drafting cost per token relative to a plain decode step (v(0)).
@@ -96,9 +99,9 @@ class DraftLengthPolicy {
   double MarginalSeconds(int rows) const;
   // The target's side of S(γ): E(α, γ) · (m(1) + o) / (m(γ + 1) + o + γ d);
   // +infinity without the load signal.
-  double TargetSpeedup(int gamma) const;
-  // Whether some γ in [1, max] has TargetSpeedup(γ) >= 1 (always without
-  // the load signal).
+  double TargetSpeedup(int gamma) const { return TargetSpeedup(gamma, draft_seconds_per_token_); }
+  // Whether the target's load leaves room for some γ in [1, max]:
+  // TargetSpeedup(γ) with free drafting >= 1 (always without the signal).
   bool TargetMayPay() const;
   static double ExpectedSpeedup(double alpha, double c, int gamma);
 
@@ -120,6 +123,7 @@ class DraftLengthPolicy {
     Move move;
   };
   Choice Decide() const;
+  double TargetSpeedup(int gamma, double draft_seconds_per_token) const;
   bool Fresh(int gamma) const;
   // The γ maximising ModelSpeedup, and that speedup.
   std::pair<int, double> Best() const;
@@ -135,7 +139,7 @@ class DraftLengthPolicy {
   std::vector<int> updated_at_;         // [γ], round of the last update.
   std::vector<double> marginal_;        // [rows − 1], decayed mean.
   double transport_seconds_ = 0;        // Decayed mean per round.
-  double target_busy_ = 0;              // Decayed mean of the reports.
+  double others_busy_ = 0;              // Decayed mean of the reports.
   int rounds_ = 0;
   int backoff_left_ = 0;
   int backoff_length_ = kBackoffRounds;

@@ -315,7 +315,7 @@ std::vector<StepOutcome> TargetEngine::Step(absl::Span<const StepItem> items) {
     // a step of their own.
     const int64_t others = rows - static_cast<int64_t>(job.feed.size());
     const std::vector<float> shared = step_cost_.Marginal(others, kMarginalRows);
-    v->busy_fraction = static_cast<float>(busy);
+    v->others_busy = static_cast<float>(busy * others / std::max<int64_t>(1, rows));
     v->marginal_seconds.resize(shared.size());
     for (size_t j = 0; j < shared.size(); ++j) {
       v->marginal_seconds[j] = static_cast<float>(busy * shared[j] + (1 - busy) * alone[j]);

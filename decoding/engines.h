@@ -47,9 +47,11 @@ struct VerifyOutcome {
   // (busy · cost beside the others + idle · cost alone). Empty before the
   // engine has timed a step.
   std::vector<float> marginal_seconds;
-  // The share of recent wall time the engine spent in steps, in [0, 1]
-  // (BusyFraction); 0 when unknown.
-  float busy_fraction = 0;
+  // How much of the engine's time other sessions fill, in [0, 1]: the share
+  // of recent wall time spent in steps (BusyFraction) times the share of
+  // this step's rows that were other sessions'. 0 when unknown — and for a
+  // lone session, however busy it keeps the engine itself.
+  float others_busy = 0;
 };
 
 // Rows the load signal covers (a draft of up to 8 tokens plus its pending

@@ -200,7 +200,7 @@ absl::StatusOr<bool> GenerationLoop::Round() {
           ? std::max(absl::ZeroDuration(), verify_time - verified->server_time)
           : absl::ZeroDuration();
   policy.Update(drafted, chain_accepted, draft_time, verify_time,
-                verified->outcome.marginal_seconds, transport, verified->outcome.busy_fraction);
+                verified->outcome.marginal_seconds, transport, verified->outcome.others_busy);
   gamma = drafter == nullptr ? 0 : policy.Next();
 
   // Commit, cutting at EOS and at the budget.

@@ -209,7 +209,7 @@ absl::StatusOr<decoding::TimedVerify> RemoteTargetBackend::Verify(
   for (uint32_t us : r.marginal_step_us()) {
     out.outcome.marginal_seconds.push_back(static_cast<float>(us) * 1e-6f);
   }
-  out.outcome.busy_fraction = static_cast<float>(std::min<uint32_t>(r.busy_permille(), 1000)) / 1000;
+  out.outcome.others_busy = static_cast<float>(std::min<uint32_t>(r.others_busy_permille(), 1000)) / 1000;
   return out;
 }
 

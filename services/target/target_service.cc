@@ -174,8 +174,8 @@ absl::Status TargetServiceImpl::RunVerify(const RpcCall& call, const v1::VerifyR
     for (float s : outcome.marginal_seconds) {
       result->add_marginal_step_us(static_cast<uint32_t>(std::lround(std::max(0.0f, s) * 1e6f)));
     }
-    result->set_busy_permille(
-        static_cast<uint32_t>(std::lround(std::clamp(outcome.busy_fraction, 0.0f, 1.0f) * 1000)));
+    result->set_others_busy_permille(
+        static_cast<uint32_t>(std::lround(std::clamp(outcome.others_busy, 0.0f, 1.0f) * 1000)));
     return absl::OkStatus();
   };
   return RunBatchedItems(*this, call, request, ops, response);

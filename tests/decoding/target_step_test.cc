@@ -228,6 +228,8 @@ TEST(TargetStepTest, VerifyOutcomesCarryTheirMarginalCostAgainstTheStepsOtherRow
     std::vector<VerifyOutcome> o = engine.Verify({VerifyItem{running, {length, {}}, {}}});
     ASSERT_TRUE(o[0].status.ok()) << o[0].status;
     alone = o[0].marginal_seconds;
+    // Busy or not, no other session fills the engine's time.
+    EXPECT_EQ(o[0].others_busy, 0.0f);
     ++length;
   }
   ASSERT_EQ(alone.size(), static_cast<size_t>(kMarginalRows));
@@ -243,6 +245,10 @@ TEST(TargetStepTest, VerifyOutcomesCarryTheirMarginalCostAgainstTheStepsOtherRow
     const VerifyOutcome& v = std::get<VerifyOutcome>(out[0]);
     ASSERT_TRUE(v.status.ok()) << v.status;
     shared = v.marginal_seconds;
+    // 40 of the step's 41 rows were another session's: most of the busy
+    // time is others' (the engine has idled little between these steps).
+    EXPECT_GT(v.others_busy, 0.3f);
+    EXPECT_LE(v.others_busy, 1.0f);
     ++length;
     ASSERT_TRUE(engine.Close(opening).ok());
   }

@@ -378,7 +378,7 @@ void AddTargetMessages(std::vector<std::unique_ptr<Message>>& out) {
   vr->set_sequence_length(20);
   vr->add_marginal_step_us(2000);
   vr->add_marginal_step_us(2100);
-  vr->set_busy_permille(930);
+  vr->set_others_busy_permille(930);
   vr->add_accepted_nodes(0);
   *verified.mutable_server_time() = Millis(12);
   Add(out, std::move(verified));

@@ -171,7 +171,7 @@ RoundBytes MeasureRound(const RoundShape& shape) {
   // The load signal the server sends with every result: 9 marginal costs in
   // µs (the shipped target on this CPU: ~1.7 ms per step alone).
   for (int j = 1; j <= 9; ++j) result->add_marginal_step_us(1700 * j);
-  result->set_busy_permille(870);
+  result->set_others_busy_permille(870);
   *verified.mutable_server_time() = ServerTime();
   bytes.verify_response = verified.ByteSizeLong();
   return bytes;
