@@ -80,18 +80,21 @@ double DraftLengthPolicy::ModelSpeedup(int gamma) const {
   return std::min(tokens * step / (drafting + VerifySeconds(gamma)), TargetSpeedup(gamma));
 }
 
-double DraftLengthPolicy::TargetSpeedup(int gamma, double draft_seconds_per_token) const {
+double DraftLengthPolicy::TargetSpeedup(int gamma) const {
   if (marginal_.empty() || MarginalSeconds(1) <= 0) return std::numeric_limits<double>::infinity();
   const double a = std::min(alpha(), 1.0 - 1e-9);
   const double tokens = (1.0 - std::pow(a, gamma + 1)) / (1.0 - a);
   const double o = (1 - others_busy_) * transport_seconds_;
   return tokens * (MarginalSeconds(1) + o) /
-         (MarginalSeconds(gamma + 1) + o + gamma * draft_seconds_per_token);
+         (MarginalSeconds(gamma + 1) + o + gamma * draft_seconds_per_token_);
 }
 
 bool DraftLengthPolicy::TargetMayPay() const {
+  if (marginal_.empty() || MarginalSeconds(1) <= 0) return true;
+  const double a = std::min(alpha(), 1.0 - 1e-9);
   for (int g = 1; g <= max_; ++g) {
-    if (TargetSpeedup(g, /*draft_seconds_per_token=*/0) >= 1.0) return true;
+    const double tokens = (1.0 - std::pow(a, g + 1)) / (1.0 - a);
+    if (tokens * MarginalSeconds(1) >= MarginalSeconds(g + 1)) return true;
   }
   return false;
 }

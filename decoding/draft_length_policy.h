@@ -49,9 +49,11 @@ namespace tandem::decoding {
 //    side needs no probe: a request's first round is plain (it measures
 //    v(0) and the target's load before anything is drafted, and its first
 //    token waits for no draft), and the initial rounds and every probe
-//    happen only while the target's load leaves room: E(α, γ)(m(1) + o) ≥
-//    m(γ + 1) + o for some γ (TargetMayPay: S_target with free drafting, so
-//    only the load, never a dear draft or a low α, holds a probe back). While the target stays saturated a request
+//    happen only while the target's load leaves room: E(α, γ) m(1) ≥
+//    m(γ + 1) for some γ (TargetMayPay: the rows alone, with free drafting
+//    and no latency to amortize — so a dear draft never holds a probe back,
+//    and neither can one round's transport time, which under load is mostly
+//    queueing, push a request into drafting on a saturated target). While the target stays saturated a request
 //    drafts nothing at all — with a lazily opened draft session
 //    (draft_model_drafter.h) the draft service does no work for it — and
 //    the probe that was due runs in the first round the target has room.
@@ -99,9 +101,10 @@ class DraftLengthPolicy {
   double MarginalSeconds(int rows) const;
   // The target's side of S(γ): E(α, γ) · (m(1) + o) / (m(γ + 1) + o + γ d);
   // +infinity without the load signal.
-  double TargetSpeedup(int gamma) const { return TargetSpeedup(gamma, draft_seconds_per_token_); }
-  // Whether the target's load leaves room for some γ in [1, max]:
-  // TargetSpeedup(γ) with free drafting >= 1 (always without the signal).
+  double TargetSpeedup(int gamma) const;
+  // Whether the target's load leaves room for some γ in [1, max]: the rows
+  // alone pay, E(α, γ) · m(1) >= m(γ + 1) — free drafting, no latency to
+  // amortize (always true without the signal).
   bool TargetMayPay() const;
   static double ExpectedSpeedup(double alpha, double c, int gamma);
 
@@ -123,7 +126,6 @@ class DraftLengthPolicy {
     Move move;
   };
   Choice Decide() const;
-  double TargetSpeedup(int gamma, double draft_seconds_per_token) const;
   bool Fresh(int gamma) const;
   // The γ maximising ModelSpeedup, and that speedup.
   std::pair<int, double> Best() const;

@@ -178,16 +178,21 @@ TEST(DraftLengthPolicyTest, NeverDraftsWhileTheTargetIsSaturatedAndResumesWhenIt
 // (steps back to back): then that latency hides behind other sessions'
 // steps and must not count. The control: the same signal reported as idle.
 TEST(DraftLengthPolicyTest, TransportLatencyDoesNotCountWhileTheTargetIsBusy) {
-  const World own_view{0.76, 0.3, [](int g) { return 12.0 * (1 + 0.05 * g); }};
-  std::vector<float> saturated;
-  for (int k = 1; k <= 9; ++k) saturated.push_back(0.6e-3f * k);
-  const auto run = [&](double busy) {
+  // A loaded target whose extra rows cost 45% of a row's step each: with
+  // α 0.76 the rows alone leave room (E(α, 1) = 1.76 ≥ m(2)/m(1) = 1.45),
+  // but with 0.5 ms of drafting per token only amortizing 6 ms of round
+  // latency would make γ ≥ 1 pay.
+  const World own_view{0.76, 0.5, [](int g) { return 12.0 * (1 + 0.05 * g); }};
+  std::vector<float> loaded;
+  for (int k = 1; k <= 9; ++k) loaded.push_back(1e-3f * (1 + 0.45f * (k - 1)));
+  const auto run = [&](double others_busy) {
     std::mt19937 rng(13);
     DraftLengthPolicy p(4, 8, /*adaptive=*/true);
-    return Simulate(p, own_view, 200, rng, saturated, absl::Milliseconds(6), busy);
+    Simulate(p, own_view, 100, rng, loaded, absl::Milliseconds(6), others_busy);  // Warm up.
+    return Simulate(p, own_view, 200, rng, loaded, absl::Milliseconds(6), others_busy);
   };
-  EXPECT_EQ(run(0.97)[0], 200) << "a busy target: no round drafts";
-  EXPECT_LT(run(0.0)[0], 100) << "the control: idle, the latency is worth amortizing";
+  EXPECT_GE(run(0.97)[0], 180) << "others fill the target: plain decoding but for probes";
+  EXPECT_LT(run(0.0)[0], 100) << "the control: alone, the latency is worth amortizing";
 }
 
 // Alone, with a dear draft (self-speculation over gRPC: α 0.62, 0.95 ms per
