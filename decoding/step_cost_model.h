@@ -36,13 +36,20 @@ class StepCostModel {
   // T(rows) in seconds; 0 for rows <= 0 or before any Record.
   double Seconds(int64_t rows) const;
   // [T(others + j) − T(others)] for j = 1..max_rows, in seconds; empty
-  // before any Record.
+  // before any Record. Beside kSmoothFrom or more other rows, T is the
+  // least-squares line through the measurements between others / 2 and
+  // 2 · others + max_rows (when it holds two or more): there the step is
+  // compute-bound and rows cost about the same each, while neighbouring
+  // row counts' means are noisy (each step mixes decode, verify and prefill
+  // rows), and interpolating between two noisy means can make a few rows
+  // look free — enough to start drafting on a saturated target.
   std::vector<float> Marginal(int64_t others, int max_rows) const;
   bool empty() const { return seconds_.empty(); }
 
   static constexpr double kWeight = 0.1;  // Of a new measurement in the mean.
   // A further row's cost, as a share of the only measured step (above).
   static constexpr double kPriorRowShare = 0.1;
+  static constexpr int64_t kSmoothFrom = 8;
 
  private:
   static int64_t Bucket(int64_t rows);

@@ -5,6 +5,8 @@
 
 #include "decoding/step_cost_model.h"
 
+#include <map>
+
 #include <gtest/gtest.h>
 
 namespace tandem::decoding {
@@ -67,6 +69,24 @@ TEST(StepCostModelTest, OneMeasuredRowCountExtrapolatesWithAPriorNotProportional
   const std::vector<float> shared = busy.Marginal(32, 3);
   ASSERT_EQ(shared.size(), 3u);
   for (int j = 1; j <= 3; ++j) EXPECT_NEAR(shared[j - 1], 0.5e-3 * j, 1e-7) << j;
+}
+
+// A busy server's means at neighbouring large row counts are noisy: here
+// 40 rows measured slower than 48. Interpolating would make rows beside 41
+// others look free (T falls from 40 to 48); the least-squares line over
+// the neighbourhood (0.5 ms per row with ±3 ms of noise) does not.
+TEST(StepCostModelTest, BesideManyRowsTheMarginalIsTheNeighbourhoodsSlope) {
+  StepCostModel m;
+  const std::map<int, double> ms = {{24, 12 + 3}, {32, 16 - 3}, {40, 20 + 3}, {48, 24 - 3},
+                                    {56, 28 + 3}, {64, 32 - 3}, {72, 36 + 3}, {80, 40 - 3}};
+  for (const auto& [rows, t] : ms) m.Record(rows, absl::Microseconds(1000 * t));
+  const std::vector<float> shared = m.Marginal(41, 3);
+  ASSERT_EQ(shared.size(), 3u);
+  EXPECT_NEAR(shared[0], 0.5e-3, 0.2e-3);
+  EXPECT_NEAR(shared[1] / shared[0], 2.0, 1e-3) << "each row costs the same";
+  // The control: the plain difference T(42) − T(41) inside a falling
+  // segment is zero.
+  EXPECT_EQ(std::max(0.0, m.Seconds(42) - m.Seconds(41)), 0.0);
 }
 
 TEST(StepCostModelTest, MarginalsNeverDecreaseAndMeansDecay) {
