@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "decoding/step_cost_model.h"
 #include "model/model.h"
 #include "sampling/rng.h"
 #include "sampling/selector.h"
@@ -57,6 +58,9 @@ struct EngineSession {
   std::unique_ptr<sampling::Rng> rng;
   int top_logprobs = 0;
   int distribution_top_n = 0;
+  // This session's part of the engine's recent rows (TargetEngine's load
+  // signal).
+  RowShare::Session recent_rows;
 
   // Applies `sync` to `committed`. FailedPrecondition if base_length is past
   // the end (the caller's view and ours diverged), InvalidArgument if the

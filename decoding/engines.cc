@@ -305,6 +305,8 @@ std::vector<StepOutcome> TargetEngine::Step(absl::Span<const StepItem> items) {
   const absl::Time end = absl::Now();
   if (logits.ok()) step_cost_.Record(rows, end - start);
   busy_.Record(start, end);
+  row_share_.Step(rows);
+  for (Job& job : jobs) row_share_.Add(job.session->recent_rows, job.feed.size());
   const double busy = busy_.fraction();
   const std::vector<float> alone = step_cost_.Marginal(0, kMarginalRows);
   for (const Job& job : jobs) {
@@ -315,7 +317,8 @@ std::vector<StepOutcome> TargetEngine::Step(absl::Span<const StepItem> items) {
     // a step of their own.
     const int64_t others = rows - static_cast<int64_t>(job.feed.size());
     const std::vector<float> shared = step_cost_.Marginal(others, kMarginalRows);
-    v->others_busy = static_cast<float>(busy * others / std::max<int64_t>(1, rows));
+    v->others_busy =
+        static_cast<float>(busy * row_share_.OthersShare(job.session->recent_rows));
     v->marginal_seconds.resize(shared.size());
     for (size_t j = 0; j < shared.size(); ++j) {
       v->marginal_seconds[j] = static_cast<float>(busy * shared[j] + (1 - busy) * alone[j]);

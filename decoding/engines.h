@@ -48,9 +48,10 @@ struct VerifyOutcome {
   // engine has timed a step.
   std::vector<float> marginal_seconds;
   // How much of the engine's time other sessions fill, in [0, 1]: the share
-  // of recent wall time spent in steps (BusyFraction) times the share of
-  // this step's rows that were other sessions'. 0 when unknown — and for a
-  // lone session, however busy it keeps the engine itself.
+  // of recent wall time spent in steps (BusyFraction) times other sessions'
+  // share of the recent steps' rows (RowShare: within this step and in the
+  // steps before it). 0 when unknown — and for a lone session, however busy
+  // it keeps the engine itself.
   float others_busy = 0;
 };
 
@@ -199,6 +200,7 @@ class TargetEngine {
   SessionTable sessions_;
   StepCostModel step_cost_;
   BusyFraction busy_;
+  RowShare row_share_;
 };
 
 // Proposes drafts with a (small) draft model.

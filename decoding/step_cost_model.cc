@@ -1,6 +1,7 @@
 #include "decoding/step_cost_model.h"
 
 #include <algorithm>
+#include <cmath>
 #include <iterator>
 
 namespace tandem::decoding {
@@ -87,6 +88,26 @@ void BusyFraction::Record(absl::Time start, absl::Time end) {
     }
   }
   last_end_ = end;
+}
+
+void RowShare::Step(int64_t rows) {
+  total_ = total_ * kDecay + static_cast<double>(std::max<int64_t>(0, rows));
+  ++step_;
+}
+
+double RowShare::Own(const Session& session) const {
+  if (session.step < 0) return 0;
+  return session.rows * std::pow(kDecay, static_cast<double>(step_ - session.step));
+}
+
+void RowShare::Add(Session& session, int64_t rows) const {
+  session.rows = Own(session) + static_cast<double>(std::max<int64_t>(0, rows));
+  session.step = step_;
+}
+
+double RowShare::OthersShare(const Session& session) const {
+  if (total_ <= 0) return 0;
+  return std::clamp(1.0 - Own(session) / total_, 0.0, 1.0);
 }
 
 }  // namespace tandem::decoding

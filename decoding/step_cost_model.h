@@ -72,6 +72,33 @@ class BusyFraction {
   double fraction_ = 1.0;
 };
 
+// Which share of an engine's recent rows each session ran (decayed by
+// kDecay per step), so that a session can tell how much of the engine's
+// time other sessions fill — also when every step runs one session alone
+// (an idle engine runs an arriving call by itself, so 4 streams often step
+// one after another, never together). Each session keeps its own decayed
+// count (`Session`, stored with the session and dying with it); the engine
+// keeps the total. Not thread-safe (the engine's step runs under its mutex).
+class RowShare {
+ public:
+  struct Session {
+    double rows = 0;     // Decayed, as of `step`.
+    int64_t step = -1;   // The step it was last updated at.
+  };
+  // A new step of `rows` rows in all; then Add each session's part of it.
+  void Step(int64_t rows);
+  void Add(Session& session, int64_t rows) const;
+  // Other sessions' share of the recent rows, in [0, 1]; 0 before any step.
+  double OthersShare(const Session& session) const;
+
+  static constexpr double kDecay = 0.9;
+
+ private:
+  double Own(const Session& session) const;
+  double total_ = 0;
+  int64_t step_ = -1;
+};
+
 }  // namespace tandem::decoding
 
 #endif  // TANDEM_DECODING_STEP_COST_MODEL_H_

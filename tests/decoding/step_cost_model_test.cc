@@ -5,6 +5,7 @@
 
 #include "decoding/step_cost_model.h"
 
+#include <cmath>
 #include <map>
 
 #include <gtest/gtest.h>
@@ -121,6 +122,36 @@ TEST(BusyFractionTest, TracksTheShareOfTimeInSteps) {
     t += absl::Milliseconds(1);
   }
   EXPECT_NEAR(b.fraction(), 1.0, 0.01);
+}
+
+// RowShare: a lone session's share of others is 0 however many steps it
+// runs; 4 sessions stepping one after another (never together) each see
+// others fill ~(1 − (1 − λ) / (1 − λ⁴)) ≈ 0.71 of the rows; beside a 40-row
+// prefill in one step, a 1-row session sees ~0.98.
+TEST(RowShareTest, CountsOtherSessionsRowsWithinAndAcrossSteps) {
+  RowShare share;
+  RowShare::Session alone;
+  EXPECT_EQ(share.OthersShare(alone), 0.0);
+  for (int i = 0; i < 50; ++i) {
+    share.Step(3);
+    share.Add(alone, 3);
+    EXPECT_NEAR(share.OthersShare(alone), 0.0, 1e-9) << i;
+  }
+  RowShare round_robin;
+  RowShare::Session s[4];
+  for (int i = 0; i < 200; ++i) {
+    round_robin.Step(2);
+    round_robin.Add(s[i % 4], 2);
+  }
+  const double expected = 1 - (1 - RowShare::kDecay) / (1 - std::pow(RowShare::kDecay, 4));
+  EXPECT_NEAR(round_robin.OthersShare(s[3]), expected, 1e-6) << "just stepped";
+  EXPECT_GT(round_robin.OthersShare(s[0]), expected) << "three steps ago: less of its own";
+  RowShare mixed;
+  RowShare::Session decode, prefill;
+  mixed.Step(41);
+  mixed.Add(decode, 1);
+  mixed.Add(prefill, 40);
+  EXPECT_NEAR(mixed.OthersShare(decode), 40.0 / 41, 1e-9);
 }
 
 }  // namespace

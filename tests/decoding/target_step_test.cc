@@ -234,6 +234,21 @@ TEST(TargetStepTest, VerifyOutcomesCarryTheirMarginalCostAgainstTheStepsOtherRow
   }
   ASSERT_EQ(alone.size(), static_cast<size_t>(kMarginalRows));
   EXPECT_GE(alone[0], 4e-3);
+  // Another session stepping in turn, never in the same step: the engine's
+  // time is now half others', and the signal says so.
+  {
+    SessionId turn = *engine.Open(Prompt(10, 3), GreedyOptions());
+    int64_t turn_length = 10;
+    float seen = 0;
+    for (int i = 0; i < 6; ++i) {
+      ASSERT_TRUE(engine.Verify({VerifyItem{turn, {turn_length++, {}}, {}}})[0].status.ok());
+      std::vector<VerifyOutcome> o = engine.Verify({VerifyItem{running, {length++, {}}, {}}});
+      ASSERT_TRUE(o[0].status.ok()) << o[0].status;
+      seen = o[0].others_busy;
+    }
+    EXPECT_GT(seen, 0.2f) << "sequential steps of another session count";
+    ASSERT_TRUE(engine.Close(turn).ok());
+  }
   for (size_t j = 1; j < alone.size(); ++j) EXPECT_GE(alone[j], alone[j - 1]);
   // Beside prefill chunks of 40 rows (twice, with one and with two decode
   // rows, so the engine has seen both sides of the verify's rows).
