@@ -6,11 +6,13 @@
 
 namespace tandem::decoding {
 
-DraftLengthPolicy::DraftLengthPolicy(int initial, int max, bool adaptive, int min)
+DraftLengthPolicy::DraftLengthPolicy(int initial, int max, bool adaptive, int min,
+                                     bool draft_shares_cpu)
     : initial_(std::max(0, initial)),
       max_(std::max(1, max)),
       min_(std::clamp(min, 0, std::max(1, max))),
       adaptive_(adaptive),
+      draft_shares_cpu_(draft_shares_cpu),
       verify_seconds_(std::max(1, max) + 1, 0.0),
       updated_at_(std::max(1, max) + 1, -1) {}
 
@@ -86,7 +88,12 @@ double DraftLengthPolicy::TargetSpeedup(int gamma) const {
   const double tokens = (1.0 - std::pow(a, gamma + 1)) / (1.0 - a);
   const double o = (1 - others_busy_) * transport_seconds_;
   return tokens * (MarginalSeconds(1) + o) /
-         (MarginalSeconds(gamma + 1) + o + gamma * draft_seconds_per_token_);
+         (MarginalSeconds(gamma + 1) + o + gamma * draft_seconds_per_token_ +
+          SharedCpuSeconds(gamma));
+}
+
+double DraftLengthPolicy::SharedCpuSeconds(int gamma) const {
+  return draft_shares_cpu_ ? others_busy_ * gamma * draft_compute_per_token_ : 0;
 }
 
 bool DraftLengthPolicy::TargetMayPay() const {
@@ -94,7 +101,7 @@ bool DraftLengthPolicy::TargetMayPay() const {
   const double a = std::min(alpha(), 1.0 - 1e-9);
   for (int g = 1; g <= max_; ++g) {
     const double tokens = (1.0 - std::pow(a, g + 1)) / (1.0 - a);
-    if (tokens * MarginalSeconds(1) >= MarginalSeconds(g + 1)) return true;
+    if (tokens * MarginalSeconds(1) >= MarginalSeconds(g + 1) + SharedCpuSeconds(g)) return true;
   }
   return false;
 }
@@ -166,7 +173,8 @@ void DraftLengthPolicy::Update(int drafted, int accepted,
                                absl::Duration draft_time,
                                absl::Duration verify_time,
                                absl::Span<const float> marginal_seconds,
-                               absl::Duration transport, double others_busy) {
+                               absl::Duration transport, double others_busy,
+                               absl::Duration draft_compute) {
   ++rounds_;
   const double b = std::clamp(others_busy, 0.0, 1.0);
   others_busy_ = rounds_ == 1 ? b : (1 - kWeight) * others_busy_ + kWeight * b;
@@ -193,6 +201,11 @@ void DraftLengthPolicy::Update(int drafted, int accepted,
   const int examined = std::min(drafted, accepted + 1);
   accepted_ = accepted_ * kDecay + accepted;
   examined_ = examined_ * kDecay + examined;
+  const double compute_per_token = absl::ToDoubleSeconds(draft_compute) / drafted;
+  draft_compute_per_token_ = draft_compute_per_token_ == 0
+                                 ? compute_per_token
+                                 : (1 - kWeight) * draft_compute_per_token_ +
+                                       kWeight * compute_per_token;
   const double draft_per_token = absl::ToDoubleSeconds(draft_time) / drafted;
   draft_seconds_per_token_ = draft_seconds_per_token_ == 0
                                  ? draft_per_token

@@ -57,6 +57,12 @@ namespace tandem::decoding {
 //    drafts nothing at all — with a lazily opened draft session
 //    (draft_model_drafter.h) the draft service does no work for it — and
 //    the probe that was due runs in the first round the target has room.
+//    When the draft shares the target's CPU (`draft_shares_cpu`), its whole
+//    compute time per drafted token c (the draft server's own time, hidden
+//    pre-drafts included) is taken from the target's other sessions in
+//    proportion b to how much of the target's time they fill: S_target's
+//    denominator and the gate's right-hand side gain b · γ · c. Alone (b = 0)
+//    nothing changes; on a split deployment the flag is off.
 //    A floor `min` >= 1 (AdaptiveDraftLength.min_draft_length) restricts
 //    the choice to [min, max] and turns the back-off off: the client asked
 //    for speculation whether or not the model says it pays. (The loop may
@@ -67,7 +73,8 @@ namespace tandem::decoding {
 class DraftLengthPolicy {
  public:
   // `initial` is clamped to [max(min, 1), max] when adaptive.
-  DraftLengthPolicy(int initial, int max, bool adaptive, int min = 0);
+  DraftLengthPolicy(int initial, int max, bool adaptive, int min = 0,
+                    bool draft_shares_cpu = false);
 
   // The γ for the next round (advances the back-off schedule).
   int Next();
@@ -81,10 +88,12 @@ class DraftLengthPolicy {
   // handling (RPC), when known: a per-round latency that speculation
   // amortizes but that costs the target nothing. `others_busy` in [0, 1]
   // is how much of the target's time other sessions fill, as it reports it
-  // (0 when unknown).
+  // (0 when unknown). `draft_compute` is the drafting server's own time for
+  // this round, hidden pre-drafts included (zero when unknown).
   void Update(int drafted, int accepted, absl::Duration draft_time,
               absl::Duration verify_time, absl::Span<const float> marginal_seconds = {},
-              absl::Duration transport = absl::ZeroDuration(), double others_busy = 0);
+              absl::Duration transport = absl::ZeroDuration(), double others_busy = 0,
+              absl::Duration draft_compute = absl::ZeroDuration());
 
   double alpha() const;
   // Drafting cost per token relative to a plain decode step (v(0)).
@@ -126,6 +135,9 @@ class DraftLengthPolicy {
     Move move;
   };
   Choice Decide() const;
+  // What γ drafts take from the target's other sessions: b · γ · c when the
+  // draft shares the target's CPU, else 0 (seconds).
+  double SharedCpuSeconds(int gamma) const;
   bool Fresh(int gamma) const;
   // The γ maximising ModelSpeedup, and that speedup.
   std::pair<int, double> Best() const;
@@ -134,6 +146,8 @@ class DraftLengthPolicy {
   int max_;
   int min_;  // 0, or the floor in [1, max_].
   bool adaptive_;
+  bool draft_shares_cpu_;
+  double draft_compute_per_token_ = 0;  // Decayed mean, seconds.
   double accepted_ = 0;
   double examined_ = 0;
   double draft_seconds_per_token_ = 0;

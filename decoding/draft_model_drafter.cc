@@ -65,6 +65,7 @@ absl::StatusOr<Proposal> DraftModelDrafter::Propose(const std::vector<int64_t>& 
     const absl::Time wait_start = absl::Now();
     absl::StatusOr<TimedDraft> ready = pre.result.get();
     const absl::Duration waited = absl::Now() - wait_start;
+    if (ready.ok()) stats_.server_time += ready->server_time;
     if (!ready.ok()) {
       // The session may or may not have applied the pre-draft's sync: only
       // the prefix both states share is known. Draft afresh (a dead replica
@@ -90,6 +91,7 @@ absl::StatusOr<Proposal> DraftModelDrafter::Propose(const std::vector<int64_t>& 
   }
   absl::StatusOr<TimedDraft> d = backend_.Propose(Request(SyncTo(committed), gamma, false));
   if (!d.ok()) return d.status();
+  stats_.server_time += d->server_time;
   Proposal p;
   p.draft = std::move(d->draft);
   p.server_time = d->server_time;

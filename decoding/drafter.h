@@ -37,6 +37,9 @@ struct DrafterStats {
   int64_t pre_drafts = 0;        // Rounds drafted ahead during verification.
   int64_t pre_draft_hits = 0;    // ... whose outcome came true (draft ready).
   absl::Duration hidden_time;    // Drafting overlapped with verification.
+  // The drafting server's own time over every call, pre-drafts that missed
+  // included (zero in-process or for model-free strategies).
+  absl::Duration server_time;
   bool fell_back = false;        // Drafting stopped after a failure.
 };
 

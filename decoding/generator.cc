@@ -79,7 +79,7 @@ absl::StatusOr<std::unique_ptr<GenerationLoop>> GenerationLoop::Start(GenerateRe
   loop->committed_ = r.prompt;
   loop->policy_ = std::make_unique<DraftLengthPolicy>(
       loop->drafter_ == nullptr ? 0 : spec.draft_length, spec.max_draft_length, spec.adaptive,
-      spec.min_draft_length);
+      spec.min_draft_length, spec.draft_shares_target_cpu);
   loop->tree_policy_ = std::make_unique<TreeShapePolicy>(
       TreeShape{spec.tree_alternatives, spec.tree_depth}, spec.adaptive_tree);
   loop->gamma_ = loop->drafter_ == nullptr ? 0 : loop->policy_->Next();
@@ -199,8 +199,16 @@ absl::StatusOr<bool> GenerationLoop::Round() {
       verified->server_time > absl::ZeroDuration()
           ? std::max(absl::ZeroDuration(), verify_time - verified->server_time)
           : absl::ZeroDuration();
+  // The drafting server's time since the last round (pre-drafts included).
+  absl::Duration draft_compute;
+  if (drafter != nullptr) {
+    const absl::Duration total = drafter->stats().server_time;
+    draft_compute = total - draft_server_time_;
+    draft_server_time_ = total;
+  }
   policy.Update(drafted, chain_accepted, draft_time, verify_time,
-                verified->outcome.marginal_seconds, transport, verified->outcome.others_busy);
+                verified->outcome.marginal_seconds, transport, verified->outcome.others_busy,
+                draft_compute);
   gamma = drafter == nullptr ? 0 : policy.Next();
 
   // Commit, cutting at EOS and at the budget.

@@ -136,6 +136,7 @@ class GenerationLoop {
   int64_t context_ = 0;
   int gamma_ = 0;
   bool done_ = false;
+  absl::Duration draft_server_time_;  // The drafter's server time so far.
 };
 
 // Runs one sequence to completion on the calling thread: a GenerationLoop

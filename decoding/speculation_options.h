@@ -40,6 +40,11 @@ struct SpeculationOptions {
   // (draft_model_drafter.h). Changes when drafts are computed, never what is
   // accepted.
   bool pipelined = true;
+  // Draft model: the draft service runs on the target's CPU (same host, or
+  // in-process). The adaptive policy then counts the draft's whole compute
+  // time per round as taken from the target's other sessions (in proportion
+  // to how much of the target's time they fill); draft_length_policy.h.
+  bool draft_shares_target_cpu = false;
   // Draft model: token trees (DraftJob::tree_alternatives / tree_depth);
   // alternatives 0 = chains. The depth is cut where the tree would pass
   // kMaxTreeNodes (engines.h). adaptive_tree: draft that tree only in rounds

@@ -50,6 +50,10 @@ ABSL_FLAG(std::string, default_speculation, "draft",
           "Mode for requests that leave it unset: draft | self | ngram | off");
 ABSL_FLAG(int, draft_length, 4, "Default draft length (gamma)");
 ABSL_FLAG(bool, adaptive, false, "Adapt the draft length per request by default");
+ABSL_FLAG(std::string, draft_shares_target_cpu, "auto",
+          "auto | true | false: the draft replicas run on the target replicas' CPU, so adaptive "
+          "drafting charges the draft's compute to the target's other sessions; auto = a draft "
+          "and a target replica name the same host");
 ABSL_FLAG(int, tree_alternatives, 1,
           "DRAFT_MODEL requests with an adaptive draft length that leave SpeculationConfig.tree "
           "unset draft this many alternatives per position in rounds where a tree pays "
@@ -326,6 +330,16 @@ int main(int argc, char** argv) {
   limits.default_mode = *mode;
   limits.default_draft_length = absl::GetFlag(FLAGS_draft_length);
   limits.default_adaptive = absl::GetFlag(FLAGS_adaptive);
+  const std::string shares = absl::GetFlag(FLAGS_draft_shares_target_cpu);
+  if (shares == "auto") {
+    limits.draft_shares_target_cpu = draft_spec && ShareAHost(*target_spec, *draft_spec);
+  } else if (shares == "true" || shares == "false") {
+    limits.draft_shares_target_cpu = shares == "true";
+  } else {
+    std::cerr << "error: --draft_shares_target_cpu must be auto, true or false, not \"" << shares
+              << "\"\n";
+    return 1;
+  }
   limits.default_tree_alternatives = absl::GetFlag(FLAGS_tree_alternatives);
   limits.default_tree_depth = absl::GetFlag(FLAGS_tree_depth);
   if (limits.default_tree_alternatives < 0 ||

@@ -14,6 +14,36 @@
 
 namespace tandem::services {
 
+namespace {
+
+// The hosts a spec names, loopback folded into "localhost".
+std::vector<std::string> HostsOf(const ReplicaSpec& spec) {
+  std::vector<std::string> hosts;
+  auto add = [&](std::string host) {
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+      host = host.substr(1, host.size() - 2);
+    }
+    if (host == "::1" || absl::StartsWith(host, "127.")) host = "localhost";
+    hosts.push_back(std::move(host));
+  };
+  if (spec.dns()) add(spec.dns_host);
+  for (const std::string& address : spec.addresses) {
+    const size_t colon = address.rfind(':');
+    add(colon == std::string::npos ? address : address.substr(0, colon));
+  }
+  return hosts;
+}
+
+}  // namespace
+
+bool ShareAHost(const ReplicaSpec& a, const ReplicaSpec& b) {
+  const std::vector<std::string> ha = HostsOf(a), hb = HostsOf(b);
+  for (const std::string& h : ha) {
+    if (std::find(hb.begin(), hb.end(), h) != hb.end()) return true;
+  }
+  return false;
+}
+
 absl::StatusOr<ReplicaSpec> ParseReplicaSpec(const std::string& value, const std::string& flag) {
   ReplicaSpec spec;
   absl::string_view v = value;

@@ -25,6 +25,12 @@ struct ReplicaSpec {
   bool dns() const { return !dns_host.empty(); }
 };
 
+// Whether some replica of `a` and some replica of `b` name the same host
+// (the host part of host:port, or the dns: name; "localhost", 127.0.0.0/8
+// and ::1 count as one host, the local machine). Names are compared as
+// written, not resolved.
+bool ShareAHost(const ReplicaSpec& a, const ReplicaSpec& b);
+
 // Parses a --target / --draft value. InvalidArgument naming `flag` for an
 // empty list, a dns: name without a port, or a malformed port.
 absl::StatusOr<ReplicaSpec> ParseReplicaSpec(const std::string& value, const std::string& flag);

@@ -246,6 +246,7 @@ absl::Status ValidateSpeculation(const v1::SpeculationConfig& s, const model::Mo
   }
   if (absl::Status st = ValidateModeOptions(s, target, out); !st.ok()) return st;
   out.pipelined = !s.disable_pipelining();
+  out.draft_shares_target_cpu = limits.draft_shares_target_cpu;
   return absl::OkStatus();
 }
 

@@ -30,6 +30,9 @@ struct GenerationLimits {
   int default_tree_alternatives = 0;
   int default_tree_depth = 0;
   bool draft_available = true;
+  // The draft replicas share a host with the target replicas
+  // (SpeculationOptions::draft_shares_target_cpu).
+  bool draft_shares_target_cpu = false;
   // Admission: sequences (prompts × return sequences, or beam searches) the
   // orchestrator runs at once; a request that would exceed it is refused
   // with RESOURCE_EXHAUSTED instead of queueing without bound.

@@ -44,7 +44,8 @@ struct World {
 std::map<int, int> Simulate(DraftLengthPolicy& policy, const World& w, int rounds,
                             std::mt19937& rng, const std::vector<float>& marginal = {},
                             absl::Duration transport = absl::ZeroDuration(),
-                            double busy = 0) {
+                            double busy = 0,
+                            absl::Duration draft_compute_per_token = absl::ZeroDuration()) {
   std::bernoulli_distribution accept(w.alpha);
   std::map<int, int> chosen;
   for (int r = 0; r < rounds; ++r) {
@@ -53,7 +54,8 @@ std::map<int, int> Simulate(DraftLengthPolicy& policy, const World& w, int round
     int accepted = 0;
     while (accepted < gamma && accept(rng)) ++accepted;
     policy.Update(gamma, accepted, absl::Microseconds(1000 * gamma * w.draft_ms_per_token),
-                  absl::Microseconds(1000 * w.verify_ms(gamma)), marginal, transport, busy);
+                  absl::Microseconds(1000 * w.verify_ms(gamma)), marginal, transport, busy,
+                  gamma * draft_compute_per_token);
   }
   return chosen;
 }
@@ -193,6 +195,29 @@ TEST(DraftLengthPolicyTest, TransportLatencyDoesNotCountWhileTheTargetIsBusy) {
   };
   EXPECT_GE(run(0.97)[0], 180) << "others fill the target: plain decoding but for probes";
   EXPECT_LT(run(0.0)[0], 100) << "the control: alone, the latency is worth amortizing";
+}
+
+// Four streams on a 2-core box: the target runs one session per step, so
+// its marginals are the memory-bound "alone" costs (the second row costs a
+// quarter of a step) and speculation at α 0.6 cuts the target's own time per
+// token; but the draft runs on the same CPU, 1.5 ms of compute per drafted
+// token (pre-drafts included) while others fill 70% of the target's time.
+// Told that the draft shares the CPU, the policy decodes plainly but for
+// probes; the control (a split deployment) speculates.
+TEST(DraftLengthPolicyTest, ADraftOnTheTargetsCpuIsChargedToTheOtherSessions) {
+  const World own_view{0.6, 0.2, [](int g) { return 2.8 * (1 + 0.25 * g); }};
+  std::vector<float> alone;
+  for (int k = 1; k <= 9; ++k) alone.push_back(2.8e-3f * (1 + 0.25f * (k - 1)));
+  const auto run = [&](bool shares) {
+    std::mt19937 rng(17);
+    DraftLengthPolicy p(4, 8, /*adaptive=*/true, /*min=*/0, shares);
+    Simulate(p, own_view, 100, rng, alone, absl::Microseconds(300), 0.7,
+             absl::Microseconds(1500));  // Warm up.
+    return Simulate(p, own_view, 300, rng, alone, absl::Microseconds(300), 0.7,
+                    absl::Microseconds(1500));
+  };
+  EXPECT_GE(run(true)[0], 270) << "co-located: the draft's CPU is the others' loss";
+  EXPECT_LT(run(false)[0], 100) << "the control: a draft on its own machine pays";
 }
 
 // Alone, with a dear draft (self-speculation over gRPC: α 0.62, 0.95 ms per

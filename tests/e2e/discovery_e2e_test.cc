@@ -278,6 +278,18 @@ TEST_F(ReplicaSpillE2eTest, EveryReplicaFullAnswersResourceExhaustedAtOnceNaming
   EXPECT_EQ(b_->service->open_sessions(), 3);
 }
 
+// --draft_shares_target_cpu=auto: a draft and a target replica on one host.
+TEST(ReplicaSpecTest, ShareAHostComparesHostsWithLoopbackAsOne) {
+  const auto spec = [](const char* v) { return *services::ParseReplicaSpec(v, "x"); };
+  EXPECT_TRUE(services::ShareAHost(spec("127.0.0.1:5"), spec("127.0.0.1:6")));
+  EXPECT_TRUE(services::ShareAHost(spec("localhost:5"), spec("[::1]:6")));
+  EXPECT_TRUE(services::ShareAHost(spec("a:1,b:2"), spec("c:3,b:4")));
+  EXPECT_TRUE(services::ShareAHost(spec("dns:///pair:1"), spec("pair:2")));
+  EXPECT_FALSE(services::ShareAHost(spec("a:1,b:2"), spec("c:3")));
+  EXPECT_FALSE(services::ShareAHost(spec("10.0.0.1:1"), spec("10.0.0.2:1")));
+  EXPECT_FALSE(services::ShareAHost(spec("gpu-target:1"), spec("127.0.0.1:1")));
+}
+
 TEST(ReplicaSpecTest, ParsesListsAndDnsNames) {
   auto list = services::ParseReplicaSpec("a:1,b:2", "target");
   ASSERT_TRUE(list.ok());
