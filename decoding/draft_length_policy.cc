@@ -4,6 +4,8 @@
 #include <cmath>
 #include <limits>
 
+#include "decoding/least_squares.h"
+
 namespace tandem::decoding {
 
 DraftLengthPolicy::DraftLengthPolicy(int initial, int max, bool adaptive, int min,
@@ -32,22 +34,17 @@ double DraftLengthPolicy::VerifySeconds(int gamma) const {
   // a cost last measured under other load must not pin the choice.
   bool any_fresh = false;
   for (int g = 0; g <= max_; ++g) any_fresh = any_fresh || Fresh(g);
-  double n = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
+  LeastSquares fit;
   for (int g = 0; g <= max_; ++g) {
     const double y = verify_seconds_[g];
     if (y <= 0 || (any_fresh && !Fresh(g))) continue;
-    n += 1;
-    sx += g;
-    sy += y;
-    sxx += double(g) * g;
-    sxy += g * y;
+    fit.Add(g, y);
   }
-  if (n == 0) return 0;
-  const double mean_x = sx / n, mean_y = sy / n;
+  if (fit.count() == 0) return 0;
+  const double mean_x = fit.mean_x(), mean_y = fit.mean_y();
   double slope;
-  if (n >= 2 && sxx - n * mean_x * mean_x > 0) {
-    slope = (sxy - n * mean_x * mean_y) / (sxx - n * mean_x * mean_x);
-    slope = std::max(0.0, slope);  // More rows never verify faster.
+  if (fit.has_slope()) {
+    slope = std::max(0.0, fit.slope());  // More rows never verify faster.
   } else {
     // One γ seen: y = step · (1 + kPriorRowCost γ) through it.
     slope = mean_y * kPriorRowCost / (1.0 + kPriorRowCost * mean_x);
@@ -76,18 +73,24 @@ double DraftLengthPolicy::MarginalSeconds(int rows) const {
 double DraftLengthPolicy::ModelSpeedup(int gamma) const {
   const double step = VerifySeconds(0);
   if (step <= 0) return ExpectedSpeedup(alpha(), cost_ratio(), gamma);
-  const double a = std::min(alpha(), 1.0 - 1e-9);
-  const double tokens = (1.0 - std::pow(a, gamma + 1)) / (1.0 - a);
   const double drafting = gamma * draft_seconds_per_token_;
-  return std::min(tokens * step / (drafting + VerifySeconds(gamma)), TargetSpeedup(gamma));
+  return std::min(ExpectedTokens(gamma) * step / (drafting + VerifySeconds(gamma)),
+                  TargetSpeedup(gamma));
+}
+
+double DraftLengthPolicy::ExpectedTokens(int gamma) const {
+  const double a = std::min(alpha(), 1.0 - 1e-9);
+  return (1.0 - std::pow(a, gamma + 1)) / (1.0 - a);
+}
+
+bool DraftLengthPolicy::HasLoadSignal() const {
+  return !marginal_.empty() && MarginalSeconds(1) > 0;
 }
 
 double DraftLengthPolicy::TargetSpeedup(int gamma) const {
-  if (marginal_.empty() || MarginalSeconds(1) <= 0) return std::numeric_limits<double>::infinity();
-  const double a = std::min(alpha(), 1.0 - 1e-9);
-  const double tokens = (1.0 - std::pow(a, gamma + 1)) / (1.0 - a);
+  if (!HasLoadSignal()) return std::numeric_limits<double>::infinity();
   const double o = (1 - others_busy_) * transport_seconds_;
-  return tokens * (MarginalSeconds(1) + o) /
+  return ExpectedTokens(gamma) * (MarginalSeconds(1) + o) /
          (MarginalSeconds(gamma + 1) + o + gamma * draft_seconds_per_token_ +
           SharedCpuSeconds(gamma));
 }
@@ -97,11 +100,11 @@ double DraftLengthPolicy::SharedCpuSeconds(int gamma) const {
 }
 
 bool DraftLengthPolicy::TargetMayPay() const {
-  if (marginal_.empty() || MarginalSeconds(1) <= 0) return true;
-  const double a = std::min(alpha(), 1.0 - 1e-9);
+  if (!HasLoadSignal()) return true;
   for (int g = 1; g <= max_; ++g) {
-    const double tokens = (1.0 - std::pow(a, g + 1)) / (1.0 - a);
-    if (tokens * MarginalSeconds(1) >= MarginalSeconds(g + 1) + SharedCpuSeconds(g)) return true;
+    if (ExpectedTokens(g) * MarginalSeconds(1) >= MarginalSeconds(g + 1) + SharedCpuSeconds(g)) {
+      return true;
+    }
   }
   return false;
 }

@@ -53,8 +53,9 @@ namespace tandem::decoding {
 //    m(γ + 1) for some γ (TargetMayPay: the rows alone, with free drafting
 //    and no latency to amortize — so a dear draft never holds a probe back,
 //    and neither can one round's transport time, which under load is mostly
-//    queueing, push a request into drafting on a saturated target). While the target stays saturated a request
-//    drafts nothing at all — with a lazily opened draft session
+//    queueing, push a request into drafting on a saturated target). While
+//    the target stays saturated a request drafts nothing at all — with a
+//    lazily opened draft session
 //    (draft_model_drafter.h) the draft service does no work for it — and
 //    the probe that was due runs in the first round the target has room.
 //    When the draft shares the target's CPU (`draft_shares_cpu`), its whole
@@ -135,6 +136,9 @@ class DraftLengthPolicy {
     Move move;
   };
   Choice Decide() const;
+  // E(α, γ): the tokens a round with γ drafts emits, under the current α.
+  double ExpectedTokens(int gamma) const;
+  bool HasLoadSignal() const;
   // What γ drafts take from the target's other sessions: b · γ · c when the
   // draft shares the target's CPU, else 0 (seconds).
   double SharedCpuSeconds(int gamma) const;

@@ -46,9 +46,6 @@ class DraftModelDrafter : public Drafter {
   // then closes the session if one was opened.
   ~DraftModelDrafter() override;
 
-  // Whether the session has been opened (tests, stats).
-  bool opened() const { return id_.has_value(); }
-
   absl::StatusOr<Proposal> Propose(const std::vector<int64_t>& committed, int gamma) override;
   void OnVerifyStarted(const std::vector<int64_t>& committed, const Draft& draft,
                        int next_gamma) override;

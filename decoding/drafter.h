@@ -74,7 +74,6 @@ class Drafter {
 struct DrafterDeps {
   TargetSession* target = nullptr;
   DraftBackend* draft = nullptr;
-  const std::vector<int64_t>* prompt = nullptr;
   const SessionOptions* session = nullptr;
 };
 

@@ -72,7 +72,7 @@ absl::StatusOr<std::unique_ptr<GenerationLoop>> GenerationLoop::Start(GenerateRe
   if (!target_session.ok()) return target_session.status();
   loop->verifier_ = *std::move(target_session);
   absl::StatusOr<std::unique_ptr<Drafter>> made =
-      MakeDrafter(spec, {loop->verifier_.get(), draft, &r.prompt, &session});
+      MakeDrafter(spec, {loop->verifier_.get(), draft, &session});
   if (!made.ok()) return made.status();
   loop->drafter_ = *std::move(made);
   loop->context_ = loop->verifier_->context_length();

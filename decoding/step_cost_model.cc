@@ -4,6 +4,8 @@
 #include <cmath>
 #include <iterator>
 
+#include "decoding/least_squares.h"
+
 namespace tandem::decoding {
 
 int64_t StepCostModel::Bucket(int64_t rows) {
@@ -52,19 +54,13 @@ std::vector<float> StepCostModel::Marginal(int64_t others, int max_rows) const {
   std::vector<float> out;
   if (seconds_.empty()) return out;
   if (others >= kSmoothFrom) {
-    double n = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
+    LeastSquares fit;
     for (auto it = seconds_.lower_bound(others / 2);
          it != seconds_.end() && it->first <= 2 * others + max_rows; ++it) {
-      const double x = static_cast<double>(it->first);
-      n += 1;
-      sx += x;
-      sy += it->second;
-      sxx += x * x;
-      sxy += x * it->second;
+      fit.Add(static_cast<double>(it->first), it->second);
     }
-    const double spread = sxx - sx * sx / std::max(1.0, n);
-    if (n >= 2 && spread > 0) {
-      const double slope = std::max(0.0, (sxy - sx * sy / n) / spread);
+    if (fit.has_slope()) {
+      const double slope = std::max(0.0, fit.slope());
       for (int j = 1; j <= max_rows; ++j) out.push_back(static_cast<float>(slope * j));
       return out;
     }

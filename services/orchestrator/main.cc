@@ -330,16 +330,14 @@ int main(int argc, char** argv) {
   limits.default_mode = *mode;
   limits.default_draft_length = absl::GetFlag(FLAGS_draft_length);
   limits.default_adaptive = absl::GetFlag(FLAGS_adaptive);
-  const std::string shares = absl::GetFlag(FLAGS_draft_shares_target_cpu);
-  if (shares == "auto") {
-    limits.draft_shares_target_cpu = draft_spec && ShareAHost(*target_spec, *draft_spec);
-  } else if (shares == "true" || shares == "false") {
-    limits.draft_shares_target_cpu = shares == "true";
-  } else {
-    std::cerr << "error: --draft_shares_target_cpu must be auto, true or false, not \"" << shares
-              << "\"\n";
+  absl::StatusOr<bool> shares =
+      DraftSharesTargetCpu(absl::GetFlag(FLAGS_draft_shares_target_cpu), *target_spec,
+                           draft_spec ? &*draft_spec : nullptr);
+  if (!shares.ok()) {
+    std::cerr << "error: " << shares.status().message() << "\n";
     return 1;
   }
+  limits.draft_shares_target_cpu = *shares;
   limits.default_tree_alternatives = absl::GetFlag(FLAGS_tree_alternatives);
   limits.default_tree_depth = absl::GetFlag(FLAGS_tree_depth);
   if (limits.default_tree_alternatives < 0 ||

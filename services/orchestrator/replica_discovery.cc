@@ -44,6 +44,15 @@ bool ShareAHost(const ReplicaSpec& a, const ReplicaSpec& b) {
   return false;
 }
 
+absl::StatusOr<bool> DraftSharesTargetCpu(const std::string& setting, const ReplicaSpec& target,
+                                          const ReplicaSpec* draft) {
+  if (setting == "auto") return draft != nullptr && ShareAHost(target, *draft);
+  if (setting == "true") return true;
+  if (setting == "false") return false;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--draft_shares_target_cpu must be auto, true or false, not \"", setting, "\""));
+}
+
 absl::StatusOr<ReplicaSpec> ParseReplicaSpec(const std::string& value, const std::string& flag) {
   ReplicaSpec spec;
   absl::string_view v = value;

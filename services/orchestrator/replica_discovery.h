@@ -31,6 +31,12 @@ struct ReplicaSpec {
 // written, not resolved.
 bool ShareAHost(const ReplicaSpec& a, const ReplicaSpec& b);
 
+// The --draft_shares_target_cpu setting: "true", "false", or "auto" (a
+// draft replica shares a host with a target replica; false without draft
+// replicas). InvalidArgument naming the flag and its values otherwise.
+absl::StatusOr<bool> DraftSharesTargetCpu(const std::string& setting, const ReplicaSpec& target,
+                                          const ReplicaSpec* draft);
+
 // Parses a --target / --draft value. InvalidArgument naming `flag` for an
 // empty list, a dns: name without a port, or a malformed port.
 absl::StatusOr<ReplicaSpec> ParseReplicaSpec(const std::string& value, const std::string& flag);

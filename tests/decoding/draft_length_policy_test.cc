@@ -68,6 +68,20 @@ int MostChosen(const std::map<int, int>& chosen) {
   return best;
 }
 
+// The target's load signal for 1..9 rows: saturated, each row costs a
+// row's compute (0.6 ms); idle, the step is memory-bound (2 ms) up to a few
+// rows.
+std::vector<float> SaturatedSignal() {
+  std::vector<float> m;
+  for (int k = 1; k <= 9; ++k) m.push_back(0.6e-3f * k);
+  return m;
+}
+std::vector<float> IdleSignal() {
+  std::vector<float> m;
+  for (int k = 1; k <= 9; ++k) m.push_back(1e-3f * std::max(2.0f, 0.6f * k));
+  return m;
+}
+
 TEST(DraftLengthPolicyTest, FixedAlwaysReturnsTheInitialLength) {
   DraftLengthPolicy p(5, 8, /*adaptive=*/false);
   for (int i = 0; i < 20; ++i) {
@@ -131,11 +145,7 @@ TEST(DraftLengthPolicyTest, FollowsTheTargetsLoadSignal) {
     Simulate(p, own_view, 100, rng, marginal);  // Warm up.
     return Simulate(p, own_view, 300, rng, marginal);
   };
-  std::vector<float> saturated, alone;
-  for (int k = 1; k <= 9; ++k) {
-    saturated.push_back(0.6e-3f * k);                       // k rows' compute.
-    alone.push_back(1e-3f * std::max(2.0f, 0.6f * k));      // Memory-bound step.
-  }
+  const std::vector<float> saturated = SaturatedSignal(), alone = IdleSignal();
   std::map<int, int> busy = run(saturated);
   EXPECT_GE(busy[0], 280) << "a saturated target: plain decoding";
   std::map<int, int> quiet = run(alone);
@@ -150,11 +160,7 @@ TEST(DraftLengthPolicyTest, FollowsTheTargetsLoadSignal) {
 // same request told nothing about the load drafts from its second round.
 TEST(DraftLengthPolicyTest, NeverDraftsWhileTheTargetIsSaturatedAndResumesWhenItIsNot) {
   const World own_view{0.76, 0.3, [](int g) { return 12.0 * (1 + 0.05 * g); }};
-  std::vector<float> saturated, alone;
-  for (int k = 1; k <= 9; ++k) {
-    saturated.push_back(0.6e-3f * k);
-    alone.push_back(1e-3f * std::max(2.0f, 0.6f * k));
-  }
+  const std::vector<float> saturated = SaturatedSignal(), alone = IdleSignal();
   std::mt19937 rng(11);
   DraftLengthPolicy p(4, 8, /*adaptive=*/true);
   EXPECT_EQ(p.Peek(), 0) << "the first round is plain";

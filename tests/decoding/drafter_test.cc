@@ -351,22 +351,21 @@ TEST(DraftEngineGuessTest, GuessFirstTakesTheArgmaxEvenWhenSampling) {
 }
 
 TEST(MakeDrafterTest, OneStrategyPerModeAndDraftModelNeedsADraftBackend) {
-  std::vector<int64_t> prompt = {1, 2};
   SessionOptions session;
   SpeculationOptions o;
   o.mode = SpeculationMode::kOff;
-  auto off = MakeDrafter(o, {nullptr, nullptr, &prompt, &session});
+  auto off = MakeDrafter(o, {nullptr, nullptr, &session});
   ASSERT_TRUE(off.ok());
   EXPECT_EQ(*off, nullptr);
   o.mode = SpeculationMode::kNgram;
-  auto ngram = MakeDrafter(o, {nullptr, nullptr, &prompt, &session});
+  auto ngram = MakeDrafter(o, {nullptr, nullptr, &session});
   ASSERT_TRUE(ngram.ok());
   ASSERT_NE(*ngram, nullptr);
   auto p = (*ngram)->Propose({5, 6, 7, 5, 6}, 2);
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(p->draft.tokens, (std::vector<int64_t>{7, 5}));
   o.mode = SpeculationMode::kDraftModel;
-  auto none = MakeDrafter(o, {nullptr, nullptr, &prompt, &session});
+  auto none = MakeDrafter(o, {nullptr, nullptr, &session});
   EXPECT_EQ(none.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 

@@ -288,6 +288,20 @@ TEST(ReplicaSpecTest, ShareAHostComparesHostsWithLoopbackAsOne) {
   EXPECT_FALSE(services::ShareAHost(spec("a:1,b:2"), spec("c:3")));
   EXPECT_FALSE(services::ShareAHost(spec("10.0.0.1:1"), spec("10.0.0.2:1")));
   EXPECT_FALSE(services::ShareAHost(spec("gpu-target:1"), spec("127.0.0.1:1")));
+  // The flag's three settings, no draft replicas, and bad values.
+  const services::ReplicaSpec local = spec("127.0.0.1:5"), remote = spec("gpu:6");
+  EXPECT_EQ(*services::DraftSharesTargetCpu("auto", local, &local), true);
+  EXPECT_EQ(*services::DraftSharesTargetCpu("auto", local, &remote), false);
+  EXPECT_EQ(*services::DraftSharesTargetCpu("auto", local, nullptr), false);
+  EXPECT_EQ(*services::DraftSharesTargetCpu("true", local, &remote), true);
+  EXPECT_EQ(*services::DraftSharesTargetCpu("false", local, &local), false);
+  for (const char* bad : {"", "yes", "AUTO", "1"}) {
+    auto s = services::DraftSharesTargetCpu(bad, local, &local);
+    EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(std::string(s.status().message()),
+                ::testing::HasSubstr("--draft_shares_target_cpu must be auto, true or false"))
+        << bad;
+  }
 }
 
 TEST(ReplicaSpecTest, ParsesListsAndDnsNames) {
