@@ -1,6 +1,7 @@
 #ifndef TANDEM_DECODING_BATCHER_H_
 #define TANDEM_DECODING_BATCHER_H_
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -35,6 +36,22 @@ struct BatcherOptions {
   bool run_inline_when_idle = true;
 };
 
+// A row budget per batch (a step's rows: what its forward costs). Without
+// one (max_rows 0) a batch is every queued item up to max_batch, first come
+// first served. With one, a batch is formed in passes by `rank` (0 first,
+// then 1, ...), each pass in arrival order: `fit(item, left, first)` returns
+// the rows the item adds when `left` rows of the budget remain (left may be
+// <= 0) and may shrink the item to fit (a prefill chunk); 0 leaves it queued
+// for a later batch. `first` is true for the first item a pass offers; fit
+// must accept (> 0) an item offered with `first` true and `left` ==
+// max_rows, so a non-empty queue always yields a batch.
+template <typename Item>
+struct RowBudget {
+  int64_t max_rows = 0;
+  std::function<int(const Item&)> rank;
+  std::function<int64_t(Item&, int64_t left, bool first)> fit;
+};
+
 // Collects items submitted from many threads and runs them in batches on one
 // worker thread (or, with run_inline_when_idle, on an idle caller's thread):
 // one batch of a batcher runs at a time. `engine_mutex` (shared by every
@@ -45,9 +62,10 @@ class Batcher {
  public:
   using BatchFn = std::function<std::vector<Outcome>(absl::Span<const Item>)>;
 
-  Batcher(BatchFn fn, BatcherOptions options, std::mutex* engine_mutex)
-      : fn_(std::move(fn)), options_(options), engine_mutex_(engine_mutex),
-        worker_([this] { Loop(); }) {}
+  Batcher(BatchFn fn, BatcherOptions options, std::mutex* engine_mutex,
+          RowBudget<Item> budget = {})
+      : fn_(std::move(fn)), options_(options), budget_(std::move(budget)),
+        engine_mutex_(engine_mutex), worker_([this] { Loop(); }) {}
 
   ~Batcher() {
     {
@@ -132,6 +150,12 @@ class Batcher {
           out.push_back(promise.get_future());
           here.push_back({std::move(item), std::move(promise)});
         }
+        if (budget_.max_rows > 0) {
+          // The budget picks which of them run here; the rest queue for the
+          // worker (the queue was empty, so the batch holds only ours).
+          for (Pending& p : here) queue_.push_back(std::move(p));
+          here = TakeBatchLocked();
+        }
       }
     }
     if (!here.empty()) {
@@ -161,6 +185,41 @@ class Batcher {
     }
     cv_.notify_one();
     return out;
+  }
+
+  // Removes the next batch from the non-empty queue (see RowBudget).
+  std::vector<Pending> TakeBatchLocked() {
+    std::vector<Pending> batch;
+    if (budget_.max_rows <= 0) {
+      while (!queue_.empty() && static_cast<int>(batch.size()) < options_.max_batch) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      return batch;
+    }
+    std::vector<bool> taken(queue_.size(), false);
+    int max_rank = 0;
+    for (const Pending& p : queue_) max_rank = std::max(max_rank, budget_.rank(p.item));
+    int64_t left = budget_.max_rows;
+    for (int rank = 0; rank <= max_rank; ++rank) {
+      bool first = true;
+      for (size_t i = 0; i < queue_.size(); ++i) {
+        if (static_cast<int>(batch.size()) >= options_.max_batch) break;
+        if (taken[i] || budget_.rank(queue_[i].item) != rank) continue;
+        const int64_t rows = budget_.fit(queue_[i].item, left, first || batch.empty());
+        first = false;
+        if (rows <= 0) continue;
+        left -= rows;
+        taken[i] = true;
+        batch.push_back(std::move(queue_[i]));
+      }
+    }
+    std::deque<Pending> rest;
+    for (size_t i = 0; i < queue_.size(); ++i) {
+      if (!taken[i]) rest.push_back(std::move(queue_[i]));
+    }
+    queue_.swap(rest);
+    return batch;
   }
 
   // Runs one batch on the calling thread and fulfils its promises.
@@ -194,10 +253,7 @@ class Batcher {
             return stopping_ || static_cast<int>(queue_.size()) >= options_.max_batch;
           });
         }
-        while (!queue_.empty() && static_cast<int>(batch.size()) < options_.max_batch) {
-          batch.push_back(std::move(queue_.front()));
-          queue_.pop_front();
-        }
+        batch = TakeBatchLocked();
         running_ = true;
       }
       RunBatch(batch);
@@ -208,6 +264,7 @@ class Batcher {
 
   BatchFn fn_;
   BatcherOptions options_;
+  RowBudget<Item> budget_;
   std::mutex* engine_mutex_;
   std::mutex mu_;
   std::condition_variable cv_;

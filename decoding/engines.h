@@ -25,6 +25,10 @@ struct VerifyItem {
   // γ >= 0 tokens; γ = 0 is a plain decode step. A tree (draft.parents) of
   // at most kMaxTreeNodes tokens is verified in the same one pass.
   Draft draft;
+  // A scheduling hint (StepRowBudget; the engine ignores it): prompt
+  // positions this item's session still has to run first, when its open left
+  // the prompt's last chunk to its first step.
+  int64_t catch_up_rows = 0;
 };
 
 // The most tokens a drafted tree may hold (it costs one target row each).
@@ -74,6 +78,7 @@ struct ScoreItem {
   // synced sequence (tokens + parents as Draft; dists unused; parents may be
   // empty for a chain), scored in the same pass. Nothing of it is committed.
   Draft tree;
+  int64_t catch_up_rows = 0;  // As VerifyItem::catch_up_rows.
 };
 
 // What a score item returns.

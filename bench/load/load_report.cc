@@ -50,6 +50,7 @@ std::string FormatTable(const LoadReport& r) {
                         "p90", "p99", "max");
   out += LatencyRow("request latency", s.latency_s);
   out += LatencyRow("time to 1st token", s.ttft_s);
+  if (r.ramp_s > 0) out += LatencyRow("  after the ramp", s.ttft_steady_s);
   if (s.failed > 0) out += LatencyRow("error latency", s.error_latency_s);
   if (!r.memory.empty()) {
     absl::StrAppendFormat(&out, "  %-14s %8s %12s %12s %12s %12s %12s\n", "MiB", "pid",
@@ -97,6 +98,8 @@ std::string FormatJsonLine(const LoadReport& r) {
             {"requests_per_s", s.requests_per_s},
             {"latency_ms", DistributionMs(s.latency_s)},
             {"ttft_ms", DistributionMs(s.ttft_s)},
+            {"ramp_s", r.ramp_s},
+            {"ttft_steady_ms", DistributionMs(s.ttft_steady_s)},
             {"error_latency_ms", DistributionMs(s.error_latency_s)},
             {"mean_itl_ms", s.mean_itl_s * 1e3},
             {"acceptance_rate", s.acceptance_rate},

@@ -27,6 +27,7 @@ struct LoadReport {
   int streams = 0;
   int64_t max_requests = 0;
   double time_limit_s = 0;
+  double ramp_s = 0;  // Staggered stream starts (LoadOptions::ramp_s).
   int max_new_tokens = 0;
   std::string speculation;
   double temperature = 0;

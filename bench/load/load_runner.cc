@@ -122,6 +122,9 @@ absl::Status ValidateOptions(const LoadOptions& o) {
         "streams, max_requests, time_limit_s, max_new_tokens and request_timeout_s must be "
         "positive");
   }
+  if (o.ramp_s < 0 || o.ramp_s >= o.time_limit_s) {
+    return absl::InvalidArgumentError("ramp_s must be in [0, time_limit_s)");
+  }
   return absl::OkStatus();
 }
 
@@ -179,6 +182,9 @@ StreamsResult DriveStreams(const LoadOptions& o) {
   std::mutex mu;
   const Clock::time_point t0 = Clock::now();
   auto stream = [&](int k) {
+    if (o.ramp_s > 0) {
+      std::this_thread::sleep_for(std::chrono::duration<double>(o.ramp_s * k / o.streams));
+    }
     while (true) {
       const int64_t i = next.fetch_add(1);
       if (i >= o.max_requests) return;
@@ -219,6 +225,7 @@ absl::StatusOr<LoadReport> RunLoad(const LoadOptions& o) {
   report.streams = o.streams;
   report.max_requests = o.max_requests;
   report.time_limit_s = o.time_limit_s;
+  report.ramp_s = o.ramp_s;
   report.max_new_tokens = o.max_new_tokens;
   report.speculation = o.speculation;
   report.temperature = o.temperature;
@@ -236,7 +243,7 @@ absl::StatusOr<LoadReport> RunLoad(const LoadOptions& o) {
 
   for (const RequestRecord& r : run.records) report.wall_s = std::max(report.wall_s, r.end_s);
   report.stopped_by = run.hit_time_limit ? "time" : "count";
-  report.summary = SummarizeRequests(run.records, report.wall_s);
+  report.summary = SummarizeRequests(run.records, report.wall_s, o.ramp_s);
   for (ProcessMemory& m : report.memory) {
     // A server that died under load is a result, not a tool failure.
     m.exited = !ReadProcMemory(m.pid, &m.after).ok();

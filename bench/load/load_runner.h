@@ -22,6 +22,10 @@ struct LoadOptions {
   int streams = 1;                    // Concurrent client streams, >= 1.
   int64_t max_requests = 64;          // Requests started in all, >= 1.
   double time_limit_s = 60;           // No request starts after this, > 0.
+  // Stream k sends its first request at k * ramp_s / streams (>= 0): a closed
+  // loop whose streams do not all start at once. TTFT is also summarized
+  // over the requests started after the ramp (LoadSummary::ttft_steady_s).
+  double ramp_s = 0;
   int max_new_tokens = 32;
   bool ignore_eos = true;             // Fixed-length generations.
   std::string speculation = "draft";  // draft | self | ngram | off | "" (server default)

@@ -26,9 +26,10 @@ Distribution Summarize(std::vector<double> values) {
   return d;
 }
 
-LoadSummary SummarizeRequests(const std::vector<RequestRecord>& records, double wall_s) {
+LoadSummary SummarizeRequests(const std::vector<RequestRecord>& records, double wall_s,
+                              double steady_from_s) {
   LoadSummary s;
-  std::vector<double> latency, ttft, error_latency;
+  std::vector<double> latency, ttft, ttft_steady, error_latency;
   double itl_span_s = 0;
   int64_t itl_gaps = 0, drafted = 0, accepted = 0, rounds = 0, plain_rounds = 0;
   for (const RequestRecord& r : records) {
@@ -48,7 +49,10 @@ LoadSummary SummarizeRequests(const std::vector<RequestRecord>& records, double 
     rounds += r.rounds;
     plain_rounds += r.plain_rounds;
     latency.push_back(r.end_s - r.start_s);
-    if (r.first_token_s >= 0) ttft.push_back(r.first_token_s - r.start_s);
+    if (r.first_token_s >= 0) {
+      ttft.push_back(r.first_token_s - r.start_s);
+      if (r.start_s >= steady_from_s) ttft_steady.push_back(r.first_token_s - r.start_s);
+    }
     if (r.tokens > 1 && r.first_token_s >= 0) {
       itl_span_s += r.last_token_s - r.first_token_s;
       itl_gaps += r.tokens - 1;
@@ -60,6 +64,7 @@ LoadSummary SummarizeRequests(const std::vector<RequestRecord>& records, double 
   }
   s.latency_s = Summarize(std::move(latency));
   s.ttft_s = Summarize(std::move(ttft));
+  s.ttft_steady_s = Summarize(std::move(ttft_steady));
   s.error_latency_s = Summarize(std::move(error_latency));
   if (itl_gaps > 0) s.mean_itl_s = itl_span_s / itl_gaps;
   if (drafted > 0) s.acceptance_rate = static_cast<double>(accepted) / drafted;

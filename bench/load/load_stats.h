@@ -68,6 +68,9 @@ struct LoadSummary {
   double requests_per_s = 0;     // ok / wall_s.
   Distribution latency_s;        // Whole request, successful requests.
   Distribution ttft_s;           // Time to first token, successful requests with a token.
+  // As ttft_s, of the requests that started at or after steady_from_s (after
+  // the streams' staggered start: the steady state of a closed loop).
+  Distribution ttft_steady_s;
   Distribution error_latency_s;  // Time until a failed request's status came back.
   // Mean gap between consecutive token arrivals within a request
   // (sum of (last - first token) / sum of (tokens - 1), successful requests;
@@ -76,7 +79,9 @@ struct LoadSummary {
 };
 
 // wall_s: the run's duration (first start to last end); <= 0 leaves the rates 0.
-LoadSummary SummarizeRequests(const std::vector<RequestRecord>& records, double wall_s);
+// steady_from_s: see LoadSummary::ttft_steady_s.
+LoadSummary SummarizeRequests(const std::vector<RequestRecord>& records, double wall_s,
+                              double steady_from_s = 0);
 
 // Resident set of a process, from /proc/<pid>/status; -1 when absent.
 struct ProcMemory {

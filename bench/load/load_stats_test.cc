@@ -116,6 +116,20 @@ TEST(SummarizeRequestsTest, NoRequestsAndNoWallTimeGiveZeroRates) {
   EXPECT_EQ(SummarizeRequests({}, 1.0).requests, 0);
 }
 
+TEST(SummarizeRequestsTest, SteadyTtftCountsOnlyRequestsStartedAfterTheRamp) {
+  // Two burst requests (started at 0, TTFT 5 s) and two after the ramp.
+  const std::vector<RequestRecord> records = {Ok(0, 5, 6, 6, 2), Ok(0, 5, 6, 6, 2),
+                                              Ok(10, 10.2, 11, 11, 2), Ok(12, 12.4, 13, 13, 2)};
+  LoadSummary s = SummarizeRequests(records, 13, /*steady_from_s=*/10);
+  EXPECT_EQ(s.ttft_s.count, 4);
+  EXPECT_NEAR(s.ttft_s.max, 5, 1e-9);
+  EXPECT_EQ(s.ttft_steady_s.count, 2);
+  EXPECT_NEAR(s.ttft_steady_s.max, 0.4, 1e-9);
+  EXPECT_NEAR(s.ttft_steady_s.p50, 0.3, 1e-9);
+  // Without a ramp, steady = all.
+  EXPECT_EQ(SummarizeRequests(records, 13).ttft_steady_s.count, 4);
+}
+
 TEST(ParseProcStatusTest, ReadsRssAndHighWaterMark) {
   const std::string text =
       "Name:\ttarget\nVmPeak:\t  999999 kB\nVmHWM:\t  123456 kB\nVmRSS:\t   98765 kB\n"

@@ -28,6 +28,9 @@ ABSL_FLAG(int, num_prompts, 0, "Prompts to cycle through; 0 = all");
 ABSL_FLAG(int, streams, 1, "Concurrent client streams");
 ABSL_FLAG(int64_t, max_requests, 64, "Requests started in all (the count bound)");
 ABSL_FLAG(double, time_limit_s, 60, "No request starts after this many seconds (the time bound)");
+ABSL_FLAG(double, ramp_s, 0,
+          "Stream k starts at k * ramp_s / streams; TTFT is also reported for the requests "
+          "started after the ramp (the steady state)");
 ABSL_FLAG(int, max_new_tokens, 32, "Tokens per request");
 ABSL_FLAG(bool, ignore_eos, true, "Fixed-length generations (EOS does not end a sequence)");
 ABSL_FLAG(std::string, speculation, "draft", "draft | self | ngram | off");
@@ -71,6 +74,7 @@ int main(int argc, char** argv) {
   o.streams = absl::GetFlag(FLAGS_streams);
   o.max_requests = absl::GetFlag(FLAGS_max_requests);
   o.time_limit_s = absl::GetFlag(FLAGS_time_limit_s);
+  o.ramp_s = absl::GetFlag(FLAGS_ramp_s);
   o.max_new_tokens = absl::GetFlag(FLAGS_max_new_tokens);
   o.ignore_eos = absl::GetFlag(FLAGS_ignore_eos);
   o.speculation = absl::GetFlag(FLAGS_speculation);

@@ -11,7 +11,8 @@
 #       [--requests_per_stream 4] [--min_requests 16] [--time_limit_s 90] [--max_new_tokens 32] [--speculation draft]
 #       [--target_threads 0] [--batch_window_us 0]
 #       [--overload_sessions 16] [--overload_streams 32] [--no_overload] [--out DIR]
-#       [--orchestrator_flags "--adaptive"]
+#       [--orchestrator_flags "--adaptive"] [--target_flags "--max_step_rows 0"]
+#       [--prompts FILE.jsonl | --prompt_tokens 256] [--ramp_s 0]
 # KEEP_LOGS=DIR keeps the three servers' logs there.
 # ORCHESTRATOR_BIN=path runs that orchestrator binary instead of the freshly built one (A/B of
 # two orchestrator builds against the same model servers).
@@ -39,7 +40,11 @@ OVERLOAD_STREAMS=32
 OVERLOAD_REQUESTS_PER_STREAM=8  # Rejected streams retry soon, so they use up requests fast.
 RETRY_BACKOFF_S=0.05  # A stream's pause after a failed request.
 OUT=bench/load/results
+RAMP_S=0          # Stream k starts at k * RAMP_S / streams.
+PROMPT_TOKENS=0   # > 0: prompts of exactly this many tokens (bench/load/long_prompts.py).
+PROMPTS="$PWD/assets/bench_prompts.jsonl"
 ORCH_FLAGS=""     # Extra orchestrator flags, e.g. "--adaptive".
+TARGET_FLAGS=""   # Extra target flags, e.g. "--max_step_rows 0".
 while [ $# -gt 0 ]; do
   case "$1" in
     --max_sessions) MAX_SESSIONS="$2"; shift 2 ;;
@@ -55,8 +60,12 @@ while [ $# -gt 0 ]; do
     --overload_sessions) OVERLOAD_SESSIONS="$2"; shift 2 ;;
     --overload_streams) OVERLOAD_STREAMS="$2"; shift 2 ;;
     --orchestrator_flags) ORCH_FLAGS="$2"; shift 2 ;;
+    --target_flags) TARGET_FLAGS="$2"; shift 2 ;;
     --no_overload) OVERLOAD=0; shift ;;
     --out) OUT="$2"; shift 2 ;;
+    --ramp_s) RAMP_S="$2"; shift 2 ;;
+    --prompt_tokens) PROMPT_TOKENS="$2"; shift 2 ;;
+    --prompts) PROMPTS="$(realpath "$2")"; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -74,6 +83,10 @@ cleanup() {
   rm -rf "$RUN"
 }
 trap cleanup EXIT INT TERM
+if [ "$PROMPT_TOKENS" -gt 0 ]; then
+  PROMPTS="$RUN/prompts_$PROMPT_TOKENS.jsonl"
+  /usr/bin/python3 bench/load/long_prompts.py --tokens "$PROMPT_TOKENS" --out "$PROMPTS"
+fi
 
 wait_port() {  # file, name, log
   for _ in $(seq 1 300); do
@@ -91,7 +104,7 @@ start_servers() {  # max_sessions, tag; sets ORCH_PORT and SERVER_PIDS
   mkdir -p "$dir"
   "$BIN/services/target/target" --model="$PWD/assets/target" --dtype="$DTYPE" \
     --threads="$TARGET_THREADS" --batch_window_us="$BATCH_WINDOW_US" --max_sessions="$1" --max_context="$MAX_CONTEXT" --listen=127.0.0.1:0 \
-    --port_file="$dir/target.port" >"$dir/target.log" 2>&1 &
+    --port_file="$dir/target.port" $TARGET_FLAGS >"$dir/target.log" 2>&1 &
   PIDS+=($!); local target_pid=$!
   local target_port; target_port=$(wait_port "$dir/target.port" target "$dir/target.log")
   "$BIN/services/draft/draft" --model="$PWD/assets/draft" --dtype="$DTYPE" \
@@ -121,8 +134,8 @@ run_level() {  # streams, requests, max_sessions
   echo
   echo "== $1 streams, $2 requests, time cap ${TIME_LIMIT_S}s (max_sessions=$3, load average $load1)"
   "$BIN/bench/load/load_test" --server="127.0.0.1:$ORCH_PORT" \
-    --prompts="$PWD/assets/bench_prompts.jsonl" --streams="$1" --max_requests="$2" \
-    --time_limit_s="$TIME_LIMIT_S" --max_new_tokens="$MAX_NEW" --speculation="$MODE" \
+    --prompts="$PROMPTS" --streams="$1" --max_requests="$2" \
+    --time_limit_s="$TIME_LIMIT_S" --ramp_s="$RAMP_S" --max_new_tokens="$MAX_NEW" --speculation="$MODE" \
     --temperature=0 --retry_backoff_s="$RETRY_BACKOFF_S" --pids="$SERVER_PIDS" \
     --label="max_sessions=$3; max_context=$MAX_CONTEXT; load1=$load1" \
     --json_out="$OUT/results.jsonl"

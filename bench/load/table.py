@@ -17,6 +17,15 @@ def memory(entry):
             f"→ {mib(entry['after']['rss_kb'])}")
 
 
+def ttft_cell(r):
+    ttft = r["ttft_ms"]
+    cell = f"{ttft['p50']:.0f} / {ttft['p99']:.0f}"
+    steady = r.get("ttft_steady_ms")
+    if r.get("ramp_s", 0) > 0 and steady and steady["count"]:
+        cell += f" (after {r['ramp_s']:.0f} s ramp: {steady['p50']:.0f} / {steady['p99']:.0f})"
+    return cell
+
+
 def row(r):
     lat, ttft, err = r["latency_ms"], r["ttft_ms"], r["error_latency_ms"]
     errors = ", ".join(f"{code} ×{e['count']}" for code, e in sorted(r["errors"].items())) or "0"
@@ -28,7 +37,7 @@ def row(r):
         f"{r['requests']} ({r['stopped_by']})", f"{r['ok']}", errors, f"{r['wall_s']:.1f}",
         f"{r['tokens_per_s']:.1f}", f"{r['requests_per_s']:.2f}",
         f"{lat['p50']:.0f} / {lat['p90']:.0f} / {lat['p99']:.0f} / {lat['max']:.0f}",
-        f"{ttft['p50']:.0f} / {ttft['p99']:.0f}", f"{r['mean_itl_ms']:.1f}",
+        ttft_cell(r), f"{r['mean_itl_ms']:.1f}",
         f"{r['acceptance_rate']:.2f}", f"{r.get('plain_round_share', 0):.2f}",
         str(r["fallbacks"]), err_lat,
         mem.get("target", "–"), mem.get("draft", "–"), mem.get("orchestrator", "–"),

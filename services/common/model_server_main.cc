@@ -81,6 +81,9 @@ absl::StatusOr<CommandLine> ReadFlags() {
   o.batch_window = absl::Microseconds(f.Required<int>("batch_window_us"));
   o.inline_batches = f.IfDefined<bool>("inline_batches", o.inline_batches);
   o.prefill_chunk = f.IfDefined<int64_t>("prefill_chunk", o.prefill_chunk);
+  o.max_step_rows = f.IfDefined<int64_t>("max_step_rows", o.max_step_rows);
+  o.prompt_tail_with_first_step =
+      f.IfDefined<bool>("prompt_tail_with_first_step", o.prompt_tail_with_first_step);
   c.threads = f.Required<int>("threads");
   o.metrics_listen = f.Required<std::string>("metrics_listen");
   o.security.cert_file = f.Required<std::string>("tls_cert");
@@ -97,6 +100,10 @@ absl::StatusOr<CommandLine> ReadFlags() {
   if (o.prefill_chunk < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("--prefill_chunk must be >= 1, got ", o.prefill_chunk));
+  }
+  if (o.max_step_rows < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--max_step_rows must be >= 0 (0 = no budget), got ", o.max_step_rows));
   }
   if (o.model_path.empty()) return absl::InvalidArgumentError("--model is required");
   if (o.prefix_cache_entries < 0 || o.prefix_cache_entries > 4096) {

@@ -34,7 +34,8 @@ struct ModelServerKind {
 //   max_queued_items, session_ttl_s, batch_window_us, threads,
 //   metrics_listen, log_level, tls_cert, tls_key, tls_client_ca,
 //   auth_token_file — required;
-//   prefill_chunk (int64, >= 1) — optional (the target's; else the
+//   prefill_chunk (int64, >= 1), max_step_rows (int64, >= 0),
+//   prompt_tail_with_first_step (bool) — optional (the target's; else the
 //   ModelServerOptions default).
 // Then checks the security files, sets LibTorch's thread count (threads > 0,
 // else its default, set explicitly), loads the model and its tokenizer

@@ -36,6 +36,14 @@ struct ModelServerOptions {
   // chunks ride in the same forward as other sessions' verify rows, and the
   // engine is free between chunks, so a long prompt never stalls the streams.
   int64_t prefill_chunk = 256;
+  // Rows one target step may run (decoding/step_row_budget.h): running
+  // sequences' rows first, then prefill chunks shrunk to what is left, first
+  // come first served; 0 = no budget (every queued item in one step).
+  int64_t max_step_rows = 512;
+  // The target leaves a prompt's last chunk to the session's first step,
+  // which runs it in the forward that yields the first token (one engine
+  // step less before it). False: OpenSession runs the whole prompt.
+  bool prompt_tail_with_first_step = true;
   absl::Duration batch_window = absl::ZeroDuration();
   // An idle engine runs a call's items on the handler's thread instead of
   // handing them to its batch worker (decoding::BatcherOptions::

@@ -42,13 +42,14 @@ LogLevel LevelOf(grpc::StatusCode code) {
 
 ModelServiceBase::ModelServiceBase(std::string role, const ModelServerOptions& options,
                                    model::Model& model, OpenFn open, CloseFn close,
-                                   ForkFn fork, PrefillFn prefill)
+                                   ForkFn fork, PrefillFn prefill, bool leaves_prompt_tail)
     : options_(options),
       model_(model),
       open_(std::move(open)),
       close_(std::move(close)),
       fork_(std::move(fork)),
       prefill_(std::move(prefill)),
+      leaves_prompt_tail_(leaves_prompt_tail),
       metrics_(std::move(role)),
       reaper_([this] { ReapLoop(); }) {
   metrics_.SetKvBudgetBytes(model.kv_budget_bytes());
@@ -72,7 +73,7 @@ void ModelServiceBase::ReapLoop() {
         closed = close_(id);
         RefreshGaugesLocked();
       }
-      const std::string request_id = ForgetRequestId(id);
+      const std::string request_id = ForgetSession(id);
       if (!closed.ok()) continue;  // Already gone from the engine.
       metrics_.SessionsExpired(1);
       LogEvent(LogLevel::kInfo, role(), "session_expired", request_id, {{"session_id", id}});
@@ -98,8 +99,9 @@ void ModelServiceBase::RememberRequestId(uint64_t session, const std::string& re
   request_ids_[session] = request_id;
 }
 
-std::string ModelServiceBase::ForgetRequestId(uint64_t session) {
+std::string ModelServiceBase::ForgetSession(uint64_t session) {
   std::lock_guard<std::mutex> lock(request_ids_mu_);
+  tails_.erase(session);
   auto it = request_ids_.find(session);
   if (it == request_ids_.end()) return "";
   std::string id = std::move(it->second);
@@ -215,7 +217,13 @@ absl::Status ModelServiceBase::DoOpen(const RpcCall& call, const v1::OpenSession
   if (prefill_) {
     // Outside the engine mutex: the prompt runs in chunks inside engine
     // steps, between which other sessions' work proceeds.
-    const absl::Status prefilled = RunPrefill(*id, call);
+    const absl::StatusOr<int64_t> tail =
+        RunPrefill(*id, static_cast<int64_t>(prompt.size()), call);
+    const absl::Status prefilled = tail.status();
+    if (tail.ok() && *tail > 0) {
+      std::lock_guard<std::mutex> lock(request_ids_mu_);
+      tails_[*id] = *tail;
+    }
     if (!prefilled.ok()) {
       std::lock_guard<std::mutex> lock(engine_mutex_);
       (void)close_(*id);
@@ -252,14 +260,33 @@ absl::Status ModelServiceBase::DoOpen(const RpcCall& call, const v1::OpenSession
   return absl::OkStatus();
 }
 
-absl::Status ModelServiceBase::RunPrefill(decoding::SessionId id, const RpcCall& call) {
-  while (true) {
+absl::StatusOr<int64_t> ModelServiceBase::RunPrefill(decoding::SessionId id,
+                                                     int64_t prompt_size, const RpcCall& call) {
+  // What is left to run (all but the pending last token): the prompt at
+  // first (less when a cached prefix was copied), then what the engine
+  // reports. Asking for no more than that keeps a step's row budget honest.
+  int64_t remaining = std::max<int64_t>(0, prompt_size - 1);
+  const bool leave_tail = leaves_prompt_tail_ && options_.prompt_tail_with_first_step;
+  while (remaining > 0) {
+    if (leave_tail && remaining <= options_.prefill_chunk) return remaining;
     if (call.context != nullptr && call.context->IsCancelled()) {
       return absl::CancelledError("the open was cancelled (or ran past its deadline) during prefill");
     }
-    const decoding::PrefillOutcome done = prefill_({id, options_.prefill_chunk});
-    if (!done.status.ok() || done.remaining == 0) return done.status;
+    const decoding::PrefillOutcome done =
+        prefill_({id, std::min(options_.prefill_chunk, remaining)});
+    if (!done.status.ok()) return done.status;
+    remaining = done.remaining;
   }
+  return 0;
+}
+
+int64_t ModelServiceBase::TakePromptTail(uint64_t session) {
+  std::lock_guard<std::mutex> lock(request_ids_mu_);
+  auto it = tails_.find(session);
+  if (it == tails_.end()) return 0;
+  const int64_t rows = it->second;
+  tails_.erase(it);
+  return rows;
 }
 
 absl::Status ModelServiceBase::DoClose(const RpcCall& call,
@@ -271,7 +298,7 @@ absl::Status ModelServiceBase::DoClose(const RpcCall& call,
     closed = close_(request.session_id());
     RefreshGaugesLocked();
   }
-  const std::string opened_by = ForgetRequestId(request.session_id());
+  const std::string opened_by = ForgetSession(request.session_id());
   if (closed.ok()) {
     metrics_.SessionClosed();
     LogEvent(LogLevel::kInfo, role(), "session_closed",

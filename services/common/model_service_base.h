@@ -45,12 +45,20 @@ class ModelServiceBase : public BatchedItemHost {
   // chunk by chunk (--prefill_chunk positions each) WITHOUT the mutex, so
   // other sessions' work proceeds between chunks; an error or a cancelled
   // open closes the session and fails the open.
+  //
+  // `leaves_prompt_tail` (the target, whose engine catches a session up in
+  // its first Verify / Score): with options.prompt_tail_with_first_step,
+  // OpenSession leaves the prompt's last chunk (<= prefill_chunk positions)
+  // to the session's first step, which then runs it in the same forward that
+  // yields the first token — one engine step less before the first token.
+  // TakePromptTail tells that step's item how many rows it catches up.
   using PrefillFn = std::function<decoding::PrefillOutcome(decoding::PrefillItem)>;
 
   // `role` ("target" or "draft") prefixes the metric names and is the log
   // component.
   ModelServiceBase(std::string role, const ModelServerOptions& options, model::Model& model,
-                   OpenFn open, CloseFn close, ForkFn fork, PrefillFn prefill = nullptr);
+                   OpenFn open, CloseFn close, ForkFn fork, PrefillFn prefill = nullptr,
+                   bool leaves_prompt_tail = false);
   ~ModelServiceBase() override;
 
   // Runs `body` as RPC `method`: times it, converts its status to the
@@ -73,14 +81,18 @@ class ModelServiceBase : public BatchedItemHost {
   absl::Status CheckItems(const std::vector<uint64_t>& sessions) override;
   void SetItemStatus(const RpcCall& call, uint64_t session, const absl::Status& status,
                      v1::ItemStatus* out) override;
+  // The prompt positions OpenSession left to `session`'s first step (see
+  // PrefillFn), once: later calls return 0. Thread-safe.
+  int64_t TakePromptTail(uint64_t session);
   // The item status when a batcher's queue is full (max_queued_items).
   absl::Status QueueFull() const override;
   // An item's `num_draft_tokens` (Propose, DraftEarlyExit) must be in
   // [1, max_draft_length]; INVALID_ARGUMENT otherwise.
   absl::Status CheckNumDraftTokens(int64_t num_draft_tokens) const;
 
-  // For batch functions, which run under engine_mutex(): records the batch
-  // size of engine operation `op` and refreshes the KV cache gauge.
+  // For batch functions, which run under engine_mutex(), after their engine
+  // call: records the batch size of engine operation `op` and refreshes the
+  // KV cache gauge (to what the batch left).
   void RecordBatchLocked(absl::string_view op, size_t items);
 
   std::mutex& engine_mutex() { return engine_mutex_; }
@@ -100,7 +112,8 @@ class ModelServiceBase : public BatchedItemHost {
   // Called with engine_mutex_ held after sessions changed.
   void RefreshGaugesLocked();
   void RememberRequestId(uint64_t session, const std::string& request_id);
-  std::string ForgetRequestId(uint64_t session);
+  // Drops a closed session's request id (returned) and prompt tail.
+  std::string ForgetSession(uint64_t session);
 
   ModelServerOptions options_;
   model::Model& model_;
@@ -108,15 +121,21 @@ class ModelServiceBase : public BatchedItemHost {
   CloseFn close_;
   ForkFn fork_;
   PrefillFn prefill_;
-  // The whole prompt of a registered session, chunk by chunk through
-  // prefill_, until done, an error, or the caller cancels.
-  absl::Status RunPrefill(decoding::SessionId id, const RpcCall& call);
+  const bool leaves_prompt_tail_;
+  // The prompt (`prompt_size` positions) of a registered session, chunk by
+  // chunk through prefill_, until done (or only its last chunk is left, when
+  // the tail is left to the first step), an error, or the caller cancels.
+  // Returns the positions left for the first step.
+  absl::StatusOr<int64_t> RunPrefill(decoding::SessionId id, int64_t prompt_size,
+                                     const RpcCall& call);
   ModelServiceMetrics metrics_;
   std::mutex engine_mutex_;
   SessionLeases leases_;
   std::mutex request_ids_mu_;
   // The request each open session serves, for the reaper's logs.
   absl::flat_hash_map<uint64_t, std::string> request_ids_;
+  // Prompt positions left to each such session's first step (TakePromptTail).
+  absl::flat_hash_map<uint64_t, int64_t> tails_;
   std::atomic<bool> stopping_{false};
   // Opens between the admission check and the engine (for the fast check).
   std::atomic<int64_t> opening_{0};

@@ -19,14 +19,18 @@ DraftServiceImpl::DraftServiceImpl(const ModelServerOptions& options, model::Mod
                                        options.max_queued_items, options.inline_batches};
   propose_ = std::make_unique<decoding::Batcher<decoding::ProposeItem, decoding::DraftOutcome>>(
       [this](absl::Span<const decoding::ProposeItem> items) {
+        auto outcomes = engine_.Propose(items);
+        // After the call: the KV gauge shows what the batch left.
         RecordBatchLocked("propose", items.size());
-        return engine_.Propose(items);
+        return outcomes;
       },
       batch, &engine_mutex());
   prefill_ = std::make_unique<decoding::Batcher<decoding::PrefillItem, decoding::PrefillOutcome>>(
       [this](absl::Span<const decoding::PrefillItem> items) {
+        auto outcomes = engine_.Prefill(items);
+        // After the call: the KV gauge shows what the batch left.
         RecordBatchLocked("prefill", items.size());
-        return engine_.Prefill(items);
+        return outcomes;
       },
       batch, &engine_mutex());
 }

@@ -449,8 +449,9 @@ struct GenerationServiceImpl::RequestRun {
   std::atomic<size_t> remaining{0};
   int64_t admitted = 0;
   // Per prompt, the return sequences after the first: they start once the
-  // first has opened its sessions, so that their prompt is copied from its
-  // KV cache (a model server's prefix sharing) instead of run n times.
+  // first has run its first round (a target runs a prompt's last chunk with
+  // the first round), so that their prompt is copied from its KV cache (a
+  // model server's prefix sharing) instead of run n times.
   std::mutex siblings_mu;
   std::vector<std::vector<size_t>> siblings;
 
@@ -458,8 +459,9 @@ struct GenerationServiceImpl::RequestRun {
   // it is shutting down, end at once).
   void Start(const std::shared_ptr<RequestRun>& self, const std::vector<size_t>& ks);
 
-  // Called once by each prompt's first sequence after its open (whatever
-  // the outcome): starts that prompt's other sequences.
+  // Called once by each prompt's first sequence after its first round, or
+  // when it ends before one (whatever the outcome): starts that prompt's
+  // other sequences.
   void StartSiblings(const std::shared_ptr<RequestRun>& self, uint32_t prompt) {
     std::vector<size_t> ks;
     {
@@ -500,10 +502,10 @@ class GenerationServiceImpl::SequenceTask : public decoding::RoundPool::Task {
     SequenceOutput& o = run_->outputs[k_];
     if (loop_ == nullptr) {
       Open(o);
-      if (o.sequence_index == 0) run_->StartSiblings(run_, o.prompt_index);
       return loop_ == nullptr ? End() : false;
     }
     absl::StatusOr<bool> done = loop_->Round();
+    StartSiblingsOnce();
     if (!done.ok()) {
       o.status = done.status();
       return End();
@@ -598,7 +600,16 @@ class GenerationServiceImpl::SequenceTask : public decoding::RoundPool::Task {
   }
 
   // Closes the sessions (and uncounts the replicas) before reporting.
+  // A prompt's first sequence starts the others (RequestRun::StartSiblings).
+  void StartSiblingsOnce() {
+    const SequenceOutput& o = run_->outputs[k_];
+    if (o.sequence_index != 0 || siblings_started_) return;
+    siblings_started_ = true;
+    run_->StartSiblings(run_, o.prompt_index);
+  }
+
   bool End() {
+    StartSiblingsOnce();
     loop_.reset();
     backends_.reset();
     std::shared_ptr<RequestRun> run = std::move(run_);
@@ -608,6 +619,7 @@ class GenerationServiceImpl::SequenceTask : public decoding::RoundPool::Task {
 
   std::shared_ptr<RequestRun> run_;
   const size_t k_;
+  bool siblings_started_ = false;
   std::unique_ptr<SequenceBackends> backends_;
   std::unique_ptr<SequenceText> text_;
   // After the backends and the text: destroyed first (it uses both).

@@ -30,6 +30,14 @@ ABSL_FLAG(int64_t, session_ttl_s, 300, "Idle seconds before a session is closed"
 ABSL_FLAG(int64_t, prefill_chunk, 256,
           "Prompt positions a session's prefill runs per engine step, in the same forward as "
           "other sessions' rows (>= 1)");
+ABSL_FLAG(int64_t, max_step_rows, tandem::services::ModelServerOptions{}.max_step_rows,
+          "Rows one engine step may run: running sequences' rows first, then prompt chunks "
+          "shrunk to what is left, oldest first, so a burst of long prompts neither stalls the "
+          "streams nor makes every prompt wait for all of them (>= 0; 0 = no budget)");
+ABSL_FLAG(bool, prompt_tail_with_first_step,
+          tandem::services::ModelServerOptions{}.prompt_tail_with_first_step,
+          "OpenSession leaves the prompt's last chunk to the session's first step, which runs it "
+          "in the same forward that yields the first token (one engine step less before it)");
 ABSL_FLAG(int, batch_window_us, 0, "Batching window; 0 = continuous batching");
 ABSL_FLAG(bool, inline_batches, tandem::services::ModelServerOptions{}.inline_batches,
           "When the engine is idle, run a call's items on its handler thread (no hand-off to the "

@@ -6,6 +6,7 @@
 #include <variant>
 
 #include "absl/strings/str_cat.h"
+#include "decoding/step_row_budget.h"
 #include "services/common/batched_items.h"
 #include "services/common/convert.h"
 #include "services/common/relevance_convert.h"
@@ -22,7 +23,8 @@ TargetServiceImpl::TargetServiceImpl(const ModelServerOptions& options, model::M
           [this](decoding::SessionId id, int64_t length) { return engine_.Fork(id, length); },
           [this](decoding::PrefillItem item) {
             return std::get<decoding::PrefillOutcome>(step_->Submit(item).get());
-          }),
+          },
+          /*leaves_prompt_tail=*/true),
       model_(model),
       relevance_(RelevanceRunnerOptions{options.model_path, options.device}),
       engine_(model, options.max_sessions, {options.prefix_cache_entries}) {
@@ -30,15 +32,21 @@ TargetServiceImpl::TargetServiceImpl(const ModelServerOptions& options, model::M
                                  options.max_queued_items, options.inline_batches};
   step_ = std::make_unique<decoding::Batcher<decoding::StepItem, decoding::StepOutcome>>(
       [this](absl::Span<const decoding::StepItem> items) {
+        auto outcomes = engine_.Step(items);
+        // After the call: the KV gauge shows what the batch left.
         RecordBatchLocked("verify", items.size());
-        return engine_.Step(items);
+        return outcomes;
       },
-      batch, &engine_mutex());
+      batch, &engine_mutex(),
+      options.max_step_rows > 0 ? decoding::StepRowBudget(options.max_step_rows)
+                                : decoding::RowBudget<decoding::StepItem>{});
   early_exit_ =
       std::make_unique<decoding::Batcher<decoding::EarlyExitItem, decoding::DraftOutcome>>(
           [this](absl::Span<const decoding::EarlyExitItem> items) {
+            auto outcomes = engine_.DraftEarlyExit(items);
+            // After the call: the KV gauge shows what the batch left.
             RecordBatchLocked("early_exit", items.size());
-            return engine_.DraftEarlyExit(items);
+            return outcomes;
           },
           batch, &engine_mutex());
 }
@@ -158,7 +166,8 @@ absl::Status TargetServiceImpl::RunVerify(const RpcCall& call, const v1::VerifyR
     absl::StatusOr<decoding::Draft> draft = FromProto(item.draft_tokens());
     if (!draft.ok()) return draft.status();
     draft->parents.assign(item.draft_parents().begin(), item.draft_parents().end());
-    return decoding::VerifyItem{item.session_id(), FromProto(item.sync()), *std::move(draft)};
+    return decoding::VerifyItem{item.session_id(), FromProto(item.sync()), *std::move(draft),
+                                TakePromptTail(item.session_id())};
   };
   ops.submit = SubmitStepFn();
   ops.submit_all = SubmitAllStepFn();
@@ -186,7 +195,7 @@ absl::Status TargetServiceImpl::RunDecode(const RpcCall& call, const v1::DecodeR
   // score_only items (beam search) and plain steps share the engine steps.
   BatchedItemOps<v1::DecodeItem, v1::DecodeResult, decoding::StepItem, decoding::StepOutcome>
       ops;
-  ops.prepare = [](const v1::DecodeItem& item) -> absl::StatusOr<decoding::StepItem> {
+  ops.prepare = [this](const v1::DecodeItem& item) -> absl::StatusOr<decoding::StepItem> {
     if (item.score_tokens_size() > 0 || item.score_parents_size() > 0) {
       if (!item.score_only()) {
         return absl::InvalidArgumentError("`score_tokens` needs `score_only`");
@@ -207,9 +216,11 @@ absl::Status TargetServiceImpl::RunDecode(const RpcCall& call, const v1::DecodeR
       decoding::ScoreItem score{item.session_id(), FromProto(item.sync()), std::min(top_n, 64)};
       score.tree.tokens.assign(item.score_tokens().begin(), item.score_tokens().end());
       score.tree.parents.assign(item.score_parents().begin(), item.score_parents().end());
+      score.catch_up_rows = TakePromptTail(item.session_id());
       return score;
     }
-    return decoding::VerifyItem{item.session_id(), FromProto(item.sync()), {}};
+    return decoding::VerifyItem{item.session_id(), FromProto(item.sync()), {},
+                                TakePromptTail(item.session_id())};
   };
   ops.submit = SubmitStepFn();
   ops.submit_all = SubmitAllStepFn();

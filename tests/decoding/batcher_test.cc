@@ -3,6 +3,7 @@
 
 #include "decoding/batcher.h"
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -203,6 +204,106 @@ TEST(BatcherTest, ItemsArrivingDuringAnInlineBatchFormTheNextBatch) {
   EXPECT_EQ((*more[1]).get(), 60);
   EXPECT_EQ(most.load(), 1);  // Never two batches at once.
   EXPECT_EQ(gate.sizes(), (std::vector<int>{1, 5}));
+}
+
+// Row budget: items are ints; >= 100 is a "prefill" of (item - 100) rows
+// (rank 1, shrinkable), < 100 a "decode" of `item` rows (rank 0, always
+// runs). Budget 100 rows per batch.
+RowBudget<int> TestBudget() {
+  RowBudget<int> budget;
+  budget.max_rows = 100;
+  budget.rank = [](const int& item) { return item >= 100 ? 1 : 0; };
+  budget.fit = [](int& item, int64_t left, bool first) -> int64_t {
+    if (item < 100) return item;
+    const int64_t wanted = item - 100;
+    int64_t rows = std::min<int64_t>(wanted, left);
+    if (rows < std::min<int64_t>(wanted, 10)) {
+      if (!first) return 0;
+      rows = std::min<int64_t>(wanted, 10);
+    }
+    item = static_cast<int>(100 + rows);
+    return rows;
+  };
+  return budget;
+}
+
+// Runs one gated batch, queues `items` behind it, releases it and returns
+// the batches that followed (their items as the batch function saw them).
+std::vector<std::vector<int>> BatchesAfterAGate(const RowBudget<int>& budget,
+                                                const std::vector<int>& items) {
+  Gate gate;
+  std::mutex engine, seen_mu;
+  std::vector<std::vector<int>> seen;
+  {
+    Batcher<int, int> batcher(
+        [&](absl::Span<const int> batch) {
+          {
+            std::lock_guard<std::mutex> lock(seen_mu);
+            seen.emplace_back(batch.begin(), batch.end());
+          }
+          return gate.Run(batch);
+        },
+        BatcherOptions{}, &engine, budget);
+    std::thread first([&] { batcher.Run(1); });
+    gate.WaitEntered(1);
+    std::vector<std::future<int>> futures;
+    for (int item : items) futures.push_back(batcher.Submit(item));
+    gate.Open();
+    first.join();
+    for (auto& f : futures) f.get();
+  }
+  seen.erase(seen.begin());  // The gated batch.
+  return seen;
+}
+
+TEST(BatcherTest, RowBudgetRunsRunningRowsFirstAndSpreadsPrefillsOldestFirst) {
+  // Queued: prefills of 60, 80 and 30 rows with decodes of 2 and 3 rows
+  // between them.
+  const std::vector<std::vector<int>> batches =
+      BatchesAfterAGate(TestBudget(), {160, 2, 180, 3, 130});
+  // Batch 1: both decodes (5 rows), the 60-row prefill, and the 80-row one
+  // shrunk to the 35 rows left; the 30-row one waits (0 rows left, not first).
+  // Batch 2: the other 45 rows of the second prompt are a new item only when
+  // its caller submits them, so here: the 30-row prefill alone.
+  ASSERT_EQ(batches.size(), 2u);
+  EXPECT_EQ(batches[0], (std::vector<int>{2, 3, 160, 135}));
+  EXPECT_EQ(batches[1], (std::vector<int>{130}));
+}
+
+TEST(BatcherTest, RowBudgetAlwaysAdvancesTheOldestPrefill) {
+  // Decodes alone exceed the budget: they all run, and the oldest prefill
+  // still gets its minimum (10 rows); the next prefill waits.
+  const std::vector<std::vector<int>> batches =
+      BatchesAfterAGate(TestBudget(), {150, 60, 170, 50});
+  ASSERT_EQ(batches.size(), 2u);
+  EXPECT_EQ(batches[0], (std::vector<int>{60, 50, 110}));
+  EXPECT_EQ(batches[1], (std::vector<int>{170}));
+}
+
+TEST(BatcherTest, WithoutARowBudgetEveryQueuedItemRunsInOneBatchInArrivalOrder) {
+  // The control for the two tests above: same items, no budget.
+  const std::vector<std::vector<int>> batches = BatchesAfterAGate({}, {160, 2, 180, 3, 130});
+  ASSERT_EQ(batches.size(), 1u);
+  EXPECT_EQ(batches[0], (std::vector<int>{160, 2, 180, 3, 130}));
+}
+
+TEST(BatcherTest, ACallerRunningInlineRunsOnlyWhatTheBudgetAllows) {
+  std::mutex engine, seen_mu;
+  std::vector<std::vector<int>> seen;
+  Batcher<int, int> batcher(
+      [&](absl::Span<const int> batch) {
+        std::lock_guard<std::mutex> lock(seen_mu);
+        seen.emplace_back(batch.begin(), batch.end());
+        return std::vector<int>(batch.begin(), batch.end());
+      },
+      BatcherOptions{}, &engine, TestBudget());
+  // Idle batcher: the caller runs the 90-row prefill and the 4-row decode;
+  // the 50-row prefill (6 rows left) goes to the worker's next batch.
+  EXPECT_EQ(batcher.RunAll({190, 4, 150}), (std::vector<int>{190, 4, 150}));
+  std::lock_guard<std::mutex> lock(seen_mu);
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0], (std::vector<int>{4, 190}));
+  EXPECT_EQ(seen[1], (std::vector<int>{150}));
 }
 
 }  // namespace

@@ -24,6 +24,7 @@ std::unique_ptr<E2eCluster> E2eCluster::Start(const E2eOptions& options) {
   t.session_ttl = options.session_ttl;
   t.dtype = options.dtype;
   t.prefill_chunk = options.prefill_chunk;
+  t.max_step_rows = options.max_step_rows;
   t.kv_budget_bytes = options.kv_budget_bytes;
   t.prefix_cache_entries = options.prefix_cache_entries;
   services::ModelServerOptions d = t;

@@ -30,6 +30,8 @@ struct E2eOptions {
   services::GenerationLimits limits;
   std::string dtype = "float32";  // Of both model servers.
   int64_t prefill_chunk = 256;    // Target prompt positions per engine step.
+  // Target rows per engine step (--max_step_rows).
+  int64_t max_step_rows = services::ModelServerOptions{}.max_step_rows;
   int64_t kv_budget_bytes = 0;    // Of each model server (--kv_budget); 0 = unlimited.
   int64_t prefix_cache_entries = 0;  // Of each model server (--prefix_cache); 0 = off.
   // Serve the OpenAI-compatible HTTP API beside the orchestrator's gRPC

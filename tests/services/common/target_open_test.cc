@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <utility>
 #include <thread>
 #include <vector>
 
@@ -21,10 +22,11 @@ namespace {
 
 class TargetOpenTest : public ::testing::Test {
  protected:
-  void Start(int64_t max_sessions, int64_t prefill_chunk) {
+  void Start(int64_t max_sessions, int64_t prefill_chunk, bool tail_with_first_step = true) {
     ModelServerOptions options;
     options.max_sessions = max_sessions;
     options.prefill_chunk = prefill_chunk;
+    options.prompt_tail_with_first_step = tail_with_first_step;
     auto server = testing::TestTargetServer::Start(nullptr, options);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
@@ -51,6 +53,28 @@ class TargetOpenTest : public ::testing::Test {
     EXPECT_TRUE(stub_->CloseSession(&context, request, &response).ok());
   }
 
+  // Scores session `id`'s next token (synced at `base_length`; beam
+  // search's score_only step): its top 5 candidates.
+  std::vector<std::pair<uint32_t, float>> DecodeTop5(uint64_t id, uint32_t base_length) {
+    grpc::ClientContext context;
+    v1::DecodeRequest request;
+    v1::DecodeItem* item = request.add_items();
+    item->set_session_id(id);
+    item->mutable_sync()->set_base_length(base_length);
+    item->set_score_only(true);
+    item->set_top_logprobs(5);
+    v1::DecodeResponse response;
+    grpc::Status s = stub_->Decode(&context, request, &response);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    std::vector<std::pair<uint32_t, float>> top;
+    if (!s.ok() || response.results_size() != 1) return top;
+    EXPECT_EQ(response.results(0).status().code(), 0) << response.results(0).status().message();
+    for (const v1::TokenLogprob& c : response.results(0).candidates()) {
+      top.emplace_back(c.token_id(), c.logprob());
+    }
+    return top;
+  }
+
   int64_t EngineSequences() {
     std::lock_guard<std::mutex> lock(server_->service().engine_mutex());
     return server_->model().num_sequences();
@@ -61,11 +85,55 @@ class TargetOpenTest : public ::testing::Test {
 };
 
 TEST_F(TargetOpenTest, PromptIsCachedAfterAChunkedOpen) {
-  Start(8, 3);
+  Start(8, 3, /*tail_with_first_step=*/false);
   uint64_t id = 0;
   ASSERT_TRUE(Open(20, &id).ok());
   std::lock_guard<std::mutex> lock(server_->service().engine_mutex());
   EXPECT_EQ(server_->model().Length(id), 19);  // All but the pending last token.
+  EXPECT_EQ(server_->service().TakePromptTail(id), 0);
+}
+
+// --prompt_tail_with_first_step: the open runs chunks of 8 while more than
+// 8 positions are left (19 -> 11 -> 3), and leaves those 3 to the first
+// step, which then runs them with the pending token — and yields the same
+// candidates and log-probabilities as after a whole-prompt open.
+TEST_F(TargetOpenTest, ThePromptTailRunsWithTheFirstStepAndChangesNothing) {
+  std::vector<std::vector<std::pair<uint32_t, float>>> tops;
+  for (bool tail : {true, false}) {
+    Start(8, 8, tail);
+    uint64_t id = 0;
+    ASSERT_TRUE(Open(20, &id).ok());
+    {
+      std::lock_guard<std::mutex> lock(server_->service().engine_mutex());
+      EXPECT_EQ(server_->model().Length(id), tail ? 16 : 19);
+    }
+    tops.push_back(DecodeTop5(id, 20));
+    ASSERT_EQ(tops.back().size(), 5u);
+    {
+      std::lock_guard<std::mutex> lock(server_->service().engine_mutex());
+      EXPECT_GE(server_->model().Length(id), 19);  // The tail ran.
+    }
+    // The first step took the tail's row count for the scheduler (once).
+    EXPECT_EQ(server_->service().TakePromptTail(id), 0);
+    Close(id);
+  }
+  EXPECT_EQ(tops[0], tops[1]);
+}
+
+TEST_F(TargetOpenTest, APromptTailIsForgottenWhenItsSessionCloses) {
+  Start(8, 256);
+  uint64_t id = 0;
+  ASSERT_TRUE(Open(20, &id).ok());
+  {
+    std::lock_guard<std::mutex> lock(server_->service().engine_mutex());
+    EXPECT_EQ(server_->model().Length(id), 0);  // A short prompt waits whole for its first step.
+  }
+  Close(id);
+  EXPECT_EQ(server_->service().TakePromptTail(id), 0);
+  uint64_t other = 0;
+  ASSERT_TRUE(Open(30, &other).ok());
+  EXPECT_EQ(server_->service().TakePromptTail(other), 29);
+  EXPECT_EQ(server_->service().TakePromptTail(other), 0);
 }
 
 TEST_F(TargetOpenTest, ConcurrentOpensUpToTheLimitAllSucceed) {
