@@ -58,6 +58,12 @@ struct ForwardRequest {
   // must call KeepSlots (or Truncate to <= base) before the sequence's next
   // Forward or Fork. Full passes only (exit_layer 0).
   absl::Span<const int32_t> tree_parents;
+
+  // With all_logits, > 0: only the last `logits_rows` positions' logits are
+  // needed (a verify whose feed starts with catch-up rows). A hint: a model
+  // may return more rows, ending with those (the CPU transformer returns
+  // exactly these).
+  int64_t logits_rows = 0;
 };
 
 // A causal language model with per-sequence KV caches.

@@ -38,6 +38,17 @@ struct TransformerModel::Work {
 
 namespace {
 
+// The hidden rows of a request whose logits are wanted (ForwardRequest::
+// all_logits, logits_rows).
+at::Tensor LogitRows(const ForwardRequest& request, const at::Tensor& h) {
+  const int64_t n = h.size(0);
+  if (!request.all_logits) return h.narrow(0, n - 1, 1);
+  if (request.logits_rows > 0 && request.logits_rows < n) {
+    return h.narrow(0, n - request.logits_rows, request.logits_rows);
+  }
+  return h;
+}
+
 // Rows of rotate_half(W x) = R W x for each head of a [heads * d, H] matrix
 // (or [heads * d] bias): the second half of each head negated, then the
 // first half. Folding R into the projection turns RoPE into two multiplies
@@ -804,7 +815,7 @@ absl::StatusOr<std::vector<at::Tensor>> TransformerModel::Forward(
       logits = LogitsCpu(*works);
     } else {
       for (Work& w : *works) {
-        at::Tensor h = w.request->all_logits ? w.h : w.h.narrow(0, w.h.size(0) - 1, 1);
+        at::Tensor h = LogitRows(*w.request, w.h);
         h = Norm(h, weights_.final_norm_weight, weights_.final_norm_bias);
         logits.push_back(MixedLinear(h, weights_.lm_head));
       }
@@ -868,7 +879,7 @@ std::vector<at::Tensor> TransformerModel::LogitsCpu(std::vector<Work>& works) {
   // One LM-head product for the logit rows of every sequence.
   std::vector<at::Tensor> parts;
   for (Work& w : works) {
-    parts.push_back(w.request->all_logits ? w.h : w.h.narrow(0, w.h.size(0) - 1, 1));
+    parts.push_back(LogitRows(*w.request, w.h));
   }
   at::Tensor x = StackRows(parts);
   at::Tensor all = at::empty({x.size(0), config_.vocab_size}, at::kFloat);

@@ -39,7 +39,7 @@ struct ModelServerOptions {
   // Rows one target step may run (decoding/step_row_budget.h): running
   // sequences' rows first, then prefill chunks shrunk to what is left, first
   // come first served; 0 = no budget (every queued item in one step).
-  int64_t max_step_rows = 512;
+  int64_t max_step_rows = 1024;
   // The target leaves a prompt's last chunk to the session's first step,
   // which runs it in the forward that yields the first token (one engine
   // step less before it). False: OpenSession runs the whole prompt.
