@@ -214,6 +214,7 @@ absl::Status ModelServiceBase::DoOpen(const RpcCall& call, const v1::OpenSession
     }
   }
   if (!id.ok()) return id.status();
+  int64_t tail_positions = 0;
   if (prefill_) {
     // Outside the engine mutex: the prompt runs in chunks inside engine
     // steps, between which other sessions' work proceeds.
@@ -221,6 +222,7 @@ absl::Status ModelServiceBase::DoOpen(const RpcCall& call, const v1::OpenSession
         RunPrefill(*id, static_cast<int64_t>(prompt.size()), call);
     const absl::Status prefilled = tail.status();
     if (tail.ok() && *tail > 0) {
+      tail_positions = *tail;
       std::lock_guard<std::mutex> lock(request_ids_mu_);
       tails_[*id] = *tail;
     }
@@ -242,6 +244,7 @@ absl::Status ModelServiceBase::DoOpen(const RpcCall& call, const v1::OpenSession
     std::lock_guard<std::mutex> lock(engine_mutex_);
     (void)close_(*id);
     RefreshGaugesLocked();
+    (void)ForgetSession(*id);
     return absl::CancelledError(
         "the caller went away (cancelled or past its deadline) while the session opened");
   }
@@ -252,7 +255,9 @@ absl::Status ModelServiceBase::DoOpen(const RpcCall& call, const v1::OpenSession
            {{"session_id", *id},
             {"prompt_tokens", prompt.size()},
             {"ttl_s", absl::ToDoubleSeconds(ttl)},
-            {"prefill_ms", absl::ToDoubleMilliseconds(prefill)}});
+            {"prefill_ms", absl::ToDoubleMilliseconds(prefill)},
+            // Prompt positions left to the first step (--prompt_tail_with_first_step).
+            {"tail_positions", tail_positions}});
   response->set_session_id(*id);
   response->set_sequence_length(prompt.size());
   ToProto(ttl, response->mutable_ttl());
