@@ -227,20 +227,34 @@ RowBudget<int> TestBudget() {
   return budget;
 }
 
+// The batches a batch function saw (their items, after the budget's shrinking).
+class Seen {
+ public:
+  void Add(absl::Span<const int> batch) {
+    std::lock_guard<std::mutex> lock(mu_);
+    batches_.emplace_back(batch.begin(), batch.end());
+  }
+  std::vector<std::vector<int>> batches() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return batches_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::vector<int>> batches_;
+};
+
 // Runs one gated batch, queues `items` behind it, releases it and returns
-// the batches that followed (their items as the batch function saw them).
+// the batches that followed.
 std::vector<std::vector<int>> BatchesAfterAGate(const RowBudget<int>& budget,
                                                 const std::vector<int>& items) {
   Gate gate;
-  std::mutex engine, seen_mu;
-  std::vector<std::vector<int>> seen;
+  std::mutex engine;
+  Seen seen;
   {
     Batcher<int, int> batcher(
         [&](absl::Span<const int> batch) {
-          {
-            std::lock_guard<std::mutex> lock(seen_mu);
-            seen.emplace_back(batch.begin(), batch.end());
-          }
+          seen.Add(batch);
           return gate.Run(batch);
         },
         BatcherOptions{}, &engine, budget);
@@ -252,8 +266,9 @@ std::vector<std::vector<int>> BatchesAfterAGate(const RowBudget<int>& budget,
     first.join();
     for (auto& f : futures) f.get();
   }
-  seen.erase(seen.begin());  // The gated batch.
-  return seen;
+  std::vector<std::vector<int>> batches = seen.batches();
+  batches.erase(batches.begin());  // The gated batch.
+  return batches;
 }
 
 TEST(BatcherTest, RowBudgetRunsRunningRowsFirstAndSpreadsPrefillsOldestFirst) {
@@ -288,22 +303,21 @@ TEST(BatcherTest, WithoutARowBudgetEveryQueuedItemRunsInOneBatchInArrivalOrder) 
 }
 
 TEST(BatcherTest, ACallerRunningInlineRunsOnlyWhatTheBudgetAllows) {
-  std::mutex engine, seen_mu;
-  std::vector<std::vector<int>> seen;
+  std::mutex engine;
+  Seen seen;
   Batcher<int, int> batcher(
       [&](absl::Span<const int> batch) {
-        std::lock_guard<std::mutex> lock(seen_mu);
-        seen.emplace_back(batch.begin(), batch.end());
+        seen.Add(batch);
         return std::vector<int>(batch.begin(), batch.end());
       },
       BatcherOptions{}, &engine, TestBudget());
   // Idle batcher: the caller runs the 90-row prefill and the 4-row decode;
   // the 50-row prefill (6 rows left) goes to the worker's next batch.
   EXPECT_EQ(batcher.RunAll({190, 4, 150}), (std::vector<int>{190, 4, 150}));
-  std::lock_guard<std::mutex> lock(seen_mu);
-  ASSERT_EQ(seen.size(), 2u);
-  EXPECT_EQ(seen[0], (std::vector<int>{4, 190}));
-  EXPECT_EQ(seen[1], (std::vector<int>{150}));
+  const std::vector<std::vector<int>> batches = seen.batches();
+  ASSERT_EQ(batches.size(), 2u);
+  EXPECT_EQ(batches[0], (std::vector<int>{4, 190}));
+  EXPECT_EQ(batches[1], (std::vector<int>{150}));
 }
 
 }  // namespace
