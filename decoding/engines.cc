@@ -98,8 +98,8 @@ struct TargetEngine::Job {
   size_t index = 0;
   EngineSession* session = nullptr;
   std::vector<int64_t> feed;  // Rows of the forward.
-  bool all_logits = false;    // Verify needs every row's logits...
-  int64_t logits_rows = 0;    // ...or only the last ones (ForwardRequest).
+  // The last rows whose logits Finish reads (ForwardRequest::logits_rows).
+  int64_t logits_rows = 1;
   std::vector<int32_t> tree_parents;  // A tree draft's (ForwardRequest).
   int64_t remaining = 0;      // Prefill: positions left after this chunk.
 };
@@ -138,7 +138,6 @@ bool TargetEngine::Prepare(const VerifyItem& item, Job& job, VerifyOutcome& out)
   }
   job.session = p->session;
   job.feed = std::move(p->feed);
-  job.all_logits = true;
   // Finish reads the pending token's and the drafts' rows only: no LM head
   // for catch-up rows (a prompt tail, synced tokens).
   job.logits_rows = static_cast<int64_t>(draft.tokens.size()) + 1;
@@ -286,7 +285,8 @@ std::vector<StepOutcome> TargetEngine::Step(absl::Span<const StepItem> items) {
   int64_t rows = 0;
   for (const Job& job : jobs) {
     batch.push_back(
-        {job.session->sequence, job.feed, 0, job.all_logits, job.tree_parents, job.logits_rows});
+        {job.session->sequence, job.feed, 0, /*all_logits=*/job.logits_rows > 1,
+         job.tree_parents, job.logits_rows});
     rows += static_cast<int64_t>(job.feed.size());
   }
   absl::StatusOr<std::vector<at::Tensor>> logits = model.Forward(batch);
@@ -423,7 +423,6 @@ bool TargetEngine::Prepare(const ScoreItem& item, Job& job, ScoreOutcome& out) {
   job.feed = std::move(p->feed);
   if (!tree.tokens.empty()) {
     job.tree_parents = std::move(tree.parents);
-    job.all_logits = true;
     job.logits_rows = static_cast<int64_t>(tree.tokens.size()) + 1;
   }
   return true;

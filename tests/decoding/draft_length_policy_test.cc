@@ -68,14 +68,18 @@ int MostChosen(const std::map<int, int>& chosen) {
   return best;
 }
 
+// A load signal for 1..9 rows whose first row costs `first_seconds` and
+// each further row `extra_share` of that (1: compute-bound).
+std::vector<float> LinearSignal(float first_seconds, float extra_share) {
+  std::vector<float> m;
+  for (int k = 1; k <= 9; ++k) m.push_back(first_seconds * (1 + extra_share * (k - 1)));
+  return m;
+}
+
 // The target's load signal for 1..9 rows: saturated, each row costs a
 // row's compute (0.6 ms); idle, the step is memory-bound (2 ms) up to a few
 // rows.
-std::vector<float> SaturatedSignal() {
-  std::vector<float> m;
-  for (int k = 1; k <= 9; ++k) m.push_back(0.6e-3f * k);
-  return m;
-}
+std::vector<float> SaturatedSignal() { return LinearSignal(0.6e-3f, 1.0f); }
 std::vector<float> IdleSignal() {
   std::vector<float> m;
   for (int k = 1; k <= 9; ++k) m.push_back(1e-3f * std::max(2.0f, 0.6f * k));
@@ -191,8 +195,7 @@ TEST(DraftLengthPolicyTest, TransportLatencyDoesNotCountWhileTheTargetIsBusy) {
   // but with 0.5 ms of drafting per token only amortizing 6 ms of round
   // latency would make γ ≥ 1 pay.
   const World own_view{0.76, 0.5, [](int g) { return 12.0 * (1 + 0.05 * g); }};
-  std::vector<float> loaded;
-  for (int k = 1; k <= 9; ++k) loaded.push_back(1e-3f * (1 + 0.45f * (k - 1)));
+  const std::vector<float> loaded = LinearSignal(1e-3f, 0.45f);
   const auto run = [&](double others_busy) {
     std::mt19937 rng(13);
     DraftLengthPolicy p(4, 8, /*adaptive=*/true);
@@ -212,8 +215,7 @@ TEST(DraftLengthPolicyTest, TransportLatencyDoesNotCountWhileTheTargetIsBusy) {
 // probes; the control (a split deployment) speculates.
 TEST(DraftLengthPolicyTest, ADraftOnTheTargetsCpuIsChargedToTheOtherSessions) {
   const World own_view{0.6, 0.2, [](int g) { return 2.8 * (1 + 0.25 * g); }};
-  std::vector<float> alone;
-  for (int k = 1; k <= 9; ++k) alone.push_back(2.8e-3f * (1 + 0.25f * (k - 1)));
+  const std::vector<float> alone = LinearSignal(2.8e-3f, 0.25f);
   const auto run = [&](bool shares) {
     std::mt19937 rng(17);
     DraftLengthPolicy p(4, 8, /*adaptive=*/true, /*min=*/0, shares);
